@@ -13,7 +13,7 @@ BUILD_PKGS=(
   libcriterion-dev libjansson-dev libyaml-dev libssl-dev git ca-certificates
   lmdb-utils
 )
-BENCH_PKGS=(libcaf-dev erlang-nox g++ libsqlite3-dev)
+BENCH_PKGS=(libcaf-dev erlang-nox g++ libsqlite3-dev python3)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--bench" ]; then want+=("${BENCH_PKGS[@]}"); fi

@@ -150,22 +150,51 @@ int rt_actor_stopped(const rt_actor_t *a)
 
 /* -------------------------------------------------------------- registry */
 
+/* Names: hash -> chain of actors whose names share that hash (linked
+ * through name_next), so two names that collide never shadow each other. */
+static rt_actor_t *name_find(rt_runtime_t *rt, const char *name)
+{
+  rt_actor_t *a = rt__map_get(&rt->names, rt__hash_str(name));
+  while (a && strcmp(a->name, name) != 0)
+    a = a->name_next;
+  return a;
+}
+
 static int name_put(rt_runtime_t *rt, rt_actor_t *a)
 {
   uint64_t h = rt__hash_str(a->name);
   pthread_mutex_lock(&rt->names_lock);
-  int rc = rt__map_get(&rt->names, h) ? RT_EEXIST
-                                       : rt__map_put(&rt->names, h, a);
+  int rc = RT_EEXIST;
+  if (!name_find(rt, a->name)) {
+    a->name_next = rt__map_get(&rt->names, h);
+    rc = rt__map_put(&rt->names, h, a);
+    if (rc)
+      a->name_next = NULL;
+  }
+  if (!rc)
+    a->name_registered = true;
   pthread_mutex_unlock(&rt->names_lock);
   return rc;
 }
 
-static void name_del(rt_runtime_t *rt, rt_actor_t *a)
+void rt__actor_unregister_name(rt_actor_t *a)
 {
+  rt_runtime_t *rt = a->rt;
+  if (!a->name_registered)
+    return;
   uint64_t h = rt__hash_str(a->name);
   pthread_mutex_lock(&rt->names_lock);
-  if (rt__map_get(&rt->names, h) == a)
+  rt_actor_t *first = rt__map_get(&rt->names, h), **link = &first;
+  while (*link && *link != a)
+    link = &(*link)->name_next;
+  if (*link)
+    *link = a->name_next;
+  if (first)
+    rt__map_put(&rt->names, h, first); /* the key exists: cannot fail */
+  else
     rt__map_del(&rt->names, h);
+  a->name_next = NULL;
+  a->name_registered = false;
   pthread_mutex_unlock(&rt->names_lock);
 }
 
@@ -183,8 +212,7 @@ int rt__actor_register(rt_actor_t *a)
   int rc = rt__map_put(&rt->shard[s].ids, a->id, a);
   pthread_mutex_unlock(&rt->shard[s].lock);
   if (rc) {
-    if (a->name[0])
-      name_del(rt, a);
+    rt__actor_unregister_name(a);
     return rc;
   }
   rt_actor_retain(a);
@@ -194,8 +222,7 @@ int rt__actor_register(rt_actor_t *a)
 void rt__actor_unregister(rt_actor_t *a)
 {
   rt_runtime_t *rt = a->rt;
-  if (a->name[0])
-    name_del(rt, a);
+  rt__actor_unregister_name(a);
   unsigned s = (unsigned)(a->id % RT_SHARDS);
   pthread_mutex_lock(&rt->shard[s].lock);
   rt_actor_t *was = rt__map_del(&rt->shard[s].ids, a->id);
@@ -222,9 +249,8 @@ int rt_actor_lookup(rt_runtime_t *rt, const char *name, rt_actor_t **out)
   if (!name || !*name)
     return RT_ENOTFOUND;
   pthread_mutex_lock(&rt->names_lock);
-  rt_actor_t *a = rt__map_get(&rt->names, rt__hash_str(name));
-  if (a && strcmp(a->name, name) == 0 &&
-      atomic_load_explicit(&a->life, memory_order_acquire) != RT_STOPPED)
+  rt_actor_t *a = name_find(rt, name);
+  if (a && atomic_load_explicit(&a->life, memory_order_acquire) != RT_STOPPED)
     *out = rt_actor_retain(a);
   pthread_mutex_unlock(&rt->names_lock);
   return *out ? 0 : RT_ENOTFOUND;
@@ -337,11 +363,9 @@ int rt_send_id(rt_runtime_t *rt, uint64_t to, rt_msg_t **msg)
   return rt__send_id(rt, to, msg, false);
 }
 
-void rt__actor_request_stop(rt_actor_t *a, bool drop_rest)
+void rt__actor_request_stop(rt_actor_t *a)
 {
   int live = RT_LIVE;
-  if (drop_rest)
-    atomic_store_explicit(&a->drop_rest, true, memory_order_relaxed);
   if (!atomic_compare_exchange_strong_explicit(&a->life, &live, RT_STOPPING,
                                                memory_order_acq_rel,
                                                memory_order_acquire))
@@ -359,7 +383,7 @@ int rt_actor_stop(rt_actor_t *a)
     return RT_EINVAL;
   if (atomic_load_explicit(&a->life, memory_order_acquire) != RT_LIVE)
     return RT_ESTOPPED;
-  rt__actor_request_stop(a, false);
+  rt__actor_request_stop(a);
   return 0;
 }
 
@@ -395,6 +419,9 @@ static void call_on_stop(rt_actor_t *a)
 
 static int call_on_start(rt_actor_t *a, rt_ctx_t *ctx)
 {
+  ctx->self = a;
+  ctx->failed = ctx->stop = false;
+  ctx->reason[0] = '\0';
   if (!a->type->on_start)
     return 0;
   rt_tls_t saved;
@@ -423,23 +450,6 @@ static void cancel_pending(rt_actor_t *a)
   rt__map_fini(&a->pending);
 }
 
-/* Stop for good: on_stop (unless already run), unregister, drop links. */
-static void actor_finish(rt_actor_t *a, bool run_on_stop)
-{
-  a->finished = true;
-  atomic_store_explicit(&a->life, RT_STOPPED, memory_order_release);
-  if (run_on_stop)
-    call_on_stop(a);
-  cancel_pending(a);
-  free(a->state);
-  a->state = NULL;
-  rt_actor_t *sup = a->supervisor;
-  a->supervisor = NULL;
-  rt_actor_release(sup);
-  rt__actor_unregister(a);
-  live_add(a->rt, -1);
-}
-
 static void notify_supervisor(rt_actor_t *a, uint32_t type,
                               const char *reason)
 {
@@ -455,6 +465,29 @@ static void notify_supervisor(rt_actor_t *a, uint32_t type,
     return;
   m->sender = a->id;
   rt__send(a->supervisor, &m, true);
+}
+
+/* Stop for good: hide the name, run on_stop (unless already run), tell
+ * the supervisor when @p down_reason is set, unregister, drop links. The
+ * name goes first so that a lookup that fails means the name is free. */
+static void actor_finish(rt_actor_t *a, bool run_on_stop,
+                         const char *down_reason)
+{
+  a->finished = true;
+  atomic_store_explicit(&a->life, RT_STOPPED, memory_order_release);
+  rt__actor_unregister_name(a);
+  if (run_on_stop)
+    call_on_stop(a);
+  cancel_pending(a);
+  free(a->state);
+  a->state = NULL;
+  if (down_reason)
+    notify_supervisor(a, RT_MSG_CHILD_DOWN, down_reason);
+  rt_actor_t *sup = a->supervisor;
+  a->supervisor = NULL;
+  rt_actor_release(sup);
+  rt__actor_unregister(a);
+  live_add(a->rt, -1);
 }
 
 /* Restarts allowed now? Counts the restarts inside the window. */
@@ -475,8 +508,7 @@ static void actor_failed(rt_actor_t *a, const char *reason)
 {
   uint64_t now = rt__now_ms();
   if (!restart_allowed(a, now)) {
-    actor_finish(a, true);
-    notify_supervisor(a, RT_MSG_CHILD_DOWN, reason);
+    actor_finish(a, true, reason);
     return;
   }
   a->restart_times_ms[a->restart_next] = now ? now : 1;
@@ -487,8 +519,7 @@ static void actor_failed(rt_actor_t *a, const char *reason)
   atomic_fetch_add_explicit(&a->restarts, 1, memory_order_relaxed);
   rt_ctx_t ctx;
   if (call_on_start(a, &ctx) != 0) {
-    actor_finish(a, false);
-    notify_supervisor(a, RT_MSG_CHILD_DOWN, "on_start failed on restart");
+    actor_finish(a, false, "on_start failed on restart");
     return;
   }
   notify_supervisor(a, RT_MSG_CHILD_RESTARTED, reason);
@@ -517,7 +548,7 @@ static bool settle_pending(rt_actor_t *a, rt_msg_t *m)
 static void dispatch(rt_actor_t *a, rt_msg_t *m)
 {
   if (m->flags & RT_MF_STOP) {
-    actor_finish(a, true);
+    actor_finish(a, true, NULL);
     return;
   }
   if ((m->flags & (RT_MF_REPLY | RT_MF_TIMEOUT)) && !settle_pending(a, m))
@@ -538,7 +569,7 @@ static void dispatch(rt_actor_t *a, rt_msg_t *m)
   if (ctx.failed)
     actor_failed(a, ctx.reason);
   else if (ctx.stop)
-    actor_finish(a, true);
+    actor_finish(a, true, NULL);
 }
 
 bool rt__actor_run(rt_actor_t *a, unsigned batch, unsigned linger,
@@ -558,8 +589,9 @@ bool rt__actor_run(rt_actor_t *a, unsigned batch, unsigned linger,
       continue;
     }
     n++;
-    bool drop = atomic_load_explicit(&a->drop_rest, memory_order_relaxed) &&
-                !(m->flags & RT_MF_STOP);
+    bool drop =
+        atomic_load_explicit(&a->rt->dropping, memory_order_relaxed) &&
+        !(m->flags & RT_MF_STOP);
     if (!a->finished && !drop)
       dispatch(a, m);
     rt__msg_release_payload(m);
@@ -674,7 +706,7 @@ int rt_actor_spawn(rt_runtime_t *rt, const rt_actor_type_t *type,
     return RT_ESHUTDOWN;
   }
   if (ctx.stop || ctx.failed)
-    rt__actor_request_stop(a, false);
+    rt__actor_request_stop(a);
   /* Hand the actor to the scheduler: it may already have mail. */
   if (!rt__mbox_mark_empty(a)) {
     rt_actor_retain(a);

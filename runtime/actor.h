@@ -39,7 +39,10 @@ typedef struct rt_spawn_opts {
   /* Register under this name (copied, at most RT_NAME_MAX-1 bytes);
    * NULL for none. The name is freed again when the actor stops. */
   const char *name;
-  /* Mailbox bound in messages; 0 = the runtime's default. */
+  /* Mailbox bound in messages; 0 = the runtime's default. The bound
+   * counts messages queued plus those taken in the actor's running turn
+   * (the count drops once per turn, not per message, to keep the senders'
+   * cache line quiet). */
   uint32_t mailbox_capacity;
   /* Actor notified with RT_MSG_CHILD_RESTARTED / RT_MSG_CHILD_DOWN; NULL
    * for none. The runtime keeps its own reference. */
@@ -187,7 +190,9 @@ typedef struct rt_actor_stats {
   char name[RT_NAME_MAX];   /* "" when unnamed */
   const char *type_name;    /* static */
   uint64_t processed;       /* messages handled */
-  uint32_t depth;           /* messages queued now */
+  /* Queued now, plus taken in the running turn. Runtime-made messages may
+   * exceed the capacity; a refused send may show as +1 for a moment. */
+  uint32_t depth;
   uint32_t depth_hwm;       /* highest depth seen */
   uint32_t capacity;        /* mailbox bound */
   uint32_t restarts;        /* in-place restarts so far */

@@ -150,6 +150,15 @@ rt_msg_t *rt__msg_alloc(void)
 
 void rt__msg_release_payload(rt_msg_t *m)
 {
+  if (m->flags & RT_MF_TICK) {
+    rt_tick_token_t *t = (rt_tick_token_t *)(uintptr_t)m->reply_to;
+    /* release: the handler's work on this tick happens before the timer
+     * thread may queue the next one (pairs with its acquire exchange). */
+    atomic_store_explicit(&t->queued, false, memory_order_release);
+    rt__tick_token_release(t);
+    m->flags &= ~(uint32_t)RT_MF_TICK;
+    m->reply_to = 0;
+  }
   if (m->flags & RT_MF_HEAP)
     free(m->data);
   else if (m->flags & RT_MF_SHARED)

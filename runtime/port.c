@@ -124,7 +124,9 @@ static rt_msg_t *detach(rt_msg_t *m)
   } else {
     c->data = m->data;
   }
-  m->flags &= ~(uint32_t)(RT_MF_HEAP | RT_MF_SHARED);
+  /* The copy now owns the payload and any tick token. */
+  m->flags &= ~(uint32_t)(RT_MF_HEAP | RT_MF_SHARED | RT_MF_TICK);
+  m->reply_to = 0;
   m->shared = NULL;
   m->data = m->inl;
   m->len = 0;

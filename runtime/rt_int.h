@@ -81,7 +81,17 @@ enum {
   RT_MF_HEAP = 1u << 4,    /* data is a malloc'd buffer the message owns */
   RT_MF_SHARED = 1u << 5,  /* data belongs to `shared` */
   RT_MF_TIMEOUT = 1u << 6, /* runtime-made RT_MSG_TIMEOUT */
+  RT_MF_TICK = 1u << 7,    /* periodic tick: reply_to holds its token */
 };
+
+/* One per periodic timer: `queued` is set while a tick is queued or being
+ * handled, so a timer never has more than one tick outstanding. Each
+ * outstanding tick holds a reference, as does the timer. */
+typedef struct rt_tick_token {
+  atomic_uint refs;
+  atomic_bool queued;
+} rt_tick_token_t;
+void rt__tick_token_release(rt_tick_token_t *t);
 
 struct rt_msg {
   _Atomic(struct rt_msg *) next; /* mailbox link */
@@ -150,7 +160,6 @@ struct rt_actor {
   bool is_port;
   bool finished; /* consumer's copy of life == RT_STOPPED: reading `life`
                   * per message would pull the senders' cache line */
-  atomic_bool drop_rest; /* RT_SHUTDOWN_DROP: free the rest unhandled */
   rt_map_t pending; /* corr -> timer id + 1, requests awaiting a reply */
 
   /* Supervision. */
@@ -165,6 +174,8 @@ struct rt_actor {
   atomic_uint_fast64_t hist[RT_HIST_BUCKETS];
 
   rt_port_state_t *port; /* non-NULL for ports */
+  struct rt_actor *name_next; /* chain of names sharing a hash (names_lock) */
+  bool name_registered;       /* guarded by names_lock */
   char name[RT_NAME_MAX];
 };
 
@@ -190,10 +201,11 @@ int rt__send_id(rt_runtime_t *rt, uint64_t to, rt_msg_t **msg, bool forced);
 bool rt__actor_run(rt_actor_t *a, unsigned batch, unsigned linger,
                    unsigned *handled);
 void rt__actor_free(rt_actor_t *a);
-void rt__actor_request_stop(rt_actor_t *a, bool drop_rest);
+void rt__actor_request_stop(rt_actor_t *a);
 int rt__actor_alloc(rt_runtime_t *rt, rt_actor_t **out);
 int rt__actor_register(rt_actor_t *a);
 void rt__actor_unregister(rt_actor_t *a);
+void rt__actor_unregister_name(rt_actor_t *a);
 void rt__port_wake(rt_actor_t *a);
 void rt__port_state_free(rt_port_state_t *ps);
 /* Retained references to every registered actor (ports excluded). The
@@ -249,6 +261,7 @@ void rt__blocking_free(rt_blocking_t *b);
 struct rt_runtime {
   rt_config_t cfg;
   atomic_bool shutting_down;
+  atomic_bool dropping; /* RT_SHUTDOWN_DROP began: free messages unhandled */
   atomic_bool shut_done;
   atomic_uint_fast64_t next_id;
   atomic_uint_fast64_t next_corr;
@@ -261,7 +274,7 @@ struct rt_runtime {
     rt_map_t ids;
   } shard[RT_SHARDS];
   pthread_mutex_t names_lock;
-  rt_map_t names; /* hash(name) -> actor; collisions checked by strcmp */
+  rt_map_t names; /* hash(name) -> chain of actors through name_next */
 
   /* Live actors (not ports), for shutdown and foreach. */
   pthread_mutex_t live_lock;

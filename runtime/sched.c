@@ -17,6 +17,8 @@
 
 #include "runtime/rt_int.h"
 
+#define RT_INJECT_EVERY 61
+
 typedef struct rt_worker {
   rt_runtime_t *rt;
   unsigned index;
@@ -189,8 +191,15 @@ static void *worker_main(void *arg)
   rt_runtime_t *rt = w->rt;
   unsigned batch = rt->cfg.batch;
   rt__tls.worker = w;
+  unsigned turns = 0;
   for (;;) {
-    rt_actor_t *a = lq_pop(w);
+    /* Every RT_INJECT_EVERY turns look at the shared queue first, so an
+     * actor that keeps itself runnable here cannot starve the actors made
+     * runnable from outside (Go checks its global queue every 61 ticks). */
+    rt_actor_t *a = (++turns % RT_INJECT_EVERY == 0) ? inject_pop(rt->sched)
+                                                     : NULL;
+    if (!a)
+      a = lq_pop(w);
     if (!a)
       a = inject_pop(rt->sched);
     if (!a) {
@@ -383,12 +392,12 @@ int rt_runtime_new(const rt_config_t *cfg, rt_runtime_t **out)
   return 0;
 }
 
-static void stop_all_actors(rt_runtime_t *rt, rt_shutdown_mode_t mode)
+static void stop_all_actors(rt_runtime_t *rt)
 {
   rt_actor_t **v = NULL;
   size_t n = rt__actors_snapshot(rt, &v);
   for (size_t i = 0; i < n; i++) {
-    rt__actor_request_stop(v[i], mode == RT_SHUTDOWN_DROP);
+    rt__actor_request_stop(v[i]);
     rt_actor_release(v[i]);
   }
   free(v);
@@ -411,6 +420,8 @@ void rt_runtime_shutdown(rt_runtime_t *rt, rt_shutdown_mode_t mode)
   pthread_mutex_unlock(&rt->live_lock);
   if (already)
     return;
+  if (mode == RT_SHUTDOWN_DROP) /* from now on, handlers see no new work */
+    atomic_store(&rt->dropping, true);
   /* Order matters: no new ticks or readiness events, then let queued
    * blocking jobs finish (their results still reach live actors), then
    * stop the actors, then the workers. */
@@ -418,7 +429,7 @@ void rt_runtime_shutdown(rt_runtime_t *rt, rt_shutdown_mode_t mode)
   rt__io_halt(rt->io);
   rt__blocking_halt(rt->blocking);
   if (rt->sched)
-    stop_all_actors(rt, mode);
+    stop_all_actors(rt);
   rt__sched_stop(rt);
   /* Freed only now: draining actors could still call into them. */
   rt__timers_free(rt->timers);

@@ -3,10 +3,11 @@
  *
  * Entries know their heap index, so cancel removes in O(log n) instead of
  * leaving tombstones behind (request timeouts are cancelled far more often
- * than they fire). Ticks are sent outside the lock. One-shot ticks and
- * request timeouts are forced past the mailbox bound (one per timer);
- * periodic ticks are ordinary sends, so a full mailbox skips a tick rather
- * than growing without bound.
+ * than they fire). Ticks are sent outside the lock, forced past the mailbox
+ * bound: a one-shot timer sends one; a periodic timer has a token whose
+ * `queued` flag is set while its tick is queued or being handled, and it
+ * skips a tick while the flag is set. So no timer ever has more than one
+ * tick outstanding, however busy its target.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ typedef struct tentry {
   uint64_t period_ns;
   uint64_t corr;
   rt_actor_t *target; /* a reference */
+  rt_tick_token_t *token; /* periodic timers only (a reference) */
   uint32_t type;
   uint32_t flags;
   size_t idx;
@@ -107,9 +109,17 @@ static void heap_remove(rt_timers_t *t, tentry_t *e)
   sift_up(t, last->idx);
 }
 
+void rt__tick_token_release(rt_tick_token_t *t)
+{
+  /* acq_rel: the last holder sees every other holder's use first. */
+  if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+    free(t);
+}
+
 static void entry_free(tentry_t *e)
 {
   rt_actor_release(e->target);
+  rt__tick_token_release(e->token);
   free(e);
 }
 
@@ -119,15 +129,28 @@ static void deadline_ts(uint64_t ns, struct timespec *ts)
   ts->tv_nsec = (long)(ns % 1000000000ull);
 }
 
-static void send_tick(rt_timers_t *t, tentry_t *e, bool periodic)
+/* Send one tick. For a periodic timer the tick carries a token reference
+ * and is skipped while the previous tick is still outstanding. */
+static void send_tick(const tentry_t *e)
 {
-  rt_msg_t *m = NULL;
-  if (rt__msg_new_system(e->type, NULL, 0, &m) != 0)
+  rt_tick_token_t *tok = e->token;
+  /* acquire: pairs with the release store when the last tick was done. */
+  if (tok && atomic_exchange_explicit(&tok->queued, true, memory_order_acquire))
     return;
+  rt_msg_t *m = NULL;
+  if (rt__msg_new_system(e->type, NULL, 0, &m) != 0) {
+    if (tok)
+      atomic_store_explicit(&tok->queued, false, memory_order_relaxed);
+    return;
+  }
   m->corr = e->corr;
   m->flags |= e->flags;
-  (void)t;
-  rt__send(e->target, &m, !periodic);
+  if (tok) {
+    atomic_fetch_add_explicit(&tok->refs, 1, memory_order_relaxed);
+    m->flags |= RT_MF_TICK;
+    m->reply_to = (uint64_t)(uintptr_t)tok;
+  }
+  rt__send(e->target, &m, true); /* on failure the free clears `queued` */
 }
 
 /* Pop every due entry; called with the lock held, returns with it held. */
@@ -141,16 +164,19 @@ static void fire_due(rt_timers_t *t, uint64_t now)
         e->due_ns += e->period_ns;
       e->seq = ++t->seq;
       heap_insert(t, e); /* cannot fail: the slot was just freed */
-      rt_actor_t *target = rt_actor_retain(e->target);
+      /* The entry may be cancelled once unlocked: send from a copy that
+       * holds its own references. */
       tentry_t copy = *e;
-      copy.target = target;
+      copy.target = rt_actor_retain(e->target);
+      atomic_fetch_add_explicit(&copy.token->refs, 1, memory_order_relaxed);
       pthread_mutex_unlock(&t->lock);
-      send_tick(t, &copy, true);
-      rt_actor_release(target);
+      send_tick(&copy);
+      rt_actor_release(copy.target);
+      rt__tick_token_release(copy.token);
     } else {
       rt__map_del(&t->by_id, e->id);
       pthread_mutex_unlock(&t->lock);
-      send_tick(t, e, false);
+      send_tick(e);
       entry_free(e);
     }
     pthread_mutex_lock(&t->lock);
@@ -249,6 +275,14 @@ static int timer_add(rt_runtime_t *rt, rt_actor_t *target, uint32_t type,
   e->period_ns = period_ms * 1000000ull;
   e->type = type;
   e->flags = flags;
+  if (period_ms) {
+    e->token = calloc(1, sizeof(*e->token));
+    if (!e->token) {
+      free(e);
+      return RT_ENOMEM;
+    }
+    atomic_init(&e->token->refs, 1);
+  }
   e->target = rt_actor_retain(target);
   pthread_mutex_lock(&t->lock);
   if (t->stop) {
@@ -267,13 +301,14 @@ static int timer_add(rt_runtime_t *rt, rt_actor_t *target, uint32_t type,
   }
   if (!rc && t->heap[0] == e)
     pthread_cond_signal(&t->cond);
+  uint64_t id = e->id; /* a due timer may fire and be freed once unlocked */
   pthread_mutex_unlock(&t->lock);
   if (rc) {
     entry_free(e);
     return rc;
   }
   if (id_out)
-    *id_out = e->id;
+    *id_out = id;
   return 0;
 }
 

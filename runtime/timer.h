@@ -4,9 +4,9 @@
  * One timer thread keeps a binary heap ordered by (deadline, creation
  * order), so timers due at the same moment fire in the order they were
  * started. A tick is an ordinary message of the type the caller chose, with
- * corr = the timer id; it bypasses the mailbox bound (a timer never adds
- * more than one undelivered tick at a time per timer: a periodic timer
- * whose previous tick is still queued skips, counting the miss).
+ * corr = the timer id; it bypasses the mailbox bound, because a timer never
+ * has more than one tick outstanding: a periodic timer whose previous tick
+ * is still queued or being handled skips that tick.
  */
 #ifndef RT_TIMER_H
 #define RT_TIMER_H

@@ -6,7 +6,7 @@
 #   3. ASan + UBSan build + every suite (any report fails the run);
 #   4. TSan build + the runtime suite (any race report fails the run).
 #
-# Build folders: build-test/, build-asan/, build-tsan/ (reused when present).
+# Build folders: build-ci/{normal,asan,tsan} (reused when present).
 # Ends with one line "N passed, M failed" over all builds; exit 0 only when
 # every build and test passed.
 set -euo pipefail
@@ -57,17 +57,17 @@ PY
   if [ "$rc" -ne 0 ] && [ "${counts#* }" -eq 0 ]; then failed=$((failed + 1)); fi
 }
 
-setup build-test --buildtype=debugoptimized -Dtests=enabled
-run_suite build-test "normal build: all suites"
+setup build-ci/normal --buildtype=debugoptimized -Dtests=enabled
+run_suite build-ci/normal "normal build: all suites"
 
-CC=${SAN_CC:-gcc} setup build-asan --buildtype=debug -Dtests=enabled \
+CC=${SAN_CC:-gcc} setup build-ci/asan --buildtype=debug -Dtests=enabled \
   -Db_sanitize=address,undefined -Db_lundef=false \
   -Dc_args=-fno-sanitize-recover=all -Dc_link_args=-fno-sanitize-recover=all
-run_suite build-asan "ASan+UBSan build: all suites"
+run_suite build-ci/asan "ASan+UBSan build: all suites"
 
-CC=${SAN_CC:-gcc} setup build-tsan --buildtype=debugoptimized -Dtests=enabled \
+CC=${SAN_CC:-gcc} setup build-ci/tsan --buildtype=debugoptimized -Dtests=enabled \
   -Db_sanitize=thread -Db_lundef=false
-run_suite build-tsan "TSan build: runtime suite" --suite runtime
+run_suite build-ci/tsan "TSan build: runtime suite" --suite runtime
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

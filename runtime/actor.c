@@ -91,6 +91,7 @@ void rt__mbox_drain_free(rt_actor_t *a)
 int rt__actor_alloc(rt_runtime_t *rt, rt_actor_t **out)
 {
   *out = NULL;
+  /* sizeof is a multiple of the alignment: the struct is _Alignas(64). */
   rt_actor_t *a = aligned_alloc(RT_CACHELINE, sizeof(*a));
   rt_msg_t *stub = rt__msg_alloc();
   if (!a || !stub) {
@@ -327,6 +328,7 @@ int rt__send(rt_actor_t *to, rt_msg_t **msg, bool forced)
     rt_msg_free(m);
     return RT_EINVAL;
   }
+  assert(m->type != RT_MSG_POISON && "message used after it was freed");
   if (atomic_load_explicit(&to->life, memory_order_acquire) != RT_LIVE) {
     rt__msg_dealloc(m);
     return RT_ESTOPPED;
@@ -718,12 +720,30 @@ int rt_actor_spawn(rt_runtime_t *rt, const rt_actor_type_t *type,
 
 /* ------------------------------------------------------ handler helpers */
 
-rt_actor_t *rt_self(rt_ctx_t *ctx) { return ctx->self; }
-rt_runtime_t *rt_ctx_runtime(rt_ctx_t *ctx) { return ctx->self->rt; }
-void rt_stop_self(rt_ctx_t *ctx) { ctx->stop = true; }
+/* A context is valid only inside its hook, on that hook's thread. */
+#define ASSERT_LIVE_CTX(ctx) assert((ctx) && (ctx) == rt__tls.ctx)
+
+rt_actor_t *rt_self(rt_ctx_t *ctx)
+{
+  ASSERT_LIVE_CTX(ctx);
+  return ctx->self;
+}
+
+rt_runtime_t *rt_ctx_runtime(rt_ctx_t *ctx)
+{
+  ASSERT_LIVE_CTX(ctx);
+  return ctx->self->rt;
+}
+
+void rt_stop_self(rt_ctx_t *ctx)
+{
+  ASSERT_LIVE_CTX(ctx);
+  ctx->stop = true;
+}
 
 void rt_actor_fail(rt_ctx_t *ctx, const char *reason)
 {
+  ASSERT_LIVE_CTX(ctx);
   ctx->failed = true;
   snprintf(ctx->reason, sizeof(ctx->reason), "%s", reason ? reason : "");
 }
@@ -731,6 +751,7 @@ void rt_actor_fail(rt_ctx_t *ctx, const char *reason)
 int rt_request(rt_ctx_t *ctx, rt_actor_t *to, rt_msg_t **msg,
                uint32_t timeout_ms, uint64_t *corr_out)
 {
+  ASSERT_LIVE_CTX(ctx);
   rt_actor_t *self = ctx->self;
   rt_runtime_t *rt = self->rt;
   rt_msg_t *m = *msg;

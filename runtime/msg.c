@@ -172,6 +172,9 @@ void rt__msg_release_payload(rt_msg_t *m)
 void rt__msg_dealloc(rt_msg_t *m)
 {
   rt__msg_release_payload(m);
+#ifndef NDEBUG
+  m->type = RT_MSG_POISON; /* a pooled header sent again trips an assert */
+#endif
 #ifndef RT_NO_POOL
   if (!pool_tl.registered)
     pool_register();

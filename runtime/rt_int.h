@@ -70,6 +70,7 @@
 
 #define RT_CACHELINE 64
 #define RT_POOL_BATCH 256
+#define RT_MSG_POISON (RT_MSG_SYSTEM + 0xDEADu) /* a freed header (debug builds) */
 #define RT_YIELD_BATCHES 2
 
 /* ---- messages ---- */
@@ -140,17 +141,17 @@ typedef struct rt_port_state rt_port_state_t;
 
 struct rt_actor {
   /* Sender side: written by every sender. */
-  _Atomic(uintptr_t) head; /* rt_msg_t *, low bit = empty & unscheduled */
+  _Alignas(RT_CACHELINE) _Atomic(uintptr_t) head; /* rt_msg_t *, low bit =
+                                                    empty & unscheduled */
   atomic_uint depth;
   uint32_t capacity; /* read-only after spawn */
   atomic_int life;   /* enum rt_life */
   atomic_uint refs;
   atomic_uint depth_hwm;
   atomic_uint_fast64_t rejected;
-  char pad_[RT_CACHELINE];
 
-  /* Consumer side: the worker running the actor. */
-  rt_msg_t *tail;
+  /* Consumer side: the worker running the actor, on its own cache line. */
+  _Alignas(RT_CACHELINE) rt_msg_t *tail;
   struct rt_actor *next_run; /* run-queue link */
   const rt_actor_type_t *type;
   void *state;

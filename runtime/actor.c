@@ -309,13 +309,18 @@ static int enqueue(rt_actor_t *to, rt_msg_t *m, bool forced)
   if (d > RT_YIELD_BATCHES * to->rt->cfg.batch)
     rt__tls.yield = true;
   m->rt = to->rt;
-  if (rt__mbox_push(to, m)) {
-    if (to->port) {
+  if (to->port) {
+    /* Once pushed, the message can be received and the port freed by its
+     * reader before we wake it: keep the port alive across the wake-up. */
+    rt_actor_retain(to);
+    if (rt__mbox_push(to, m))
       rt__port_wake(to);
-    } else {
-      rt_actor_retain(to); /* the scheduled state's reference */
-      rt__schedule(to);
-    }
+    rt_actor_release(to);
+    return 0;
+  }
+  if (rt__mbox_push(to, m)) {
+    rt_actor_retain(to); /* the scheduled state's reference */
+    rt__schedule(to);
   }
   return 0;
 }

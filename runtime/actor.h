@@ -49,8 +49,9 @@ typedef struct rt_spawn_opts {
   rt_actor_t *supervisor;
   /* Restart policy (one-for-one): a failed actor is restarted in place
    * (same id, same mailbox, fresh state) unless it has already been
-   * restarted max_restarts times within the last restart_window_ms; then
-   * it stops. max_restarts 0 means a failure stops the actor. */
+   * restarted max_restarts times within the last restart_window_ms (0: ever);
+   * then it stops. max_restarts 0 means a failure stops the actor. If
+   * on_start fails on a restart, the actor stops without another on_stop. */
   unsigned max_restarts;
   unsigned restart_window_ms;
 } rt_spawn_opts_t;
@@ -109,8 +110,9 @@ int rt_actor_stop(rt_actor_t *a);
  * message on failure). Any thread. Messages from one sender to one actor
  * arrive in the order sent. Inside a handler the sender id is the current
  * actor's.
- * @return 0, RT_EAGAIN (mailbox full), RT_ESTOPPED, RT_ESHUTDOWN (sent
- *         from outside any actor while the runtime shuts down), RT_EINVAL.
+ * @return 0, RT_EAGAIN (mailbox full), RT_ESTOPPED (the actor stopped or
+ *         is stopping: checked first), RT_ESHUTDOWN (sent from outside any
+ *         actor while the runtime shuts down), RT_EINVAL.
  */
 int rt_send(rt_actor_t *to, rt_msg_t **msg);
 /** rt_send() by id: adds RT_ENOTFOUND. */
@@ -133,7 +135,8 @@ void rt_actor_fail(rt_ctx_t *ctx, const char *reason);
  * Send a request from a handler: the reply (rt_reply) comes back as an
  * ordinary message whose corr equals *corr_out, or, after @p timeout_ms
  * without one, an RT_MSG_TIMEOUT message with that corr. Exactly one of the
- * two is delivered; a reply arriving after the timeout is dropped.
+ * two is delivered; a reply arriving after the timeout is dropped. A
+ * timeout of 0 times out at once unless the reply is already queued ahead.
  * @return as rt_send(); on failure no timeout is delivered.
  */
 int rt_request(rt_ctx_t *ctx, rt_actor_t *to, rt_msg_t **msg,
@@ -144,6 +147,8 @@ int rt_request(rt_ctx_t *ctx, rt_actor_t *to, rt_msg_t **msg,
  * Consumes *reply. Works from a handler or any thread.
  * @return 0, RT_EINVAL when @p req is not a request, RT_ENOTFOUND /
  *         RT_ESTOPPED when the requester is gone (the reply is dropped).
+ *         A reply that arrives after the request timed out is accepted
+ *         (0) and dropped by the requester's runtime, unseen.
  */
 int rt_reply(const rt_msg_t *req, rt_msg_t **reply);
 
@@ -152,7 +157,8 @@ int rt_reply(const rt_msg_t *req, rt_msg_t **reply);
  * thread): sends *msg (consumed) and waits up to @p timeout_ms for the
  * reply, which *reply_out receives (free it with rt_msg_free).
  * @return 0, RT_ETIMEDOUT, RT_EWRONGTHREAD on a worker (it would block the
- *         worker), or any rt_send() error.
+ *         worker), or any rt_send() error. A timeout of 0 sends and returns
+ *         RT_ETIMEDOUT unless the reply is already there.
  */
 int rt_call(rt_runtime_t *rt, rt_actor_t *to, rt_msg_t **msg,
             uint32_t timeout_ms, rt_msg_t **reply_out);
@@ -164,7 +170,8 @@ int rt_call(rt_runtime_t *rt, rt_actor_t *to, rt_msg_t **msg,
  * Used by the main thread, tests, and the event-loop threads.
  */
 typedef struct rt_port rt_port_t;
-/** @return 0, RT_ESHUTDOWN, RT_ENOMEM; *out always written. */
+/** @param capacity mailbox bound; 0 = the runtime's default.
+ * @return 0, RT_ESHUTDOWN, RT_ENOMEM; *out always written. */
 int rt_port_new(rt_runtime_t *rt, uint32_t capacity, rt_port_t **out);
 /** The port's address (borrowed; retain it to keep it). */
 rt_actor_t *rt_port_actor(rt_port_t *p);

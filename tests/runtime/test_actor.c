@@ -47,6 +47,7 @@ typedef struct probe {
 typedef struct state {
   unsigned char bytes[200];
   long count;
+  probe_t *probe; /* set by on_start, for on_stop */
 } state_t;
 
 static void probe_init(probe_t *p, rt_runtime_t *rt, rt_port_t *port) {
@@ -68,6 +69,7 @@ static int probe_start(rt_ctx_t *ctx, void *state, const void *arg) {
   atomic_fetch_add(&p->starts, 1);
   memset(state, 0xAB, sizeof(state_t)); /* dirty it */
   ((state_t *)state)->count = 0;
+  ((state_t *)state)->probe = p;
   return atomic_load(&p->fail_start) ? -1 : 0;
 }
 
@@ -110,7 +112,7 @@ static void probe_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg) {
 }
 
 /* The probe pointer travels in each message so handlers find it without
- * depending on on_start; on_stop gets it from state stashed by on_start. */
+ * depending on state; on_stop gets it from the state on_start filled. */
 static void probe_stop(rt_ctx_t *ctx, void *state);
 
 static const rt_actor_type_t probe_type = {
@@ -121,14 +123,8 @@ static const rt_actor_type_t probe_type = {
     .on_stop = probe_stop,
 };
 
-/* on_stop needs the probe: keep a registry of probe per state pointer is
- * overkill; tests use one probe per runtime, so a file-level pointer works
- * (each criterion test runs in its own process). */
-static probe_t *g_probe;
-
 static void probe_stop(rt_ctx_t *ctx, void *state) {
-  probe_t *p = g_probe;
-  if (!p) return;
+  probe_t *p = ((state_t *)state)->probe;
   p->handled_at_stop = atomic_load(&p->handled);
   atomic_fetch_add(&p->stops, 1);
   tst_latch_count_down(&p->stopped);
@@ -141,7 +137,6 @@ static int send_probe(rt_actor_t *to, uint32_t type, probe_t *p) {
 static rt_actor_t *spawn_probe(rt_runtime_t *rt, probe_t *p,
                                const rt_spawn_opts_t *opts) {
   rt_actor_t *a = (rt_actor_t *)1;
-  g_probe = p;
   int rc = rt_actor_spawn(rt, &probe_type, p, opts, &a);
   cr_assert_eq(rc, 0, "rt_actor_spawn: %s", rt_strerror(rc));
   cr_assert_not_null(a);
@@ -195,7 +190,6 @@ Test(actor, failing_on_start_gives_estart_without_on_stop) {
   probe_t p;
   probe_init(&p, rt, NULL);
   atomic_store(&p.fail_start, 1);
-  g_probe = &p;
   rt_actor_t *a = (rt_actor_t *)1;
   rt_spawn_opts_t opts = {.name = "doomed"};
   TST_RC(rt_actor_spawn(rt, &probe_type, &p, &opts, &a), RT_ESTART);
@@ -364,6 +358,7 @@ Test(actor, send_id_delivers) {
   cr_assert_eq(rt_msg_sender(r), rt_actor_id(a), "sender id is the actor's");
   rt_msg_free(r);
   rt_actor_release(a);
+  tst_quiesce(rt);
   rt_port_free(port);
   tst_runtime_free(rt);
 }
@@ -383,6 +378,7 @@ Test(actor, sender_is_zero_from_outside_and_the_actor_inside) {
   cr_assert_eq(rt_msg_sender(r), rt_actor_id(a));
   rt_msg_free(r);
   rt_actor_release(a);
+  tst_quiesce(rt);
   rt_port_free(port);
   tst_runtime_free(rt);
 }
@@ -401,6 +397,7 @@ Test(actor, handler_context_names_the_actor_and_runtime) {
   cr_assert_eq(vals[0], 1u, "rt_self and rt_ctx_runtime are set");
   cr_assert_eq(vals[1], rt_actor_id(a), "rt_self is the running actor");
   rt_actor_release(a);
+  tst_quiesce(rt);
   rt_port_free(port);
   tst_runtime_free(rt);
 }
@@ -516,6 +513,7 @@ Test(actor, references_are_counted) {
   rt_actor_release(a);
   sync_with(b, &p, port);
   rt_actor_release(b);
+  tst_quiesce(rt);
   rt_port_free(port);
   tst_runtime_free(rt);
 }

@@ -66,6 +66,7 @@ Test(io, blocking_job_runs_off_the_workers_and_replies) {
   cr_assert_eq(j.call_rc, 0, "rt_call works in a job: not a worker (%s)",
                rt_strerror(j.call_rc));
   rt_actor_release(echo);
+  tst_quiesce(rt);
   rt_port_free(port);
   tst_runtime_free(rt);
 }
@@ -99,6 +100,7 @@ Test(io, blocked_jobs_do_not_stall_actors) {
   cr_assert_eq(sum, 3u);
   tst_gate_destroy(&gate);
   rt_actor_release(echo);
+  tst_quiesce(rt);
   rt_port_free(port);
   tst_runtime_free(rt);
 }
@@ -158,6 +160,7 @@ static void teardown(fixture_t *f) {
   rt_fd_unwatch(f->rt, f->fds[1]);
   if (f->fds[0] >= 0) close(f->fds[0]);
   if (f->fds[1] >= 0) close(f->fds[1]);
+  tst_quiesce(f->rt);
   rt_port_free(f->port);
   tst_runtime_free(f->rt);
 }

@@ -214,6 +214,7 @@ static void run_fifo_stress(unsigned workers, uint32_t capacity) {
   tst_gate_destroy(&start);
   for (int i = 0; i < ACTORS; i++) rt_actor_release(producers[i]);
   rt_actor_release(consumer);
+  tst_quiesce(rt);
   rt_port_free(report);
   tst_runtime_free(rt);
 }
@@ -290,6 +291,7 @@ Test(ordering, relayed_streams_stay_ordered) {
   cr_assert_eq(v.total, 2u * N);
   for (int i = 0; i < 2; i++) rt_actor_release(relays[i]);
   rt_actor_release(consumer);
+  tst_quiesce(rt);
   rt_port_free(report);
   tst_runtime_free(rt);
 }

@@ -28,6 +28,7 @@ Test(port, recv_poll_on_empty_port_times_out) {
   TST_RC(rt_port_recv(p, 0, &m), RT_ETIMEDOUT);
   cr_assert_null(m);
   cr_assert_lt(tst_now_ns() - t0, 5000000000ull, "timeout 0 does not block");
+  tst_quiesce(rt);
   rt_port_free(p);
   tst_runtime_free(rt);
 }
@@ -40,6 +41,7 @@ Test(port, recv_with_timeout_waits_at_least_that_long) {
   TST_RC(rt_port_recv(p, 50, &m), RT_ETIMEDOUT);
   cr_assert_geq(tst_now_ns() - t0, 50000000ull, "returned before 50 ms");
   cr_assert_null(m);
+  tst_quiesce(rt);
   rt_port_free(p);
   tst_runtime_free(rt);
 }
@@ -58,6 +60,7 @@ Test(port, recv_returns_messages_in_order) {
     rt_msg_free(m);
   }
   tst_expect_silence(p, 0);
+  tst_quiesce(rt);
   rt_port_free(p);
   tst_runtime_free(rt);
 }
@@ -92,6 +95,7 @@ Test(port, recv_forever_wakes_on_send) {
   rt_msg_free(m);
   pthread_join(th, NULL);
   tst_gate_destroy(&go);
+  tst_quiesce(rt);
   rt_port_free(p);
   tst_runtime_free(rt);
 }
@@ -108,6 +112,7 @@ Test(port, capacity_bounds_the_port) {
   rt_msg_free(m);
   cr_assert_eq(tst_send_u64(rt_port_actor(p), T_A, 5), 0, "room again");
   cr_assert_eq(tst_drain(p), 3u);
+  tst_quiesce(rt);
   rt_port_free(p);
   tst_runtime_free(rt);
 }
@@ -142,6 +147,7 @@ Test(port, notify_is_called_when_a_message_lands_in_an_empty_port) {
   TST_OK(tst_send_u64(rt_port_actor(p), T_A, 3));
   cr_assert_eq(atomic_load(&r.calls), 2, "empty again, so notified again");
   cr_assert_eq(tst_drain(p), 1u);
+  tst_quiesce(rt);
   rt_port_free(p);
   tst_runtime_free(rt);
 }
@@ -173,6 +179,7 @@ Test(port, notify_is_called_for_sends_from_actors) {
   cr_assert_eq(rt_msg_sender(m), rt_actor_id(a));
   rt_msg_free(m);
   rt_actor_release(a);
+  tst_quiesce(rt);
   rt_port_free(p);
   tst_runtime_free(rt);
 }
@@ -201,6 +208,7 @@ Test(port, ports_are_not_listed_as_actors) {
   int n = 0;
   rt_runtime_foreach_actor(rt, count_actor, &n);
   cr_assert_eq(n, 0);
+  tst_quiesce(rt);
   rt_port_free(p);
   rt_port_free(q);
   tst_runtime_free(rt);

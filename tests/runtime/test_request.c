@@ -151,6 +151,7 @@ static void setup(fixture_t *f) {
 
 static void teardown(fixture_t *f) {
   rt_actor_release(f->client);
+  tst_quiesce(f->rt);
   rt_port_free(f->port);
   tst_runtime_free(f->rt);
 }

@@ -80,6 +80,7 @@ static void many_actors_all_processed(unsigned workers) {
   for (int i = 0; i < MANY; i++)
     cr_assert_eq(atomic_load(&g_per_actor[i]), PER_ACTOR, "actor %d", i);
   for (int i = 0; i < MANY; i++) rt_actor_release(a[i]);
+  tst_quiesce(rt);
   rt_port_free(done);
   tst_runtime_free(rt);
 }
@@ -238,6 +239,7 @@ static void ping_pong(unsigned workers) {
   rt_msg_free(tst_recv_type(done, T_PONG));
   rt_actor_release(a);
   rt_actor_release(b);
+  tst_quiesce(rt);
   rt_port_free(done);
   tst_runtime_free(rt);
 }

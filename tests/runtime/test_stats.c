@@ -160,6 +160,7 @@ Test(stats, foreach_visits_every_live_actor_once) {
                            TST_WAIT_MS),
             "actors_live %llu", (unsigned long long)rs.actors_live);
   for (int i = 0; i < N; i++) rt_actor_release(a[i]);
+  tst_quiesce(rt);
   rt_port_free(port);
   tst_runtime_free(rt);
 }

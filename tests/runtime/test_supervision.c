@@ -138,6 +138,7 @@ static void setup(fixture_t *f, unsigned max_restarts, unsigned window_ms,
 
 static void teardown(fixture_t *f) {
   rt_actor_release(f->child);
+  tst_quiesce(f->rt);
   rt_port_free(f->sup);
   rt_port_free(f->out);
   tst_runtime_free(f->rt);
@@ -358,6 +359,7 @@ Test(supervision, supervisor_actor_gets_the_events) {
   cr_assert_eq(rec[1], id);
 
   rt_actor_release(f.child);
+  tst_quiesce(rt);
   rt_port_free(f.out);
   rt_port_free(events);
   tst_runtime_free(rt);
@@ -381,6 +383,7 @@ Test(supervision, restart_without_supervisor_is_counted) {
   cr_assert_eq(st.stopped, 0);
   cr_assert_eq(atomic_load(&f.probe.starts), 4);
   rt_actor_release(f.child);
+  tst_quiesce(rt);
   rt_port_free(f.out);
   tst_runtime_free(rt);
 }
@@ -416,6 +419,7 @@ Test(supervision, failure_storm_keeps_the_process_alive, .timeout = 120) {
     rt_msg_free(tst_recv_type(out, T_REPORT));
     rt_actor_release(kids[i]);
   }
+  tst_quiesce(rt);
   rt_port_free(sup);
   rt_port_free(out);
   tst_runtime_free(rt);

@@ -31,6 +31,7 @@ static void setup(fixture_t *f, uint32_t capacity) {
 }
 
 static void teardown(fixture_t *f) {
+  tst_quiesce(f->rt);
   rt_port_free(f->port);
   tst_runtime_free(f->rt);
 }

@@ -28,6 +28,8 @@ rt_runtime_t *tst_runtime_cfg(const rt_config_t *cfg) {
   return rt;
 }
 
+void tst_quiesce(rt_runtime_t *rt) { rt_runtime_shutdown(rt, RT_SHUTDOWN_DRAIN); }
+
 void tst_runtime_free(rt_runtime_t *rt) {
   rt_runtime_free(rt);
   tst_check_leaks();

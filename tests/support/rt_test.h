@@ -66,6 +66,11 @@
 rt_runtime_t *tst_runtime(unsigned workers);
 /** A runtime from @p cfg (asserts rt_runtime_new succeeded). */
 rt_runtime_t *tst_runtime_cfg(const rt_config_t *cfg);
+/** Shut the runtime down (DRAIN): every actor stopped, every worker joined.
+ * Call it before freeing ports that actors send to: actors in these tests
+ * use borrowed port addresses, and a sender may still be inside rt_send (the
+ * port's wake-up) after the receiver has seen its message. */
+void tst_quiesce(rt_runtime_t *rt);
 /** rt_runtime_free, then (ASan builds) assert that nothing leaked. */
 void tst_runtime_free(rt_runtime_t *rt);
 /** ASan builds: run LeakSanitizer now and fail the test on any leak (the

@@ -36,58 +36,80 @@ static bool payload_too_big(size_t len)
 }
 
 #ifndef RT_NO_POOL
+/* A batch of free headers as an array of pointers, not a list threaded
+ * through the headers: freeing then never writes into a header, and taking
+ * one reads only this array. A header freed on another core is thus not
+ * pulled back by a load (which stalls) but only by the stores that
+ * re-initialise it (which the store buffer absorbs). */
 typedef struct pool_batch {
   struct pool_batch *next;
-  rt_msg_t *msgs;
+  rt_msg_t *msgs[RT_POOL_BATCH];
 } pool_batch_t;
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static rt_msg_t *pool_global; /* batches chained through inl[] */
+static pool_batch_t *pool_full;  /* batches of RT_POOL_BATCH free headers */
+static pool_batch_t *pool_spare; /* empty batch structs, for reuse */
 static pthread_key_t pool_key;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
 typedef struct pool_tls {
-  rt_msg_t *head;
+  rt_msg_t *slots[2 * RT_POOL_BATCH];
   unsigned count;
   bool registered;
 } pool_tls_t;
 static _Thread_local pool_tls_t pool_tl;
 
-/* A batch is a list linked through `next`; batches are linked through the
- * first message's `reply_to` field (unused while a header is free). */
-static void pool_push_batch(rt_msg_t *first)
+static pool_batch_t *batch_pop(pool_batch_t **stack)
+{
+  pool_batch_t *b = *stack;
+  if (b)
+    *stack = b->next;
+  return b;
+}
+
+/* Move the top RT_POOL_BATCH slots to the global stack. */
+static void pool_give_batch(void)
 {
   pthread_mutex_lock(&pool_lock);
-  first->reply_to = (uint64_t)(uintptr_t)pool_global;
-  pool_global = first;
+  pool_batch_t *b = batch_pop(&pool_spare);
+  pthread_mutex_unlock(&pool_lock);
+  if (!b && !(b = malloc(sizeof(*b))))
+    return; /* keep them local; the cache simply stays larger */
+  pool_tl.count -= RT_POOL_BATCH;
+  memcpy(b->msgs, pool_tl.slots + pool_tl.count, sizeof(b->msgs));
+  pthread_mutex_lock(&pool_lock);
+  b->next = pool_full;
+  pool_full = b;
   pthread_mutex_unlock(&pool_lock);
 }
 
-static rt_msg_t *pool_pop_batch(void)
+static void pool_take_batch(void)
 {
   pthread_mutex_lock(&pool_lock);
-  rt_msg_t *first = pool_global;
-  if (first)
-    pool_global = (rt_msg_t *)(uintptr_t)first->reply_to;
+  pool_batch_t *b = batch_pop(&pool_full);
   pthread_mutex_unlock(&pool_lock);
-  return first;
+  if (!b)
+    return;
+  memcpy(pool_tl.slots, b->msgs, sizeof(b->msgs));
+  pool_tl.count = RT_POOL_BATCH;
+  pthread_mutex_lock(&pool_lock);
+  b->next = pool_spare;
+  pool_spare = b;
+  pthread_mutex_unlock(&pool_lock);
 }
 
-/* Called at thread exit: give the thread's list back as batches. */
+/* Called at thread exit: hand back everything the thread holds. */
 static void pool_flush(void *unused)
 {
   (void)unused;
-  while (pool_tl.head) {
-    rt_msg_t *first = pool_tl.head, *m = first;
-    unsigned n = 1;
-    while (n < RT_POOL_BATCH && atomic_load_explicit(&m->next, memory_order_relaxed)) {
-      m = atomic_load_explicit(&m->next, memory_order_relaxed);
-      n++;
-    }
-    pool_tl.head = atomic_load_explicit(&m->next, memory_order_relaxed);
-    atomic_store_explicit(&m->next, NULL, memory_order_relaxed);
-    pool_push_batch(first);
+  while (pool_tl.count >= RT_POOL_BATCH) {
+    unsigned before = pool_tl.count;
+    pool_give_batch();
+    if (pool_tl.count == before)
+      break;
   }
+  for (unsigned i = 0; i < pool_tl.count; i++)
+    free(pool_tl.slots[i]); /* fewer than a batch: back to malloc */
   pool_tl.count = 0;
 }
 
@@ -102,30 +124,19 @@ static void pool_register(void)
   (void)pthread_setspecific(pool_key, &pool_tl);
   pool_tl.registered = true;
 }
-
-static unsigned list_len(rt_msg_t *m)
-{
-  unsigned n = 0;
-  for (; m; m = atomic_load_explicit(&m->next, memory_order_relaxed))
-    n++;
-  return n;
-}
 #endif /* RT_NO_POOL */
 
 rt_msg_t *rt__msg_alloc(void)
 {
   rt_msg_t *m;
 #ifndef RT_NO_POOL
-  if (!pool_tl.head) {
+  if (pool_tl.count == 0) {
     if (!pool_tl.registered)
       pool_register();
-    pool_tl.head = pool_pop_batch();
-    pool_tl.count = pool_tl.head ? list_len(pool_tl.head) : 0;
+    pool_take_batch();
   }
-  m = pool_tl.head;
-  if (m) {
-    pool_tl.head = atomic_load_explicit(&m->next, memory_order_relaxed);
-    pool_tl.count--;
+  if (pool_tl.count) {
+    m = pool_tl.slots[--pool_tl.count];
   } else {
     m = malloc(sizeof(*m));
     if (!m)
@@ -142,6 +153,7 @@ rt_msg_t *rt__msg_alloc(void)
   m->sender = 0;
   m->corr = 0;
   m->reply_to = 0;
+  m->rt = NULL;
   m->len = 0;
   m->data = m->inl;
   m->shared = NULL;
@@ -178,17 +190,11 @@ void rt__msg_dealloc(rt_msg_t *m)
 #ifndef RT_NO_POOL
   if (!pool_tl.registered)
     pool_register();
-  atomic_store_explicit(&m->next, pool_tl.head, memory_order_relaxed);
-  pool_tl.head = m;
-  if (++pool_tl.count >= 2 * RT_POOL_BATCH) {
-    /* Hand the first RT_POOL_BATCH headers to the global stack. */
-    rt_msg_t *first = pool_tl.head, *last = first;
-    for (unsigned i = 1; i < RT_POOL_BATCH; i++)
-      last = atomic_load_explicit(&last->next, memory_order_relaxed);
-    pool_tl.head = atomic_load_explicit(&last->next, memory_order_relaxed);
-    atomic_store_explicit(&last->next, NULL, memory_order_relaxed);
-    pool_tl.count -= RT_POOL_BATCH;
-    pool_push_batch(first);
+  pool_tl.slots[pool_tl.count++] = m;
+  if (pool_tl.count == 2 * RT_POOL_BATCH) {
+    pool_give_batch();
+    if (pool_tl.count == 2 * RT_POOL_BATCH) /* no memory for a batch */
+      free(pool_tl.slots[--pool_tl.count]);
   }
 #else
   free(m);

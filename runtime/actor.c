@@ -794,18 +794,39 @@ int rt_request(rt_ctx_t *ctx, rt_actor_t *to, rt_msg_t **msg,
   return 0;
 }
 
-int rt_reply(const rt_msg_t *req, rt_msg_t **reply)
+int rt_msg_reply_to(const rt_msg_t *req, rt_reply_to_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  if (!req || !(req->flags & RT_MF_REQUEST) || !req->reply_to || !req->rt)
+    return RT_EINVAL;
+  out->rt = req->rt;
+  out->actor = req->reply_to;
+  out->corr = req->corr;
+  return 0;
+}
+
+int rt_reply_later(const rt_reply_to_t *to, rt_msg_t **reply)
 {
   rt_msg_t *r = *reply;
-  if (!r || !req || !(req->flags & RT_MF_REQUEST) || !req->reply_to ||
-      !req->rt) {
+  if (!r || !to || !to->rt || !to->actor) {
     rt_msg_free(r);
     *reply = NULL;
     return RT_EINVAL;
   }
-  r->corr = req->corr;
+  r->corr = to->corr;
   r->flags |= RT_MF_REPLY;
-  return rt__send_id(req->rt, req->reply_to, reply, true);
+  return rt__send_id(to->rt, to->actor, reply, true);
+}
+
+int rt_reply(const rt_msg_t *req, rt_msg_t **reply)
+{
+  rt_reply_to_t to;
+  if (rt_msg_reply_to(req, &to) != 0) {
+    rt_msg_free(*reply);
+    *reply = NULL;
+    return RT_EINVAL;
+  }
+  return rt_reply_later(&to, reply);
 }
 
 /* ------------------------------------------------------------------ stats */

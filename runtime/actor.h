@@ -152,6 +152,22 @@ int rt_request(rt_ctx_t *ctx, rt_actor_t *to, rt_msg_t **msg,
  */
 int rt_reply(const rt_msg_t *req, rt_msg_t **reply);
 
+/* Where to answer a request, kept past the handler (deferred replies:
+ * the store answers writes after their group commit). A plain value. */
+typedef struct rt_reply_to {
+  rt_runtime_t *rt;
+  uint64_t actor;
+  uint64_t corr;
+} rt_reply_to_t;
+
+/** Capture the return address of @p req.
+ * @return 0, or RT_EINVAL when @p req is not a request. */
+int rt_msg_reply_to(const rt_msg_t *req, rt_reply_to_t *out);
+
+/** Answer a captured request, from any thread; consumes *reply.
+ * @return as rt_reply(). */
+int rt_reply_later(const rt_reply_to_t *to, rt_msg_t **reply);
+
 /**
  * Synchronous request from a thread that is not a worker (main, an I/O
  * thread): sends *msg (consumed) and waits up to @p timeout_ms for the

@@ -133,7 +133,7 @@ int rt_blocking_submit(rt_runtime_t *rt, rt_blocking_fn fn, void *arg,
   rt_blocking_t *b = rt ? rt->blocking : NULL;
   if (!fn || !rt)
     return RT_EINVAL;
-  if (!b || atomic_load_explicit(&rt->shutting_down, memory_order_acquire))
+  if (!b)
     return RT_ESHUTDOWN;
   job_t *j = calloc(1, sizeof(*j));
   if (!j)

@@ -34,7 +34,9 @@ typedef void (*rt_blocking_fn)(void *arg, rt_msg_t **result);
  * Queue a blocking job. Any thread.
  * @param reply_to  receives *result (a new reference is kept until then);
  *                  NULL to discard it.
- * @return 0, RT_ESHUTDOWN, RT_ENOMEM. Jobs queued before a shutdown run.
+ * @return 0, RT_ESHUTDOWN (once shutdown has stopped every actor),
+ *         RT_ENOMEM. Actors that drain during a shutdown may still submit;
+ *         every queued job runs before rt_runtime_shutdown() returns.
  */
 int rt_blocking_submit(rt_runtime_t *rt, rt_blocking_fn fn, void *arg,
                        rt_actor_t *reply_to);

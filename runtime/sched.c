@@ -422,14 +422,15 @@ void rt_runtime_shutdown(rt_runtime_t *rt, rt_shutdown_mode_t mode)
     return;
   if (mode == RT_SHUTDOWN_DROP) /* from now on, handlers see no new work */
     atomic_store(&rt->dropping, true);
-  /* Order matters: no new ticks or readiness events, then let queued
-   * blocking jobs finish (their results still reach live actors), then
-   * stop the actors, then the workers. */
+  /* Order matters: no new ticks or readiness events; then stop the actors
+   * while blocking jobs can still run (a draining actor may hand work to
+   * them, as the store does with its last commit); then let every queued
+   * job finish; then stop the workers. */
   rt__timers_halt(rt->timers);
   rt__io_halt(rt->io);
-  rt__blocking_halt(rt->blocking);
   if (rt->sched)
     stop_all_actors(rt);
+  rt__blocking_halt(rt->blocking);
   rt__sched_stop(rt);
   /* Freed only now: draining actors could still call into them. */
   rt__timers_free(rt->timers);

@@ -194,13 +194,22 @@ static int store_actor_start(rt_ctx_t *ctx, void *state, const void *arg)
   return 0;
 }
 
+/* Stopping: commit what is pending here and now, so a graceful shutdown
+ * acknowledges every write it accepted. A commit still in flight on a
+ * blocking thread finishes on its own (LMDB serialises the two writers). */
 static void store_actor_stop(rt_ctx_t *ctx, void *state)
 {
   store_actor_t *s = state;
   (void)ctx;
-  for (size_t i = 0; i < s->n; i++)
-    free(s->pending[i].bytes);
+  if (s->n == 0) {
+    free(s->pending);
+    return;
+  }
+  batch_t b = {.store = s->store, .ops = s->pending, .n = s->n};
+  ack_all(&b, commit_batch(&b));
   free(s->pending);
+  s->pending = NULL;
+  s->n = 0;
 }
 
 static const rt_actor_type_t store_actor_type = {

@@ -102,7 +102,8 @@ int rt__actor_alloc(rt_runtime_t *rt, rt_actor_t **out)
   memset(a, 0, sizeof(*a));
   atomic_init(&a->refs, 1);
   atomic_init(&a->life, RT_LIVE);
-  a->rt = rt;
+  a->rt = a->srt = rt;
+  a->yield_depth = RT_YIELD_BATCHES * rt->cfg.batch;
   a->capacity = rt->cfg.mailbox_capacity;
   a->id = atomic_fetch_add_explicit(&rt->next_id, 1, memory_order_relaxed) + 1;
   rt__map_init(&a->pending);
@@ -306,9 +307,9 @@ static int enqueue(rt_actor_t *to, rt_msg_t *m, bool forced)
     return RT_EAGAIN;
   }
   note_depth(to, d);
-  if (d > RT_YIELD_BATCHES * to->rt->cfg.batch)
+  if (d > to->yield_depth)
     rt__tls.yield = true;
-  m->rt = to->rt;
+  m->rt = to->srt;
   if (to->port) {
     /* Once pushed, the message can be received and the port freed by its
      * reader before we wake it: keep the port alive across the wake-up. */
@@ -342,7 +343,7 @@ int rt__send(rt_actor_t *to, rt_msg_t **msg, bool forced)
   if (cur) {
     m->sender = cur->id;
   } else if (!forced && !to->port &&
-             atomic_load_explicit(&to->rt->shutting_down,
+             atomic_load_explicit(&to->srt->shutting_down,
                                   memory_order_relaxed)) {
     rt__msg_dealloc(m);
     return RT_ESHUTDOWN;

@@ -137,6 +137,15 @@ rt_msg_t *rt__msg_alloc(void)
   }
   if (pool_tl.count) {
     m = pool_tl.slots[--pool_tl.count];
+    /* Ask for the next header's lines for writing now: it was most likely
+     * freed on another core, and the atomic exchange of the send that
+     * follows would otherwise wait for that transfer with nothing else
+     * to do. */
+    if (pool_tl.count) {
+      rt_msg_t *next = pool_tl.slots[pool_tl.count - 1];
+      __builtin_prefetch(next, 1);
+      __builtin_prefetch((char *)next + 64, 1);
+    }
   } else {
     m = malloc(sizeof(*m));
     if (!m)

@@ -149,6 +149,10 @@ struct rt_actor {
   atomic_uint refs;
   atomic_uint depth_hwm;
   atomic_uint_fast64_t rejected;
+  /* Read-only copies for senders: reading `rt` from the consumer's line
+   * would miss the cache on every send while the consumer pops. */
+  rt_runtime_t *srt;
+  uint32_t yield_depth; /* RT_YIELD_BATCHES * batch */
 
   /* Consumer side: the worker running the actor, on its own cache line. */
   _Alignas(RT_CACHELINE) rt_msg_t *tail;

@@ -6,23 +6,28 @@
  * the mask and one sigwait() here receives them), starts the runtime, and
  * stops it in order.
  *
- * Commands in this build: serve, version, help. The others of SPEC §3
- * (scan, tasks, show, run, status) are listed by `ccm help` as coming, and
+ * Commands in this build: serve, tasks, show, status, version, help. The
+ * others of SPEC §3 (scan, run) are listed by `ccm help` as coming, and
  * exit 2 with a clear message until the modules behind them exist.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "app/app.h"
 #include "runtime/actor.h"
 #include "runtime/rt.h"
+#include "store/store.h"
+#include "store/store_actor.h"
 
 #define CCM_VERSION "0.1.0"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = APP_EXIT_OK, EXIT_FAIL = APP_EXIT_FAIL,
+       EXIT_USAGE = APP_EXIT_USAGE };
 
 typedef struct serve_opts {
   const char *config;
@@ -37,10 +42,16 @@ static const char *const usage_text =
     "  serve [--config FILE] [--listen ADDR:PORT] [--data DIR]\n"
     "                 run the daemon (default: this repository, state in\n"
     "                 ./.ccm/, 127.0.0.1:8080, dry-run executor)\n"
+    "  tasks [--state S] [--repo R] [--kind K] [--json] [--data DIR]\n"
+    "                 list stored tasks, best first (read-only)\n"
+    "  show TASK [--json] [--data DIR]\n"
+    "                 one task with its score and history\n"
+    "  status [--data DIR]\n"
+    "                 store counts by state\n"
     "  version        print the version\n"
     "  help [COMMAND] print this help, or a command's\n"
     "\n"
-    "coming with the next issues: scan, tasks, show, run, status\n"
+    "coming with the next issues: scan, run\n"
     "exit codes: 0 ok, 1 failure, 2 usage\n";
 
 static const char *const serve_help =
@@ -50,11 +61,11 @@ static const char *const serve_help =
     "  --config FILE       configuration (default ./ccm.yaml if present)\n"
     "  --listen ADDR:PORT  control plane address (default 127.0.0.1:8080)\n"
     "  --data DIR          state directory (default ./.ccm)\n"
-    "In this build the daemon runs the actor runtime only; the scanners,\n"
-    "the store and the control plane arrive with their issues.\n";
+    "In this build the daemon runs the actor runtime and the store (it\n"
+    "creates DIR/ccm.lmdb); scanners, executor and the control plane arrive\n"
+    "with their issues.\n";
 
-/* Print "ccm: <what> '<arg>'" and the hint; returns the usage exit code. */
-static int usage_error(const char *what, const char *arg)
+int app_usage_error(const char *what, const char *arg)
 {
   fprintf(stderr, "ccm: %s '%s'\nTry 'ccm help'.\n", what, arg);
   return EXIT_USAGE;
@@ -82,10 +93,10 @@ static int parse_serve(int argc, char **argv, serve_opts_t *o)
     else if (!strcmp(argv[i], "--data"))
       slot = &o->data;
     else
-      return usage_error("serve: unknown option", argv[i]);
+      return app_usage_error("serve: unknown option", argv[i]);
     const char *v = option_value(argc, argv, &i);
     if (!v)
-      return usage_error("serve: this option needs a value:", argv[i]);
+      return app_usage_error("serve: this option needs a value:", argv[i]);
     *slot = v;
   }
   return EXIT_OK;
@@ -94,6 +105,11 @@ static int parse_serve(int argc, char **argv, serve_opts_t *o)
 /* Block the stop signals in this thread before any other thread exists. */
 static void block_stop_signals(sigset_t *set)
 {
+  /* A shell starts background jobs with SIGINT ignored, and an ignored
+   * signal is discarded even while blocked: take the default back so that
+   * sigwait() sees it. */
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   sigemptyset(set);
   sigaddset(set, SIGINT);
   sigaddset(set, SIGTERM);
@@ -118,24 +134,40 @@ static int cmd_serve(int argc, char **argv)
   sigset_t set;
   block_stop_signals(&set);
 
+  store_t *store = NULL;
+  char err[512];
+  rc = store_open(o.data, NULL, &store, err, sizeof(err));
+  if (rc) {
+    fprintf(stderr, "ccm: cannot open the store: %s\n", err);
+    return EXIT_FAIL;
+  }
   rt_runtime_t *rt = NULL;
+  rt_actor_t *store_actor = NULL;
   rc = rt_runtime_new(NULL, &rt);
+  if (!rc)
+    rc = store_actor_spawn(rt, store, "store", &store_actor);
   if (rc) {
     fprintf(stderr, "ccm: cannot start the runtime: %s\n", rt_strerror(rc));
+    rt_runtime_free(rt);
+    store_close(store);
     return EXIT_FAIL;
   }
   char cwd[4096];
   if (!getcwd(cwd, sizeof(cwd)))
     snprintf(cwd, sizeof(cwd), ".");
   fprintf(stderr,
-          "ccm: up: runtime with %u workers; repository %s; data %s; "
-          "dry-run executor\n"
+          "ccm: up: runtime with %u workers; repository %s; store %s/%s "
+          "(schema %u); dry-run executor\n"
           "ccm: press Ctrl-C (SIGINT) or send SIGTERM to stop\n",
-          rt_runtime_workers(rt), cwd, o.data);
+          rt_runtime_workers(rt), cwd, o.data, STORE_FILE,
+          STORE_SCHEMA_VERSION);
   int sig = wait_stop_signal(&set);
   fprintf(stderr, "ccm: %s received, stopping\n", strsignal(sig));
+  rt_actor_release(store_actor);
+  /* DRAIN: writes already queued are committed before the store closes. */
   rt_runtime_shutdown(rt, RT_SHUTDOWN_DRAIN);
   rt_runtime_free(rt);
+  store_close(store);
   fprintf(stderr, "ccm: stopped cleanly\n");
   return EXIT_OK;
 }
@@ -146,8 +178,13 @@ static int cmd_help(int argc, char **argv)
     fputs(serve_help, stdout);
     return EXIT_OK;
   }
-  if (argc > 2 && strcmp(argv[2], "version") && strcmp(argv[2], "help"))
-    return usage_error("help: unknown command", argv[2]);
+  static const char *const known[] = {"version", "help", "tasks", "show",
+                                       "status"};
+  bool found = argc <= 2;
+  for (size_t i = 0; !found && i < sizeof(known) / sizeof(known[0]); i++)
+    found = !strcmp(argv[2], known[i]);
+  if (!found)
+    return app_usage_error("help: unknown command", argv[2]);
   fputs(usage_text, stdout);
   return EXIT_OK;
 }
@@ -161,11 +198,17 @@ int main(int argc, char **argv)
   const char *cmd = argv[1];
   if (!strcmp(cmd, "serve"))
     return cmd_serve(argc, argv);
+  if (!strcmp(cmd, "tasks"))
+    return app_cmd_tasks(argc, argv);
+  if (!strcmp(cmd, "show"))
+    return app_cmd_show(argc, argv);
+  if (!strcmp(cmd, "status"))
+    return app_cmd_status(argc, argv);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("ccm %s\n", CCM_VERSION);
     return EXIT_OK;
   }
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h"))
     return cmd_help(argc, argv);
-  return usage_error("unknown command", cmd);
+  return app_usage_error("unknown command", cmd);
 }

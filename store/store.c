@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,13 @@ static const unsigned dbi_since[DB_COUNT] = {1, 2, 2, 1, 1, 1, 2, 1, 1, 2, 2};
 
 struct store {
   MDB_env *env;
+  /* Growing the map remaps it: no transaction of this process may be open
+   * then (LMDB's rule). Every transaction holds this lock shared, and
+   * store_grow() (or adopting another process's larger map) holds it
+   * exclusive, so readers on other threads (the daemon's REST handlers)
+   * never see the map move under them. glibc's default rwlock prefers
+   * readers, so a read nested in a foreach callback cannot deadlock. */
+  pthread_rwlock_t map_lock;
   MDB_dbi dbi[DB_COUNT];
   store_options_t opt;
   unsigned schema_found;
@@ -55,7 +64,8 @@ struct store {
 struct store_txn {
   store_t *s;
   MDB_txn *txn;
-  msgpack_sbuffer buf;
+  msgpack_sbuffer buf;  /* the record being written */
+  msgpack_sbuffer hbuf; /* the history entry that goes with it */
 };
 
 const char *store_strerror(int rc)
@@ -71,11 +81,16 @@ const char *store_strerror(int rc)
   }
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, const char *a,
-                    const char *b)
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
-  if (err && errlen)
-    snprintf(err, errlen, fmt, a, b);
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
 }
 
 /* ------------------------------------------------------------ key codecs */
@@ -182,13 +197,27 @@ static int env_create(store_t *s, const char *path)
 
 static int read_begin(store_t *s, MDB_txn **txn)
 {
+  pthread_rwlock_rdlock(&s->map_lock);
   int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
   if (rc == MDB_MAP_RESIZED) {
-    /* Another process grew the map: adopt its size and retry. */
-    mdb_env_set_mapsize(s->env, 0);
-    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    /* Another process grew the map: adopt its size (alone) and retry. */
+    pthread_rwlock_unlock(&s->map_lock);
+    pthread_rwlock_wrlock(&s->map_lock);
+    rc = mdb_env_set_mapsize(s->env, 0);
+    pthread_rwlock_unlock(&s->map_lock);
+    pthread_rwlock_rdlock(&s->map_lock);
+    if (!rc)
+      rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
   }
+  if (rc)
+    pthread_rwlock_unlock(&s->map_lock);
   return rc;
+}
+
+static void read_end(store_t *s, MDB_txn *txn)
+{
+  mdb_txn_abort(txn);
+  pthread_rwlock_unlock(&s->map_lock);
 }
 
 static int meta_get_u32(MDB_txn *txn, MDB_dbi meta, const char *key,
@@ -232,7 +261,7 @@ static int probe_schema(store_t *s, unsigned *version)
       *version = ver;
     }
   }
-  mdb_txn_abort(txn);
+  read_end(s, txn);
   return rc;
 }
 
@@ -296,7 +325,36 @@ static int put_kind_index(MDB_txn *txn, MDB_dbi dbi, const proto_task_t *t)
   return rc ? rc : mdb_put(txn, dbi, &kv, &empty, 0);
 }
 
-/* Version 1 -> 2: new databases, and idx_kind built from every task. */
+/* Version 1 kept no history counter in meta: continue after the largest
+ * seq on disk, so new entries neither overwrite old ones nor sort before
+ * them. */
+static int restore_history_seq(store_t *s, MDB_txn *txn)
+{
+  MDB_val mk = str_val(KEY_HIST_SEQ), mv, k, v;
+  int rc = mdb_get(txn, s->dbi[DB_META], &mk, &mv);
+  if (rc != MDB_NOTFOUND)
+    return rc;
+  uint64_t max = 0;
+  MDB_cursor *c;
+  rc = mdb_cursor_open(txn, s->dbi[DB_HISTORY], &c);
+  int op = MDB_FIRST;
+  while (!rc && (rc = mdb_cursor_get(c, &k, &v, (MDB_cursor_op)op)) == 0) {
+    op = MDB_NEXT;
+    if (k.mv_size > 8) {
+      uint64_t seq = get_be64((const unsigned char *)k.mv_data + k.mv_size - 8);
+      if (seq > max)
+        max = seq;
+    }
+  }
+  if (rc == MDB_NOTFOUND)
+    rc = 0;
+  mdb_cursor_close(c);
+  mv = val_of(&max, sizeof(max));
+  return rc ? rc : mdb_put(txn, s->dbi[DB_META], &mk, &mv, 0);
+}
+
+/* Version 1 -> 2: new databases, idx_kind built from every task, and the
+ * history counter restored. */
 static int migrate_1_to_2(store_t *s, MDB_txn *txn)
 {
   int rc = open_dbis(s, txn, 2, true);
@@ -316,6 +374,8 @@ static int migrate_1_to_2(store_t *s, MDB_txn *txn)
   if (rc == MDB_NOTFOUND)
     rc = 0;
   mdb_cursor_close(c);
+  if (!rc)
+    rc = restore_history_seq(s, txn);
   return rc;
 }
 
@@ -345,11 +405,13 @@ static int open_existing(store_t *s)
     return rc;
   rc = open_dbis(s, txn, STORE_SCHEMA_VERSION, false);
   if (rc) {
-    mdb_txn_abort(txn);
+    read_end(s, txn);
     return rc;
   }
   /* Handles opened in a read transaction stay valid after its commit. */
-  return mdb_txn_commit(txn);
+  rc = mdb_txn_commit(txn);
+  pthread_rwlock_unlock(&s->map_lock);
+  return rc;
 }
 
 static int check_and_prepare(store_t *s, char *err, size_t errlen)
@@ -397,6 +459,10 @@ int store_open(const char *dir, const store_options_t *opt, store_t **out,
   store_t *s = calloc(1, sizeof(*s));
   if (!s)
     return STORE_ENOMEM;
+  if (pthread_rwlock_init(&s->map_lock, NULL) != 0) {
+    free(s);
+    return STORE_ENOMEM;
+  }
   if (opt)
     s->opt = *opt;
   if (!s->opt.map_size)
@@ -436,6 +502,7 @@ void store_close(store_t *s)
     return;
   if (s->env)
     mdb_env_close(s->env);
+  pthread_rwlock_destroy(&s->map_lock);
   free(s);
 }
 
@@ -444,9 +511,11 @@ unsigned store_schema_found(const store_t *s) { return s->schema_found; }
 int store_grow(store_t *s)
 {
   MDB_envinfo info;
+  pthread_rwlock_wrlock(&s->map_lock); /* waits for this process's txns */
   int rc = mdb_env_info(s->env, &info);
   if (!rc)
     rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+  pthread_rwlock_unlock(&s->map_lock);
   return rc;
 }
 
@@ -460,20 +529,25 @@ int store_write_begin(store_t *s, store_txn_t **out)
   store_txn_t *t = calloc(1, sizeof(*t));
   if (!t)
     return STORE_ENOMEM;
+  pthread_rwlock_rdlock(&s->map_lock); /* held until commit or abort */
   int rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
   if (rc) {
+    pthread_rwlock_unlock(&s->map_lock);
     free(t);
     return rc;
   }
   t->s = s;
   msgpack_sbuffer_init(&t->buf);
+  msgpack_sbuffer_init(&t->hbuf);
   *out = t;
   return 0;
 }
 
 static void txn_free(store_txn_t *t)
 {
+  pthread_rwlock_unlock(&t->s->map_lock);
   msgpack_sbuffer_destroy(&t->buf);
+  msgpack_sbuffer_destroy(&t->hbuf);
   free(t);
 }
 
@@ -528,11 +602,52 @@ static int index_op(store_txn_t *t, const proto_task_t *task, bool add)
   return rc;
 }
 
-static int history_append(store_txn_t *t, const char *id, proto_state_t from,
-                          proto_state_t to, const char *actor,
-                          const char *reason, int64_t at)
+/*
+ * History entries. A transition is a TASK_UPDATE. A task's creation is not
+ * a transition (the protocol refuses an update from a state to itself, and
+ * a task may be created in a state that "new" cannot reach), so it is an
+ * EVENT with topic HIST_CREATED and data {"task_id", "state", "actor",
+ * "reason", "at"}; store_history_foreach() reports it as an update from
+ * "new" to the initial state. Each entry is encoded (and so validated)
+ * before anything is written: a write that fails validation changes
+ * nothing, also inside a shared transaction.
+ */
+#define HIST_CREATED "task.created"
+
+static int history_encode(store_txn_t *t, const char *id, bool created,
+                          proto_state_t from, proto_state_t to,
+                          const char *actor, const char *reason, int64_t at)
 {
-  uint64_t seq = 0; /* one counter for all tasks, kept in meta */
+  proto_msg_t m;
+  json_t *data = NULL;
+  if (created) {
+    data = json_pack("{s:s, s:s, s:I}", "task_id", id, "state",
+                     proto_state_name(to), "at", (json_int_t)at);
+    if (data && actor)
+      json_object_set_new(data, "actor", json_string(actor));
+    if (data && reason)
+      json_object_set_new(data, "reason", json_string(reason));
+    if (!data)
+      return STORE_ENOMEM;
+    m = (proto_msg_t){.type = PROTO_EVENT};
+    m.u.event = (proto_event_t){.seq = 1, .topic = HIST_CREATED, .data = data};
+  } else {
+    m = (proto_msg_t){.type = PROTO_TASK_UPDATE};
+    m.u.task_update = (proto_task_update_t){
+        .task_id = (char *)id, .from = from, .to = to,
+        .reason = (char *)reason, .actor = (char *)actor, .at = at};
+  }
+  msgpack_sbuffer_clear(&t->hbuf);
+  int rc = proto_msgpack_encode(&m, &t->hbuf);
+  json_decref(data);
+  return rc;
+}
+
+/* Append the entry history_encode() prepared, under the next seq (one
+ * counter for all tasks, kept in meta). */
+static int history_put(store_txn_t *t, const char *id)
+{
+  uint64_t seq = 0;
   MDB_val mk = str_val(KEY_HIST_SEQ), mv;
   if (mdb_get(t->txn, t->s->dbi[DB_META], &mk, &mv) == 0 &&
       mv.mv_size == sizeof(seq))
@@ -547,13 +662,8 @@ static int history_append(store_txn_t *t, const char *id, proto_state_t from,
     return rc;
   put_be64(k.b + k.len, seq);
   k.len += 8;
-  proto_msg_t m = {.type = PROTO_TASK_UPDATE};
-  m.u.task_update = (proto_task_update_t){.task_id = (char *)id, .from = from,
-                                          .to = to, .reason = (char *)reason,
-                                          .actor = (char *)actor, .at = at};
-  MDB_val kv = key_val(&k), v;
-  rc = encode(t, &m, &v);
-  return rc ? rc : mdb_put(t->txn, t->s->dbi[DB_HISTORY], &kv, &v, 0);
+  MDB_val kv = key_val(&k), v = val_of(t->hbuf.data, t->hbuf.size);
+  return mdb_put(t->txn, t->s->dbi[DB_HISTORY], &kv, &v, 0);
 }
 
 /* Replace @p old (NULL when new) by @p nt: record and indexes. */
@@ -578,11 +688,10 @@ static int task_load(MDB_txn *txn, MDB_dbi dbi, const char *id,
                      proto_task_t *out)
 {
   MDB_val k = str_val(id), v;
+  memset(out, 0, sizeof(*out)); /* callers free it whatever happened */
   int rc = mdb_get(txn, dbi, &k, &v);
-  if (rc == MDB_NOTFOUND) {
-    memset(out, 0, sizeof(*out));
+  if (rc == MDB_NOTFOUND)
     return STORE_ENOTFOUND;
-  }
   return rc ? rc : decode_task(&v, out);
 }
 
@@ -596,6 +705,7 @@ int store_task_put(store_txn_t *t, const proto_task_t *task,
   if (rc && rc != STORE_ENOTFOUND)
     return rc;
   bool exists = rc == 0;
+  rc = 0;
   proto_task_t nt = *task; /* shallow: only scalar fields change */
   if (exists) {
     if (old.state != task->state &&
@@ -603,12 +713,15 @@ int store_task_put(store_txn_t *t, const proto_task_t *task,
       rc = STORE_ETRANSITION;
     nt.first_seen = old.first_seen ? old.first_seen : task->first_seen;
   }
-  if (!rc || rc == STORE_ENOTFOUND)
+  bool record = !exists || old.state != task->state;
+  if (!rc && record)
+    rc = history_encode(t, task->id, !exists,
+                        exists ? old.state : PROTO_STATE_NEW, task->state,
+                        actor, exists ? reason : "created", task->updated_at);
+  if (!rc)
     rc = task_write(t, exists ? &old : NULL, &nt);
-  if (!rc && (!exists || old.state != task->state))
-    rc = history_append(t, task->id, exists ? old.state : PROTO_STATE_NEW,
-                        task->state, actor, exists ? reason : "created",
-                        task->updated_at);
+  if (!rc && record)
+    rc = history_put(t, task->id);
   if (exists)
     store_task_free(&old);
   return rc;
@@ -629,9 +742,11 @@ int store_task_transition(store_txn_t *t, const char *id, proto_state_t to,
   nt.state = to;
   nt.updated_at = at;
   if (!rc)
+    rc = history_encode(t, id, false, old.state, to, actor, reason, at);
+  if (!rc)
     rc = task_write(t, &old, &nt);
   if (!rc)
-    rc = history_append(t, id, old.state, to, actor, reason, at);
+    rc = history_put(t, id);
   store_task_free(&old);
   return rc;
 }
@@ -713,7 +828,7 @@ int store_task_get(store_t *s, const char *id, proto_task_t *out)
   if (rc)
     return rc;
   rc = task_load(txn, s->dbi[DB_TASKS], id, out);
-  mdb_txn_abort(txn);
+  read_end(s, txn);
   return rc;
 }
 
@@ -800,10 +915,37 @@ int store_task_foreach(store_t *s, const store_filter_t *f,
   } else {
     rc = scan_states(&sc);
   }
-  mdb_txn_abort(sc.txn);
+  read_end(s, sc.txn);
   if (rc == 1)
     rc = 0; /* stopped by the callback */
   return rc ? rc : sc.corrupt;
+}
+
+/* A history entry as an update (see history_encode): *u borrows from *m. */
+static int history_decode(const MDB_val *v, const char *id, proto_msg_t *m,
+                          proto_task_update_t *u)
+{
+  if (proto_msgpack_decode(v->mv_data, v->mv_size, m, NULL, 0) != 0)
+    return STORE_ECORRUPT;
+  if (m->type == PROTO_TASK_UPDATE) {
+    *u = m->u.task_update;
+    return 0;
+  }
+  if (m->type != PROTO_EVENT || strcmp(m->u.event.topic, HIST_CREATED) != 0)
+    return STORE_ECORRUPT;
+  json_t *d = m->u.event.data;
+  const char *state = json_string_value(json_object_get(d, "state"));
+  int to = state ? proto_state_from_name(state) : -1;
+  if (to < 0)
+    return STORE_ECORRUPT;
+  *u = (proto_task_update_t){
+      .task_id = (char *)id,
+      .from = PROTO_STATE_NEW,
+      .to = (proto_state_t)to,
+      .actor = (char *)json_string_value(json_object_get(d, "actor")),
+      .reason = (char *)json_string_value(json_object_get(d, "reason")),
+      .at = json_integer_value(json_object_get(d, "at"))};
+  return 0;
 }
 
 int store_history_foreach(store_t *s, const char *id,
@@ -827,16 +969,16 @@ int store_history_foreach(store_t *s, const char *id,
   while (!rc && !stop && kv.mv_size == plen + 8 &&
          memcmp(kv.mv_data, k.b, plen) == 0) {
     proto_msg_t m;
-    if (proto_msgpack_decode(v.mv_data, v.mv_size, &m, NULL, 0) == 0 &&
-        m.type == PROTO_TASK_UPDATE)
-      stop = fn(&m.u.task_update, arg);
+    proto_task_update_t u;
+    if (history_decode(&v, id, &m, &u) == 0)
+      stop = fn(&u, arg);
     else
       corrupt = STORE_ECORRUPT;
     proto_msg_fini(&m);
     rc = mdb_cursor_get(c, &kv, &v, MDB_NEXT);
   }
   mdb_cursor_close(c);
-  mdb_txn_abort(txn);
+  read_end(s, txn);
   return (rc && rc != MDB_NOTFOUND) ? rc : corrupt;
 }
 
@@ -844,6 +986,8 @@ int store_event_foreach(store_t *s, uint64_t after,
                         int (*fn)(const proto_event_t *e, void *arg), void *arg)
 {
   MDB_txn *txn;
+  if (after == UINT64_MAX)
+    return 0; /* nothing can come after the last seq */
   int rc = read_begin(s, &txn);
   if (rc)
     return rc;
@@ -866,7 +1010,7 @@ int store_event_foreach(store_t *s, uint64_t after,
     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
   }
   mdb_cursor_close(c);
-  mdb_txn_abort(txn);
+  read_end(s, txn);
   return (rc && rc != MDB_NOTFOUND) ? rc : corrupt;
 }
 
@@ -899,6 +1043,6 @@ int store_stats(store_t *s, store_stats_t *out)
   MDB_envinfo info;
   if (mdb_env_info(s->env, &info) == 0)
     out->map_size = info.me_mapsize;
-  mdb_txn_abort(txn);
+  read_end(s, txn);
   return rc;
 }

@@ -113,7 +113,9 @@ int store_event_append(store_txn_t *t, const char *topic, const json_t *data,
  * abort, store_grow(), and replay. @return 0 or an LMDB error. */
 int store_write_commit(store_txn_t *t);
 void store_write_abort(store_txn_t *t);
-/** Double the map size (no transaction may be open in this process). */
+/** Double the map size. Waits until the transactions other threads of this
+ * process hold have ended (readers keep reading safely meanwhile); the
+ * calling thread must hold none. */
 int store_grow(store_t *s);
 
 /* ---- reads: any thread, any process ---- */

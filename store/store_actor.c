@@ -73,7 +73,8 @@ static bool txn_broken(int rc)
   return rc != 0 && !(rc <= -32000 && rc > -34000);
 }
 
-/* One transaction for the whole batch; MDB_MAP_FULL grows and replays. */
+/* One transaction for the whole batch; MDB_MAP_FULL (from a write or from
+ * the commit) grows the map and replays the batch. */
 static int commit_batch(batch_t *b)
 {
   for (int attempt = 0; attempt < 8; attempt++) {
@@ -85,9 +86,15 @@ static int commit_batch(batch_t *b)
       if (txn_broken(r))
         rc = r;
     }
-    if (!rc)
-      return store_write_commit(t);
-    store_write_abort(t);
+    if (!rc) {
+      /* The commit itself can need pages (LMDB saves its free list then):
+       * a full map there is handled like one during the writes. */
+      rc = store_write_commit(t);
+      if (rc != MDB_MAP_FULL)
+        return rc;
+    } else {
+      store_write_abort(t);
+    }
     if (rc != MDB_MAP_FULL || store_grow(b->store) != 0)
       return rc;
   }

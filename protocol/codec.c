@@ -1,0 +1,658 @@
+/*
+ * codec.c: the one walker over the field tables (schema.c) that validates,
+ * frees, encodes and decodes every message type, whatever the encoding.
+ *
+ * Design note: the encodings plug in through proto__writer_ops_t and
+ * proto__reader_ops_t (proto_int.h); everything that decides what a valid
+ * message is lives here, once:
+ *   - strings: at most the field's cap in bytes, valid UTF-8, no NUL byte
+ *     (struct strings are C strings, so a NUL could not round-trip);
+ *   - integers fit their C type. uint64_t fields are limited to
+ *     0..INT64_MAX because JSON integers (jansson's json_int_t) are signed
+ *     64-bit: every valid message then has a JSON form, and the msgpack and
+ *     JSON decoders accept the same set;
+ *   - doubles are finite (JSON has no NaN or infinity) and accept integers;
+ *   - lists hold at most PROTO_MAX_LIST strings;
+ *   - JSON members nest at most PROTO_MAX_DEPTH containers deep;
+ *   - a key that appears twice in one map is malformed input, an unknown
+ *     key is skipped (forward compatibility), and nil/null is "absent".
+ * Decoding parses into the struct (copying strings as it goes, so a failure
+ * half-way is undone by proto_msg_fini) and then runs proto__validate, the
+ * same function encoders run, so both sides agree by construction.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/proto_int.h"
+
+/* ---- errors ---- */
+
+int proto__fail(proto__err_t *e, int rc, const char *path, const char *fmt,
+                ...)
+{
+  va_list ap;
+  size_t off = 0;
+
+  if (e == NULL || e->buf == NULL || e->len == 0)
+    return rc;
+  e->buf[0] = '\0';
+  if (path != NULL && path[0] != '\0') {
+    int n = snprintf(e->buf, e->len, "%s: ", path);
+    if (n < 0 || (size_t)n >= e->len)
+      return rc;
+    off = (size_t)n;
+  }
+  va_start(ap, fmt);
+  vsnprintf(e->buf + off, e->len - off, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+void proto__quote(char *out, const char *p, size_t len)
+{
+  size_t o = 0;
+
+  for (size_t i = 0; i < len && i < 32; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (c == '"' || c == '\\')
+      out[o++] = '\\';
+    out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+  }
+  if (len > 32) {
+    memcpy(out + o, "...", 3);
+    o += 3;
+  }
+  out[o] = '\0';
+}
+
+/* "prefix.name" into @p out (PROTO__PATH_MAX bytes). */
+static void path_join(char *out, const char *prefix, const char *name)
+{
+  snprintf(out, PROTO__PATH_MAX, "%s.%s", prefix, name);
+}
+
+/* ---- strings and JSON members ---- */
+
+bool proto__utf8_valid(const char *s, size_t len)
+{
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0;
+
+  while (i < len) {
+    unsigned c = p[i];
+    size_t n;
+    uint32_t cp;
+
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false; /* continuation byte, overlong lead or > U+10FFFF */
+    }
+    if (len - i - 1 < n)
+      return false;
+    for (size_t k = 1; k <= n; k++) {
+      unsigned cc = p[i + k];
+      if ((cc & 0xc0) != 0x80)
+        return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    /* Overlong forms, UTF-16 surrogates, and beyond U+10FFFF. */
+    if (n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+      return false;
+    if (n == 3 && (cp < 0x10000 || cp > 0x10ffff))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+int proto__check_str(const char *p, size_t len, size_t cap, const char *path,
+                     proto__err_t *e)
+{
+  if (len > cap)
+    return proto__fail(e, PROTO_ETOOBIG, path,
+                       "string of %zu bytes is over the %zu-byte cap", len,
+                       cap);
+  if (memchr(p, '\0', len) != NULL)
+    return proto__fail(e, PROTO_EVALUE, path, "string contains a NUL byte");
+  if (!proto__utf8_valid(p, len))
+    return proto__fail(e, PROTO_EVALUE, path, "string is not valid UTF-8");
+  return 0;
+}
+
+static int check_json_at(const json_t *v, int depth, const char *path,
+                         proto__err_t *e)
+{
+  const char *key;
+  size_t klen, i;
+  json_t *item;
+  int rc = 0;
+
+  switch (json_typeof(v)) {
+  case JSON_OBJECT:
+  case JSON_ARRAY:
+    if (depth >= PROTO_MAX_DEPTH)
+      return proto__fail(e, PROTO_EDEPTH, path,
+                         "nesting deeper than %d levels", PROTO_MAX_DEPTH);
+    break;
+  case JSON_STRING:
+    return proto__check_str(json_string_value(v), json_string_length(v),
+                            PROTO_MAX_TEXT, path, e);
+  case JSON_REAL:
+    if (!isfinite(json_real_value(v)))
+      return proto__fail(e, PROTO_EVALUE, path, "not a finite number");
+    return 0;
+  default:
+    return 0;
+  }
+  if (json_is_array(v)) {
+    json_array_foreach(v, i, item) {
+      rc = check_json_at(item, depth + 1, path, e);
+      if (rc != 0)
+        return rc;
+    }
+    return 0;
+  }
+  /* The const cast: jansson's iteration macros take json_t *, not const. */
+  json_object_keylen_foreach((json_t *)v, key, klen, item) {
+    rc = proto__check_str(key, klen, PROTO_MAX_STR, path, e);
+    if (rc == 0)
+      rc = check_json_at(item, depth + 1, path, e);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+int proto__check_json(const json_t *v, const char *path, proto__err_t *e)
+{
+  return check_json_at(v, 0, path, e);
+}
+
+/* ---- validation of a struct ---- */
+
+static int check_table(const proto__table_t *t, const char *base,
+                       const char *prefix, proto__err_t *e);
+
+static int check_list(const proto_string_list_t *l, const char *path,
+                      proto__err_t *e)
+{
+  char item[PROTO__PATH_MAX + 24];
+
+  if (l->len > PROTO_MAX_LIST)
+    return proto__fail(e, PROTO_ETOOBIG, path,
+                       "%" PRIu32 " items, over the cap of %d", l->len,
+                       PROTO_MAX_LIST);
+  for (uint32_t i = 0; i < l->len; i++) {
+    snprintf(item, sizeof item, "%s[%" PRIu32 "]", path, i);
+    if (l->items == NULL || l->items[i] == NULL)
+      return proto__fail(e, PROTO_EFIELD, item, "NULL item");
+    int rc = proto__check_str(l->items[i], strlen(l->items[i]),
+                              PROTO_MAX_STR, item, e);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+static int check_str_field(const proto__field_t *f, const char *s,
+                           const char *path, proto__err_t *e)
+{
+  if (s == NULL) {
+    if (f->flags & PROTO__REQUIRED)
+      return proto__fail(e, PROTO_EFIELD, path, "missing required field");
+    return 0;
+  }
+  return proto__check_str(s, strlen(s), f->cap, path, e);
+}
+
+static int check_json_field(const proto__field_t *f, const json_t *j,
+                            const char *path, proto__err_t *e)
+{
+  if (j == NULL)
+    return 0;
+  if ((f->flags & PROTO__OBJECT) && !json_is_object(j))
+    return proto__fail(e, PROTO_EFIELD, path, "expected an object");
+  return proto__check_json(j, path, e);
+}
+
+static int check_field(const proto__field_t *f, const char *base,
+                       const char *path, proto__err_t *e)
+{
+  const char *p = base + f->offset;
+
+  switch (f->kind) {
+  case PROTO__F_STR:
+    return check_str_field(f, *(char *const *)p, path, e);
+  case PROTO__F_U64:
+    if (*(const uint64_t *)p > (uint64_t)INT64_MAX)
+      return proto__fail(e, PROTO_EVALUE, path,
+                         "%" PRIu64 " is out of range (0..2^63-1)",
+                         *(const uint64_t *)p);
+    return 0;
+  case PROTO__F_DOUBLE:
+    if (!isfinite(*(const double *)p))
+      return proto__fail(e, PROTO_EVALUE, path, "not a finite number");
+    return 0;
+  case PROTO__F_STATE:
+    if ((unsigned)*(const proto_state_t *)p >= PROTO_STATE_COUNT)
+      return proto__fail(e, PROTO_EVALUE, path, "unknown state %d",
+                         (int)*(const proto_state_t *)p);
+    return 0;
+  case PROTO__F_STRLIST:
+    return check_list((const proto_string_list_t *)p, path, e);
+  case PROTO__F_JSON:
+    return check_json_field(f, *(json_t *const *)p, path, e);
+  case PROTO__F_TS:
+    if (*(const int64_t *)p < 0 || *(const int64_t *)p > PROTO__TS_MAX)
+      return proto__fail(e, PROTO_EVALUE, path,
+                         "timestamp %" PRId64 " ms is outside 1970..9999",
+                         *(const int64_t *)p);
+    return 0;
+  case PROTO__F_MAP:
+    return check_table(f->sub, p, path, e);
+  default: /* bool, uint32_t, int64_t: every value is valid */
+    return 0;
+  }
+}
+
+static int check_table(const proto__table_t *t, const char *base,
+                       const char *prefix, proto__err_t *e)
+{
+  char path[PROTO__PATH_MAX];
+
+  for (size_t i = 0; i < t->n; i++) {
+    path_join(path, prefix, t->fields[i].name);
+    int rc = check_field(&t->fields[i], base, path, e);
+    if (rc != 0)
+      return rc;
+  }
+  return t->check != NULL ? t->check(base, e) : 0;
+}
+
+int proto__validate(const proto_msg_t *m, proto__err_t *e)
+{
+  const proto__table_t *t = m != NULL ? proto__table(m->type) : NULL;
+
+  if (t == NULL)
+    return proto__fail(e, PROTO_ETYPE, NULL, "unknown message type %d",
+                       m != NULL ? (int)m->type : 0);
+  return check_table(t, (const char *)&m->u, proto_type_name(m->type), e);
+}
+
+/* ---- freeing ---- */
+
+static void list_free(proto_string_list_t *l)
+{
+  for (uint32_t i = 0; l->items != NULL && i < l->len; i++)
+    free(l->items[i]);
+  free(l->items);
+}
+
+void proto__fields_free(const proto__table_t *t, char *base)
+{
+  for (size_t i = 0; i < t->n; i++) {
+    const proto__field_t *f = &t->fields[i];
+    char *p = base + f->offset;
+
+    if (f->kind == PROTO__F_STR)
+      free(*(char **)p);
+    else if (f->kind == PROTO__F_STRLIST)
+      list_free((proto_string_list_t *)p);
+    else if (f->kind == PROTO__F_JSON)
+      json_decref(*(json_t **)p);
+    else if (f->kind == PROTO__F_MAP)
+      proto__fields_free(f->sub, p);
+  }
+}
+
+/* ---- encoding ---- */
+
+static size_t count_entries(const proto__table_t *t, const char *base);
+
+/* Is field @p f written? NULL strings and JSON members are left out, and
+ * so is a nested map that would be empty; everything else always is. */
+static bool field_present(const proto__field_t *f, const char *base)
+{
+  const char *p = base + f->offset;
+
+  switch (f->kind) {
+  case PROTO__F_STR:
+    return *(char *const *)p != NULL;
+  case PROTO__F_JSON:
+    return *(json_t *const *)p != NULL;
+  case PROTO__F_MAP:
+    return count_entries(f->sub, p) > 0;
+  default:
+    return true;
+  }
+}
+
+static size_t count_entries(const proto__table_t *t, const char *base)
+{
+  size_t n = 0;
+
+  for (size_t i = 0; i < t->n; i++)
+    n += field_present(&t->fields[i], base);
+  return n;
+}
+
+static int write_table(const proto__table_t *t, const char *base,
+                       const proto__writer_ops_t *ops, void *w);
+
+static int write_list(const proto_string_list_t *l,
+                      const proto__writer_ops_t *ops, void *w)
+{
+  int rc = ops->array_begin(w, l->len);
+
+  for (uint32_t i = 0; rc == 0 && i < l->len; i++)
+    rc = ops->str(w, l->items[i]);
+  return rc != 0 ? rc : ops->array_end(w);
+}
+
+static int write_value(const proto__field_t *f, const char *base,
+                       const proto__writer_ops_t *ops, void *w)
+{
+  const char *p = base + f->offset;
+
+  switch (f->kind) {
+  case PROTO__F_STR:
+    return ops->str(w, *(char *const *)p);
+  case PROTO__F_BOOL:
+    return ops->boolean(w, *(const bool *)p);
+  case PROTO__F_U32:
+    return ops->u64(w, *(const uint32_t *)p);
+  case PROTO__F_U64:
+    return ops->u64(w, *(const uint64_t *)p);
+  case PROTO__F_I64:
+    return ops->i64(w, *(const int64_t *)p);
+  case PROTO__F_DOUBLE:
+    return ops->dbl(w, *(const double *)p);
+  case PROTO__F_STATE:
+    return ops->str(w, proto_state_name(*(const proto_state_t *)p));
+  case PROTO__F_STRLIST:
+    return write_list((const proto_string_list_t *)p, ops, w);
+  case PROTO__F_JSON:
+    return ops->json(w, *(json_t *const *)p);
+  case PROTO__F_TS:
+    return ops->ts(w, *(const int64_t *)p);
+  case PROTO__F_MAP:
+    return write_table(f->sub, p, ops, w);
+  }
+  return PROTO_EFIELD; /* not reached: every kind is handled above */
+}
+
+static int write_table(const proto__table_t *t, const char *base,
+                       const proto__writer_ops_t *ops, void *w)
+{
+  int rc = ops->map_begin(w, count_entries(t, base));
+
+  for (size_t i = 0; rc == 0 && i < t->n; i++) {
+    const proto__field_t *f = &t->fields[i];
+    if (!field_present(f, base))
+      continue;
+    rc = ops->key(w, f->name);
+    if (rc == 0)
+      rc = write_value(f, base, ops, w);
+  }
+  return rc != 0 ? rc : ops->map_end(w);
+}
+
+int proto__encode(const proto_msg_t *m, const proto__writer_ops_t *ops,
+                  void *w)
+{
+  return write_table(proto__table(m->type), (const char *)&m->u, ops, w);
+}
+
+/* ---- decoding ---- */
+
+typedef struct parse_ctx {
+  const proto__reader_ops_t *ops;
+  proto__err_t *e;
+} parse_ctx_t;
+
+/* The entries of one map, matched to the rows of its table. */
+typedef struct slots {
+  const proto__table_t *t;
+  const char *prefix;
+  proto__err_t *e;
+  bool set[PROTO__MAX_FIELDS];
+  proto__val_t v[PROTO__MAX_FIELDS];
+} slots_t;
+
+static int parse_table(const proto__table_t *t, const proto__val_t *map,
+                       char *base, const char *prefix, parse_ctx_t *c);
+
+static int collect(void *ctx, const char *key, size_t klen,
+                   const proto__val_t *v)
+{
+  slots_t *s = ctx;
+  char path[PROTO__PATH_MAX];
+  int i = proto__field_index(s->t, key, klen);
+
+  if (i < 0)
+    return 0; /* unknown key: skipped */
+  if (s->set[i]) {
+    path_join(path, s->prefix, s->t->fields[i].name);
+    return proto__fail(s->e, PROTO_EMALFORMED, path, "duplicate key");
+  }
+  s->set[i] = true;
+  s->v[i] = *v;
+  return 0;
+}
+
+static int get_int(const proto__val_t *v, int64_t lo, int64_t hi,
+                   int64_t *out, const char *path, proto__err_t *e)
+{
+  int64_t x;
+
+  if (v->kind == PROTO__V_INT) {
+    x = v->as.i;
+  } else if (v->kind == PROTO__V_UINT) {
+    if (v->as.u > (uint64_t)INT64_MAX)
+      return proto__fail(e, PROTO_EVALUE, path,
+                         "%" PRIu64 " is out of range", v->as.u);
+    x = (int64_t)v->as.u;
+  } else {
+    return proto__fail(e, PROTO_EFIELD, path, "expected an integer");
+  }
+  if (x < lo || x > hi)
+    return proto__fail(e, PROTO_EVALUE, path,
+                       "%" PRId64 " is out of range (%" PRId64 "..%" PRId64
+                       ")",
+                       x, lo, hi);
+  *out = x;
+  return 0;
+}
+
+static int get_double(const proto__val_t *v, double *out, const char *path,
+                      proto__err_t *e)
+{
+  if (v->kind == PROTO__V_DOUBLE)
+    *out = v->as.d;
+  else if (v->kind == PROTO__V_INT)
+    *out = (double)v->as.i;
+  else if (v->kind == PROTO__V_UINT)
+    *out = (double)v->as.u;
+  else
+    return proto__fail(e, PROTO_EFIELD, path, "expected a number");
+  return 0;
+}
+
+/* A checked, NUL-terminated copy of string value @p v. */
+static int get_str(const proto__val_t *v, size_t cap, char **out,
+                   const char *path, proto__err_t *e)
+{
+  if (v->kind != PROTO__V_STR)
+    return proto__fail(e, PROTO_EFIELD, path, "expected a string");
+  int rc = proto__check_str(v->as.s.p, v->as.s.len, cap, path, e);
+  if (rc != 0)
+    return rc;
+  *out = malloc(v->as.s.len + 1);
+  if (*out == NULL)
+    return proto__fail(e, PROTO_ENOMEM, path, "out of memory");
+  memcpy(*out, v->as.s.p, v->as.s.len);
+  (*out)[v->as.s.len] = '\0';
+  return 0;
+}
+
+static int get_state(const proto__val_t *v, proto_state_t *out,
+                     const char *path, proto__err_t *e)
+{
+  char name[16], q[68];
+  int s = -1;
+
+  if (v->kind != PROTO__V_STR)
+    return proto__fail(e, PROTO_EFIELD, path, "expected a state name");
+  if (v->as.s.len < 64) {
+    memcpy(name, v->as.s.p, v->as.s.len);
+    name[v->as.s.len] = '\0';
+    if (strlen(name) == v->as.s.len)
+      s = proto_state_from_name(name);
+  }
+  if (s < 0) {
+    proto__quote(q, v->as.s.p, v->as.s.len);
+    return proto__fail(e, PROTO_EVALUE, path, "unknown state \"%s\"", q);
+  }
+  *out = (proto_state_t)s;
+  return 0;
+}
+
+static int get_list(const proto__val_t *v, proto_string_list_t *l,
+                    const char *path, parse_ctx_t *c)
+{
+  char item[PROTO__PATH_MAX + 24];
+  proto__val_t iv;
+
+  if (v->kind != PROTO__V_ARRAY)
+    return proto__fail(c->e, PROTO_EFIELD, path, "expected an array");
+  if (v->as.n > PROTO_MAX_LIST)
+    return proto__fail(c->e, PROTO_ETOOBIG, path,
+                       "%zu items, over the cap of %d", v->as.n,
+                       PROTO_MAX_LIST);
+  if (v->as.n == 0)
+    return 0;
+  l->items = calloc(v->as.n, sizeof *l->items);
+  if (l->items == NULL)
+    return proto__fail(c->e, PROTO_ENOMEM, path, "out of memory");
+  for (size_t i = 0; i < v->as.n; i++) {
+    snprintf(item, sizeof item, "%s[%zu]", path, i);
+    c->ops->array_at(v, i, &iv);
+    int rc = get_str(&iv, PROTO_MAX_STR, &l->items[i], item, c->e);
+    if (rc != 0)
+      return rc;
+    l->len++; /* counts what proto_msg_fini must free */
+  }
+  return 0;
+}
+
+static int get_int_field(const proto__field_t *f, const proto__val_t *v,
+                         char *p, const char *path, proto__err_t *e)
+{
+  int64_t x = 0;
+  int rc;
+
+  switch (f->kind) {
+  case PROTO__F_U32:
+    rc = get_int(v, 0, UINT32_MAX, &x, path, e);
+    *(uint32_t *)p = (uint32_t)x;
+    return rc;
+  case PROTO__F_U64:
+    rc = get_int(v, 0, INT64_MAX, &x, path, e);
+    *(uint64_t *)p = (uint64_t)x;
+    return rc;
+  default: /* PROTO__F_I64 */
+    return get_int(v, INT64_MIN, INT64_MAX, (int64_t *)p, path, e);
+  }
+}
+
+static int parse_field(const proto__field_t *f, const proto__val_t *v,
+                       char *base, const char *path, parse_ctx_t *c)
+{
+  char *p = base + f->offset;
+
+  switch (f->kind) {
+  case PROTO__F_STR:
+    return get_str(v, f->cap, (char **)p, path, c->e);
+  case PROTO__F_BOOL:
+    if (v->kind != PROTO__V_BOOL)
+      return proto__fail(c->e, PROTO_EFIELD, path, "expected a boolean");
+    *(bool *)p = v->as.b;
+    return 0;
+  case PROTO__F_U32:
+  case PROTO__F_U64:
+  case PROTO__F_I64:
+    return get_int_field(f, v, p, path, c->e);
+  case PROTO__F_DOUBLE:
+    return get_double(v, (double *)p, path, c->e);
+  case PROTO__F_STATE:
+    return get_state(v, (proto_state_t *)p, path, c->e);
+  case PROTO__F_STRLIST:
+    return get_list(v, (proto_string_list_t *)p, path, c);
+  case PROTO__F_JSON:
+    return c->ops->to_json(v, (json_t **)p, path, c->e);
+  case PROTO__F_TS:
+    return c->ops->ts(v, (int64_t *)p, path, c->e);
+  case PROTO__F_MAP:
+    return parse_table(f->sub, v, p, path, c);
+  }
+  return PROTO_EFIELD; /* not reached: every kind is handled above */
+}
+
+static int parse_table(const proto__table_t *t, const proto__val_t *map,
+                       char *base, const char *prefix, parse_ctx_t *c)
+{
+  slots_t s = {.t = t, .prefix = prefix, .e = c->e};
+  char path[PROTO__PATH_MAX];
+  int rc;
+
+  if (map->kind != PROTO__V_MAP)
+    return proto__fail(c->e, PROTO_EFIELD, prefix, "expected a map");
+  rc = c->ops->map_each(map, collect, &s, prefix, c->e);
+  for (size_t i = 0; rc == 0 && i < t->n; i++) {
+    const proto__field_t *f = &t->fields[i];
+    path_join(path, prefix, f->name);
+    if (!s.set[i] || s.v[i].kind == PROTO__V_NIL) {
+      if (f->flags & PROTO__REQUIRED)
+        rc = proto__fail(c->e, PROTO_EFIELD, path, "missing required field");
+      continue;
+    }
+    rc = parse_field(f, &s.v[i], base, path, c);
+  }
+  return rc;
+}
+
+int proto__decode(proto_type_t t, const proto__val_t *d,
+                  const proto__reader_ops_t *ops, proto_msg_t *m,
+                  proto__err_t *e)
+{
+  const proto__table_t *tab = proto__table(t);
+  parse_ctx_t c = {.ops = ops, .e = e};
+  int rc;
+
+  memset(m, 0, sizeof *m);
+  if (tab == NULL)
+    return proto__fail(e, PROTO_ETYPE, NULL, "unknown message type %d",
+                       (int)t);
+  m->type = t;
+  rc = parse_table(tab, d, (char *)&m->u, proto_type_name(t), &c);
+  if (rc == 0)
+    rc = proto__validate(m, e);
+  if (rc != 0)
+    proto_msg_fini(m);
+  return rc;
+}

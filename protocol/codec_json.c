@@ -1,0 +1,457 @@
+/*
+ * codec_json.c: the JSON mapping (REST and ccm.v1.json WebSocket clients).
+ *
+ * Design note: a message's JSON form is its "d" map alone; the type comes
+ * from the route or the WebSocket "type" key, which the decoder skips as an
+ * unknown field. Like codec_msgpack.c this file only adapts jansson to the
+ * generic walker (codec.c): a writer that builds a json_t tree through a
+ * small stack of open containers, and a reader over json_t nodes. The one
+ * difference from msgpack is the event's "ts": an ISO-8601 UTC string with
+ * milliseconds ("2026-11-24T09:00:00.123Z") instead of unix ms.
+ *
+ * Text input is parsed by jansson with duplicate keys refused (msgpack
+ * refuses them too) and at most PROTO_MAX_MSG bytes; jansson caps its own
+ * recursion (2048 levels), and the walker then applies PROTO_MAX_DEPTH.
+ * JSON members are deep-copied out of a caller's tree, but taken by
+ * reference out of a tree this file parsed itself (nobody else holds it).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "protocol/proto_int.h"
+
+/* ---- ISO-8601 timestamps ---- */
+
+#define MS_PER_DAY INT64_C(86400000)
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (y >= 1). Counts
+ * whole 400-year eras (146097 days each) from 0000-03-01, with March as
+ * the first month so that the leap day ends the year. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+  y -= m <= 2;
+  int64_t era = y / 400;
+  unsigned yoe = (unsigned)(y - era * 400);
+  unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* The inverse of days_from_civil for days >= 0. */
+static void civil_from_days(int64_t days, int *y, unsigned *m, unsigned *d)
+{
+  int64_t z = days + 719468;
+  int64_t era = z / 146097;
+  unsigned doe = (unsigned)(z - era * 146097);
+  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  unsigned mp = (5 * doy + 2) / 153;
+
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+/* Format @p ms (0..PROTO__TS_MAX, checked by validation) into @p out. */
+static void iso_format(int64_t ms, char out[64])
+{
+  int64_t days = ms / MS_PER_DAY, rem = ms % MS_PER_DAY;
+  int y;
+  unsigned mo, d;
+
+  civil_from_days(days, &y, &mo, &d);
+  snprintf(out, 64, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", y, mo, d,
+           (unsigned)(rem / 3600000), (unsigned)(rem / 60000 % 60),
+           (unsigned)(rem / 1000 % 60), (unsigned)(rem % 1000));
+}
+
+/* @p n decimal digits at @p p, or -1. */
+static int digits(const char *p, size_t n)
+{
+  int v = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] < '0' || p[i] > '9')
+      return -1;
+    v = v * 10 + (p[i] - '0');
+  }
+  return v;
+}
+
+static bool leap(int y)
+{
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* Milliseconds of the fraction and zone after the seconds ("", ".1",
+ * ".123456", then "Z" or "+00:00"); -1 when malformed. Digits beyond the
+ * millisecond are dropped. */
+static int parse_frac_zone(const char *p, size_t len)
+{
+  size_t i = 0;
+  int ms = 0, scale = 100;
+
+  if (len > 0 && p[0] == '.') {
+    for (i = 1; i < len && i <= 9 && p[i] >= '0' && p[i] <= '9'; i++) {
+      ms += (p[i] - '0') * scale;
+      scale /= 10;
+    }
+    if (i == 1)
+      return -1;
+  }
+  if (len - i == 1 && p[i] == 'Z')
+    return ms;
+  if (len - i == 6 && memcmp(p + i, "+00:00", 6) == 0)
+    return ms;
+  return -1;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.fff]Z" in UTC, 1970..9999, to unix ms. */
+static bool iso_parse(const char *s, size_t len, int64_t *ms)
+{
+  static const unsigned mdays[] = {31, 28, 31, 30, 31, 30,
+                                   31, 31, 30, 31, 30, 31};
+  int y, mo, d, h, mi, sec, frac;
+
+  if (len < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+      s[13] != ':' || s[16] != ':')
+    return false;
+  y = digits(s, 4);
+  mo = digits(s + 5, 2);
+  d = digits(s + 8, 2);
+  h = digits(s + 11, 2);
+  mi = digits(s + 14, 2);
+  sec = digits(s + 17, 2);
+  frac = parse_frac_zone(s + 19, len - 19);
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 ||
+      mi > 59 || sec < 0 || sec > 59 || frac < 0)
+    return false;
+  if ((unsigned)d > mdays[mo - 1] + (mo == 2 && leap(y)))
+    return false;
+  *ms = days_from_civil(y, (unsigned)mo, (unsigned)d) * MS_PER_DAY +
+        ((int64_t)h * 3600 + mi * 60 + sec) * 1000 + frac;
+  return true;
+}
+
+/* ---- reader: json_t views for the walker ---- */
+
+static void json_view(const json_t *j, proto__val_t *v)
+{
+  memset(v, 0, sizeof *v);
+  v->node = j;
+  switch (json_typeof(j)) {
+  case JSON_OBJECT:
+    v->kind = PROTO__V_MAP;
+    v->as.n = json_object_size(j);
+    break;
+  case JSON_ARRAY:
+    v->kind = PROTO__V_ARRAY;
+    v->as.n = json_array_size(j);
+    break;
+  case JSON_STRING:
+    v->kind = PROTO__V_STR;
+    v->as.s.p = json_string_value(j);
+    v->as.s.len = json_string_length(j);
+    break;
+  case JSON_INTEGER:
+    v->kind = PROTO__V_INT;
+    v->as.i = json_integer_value(j);
+    break;
+  case JSON_REAL:
+    v->kind = PROTO__V_DOUBLE;
+    v->as.d = json_real_value(j);
+    break;
+  case JSON_TRUE:
+  case JSON_FALSE:
+    v->kind = PROTO__V_BOOL;
+    v->as.b = json_is_true(j);
+    break;
+  default:
+    v->kind = PROTO__V_NIL;
+    break;
+  }
+}
+
+static int j_map_each(const proto__val_t *map, proto__entry_fn fn, void *ctx,
+                      const char *path, proto__err_t *e)
+{
+  const char *key;
+  size_t klen;
+  json_t *item;
+
+  json_object_keylen_foreach((json_t *)map->node, key, klen, item) {
+    proto__val_t v;
+    json_view(item, &v);
+    int rc = fn(ctx, key, klen, &v);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+static void j_array_at(const proto__val_t *arr, size_t i, proto__val_t *out)
+{
+  json_view(json_array_get(arr->node, i), out);
+}
+
+/* A caller's tree: check, then deep-copy (the caller keeps its own). */
+static int j_to_json_copy(const proto__val_t *v, json_t **out,
+                          const char *path, proto__err_t *e)
+{
+  int rc = proto__check_json(v->node, path, e);
+
+  if (rc != 0)
+    return rc;
+  *out = json_deep_copy(v->node);
+  return *out != NULL ? 0 : proto__fail(e, PROTO_ENOMEM, path, "out of memory");
+}
+
+/* A tree parsed here and dropped after decoding: share the node. */
+static int j_to_json_take(const proto__val_t *v, json_t **out,
+                          const char *path, proto__err_t *e)
+{
+  int rc = proto__check_json(v->node, path, e);
+
+  if (rc != 0)
+    return rc;
+  *out = json_incref((json_t *)v->node);
+  return 0;
+}
+
+static int j_ts(const proto__val_t *v, int64_t *ms, const char *path,
+                proto__err_t *e)
+{
+  char q[68];
+
+  if (v->kind != PROTO__V_STR)
+    return proto__fail(e, PROTO_EFIELD, path,
+                       "expected an ISO-8601 UTC time string");
+  if (!iso_parse(v->as.s.p, v->as.s.len, ms)) {
+    proto__quote(q, v->as.s.p, v->as.s.len);
+    return proto__fail(e, PROTO_EVALUE, path,
+                       "\"%s\" is not a time like 2026-11-24T09:00:00.123Z",
+                       q);
+  }
+  return 0;
+}
+
+static const proto__reader_ops_t json_reader_copy = {
+    .map_each = j_map_each,
+    .array_at = j_array_at,
+    .to_json = j_to_json_copy,
+    .ts = j_ts,
+};
+
+static const proto__reader_ops_t json_reader_take = {
+    .map_each = j_map_each,
+    .array_at = j_array_at,
+    .to_json = j_to_json_take,
+    .ts = j_ts,
+};
+
+/* ---- writer: a json_t tree builder ---- */
+
+/* Open containers: the "d" object, then a score/error map or a list. */
+#define JW_STACK 4
+
+typedef struct jw {
+  json_t *root;
+  json_t *stack[JW_STACK];
+  int top;         /* index of the innermost open container, -1 none */
+  const char *key; /* key for the next value inside an object */
+} jw_t;
+
+/* Attach @p v (a new reference, stolen) where the writer stands. */
+static int jw_add(jw_t *w, json_t *v)
+{
+  json_t *parent;
+
+  if (v == NULL)
+    return PROTO_ENOMEM;
+  if (w->top < 0) {
+    json_decref(w->root); /* only one root: never happens */
+    w->root = v;
+    return 0;
+  }
+  parent = w->stack[w->top];
+  if (json_is_object(parent))
+    return json_object_set_new_nocheck(parent, w->key, v) == 0 ? 0
+                                                               : PROTO_ENOMEM;
+  return json_array_append_new(parent, v) == 0 ? 0 : PROTO_ENOMEM;
+}
+
+static int jw_open(jw_t *w, json_t *c)
+{
+  if (w->top + 1 >= JW_STACK) {
+    json_decref(c);
+    return PROTO_EDEPTH; /* the tables never nest this deep */
+  }
+  int rc = jw_add(w, c);
+  if (rc == 0)
+    w->stack[++w->top] = c; /* borrowed: the parent or root owns it */
+  return rc;
+}
+
+static int jw_map_begin(void *w, size_t n)
+{
+  return jw_open(w, json_object());
+}
+
+static int jw_array_begin(void *w, size_t n)
+{
+  return jw_open(w, json_array());
+}
+
+static int jw_end(void *w)
+{
+  ((jw_t *)w)->top--;
+  return 0;
+}
+
+static int jw_key(void *w, const char *k)
+{
+  ((jw_t *)w)->key = k; /* field names are static strings */
+  return 0;
+}
+
+static int jw_str(void *w, const char *s)
+{
+  return jw_add(w, json_string_nocheck(s)); /* validated UTF-8 */
+}
+
+static int jw_i64(void *w, int64_t v)
+{
+  return jw_add(w, json_integer((json_int_t)v));
+}
+
+static int jw_u64(void *w, uint64_t v)
+{
+  return jw_add(w, json_integer((json_int_t)v)); /* <= INT64_MAX */
+}
+
+static int jw_dbl(void *w, double v)
+{
+  return jw_add(w, json_real(v));
+}
+
+static int jw_bool(void *w, bool v)
+{
+  return jw_add(w, json_boolean(v));
+}
+
+static int jw_ts(void *w, int64_t ms)
+{
+  char buf[64];
+
+  iso_format(ms, buf);
+  return jw_add(w, json_string_nocheck(buf));
+}
+
+static int jw_json(void *w, const json_t *v)
+{
+  return jw_add(w, json_deep_copy(v));
+}
+
+static const proto__writer_ops_t json_writer = {
+    .map_begin = jw_map_begin,
+    .map_end = jw_end,
+    .array_begin = jw_array_begin,
+    .array_end = jw_end,
+    .key = jw_key,
+    .str = jw_str,
+    .i64 = jw_i64,
+    .u64 = jw_u64,
+    .dbl = jw_dbl,
+    .boolean = jw_bool,
+    .ts = jw_ts,
+    .json = jw_json,
+};
+
+/* ---- public API ---- */
+
+json_t *proto_json_encode(const proto_msg_t *m)
+{
+  jw_t w = {.root = NULL, .top = -1, .key = NULL};
+
+  if (m == NULL || proto__validate(m, NULL) != 0)
+    return NULL;
+  if (proto__encode(m, &json_writer, &w) != 0) {
+    json_decref(w.root);
+    return NULL;
+  }
+  return w.root;
+}
+
+static int decode_obj(proto_type_t type, const json_t *obj,
+                      const proto__reader_ops_t *ops, proto_msg_t *m,
+                      proto__err_t *e)
+{
+  proto__val_t d;
+
+  memset(m, 0, sizeof *m);
+  if (proto__table(type) == NULL)
+    return proto__fail(e, PROTO_ETYPE, NULL, "unknown message type %d",
+                       (int)type);
+  if (obj == NULL || !json_is_object(obj))
+    return proto__fail(e, PROTO_EMALFORMED, proto_type_name(type),
+                       "expected a JSON object");
+  json_view(obj, &d);
+  return proto__decode(type, &d, ops, m, e);
+}
+
+int proto_json_decode(proto_type_t type, const json_t *obj, proto_msg_t *m,
+                      char *err, size_t errlen)
+{
+  proto__err_t e = {err, errlen};
+
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  if (m == NULL)
+    return proto__fail(&e, PROTO_EFIELD, NULL, "no output message");
+  return decode_obj(type, obj, &json_reader_copy, m, &e);
+}
+
+/* jansson's parse error as a PROTO_E* code and an ASCII-only message. */
+static int parse_failed(const json_error_t *je, proto__err_t *e)
+{
+  char text[JSON_ERROR_TEXT_LENGTH];
+  size_t i;
+
+  if (json_error_code(je) == json_error_out_of_memory)
+    return proto__fail(e, PROTO_ENOMEM, "json", "out of memory");
+  for (i = 0; je->text[i] != '\0' && i + 1 < sizeof text; i++) {
+    unsigned char c = (unsigned char)je->text[i];
+    text[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+  }
+  text[i] = '\0';
+  return proto__fail(e, PROTO_EMALFORMED, "json", "%s (line %d, column %d)",
+                     text, je->line, je->column);
+}
+
+int proto_json_decode_text(proto_type_t type, const char *text, size_t len,
+                           proto_msg_t *m, char *err, size_t errlen)
+{
+  proto__err_t e = {err, errlen};
+  json_error_t je;
+  json_t *root;
+  int rc;
+
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  if (m == NULL)
+    return proto__fail(&e, PROTO_EFIELD, NULL, "no output message");
+  memset(m, 0, sizeof *m);
+  if (len > PROTO_MAX_MSG)
+    return proto__fail(&e, PROTO_ETOOBIG, "json",
+                       "body of %zu bytes is over the %u-byte cap", len,
+                       PROTO_MAX_MSG);
+  if (text == NULL && len > 0)
+    return proto__fail(&e, PROTO_EMALFORMED, "json", "no input text");
+  root = json_loadb(text != NULL ? text : "", len, JSON_REJECT_DUPLICATES,
+                    &je);
+  if (root == NULL)
+    return parse_failed(&je, &e);
+  rc = decode_obj(type, root, &json_reader_take, m, &e);
+  json_decref(root);
+  return rc;
+}

@@ -1,0 +1,204 @@
+/*
+ * proto_int.h: internals shared by the protocol/ sources only.
+ *
+ * Design note
+ * -----------
+ * Each message type is described once, by a field table (schema.c): for
+ * every struct member its wire name, its kind, whether it is required, its
+ * offset in the struct and its size cap. One generic walker (codec.c) uses
+ * these tables to validate a struct, to free it, to encode it through a
+ * writer and to decode it through a reader. The two encodings only supply
+ * those small back ends:
+ *
+ *   codec_msgpack.c  writer = msgpack_packer calls; reader = a view over the
+ *                    msgpack_object tree that msgpack-c unpacked (after a
+ *                    structural pre-scan of the bytes, see there);
+ *   codec_json.c     writer = a jansson tree builder; reader = a view over
+ *                    json_t nodes.
+ *
+ * So a field's name, cap and checks exist in exactly one place, and both
+ * encodings accept and refuse the same messages. Decoding is two steps:
+ * parse (wire types, integer ranges, lengths, required presence; copies the
+ * strings out) and then the same validation an encoder runs (caps, UTF-8,
+ * enumerations, per-type rules). Encoding validates first and writes
+ * nothing for an invalid message.
+ *
+ * Invariants: a decoded struct owns every string, list and json_t it points
+ * to; after any failure the output message is zeroed (PROTO_NONE). Nothing
+ * here keeps state between calls, so all functions are thread-safe.
+ */
+#ifndef PROTO_PROTO_INT_H
+#define PROTO_PROTO_INT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/proto.h"
+
+/* Latest timestamp a message may carry: 9999-12-31T23:59:59.999Z in unix
+ * ms. The JSON form of an event's "ts" has a four-digit year, so anything
+ * later (or before 1970) has no JSON form and is refused in both encodings. */
+#define PROTO__TS_MAX INT64_C(253402300799999)
+
+/* Most fields in one table (task has 22 with its flattened location);
+ * schema.c checks every table against it at compile time. */
+#define PROTO__MAX_FIELDS 32
+
+/* Longest field path in an error message ("task.score.time_criticality"). */
+#define PROTO__PATH_MAX 96
+
+/* ---- errors ---- */
+
+/* Where a failure's text goes: err/errlen as given to the public API. */
+typedef struct proto__err {
+  char *buf;
+  size_t len;
+} proto__err_t;
+
+/* Write "PATH: <fmt...>" into @p e (when it has a buffer) and return @p rc.
+ * @p path may be NULL or "" for messages about the whole input. */
+int proto__fail(proto__err_t *e, int rc, const char *path, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
+
+/* Copy at most 32 bytes of untrusted @p p into @p out as printable ASCII
+ * (anything else becomes '?', '"' and '\\' are escaped), so that error
+ * texts are always valid UTF-8 and short. @p out needs 68 bytes. */
+void proto__quote(char *out, const char *p, size_t len);
+
+/* ---- field tables ---- */
+
+typedef enum proto__kind {
+  PROTO__F_STR,     /* char *; omitted when NULL */
+  PROTO__F_BOOL,    /* bool */
+  PROTO__F_U32,     /* uint32_t */
+  PROTO__F_U64,     /* uint64_t, 0..INT64_MAX (see codec.c) */
+  PROTO__F_I64,     /* int64_t */
+  PROTO__F_DOUBLE,  /* double, finite */
+  PROTO__F_STATE,   /* proto_state_t, carried as its name */
+  PROTO__F_STRLIST, /* proto_string_list_t */
+  PROTO__F_JSON,    /* json_t *, any JSON value; omitted when NULL */
+  PROTO__F_TS,      /* int64_t unix ms; JSON: ISO-8601 UTC string */
+  PROTO__F_MAP,     /* nested map described by .sub; omitted when empty */
+} proto__kind_t;
+
+#define PROTO__REQUIRED 1u /* must be present (and non-NULL) */
+#define PROTO__OBJECT 2u   /* F_JSON: must be an object */
+
+typedef struct proto__table proto__table_t;
+
+typedef struct proto__field {
+  const char *name;          /* wire name */
+  proto__kind_t kind;
+  unsigned flags;            /* PROTO__REQUIRED, PROTO__OBJECT */
+  size_t offset;             /* in the message struct (F_MAP: its base) */
+  size_t cap;                /* F_STR: longest accepted string in bytes */
+  const proto__table_t *sub; /* F_MAP: the nested map's fields */
+} proto__field_t;
+
+struct proto__table {
+  const proto__field_t *fields;
+  size_t n;
+  /* Rules across fields, run after the per-field checks; NULL if none. */
+  int (*check)(const void *st, proto__err_t *e);
+};
+
+/* The table of a message type, or NULL for an unknown type. */
+const proto__table_t *proto__table(proto_type_t t);
+
+/* ---- generic walker (codec.c) ---- */
+
+/* Check @p m as an encoder must before writing: 0 or a PROTO_E* code. */
+int proto__validate(const proto_msg_t *m, proto__err_t *e);
+
+/* Free what the fields of @p t at @p base own (no zeroing). */
+void proto__fields_free(const proto__table_t *t, char *base);
+
+/* A string field's checks: at most @p cap bytes, no NUL byte, UTF-8. */
+int proto__check_str(const char *p, size_t len, size_t cap, const char *path,
+                     proto__err_t *e);
+/* A JSON member's checks: nesting of at most PROTO_MAX_DEPTH containers,
+ * strings as for text fields, keys as for plain string fields. */
+int proto__check_json(const json_t *v, const char *path, proto__err_t *e);
+bool proto__utf8_valid(const char *p, size_t len);
+
+/* Writer: the encoding back ends. Every call returns 0 or PROTO_ENOMEM. */
+typedef struct proto__writer_ops {
+  int (*map_begin)(void *w, size_t n);
+  int (*map_end)(void *w);
+  int (*array_begin)(void *w, size_t n);
+  int (*array_end)(void *w);
+  int (*key)(void *w, const char *k);
+  int (*str)(void *w, const char *s);
+  int (*i64)(void *w, int64_t v);
+  int (*u64)(void *w, uint64_t v);
+  int (*dbl)(void *w, double v);
+  int (*boolean)(void *w, bool v);
+  int (*ts)(void *w, int64_t ms);
+  int (*json)(void *w, const json_t *v);
+} proto__writer_ops_t;
+
+/* Write the "d" map of a validated @p m. */
+int proto__encode(const proto_msg_t *m, const proto__writer_ops_t *ops,
+                  void *w);
+
+/* Reader: a view of one wire value, filled by the decoding back ends. */
+typedef enum proto__vkind {
+  PROTO__V_NIL,
+  PROTO__V_BOOL,
+  PROTO__V_INT,  /* as.i */
+  PROTO__V_UINT, /* as.u (msgpack positive integers) */
+  PROTO__V_DOUBLE,
+  PROTO__V_STR,
+  PROTO__V_ARRAY, /* as.n elements */
+  PROTO__V_MAP,   /* as.n entries */
+  PROTO__V_OTHER, /* msgpack bin/ext: never valid in a message */
+} proto__vkind_t;
+
+typedef struct proto__val {
+  proto__vkind_t kind;
+  const void *node; /* back end node (msgpack_object *, json_t *) */
+  union {
+    bool b;
+    int64_t i;
+    uint64_t u;
+    double d;
+    struct {
+      const char *p;
+      size_t len;
+    } s;
+    size_t n;
+  } as;
+} proto__val_t;
+
+/* Called per map entry; a non-zero return stops the walk and is returned. */
+typedef int (*proto__entry_fn)(void *ctx, const char *key, size_t klen,
+                               const proto__val_t *v);
+
+typedef struct proto__reader_ops {
+  /* Call @p fn on each entry of @p map, in order. Keys that are not
+   * strings fail with PROTO_EFIELD naming @p path. */
+  int (*map_each)(const proto__val_t *map, proto__entry_fn fn, void *ctx,
+                  const char *path, proto__err_t *e);
+  /* Element @p i (< as.n) of @p arr. */
+  void (*array_at)(const proto__val_t *arr, size_t i, proto__val_t *out);
+  /* A new json_t equal to @p v, after the proto__check_json checks. */
+  int (*to_json)(const proto__val_t *v, json_t **out, const char *path,
+                 proto__err_t *e);
+  /* Parse an F_TS value (integer ms, or an ISO-8601 string). */
+  int (*ts)(const proto__val_t *v, int64_t *ms, const char *path,
+            proto__err_t *e);
+} proto__reader_ops_t;
+
+/* Decode the "d" map @p d as a message of type @p t into @p m: parse, then
+ * proto__validate. On failure @p m is freed and zeroed. */
+int proto__decode(proto_type_t t, const proto__val_t *d,
+                  const proto__reader_ops_t *ops, proto_msg_t *m,
+                  proto__err_t *e);
+
+/* Map key lookup by length-delimited name: -1 when @p key names no field
+ * of @p t. */
+int proto__field_index(const proto__table_t *t, const char *key, size_t klen);
+
+#endif /* PROTO_PROTO_INT_H */

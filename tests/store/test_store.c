@@ -1,0 +1,804 @@
+/*
+ * test_store.c: the LMDB data layer in store/store.h.
+ *
+ * These tests assert the store's contract: a store is created where asked
+ * and reopened as it was; a version-1 store is migrated on a read-write
+ * open (idx_kind built, history kept in order) and refused read-only with
+ * STORE_EMIGRATE; a newer schema (STORE_ENEWER), a file that is not LMDB
+ * and an LMDB file that is not a ccm store (STORE_ENOTSTORE) are refused
+ * without a byte of them changing; a read-only open of a missing directory
+ * fails clearly and creates nothing. Through the store, the task state
+ * machine refuses every illegal transition (STORE_ETRANSITION, nothing
+ * changed) and records every legal one in history, in order, with its
+ * actor, reason and time. The indexes agree with a brute-force filter of
+ * the tasks after many random upserts, transitions and aborted
+ * transactions, and rank by score within a state. Events get seq 1, 2, ...
+ * never reused, retention trims the oldest, and a replay from a seq returns
+ * exactly the later ones. A store opened with a tiny map accepts writes
+ * through the store actor far beyond it (grown and replayed), losing none.
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store_actor.h"
+#include "tests/support/rt_test.h"
+#include "tests/support/store_test.h"
+
+TestSuite(store, .timeout = 120);
+
+static char *g_dir;
+
+static void setup(void) { g_dir = tst_tmpdir(); }
+static void teardown(void) {
+  tst_rmrf(g_dir);
+  free(g_dir);
+  tst_check_leaks();
+}
+
+static const store_options_t fast = {.no_sync = true};
+
+/* ------------------------------------------------------------ open */
+
+Test(store, create_open_close, .init = setup, .fini = teardown) {
+  char sub[4096], file[4096];
+  snprintf(sub, sizeof sub, "%s/data", g_dir);
+  store_t *s = tst_store_open(sub, &fast);
+  cr_assert(tst_exists(tst_store_file(sub, file, sizeof file)));
+  cr_assert_eq(store_schema_found(s), 0u, "a new store has no schema yet");
+  store_stats_t st;
+  TST_SOK(store_stats(s, &st));
+  cr_assert_eq(st.tasks, 0u);
+  cr_assert_eq(st.events, 0u);
+  proto_task_t t;
+  tst_task_init(&t, "abc123", "acme", "todo", PROTO_STATE_NEW, 3.5);
+  tst_put(s, &t);
+  store_task_free(&t);
+  store_close(s);
+  store_close(NULL);
+
+  s = tst_store_open(sub, &fast);
+  cr_assert_eq(store_schema_found(s), (unsigned)STORE_SCHEMA_VERSION);
+  proto_task_t got;
+  TST_SOK(store_task_get(s, "abc123", &got));
+  cr_assert_str_eq(got.repo, "acme");
+  cr_assert_str_eq(got.title, "Handle the todo in abc123");
+  cr_assert_eq(got.score.total, 3.5);
+  store_task_free(&got);
+  TST_SRC(store_task_get(s, "nope", &got), STORE_ENOTFOUND);
+  store_close(s);
+
+  store_options_t ro = {.read_only = true};
+  s = tst_store_open(sub, &ro);
+  TST_SOK(store_task_get(s, "abc123", &got));
+  store_task_free(&got);
+  store_txn_t *x = (store_txn_t *)1;
+  TST_SRC(store_write_begin(s, &x), STORE_EREADONLY);
+  cr_assert_null(x);
+  store_close(s);
+}
+
+Test(store, read_only_open_of_missing_dir_fails_and_creates_nothing,
+     .init = setup, .fini = teardown) {
+  char sub[4096];
+  snprintf(sub, sizeof sub, "%s/missing/deeper", g_dir);
+  store_options_t ro = {.read_only = true};
+  store_t *s = (store_t *)1;
+  char err[512] = "";
+  int rc = store_open(sub, &ro, &s, err, sizeof err);
+  cr_assert_neq(rc, 0);
+  cr_assert_null(s);
+  cr_assert(strstr(err, sub) != NULL, "the error names the path: '%s'", err);
+  cr_log_info("read-only open of a missing dir: %s (%s)", err,
+              store_strerror(rc));
+  cr_assert_eq(tst_dir_entries(g_dir), 0, "nothing created under %s", g_dir);
+
+  /* An existing directory without a store: same, still nothing created. */
+  rc = store_open(g_dir, &ro, &s, err, sizeof err);
+  cr_assert_neq(rc, 0);
+  cr_assert_null(s);
+  cr_assert(strstr(err, STORE_FILE) != NULL, "the error names the file: '%s'",
+            err);
+  cr_assert_eq(tst_dir_entries(g_dir), 0, "nothing created in %s", g_dir);
+}
+
+/* A refused open leaves the file's bytes alone and creates nothing more
+ * than LMDB's lock file (only for a real LMDB file). */
+static void expect_refused(const char *dir, int want, bool lmdb) {
+  char file[4096];
+  tst_store_file(dir, file, sizeof file);
+  size_t size0, size1;
+  uint64_t h0 = tst_file_hash(file, &size0);
+  int entries0 = tst_dir_entries(dir);
+  for (int ro = 0; ro < 2; ro++) {
+    store_options_t o = {.read_only = ro};
+    store_t *s = (store_t *)1;
+    char err[512] = "";
+    int rc = store_open(dir, &o, &s, err, sizeof err);
+    cr_assert_eq(rc, want, "%s open: got %d (%s), want %s: %s",
+                 ro ? "read-only" : "read-write", rc, store_strerror(rc),
+                 store_strerror(want), err);
+    cr_assert_null(s);
+    cr_assert_neq(err[0], '\0', "a refusal explains itself");
+    cr_log_info("refused (%s): %s", ro ? "ro" : "rw", err);
+  }
+  uint64_t h1 = tst_file_hash(file, &size1);
+  cr_assert_eq(size1, size0, "file size changed: %zu -> %zu", size0, size1);
+  cr_assert_eq(h1, h0, "file bytes changed");
+  if (!lmdb)
+    cr_assert_eq(tst_dir_entries(dir), entries0, "no lock file for a non-LMDB file");
+}
+
+Test(store, newer_schema_refused_untouched, .init = setup, .fini = teardown) {
+  store_t *s = tst_store_open(g_dir, NULL);
+  proto_task_t t;
+  tst_task_init(&t, "t1", "acme", "todo", PROTO_STATE_NEW, 1);
+  tst_put(s, &t);
+  store_task_free(&t);
+  store_close(s);
+  tst_set_schema_version(g_dir, 99);
+  expect_refused(g_dir, STORE_ENEWER, true);
+}
+
+Test(store, foreign_file_refused_untouched, .init = setup, .fini = teardown) {
+  char file[4096];
+  tst_store_file(g_dir, file, sizeof file);
+  static const size_t sizes[] = {7, 4096, 65536};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    FILE *f = fopen(file, "wb");
+    cr_assert_not_null(f);
+    srand(42 + (unsigned)i);
+    for (size_t j = 0; j < sizes[i]; j++) fputc(rand() & 0xff, f);
+    fclose(f);
+    expect_refused(g_dir, STORE_ENOTSTORE, false);
+  }
+  /* A text file too. */
+  FILE *f = fopen(file, "w");
+  cr_assert_not_null(f);
+  for (int j = 0; j < 200; j++) fputs("this is not a database\n", f);
+  fclose(f);
+  expect_refused(g_dir, STORE_ENOTSTORE, false);
+}
+
+Test(store, foreign_lmdb_refused_untouched, .init = setup, .fini = teardown) {
+  tst_build_foreign_lmdb(g_dir);
+  expect_refused(g_dir, STORE_ENOTSTORE, true);
+}
+
+/* ------------------------------------------------------------ migration */
+
+typedef struct ids {
+  char **v;
+  size_t n;
+} ids_t;
+
+static void v1_expect_kind(store_t *s, const char *kind, int n, int rem) {
+  tst_task_list_t l = {0};
+  store_filter_t f = {.state = -1, .kind = kind};
+  TST_SOK(tst_collect(s, &f, &l));
+  size_t want = 0;
+  for (int i = 0; i < n; i++)
+    if (i % 3 == rem) want++;
+  cr_assert_eq(l.n, want, "kind %s: %zu tasks, want %zu", kind, l.n, want);
+  for (size_t i = 0; i < l.n; i++) {
+    cr_assert_str_eq(l.rows[i].kind, kind);
+    int idx = atoi(l.rows[i].id + 3);
+    cr_assert_eq(idx % 3, rem, "task %s listed under %s", l.rows[i].id, kind);
+  }
+  tst_task_list_free(&l);
+}
+
+Test(store, v1_migrates_on_read_write_open, .init = setup, .fini = teardown) {
+  enum { N = 30 };
+  tst_build_v1(g_dir, N);
+  char file[4096];
+  tst_store_file(g_dir, file, sizeof file);
+  size_t size0, size1;
+  uint64_t h0 = tst_file_hash(file, &size0);
+
+  /* Read-only: refused, untouched. */
+  store_options_t ro = {.read_only = true};
+  store_t *s = (store_t *)1;
+  char err[512] = "";
+  TST_SRC(store_open(g_dir, &ro, &s, err, sizeof err), STORE_EMIGRATE);
+  cr_assert_null(s);
+  cr_assert_neq(err[0], '\0');
+  cr_assert_eq(tst_file_hash(file, &size1), h0, "read-only open changed the file");
+
+  /* Read-write: migrated, everything kept. */
+  s = tst_store_open(g_dir, NULL);
+  cr_assert_eq(store_schema_found(s), 1u);
+  store_stats_t st;
+  TST_SOK(store_stats(s, &st));
+  cr_assert_eq(st.tasks, (uint64_t)N);
+  cr_assert_eq(st.last_seq, 1u, "the v1 event is kept");
+  v1_expect_kind(s, "todo", N, 0);
+  v1_expect_kind(s, "fixme", N, 1);
+  v1_expect_kind(s, "hack", N, 2);
+
+  /* History written by v1 stays, and what comes after follows it (v1-0000
+   * has seq 1 on disk: a counter restarted at 0 would overwrite it). */
+  static const int moved[] = {0, 4, 29};
+  store_txn_t *x;
+  TST_SOK(store_write_begin(s, &x));
+  for (size_t j = 0; j < 3; j++) {
+    char id[32];
+    snprintf(id, sizeof id, "v1-%04d", moved[j]);
+    TST_SOK(store_task_transition(x, id, PROTO_STATE_RESOLVED, "tester",
+                                  "after migration", 1800000000000));
+  }
+  proto_task_t nt;
+  tst_task_init(&nt, "v1-0004x", "r0", "todo", PROTO_STATE_NEW, 1);
+  TST_SOK(store_task_put(x, &nt, "tester", "new"));
+  store_task_free(&nt);
+  TST_SOK(store_write_commit(x));
+  for (int i = 0; i < N; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "v1-%04d", i);
+    proto_task_update_t *h;
+    size_t n = tst_history(s, id, &h);
+    bool was_moved = i == 0 || i == 4 || i == 29;
+    size_t want = was_moved ? 2 : 1;
+    cr_assert_eq(n, want, "%s: %zu history entries after migration, want %zu",
+                 id, n, want);
+    cr_assert_str_eq(h[0].actor, "v1", "%s: v1 history entry lost", id);
+    cr_assert_eq(h[0].at, 1600000000000 + i);
+    if (was_moved) {
+      cr_assert_str_eq(h[1].actor, "tester", "%s: new entry not last", id);
+      cr_assert_eq(h[1].to, PROTO_STATE_RESOLVED);
+    }
+    tst_history_free(h, n);
+  }
+  store_close(s);
+
+  /* Reopened: already version 2; raw view consistent. */
+  s = tst_store_open(g_dir, &ro);
+  cr_assert_eq(store_schema_found(s), (unsigned)STORE_SCHEMA_VERSION);
+  v1_expect_kind(s, "fixme", N, 1);
+  store_close(s);
+  tst_raw_check(g_dir, NULL);
+}
+
+/* ------------------------------------------------------------ transitions */
+
+static void put_new(store_t *s, const char *id, proto_state_t st) {
+  proto_task_t t;
+  tst_task_init(&t, id, "acme", "todo", st, 2.0);
+  tst_put(s, &t);
+  store_task_free(&t);
+}
+
+Test(store, every_transition_checked, .init = setup, .fini = teardown) {
+  store_t *s = tst_store_open(g_dir, &fast);
+  int legal = 0, illegal = 0;
+  for (int from = 0; from < PROTO_STATE_COUNT; from++) {
+    for (int to = 0; to < PROTO_STATE_COUNT; to++) {
+      char id[32];
+      snprintf(id, sizeof id, "t-%d-%d", from, to);
+      put_new(s, id, (proto_state_t)from);
+      proto_task_update_t *h0;
+      size_t n0 = tst_history(s, id, &h0);
+      tst_history_free(h0, n0);
+      bool ok = proto_state_transition_ok((proto_state_t)from, (proto_state_t)to);
+      store_txn_t *x;
+      int64_t at = 1700000000000 + from * 100 + to;
+      /* via store_task_transition */
+      TST_SOK(store_write_begin(s, &x));
+      int rc = store_task_transition(x, id, (proto_state_t)to, "tester",
+                                     "checking", at);
+      TST_SOK(store_write_commit(x)); /* a refused write spoils nothing */
+      proto_task_t got;
+      TST_SOK(store_task_get(s, id, &got));
+      proto_task_update_t *h;
+      size_t n = tst_history(s, id, &h);
+      if (ok) {
+        legal++;
+        cr_assert_eq(rc, 0, "%s -> %s refused: %s",
+                     proto_state_name((proto_state_t)from),
+                     proto_state_name((proto_state_t)to), store_strerror(rc));
+        cr_assert_eq(got.state, (proto_state_t)to);
+        cr_assert_eq(got.updated_at, at);
+        cr_assert_eq(n, n0 + 1);
+        cr_assert_eq(h[n - 1].from, (proto_state_t)from);
+        cr_assert_eq(h[n - 1].to, (proto_state_t)to);
+        cr_assert_str_eq(h[n - 1].actor, "tester");
+        cr_assert_str_eq(h[n - 1].reason, "checking");
+        cr_assert_eq(h[n - 1].at, at);
+      } else {
+        illegal++;
+        cr_assert_eq(rc, STORE_ETRANSITION, "%s -> %s: got %s",
+                     proto_state_name((proto_state_t)from),
+                     proto_state_name((proto_state_t)to), store_strerror(rc));
+        cr_assert_eq(got.state, (proto_state_t)from, "state changed anyway");
+        cr_assert_eq(got.updated_at, 1700000000000, "record changed anyway");
+        cr_assert_eq(n, n0, "history written for a refused transition");
+      }
+      tst_history_free(h, n);
+      store_task_free(&got);
+
+      /* via store_task_put with another state: the same rule */
+      if (to != from) {
+        char id2[40];
+        snprintf(id2, sizeof id2, "p-%d-%d", from, to);
+        put_new(s, id2, (proto_state_t)from);
+        proto_task_t t;
+        tst_task_init(&t, id2, "acme", "todo", (proto_state_t)to, 2.0);
+        TST_SOK(store_write_begin(s, &x));
+        rc = store_task_put(x, &t, "tester", "upsert");
+        TST_SOK(store_write_commit(x));
+        store_task_free(&t);
+        TST_SOK(store_task_get(s, id2, &got));
+        if (ok) {
+          cr_assert_eq(rc, 0);
+          cr_assert_eq(got.state, (proto_state_t)to);
+        } else {
+          cr_assert_eq(rc, STORE_ETRANSITION, "put %d -> %d: %s", from, to,
+                       store_strerror(rc));
+          cr_assert_eq(got.state, (proto_state_t)from);
+        }
+        store_task_free(&got);
+      }
+    }
+  }
+  cr_log_info("transitions: %d legal, %d illegal", legal, illegal);
+  cr_assert_gt(legal, 0);
+  cr_assert_gt(illegal, 0);
+
+  /* Unknown task: not found, nothing created. */
+  store_txn_t *x;
+  TST_SOK(store_write_begin(s, &x));
+  TST_SRC(store_task_transition(x, "ghost", PROTO_STATE_TRIAGED, "t", "r", 1),
+          STORE_ENOTFOUND);
+  TST_SOK(store_write_commit(x));
+  proto_task_t got;
+  TST_SRC(store_task_get(s, "ghost", &got), STORE_ENOTFOUND);
+  store_close(s);
+  tst_raw_check(g_dir, NULL);
+}
+
+Test(store, legal_path_recorded_in_order, .init = setup, .fini = teardown) {
+  store_t *s = tst_store_open(g_dir, &fast);
+  proto_state_t chain[PROTO_STATE_COUNT];
+  int len = tst_state_chain(chain, PROTO_STATE_COUNT);
+  cr_assert_geq(len, 3, "the state machine has a path of at least 3 states");
+  put_new(s, "walker", PROTO_STATE_NEW);
+  put_new(s, "other", PROTO_STATE_NEW); /* interleaved: own history */
+  for (int i = 1; i < len; i++) {
+    char actor[16], reason[32];
+    snprintf(actor, sizeof actor, "actor%d", i);
+    snprintf(reason, sizeof reason, "step %d", i);
+    store_txn_t *x;
+    TST_SOK(store_write_begin(s, &x));
+    TST_SOK(store_task_transition(x, "walker", chain[i], actor, reason, 1000 + i));
+    if (i == 1)
+      TST_SOK(store_task_transition(x, "other", chain[1], "o", "o", 5));
+    TST_SOK(store_write_commit(x));
+  }
+  proto_task_update_t *h;
+  size_t n = tst_history(s, "walker", &h);
+  cr_assert_eq(n, (size_t)len, "created + %d transitions", len - 1);
+  cr_assert_eq(h[0].to, PROTO_STATE_NEW);
+  cr_assert_str_eq(h[0].task_id, "walker");
+  for (int i = 1; i < len; i++) {
+    cr_assert_eq(h[i].from, chain[i - 1], "entry %d from", i);
+    cr_assert_eq(h[i].to, chain[i], "entry %d to", i);
+    char actor[16], reason[32];
+    snprintf(actor, sizeof actor, "actor%d", i);
+    snprintf(reason, sizeof reason, "step %d", i);
+    cr_assert_str_eq(h[i].actor, actor);
+    cr_assert_str_eq(h[i].reason, reason);
+    cr_assert_eq(h[i].at, 1000 + i);
+  }
+  tst_history_free(h, n);
+  n = tst_history(s, "other", &h);
+  cr_assert_eq(n, 2u);
+  tst_history_free(h, n);
+  cr_assert_eq(tst_history(s, "nobody", &h), 0u);
+  tst_history_free(h, 0);
+  store_close(s);
+}
+
+/* ------------------------------------------------------------ indexes */
+
+enum { M_TASKS = 300 };
+static const char *const m_repos[] = {"alpha", "beta", "gamma"};
+static const char *const m_kinds[] = {"todo", "fixme", "refactor", "secret"};
+
+typedef struct model_task {
+  bool exists;
+  proto_state_t state;
+  int repo, kind;
+  double score;
+} model_task_t;
+
+static double rnd_score(unsigned *seed) {
+  /* ties on purpose: scores from a small set, some negative */
+  return (double)(rand_r(seed) % 21) / 2.0 - 2.0;
+}
+
+static int cmp_rank(const void *a, const void *b) {
+  const tst_task_row_t *x = a, *y = b;
+  if (x->state != y->state) return (int)x->state - (int)y->state;
+  if (x->score != y->score) return x->score > y->score ? -1 : 1;
+  return strcmp(x->id, y->id);
+}
+
+/* Expected rows for a filter from the model, in the store's order: by state
+ * (table order), score descending, then id. With only repo or kind given
+ * the store walks that index (id order), so compare those as sets. */
+static void check_filter(store_t *s, const model_task_t *m, int state,
+                         int repo, int kind) {
+  store_filter_t f = {.state = state,
+                      .repo = repo >= 0 ? m_repos[repo] : NULL,
+                      .kind = kind >= 0 ? m_kinds[kind] : NULL};
+  tst_task_list_t got = {0}, want = {0};
+  TST_SOK(tst_collect(s, &f, &got));
+  for (int i = 0; i < M_TASKS; i++) {
+    if (!m[i].exists) continue;
+    if (state >= 0 && (int)m[i].state != state) continue;
+    if (repo >= 0 && m[i].repo != repo) continue;
+    if (kind >= 0 && m[i].kind != kind) continue;
+    if (want.n == want.cap) {
+      want.cap = want.cap ? want.cap * 2 : 64;
+      want.rows = realloc(want.rows, want.cap * sizeof *want.rows);
+    }
+    char id[16];
+    snprintf(id, sizeof id, "m%03d", i);
+    want.rows[want.n++] = (tst_task_row_t){strdup(id), strdup(m_repos[m[i].repo]),
+                                           strdup(m_kinds[m[i].kind]),
+                                           m[i].state, m[i].score};
+  }
+  cr_assert_eq(got.n, want.n, "filter state %d repo %d kind %d: %zu tasks, want %zu",
+               state, repo, kind, got.n, want.n);
+  bool ranked = state >= 0 || (repo < 0 && kind < 0);
+  if (want.n) qsort(want.rows, want.n, sizeof *want.rows, cmp_rank);
+  if (!ranked && got.n) qsort(got.rows, got.n, sizeof *got.rows, cmp_rank);
+  for (size_t i = 0; i < got.n; i++) {
+    cr_assert_str_eq(got.rows[i].id, want.rows[i].id,
+                     "filter state %d repo %d kind %d: row %zu is %s, want %s",
+                     state, repo, kind, i, got.rows[i].id, want.rows[i].id);
+    cr_assert_eq(got.rows[i].state, want.rows[i].state);
+    cr_assert_eq(got.rows[i].score, want.rows[i].score);
+    cr_assert_str_eq(got.rows[i].repo, want.rows[i].repo);
+    cr_assert_str_eq(got.rows[i].kind, want.rows[i].kind);
+    if (i > 0 && got.rows[i].state == got.rows[i - 1].state)
+      cr_assert_leq(got.rows[i].score, got.rows[i - 1].score,
+                    "not ranked by score within a state");
+  }
+  tst_task_list_free(&got);
+  tst_task_list_free(&want);
+}
+
+static int stop_after_3(const proto_task_t *t, void *arg) {
+  (void)t;
+  return ++*(int *)arg >= 3;
+}
+
+Test(store, indexes_match_brute_force, .init = setup, .fini = teardown) {
+  unsigned seed = (unsigned)time(NULL);
+  const char *env = getenv("CCM_TEST_SEED");
+  if (env) seed = (unsigned)strtoul(env, NULL, 10);
+  fprintf(stderr, "store/indexes_match_brute_force: seed %u (CCM_TEST_SEED)\n", seed);
+  store_t *s = tst_store_open(g_dir, &fast);
+  model_task_t model[M_TASKS], staged[M_TASKS];
+  memset(model, 0, sizeof model);
+  int ops = 0, refused = 0, aborted = 0;
+  while (ops < 3000) {
+    memcpy(staged, model, sizeof model);
+    store_txn_t *x;
+    TST_SOK(store_write_begin(s, &x));
+    int batch = 1 + rand_r(&seed) % 20;
+    for (int b = 0; b < batch; b++, ops++) {
+      int i = rand_r(&seed) % M_TASKS;
+      char id[16];
+      snprintf(id, sizeof id, "m%03d", i);
+      model_task_t *mt = &staged[i];
+      int what = rand_r(&seed) % 3;
+      if (!mt->exists || what == 0) {
+        /* upsert: new, or change score/repo/kind and maybe state */
+        proto_state_t st = mt->exists ? mt->state : PROTO_STATE_NEW;
+        if (mt->exists && rand_r(&seed) % 2)
+          st = (proto_state_t)(rand_r(&seed) % PROTO_STATE_COUNT);
+        int repo = rand_r(&seed) % 3, kind = rand_r(&seed) % 4;
+        double score = rnd_score(&seed);
+        proto_task_t t;
+        tst_task_init(&t, id, m_repos[repo], m_kinds[kind], st, score);
+        int rc = store_task_put(x, &t, "rnd", "upsert");
+        store_task_free(&t);
+        bool ok = !mt->exists || st == mt->state ||
+                  proto_state_transition_ok(mt->state, st);
+        if (ok) {
+          TST_SOK(rc);
+          *mt = (model_task_t){true, st, repo, kind, score};
+        } else {
+          TST_SRC(rc, STORE_ETRANSITION);
+          refused++;
+        }
+      } else {
+        proto_state_t to = (proto_state_t)(rand_r(&seed) % PROTO_STATE_COUNT);
+        int rc = store_task_transition(x, id, to, "rnd", "move", ops);
+        if (proto_state_transition_ok(mt->state, to)) {
+          TST_SOK(rc);
+          mt->state = to;
+        } else {
+          TST_SRC(rc, STORE_ETRANSITION);
+          refused++;
+        }
+      }
+    }
+    if (rand_r(&seed) % 8 == 0) {
+      store_write_abort(x);
+      aborted++;
+    } else {
+      TST_SOK(store_write_commit(x));
+      memcpy(model, staged, sizeof model);
+    }
+  }
+  cr_log_info("%d ops, %d refused transitions, %d aborted transactions", ops,
+              refused, aborted);
+  for (int st = -1; st < PROTO_STATE_COUNT; st++) {
+    check_filter(s, model, st, -1, -1);
+    for (int r = 0; r < 3; r++) check_filter(s, model, st, r, -1);
+    for (int k = 0; k < 4; k++) check_filter(s, model, st, -1, k);
+    check_filter(s, model, st, (st + 3) % 3, (st + 4) % 4);
+  }
+  for (int r = 0; r < 3; r++)
+    for (int k = 0; k < 4; k++) check_filter(s, model, -1, r, k);
+  check_filter(s, model, -1, -1, -1);
+
+  /* stats agree with the model */
+  store_stats_t stt;
+  TST_SOK(store_stats(s, &stt));
+  uint64_t total = 0, by[PROTO_STATE_COUNT] = {0};
+  for (int i = 0; i < M_TASKS; i++)
+    if (model[i].exists) {
+      total++;
+      by[model[i].state]++;
+    }
+  cr_assert_eq(stt.tasks, total);
+  for (int st = 0; st < PROTO_STATE_COUNT; st++)
+    cr_assert_eq(stt.by_state[st], by[st], "state %d count", st);
+
+  /* a callback that stops early stops the walk, and that is no error */
+  int seen = 0;
+  TST_SOK(store_task_foreach(s, NULL, stop_after_3, &seen));
+  cr_assert_eq(seen, 3);
+  store_close(s);
+  tst_raw_report_t rep;
+  tst_raw_check(g_dir, &rep);
+  cr_assert_eq(rep.tasks, (size_t)total);
+}
+
+/* ------------------------------------------------------------ events */
+
+typedef struct ev_acc {
+  uint64_t seqs[256];
+  int n;
+} ev_acc_t;
+
+static int ev_one(const proto_event_t *e, void *arg) {
+  ev_acc_t *a = arg;
+  cr_assert_lt(a->n, 256);
+  a->seqs[a->n++] = e->seq;
+  cr_assert_str_eq(e->topic, "tasks");
+  cr_assert_not_null(e->data);
+  json_t *n = json_object_get(e->data, "n");
+  cr_assert(json_is_integer(n));
+  cr_assert_eq((uint64_t)json_integer_value(n), e->seq, "payload follows its seq");
+  cr_assert_eq(e->ts, (int64_t)(1700000000000 + e->seq));
+  return 0;
+}
+
+static void expect_events(store_t *s, uint64_t after, uint64_t first,
+                          uint64_t last) {
+  ev_acc_t a = {.n = 0};
+  TST_SOK(store_event_foreach(s, after, ev_one, &a));
+  uint64_t want = last >= first ? last - first + 1 : 0;
+  cr_assert_eq((uint64_t)a.n, want, "after %" PRIu64 ": %d events, want %" PRIu64,
+               after, a.n, want);
+  for (int i = 0; i < a.n; i++)
+    cr_assert_eq(a.seqs[i], first + (uint64_t)i, "after %" PRIu64 ": #%d", after, i);
+}
+
+static uint64_t append_event(store_txn_t *x, uint64_t expect) {
+  json_t *d = json_pack("{s:I}", "n", (json_int_t)expect);
+  uint64_t seq = 0;
+  TST_SOK(store_event_append(x, "tasks", d, 1700000000000 + (int64_t)expect, &seq));
+  json_decref(d);
+  cr_assert_eq(seq, expect);
+  return seq;
+}
+
+Test(store, events_seq_and_retention, .init = setup, .fini = teardown) {
+  store_options_t o = {.no_sync = true, .event_retention = 10};
+  store_t *s = tst_store_open(g_dir, &o);
+  expect_events(s, 0, 1, 0);
+  store_txn_t *x;
+  uint64_t next = 1;
+  for (int i = 0; i < 5; i++) { /* one per transaction */
+    TST_SOK(store_write_begin(s, &x));
+    append_event(x, next++);
+    TST_SOK(store_write_commit(x));
+  }
+  expect_events(s, 0, 1, 5);
+  expect_events(s, 3, 4, 5);
+  TST_SOK(store_write_begin(s, &x)); /* aborted: its seqs are not used */
+  append_event(x, next);
+  store_write_abort(x);
+  TST_SOK(store_write_begin(s, &x)); /* many in one transaction */
+  for (int i = 0; i < 20; i++) append_event(x, next++);
+  TST_SOK(store_write_commit(x));
+  store_stats_t st;
+  TST_SOK(store_stats(s, &st));
+  cr_assert_eq(st.last_seq, 25u);
+  cr_assert_eq(st.events, 10u, "retention keeps the newest 10");
+  expect_events(s, 0, 16, 25);
+  expect_events(s, 15, 16, 25);
+  expect_events(s, 20, 21, 25);
+  expect_events(s, 24, 25, 25);
+  expect_events(s, 25, 1, 0);
+  expect_events(s, 1000, 1, 0);
+  expect_events(s, UINT64_MAX, 1, 0);
+  TST_SOK(store_write_begin(s, &x));
+  cr_assert_neq(store_event_append(x, NULL, NULL, 0, NULL), 0, "a topic is required");
+  store_write_abort(x);
+  store_close(s);
+
+  /* Reopened: numbering continues, never reuses a seq. */
+  s = tst_store_open(g_dir, &o);
+  TST_SOK(store_write_begin(s, &x));
+  append_event(x, 26);
+  TST_SOK(store_write_commit(x));
+  expect_events(s, 0, 17, 26);
+  store_close(s);
+}
+
+/* ------------------------------------------------------------ map growth */
+
+enum { G_THREADS = 4, G_PER_THREAD = 1500 };
+
+typedef struct grow_arg {
+  rt_runtime_t *rt;
+  rt_actor_t *actor;
+  int thread;
+  int failures;
+  uint32_t max_batch;
+} grow_arg_t;
+
+static void *grow_writer(void *p) {
+  grow_arg_t *a = p;
+  for (int i = 0; i < G_PER_THREAD; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "g%d-%05d", a->thread, i);
+    proto_msg_t m;
+    tst_task_msg(&m, id, m_repos[i % 3], m_kinds[i % 4], PROTO_STATE_NEW, i % 10);
+    store_ack_t ack;
+    int rc = store_write_sync(a->rt, a->actor, &m, TST_WAIT_MS, &ack);
+    proto_msg_fini(&m);
+    if (rc) {
+      fprintf(stderr, "write %s: %s\n", id, store_strerror(rc));
+      a->failures++;
+    }
+    if (ack.batch > a->max_batch) a->max_batch = ack.batch;
+  }
+  return NULL;
+}
+
+Test(store, tiny_map_grows_through_the_actor, .init = setup, .fini = teardown) {
+  store_options_t o = {.no_sync = true, .map_size = 256u << 10};
+  store_t *s = tst_store_open(g_dir, &o);
+  store_stats_t st;
+  TST_SOK(store_stats(s, &st));
+  size_t map0 = st.map_size;
+  cr_assert_leq(map0, (size_t)(256u << 10));
+  rt_runtime_t *rt = tst_runtime(2);
+  rt_actor_t *actor = NULL;
+  TST_OK(store_actor_spawn(rt, s, "store", &actor));
+  pthread_t th[G_THREADS];
+  grow_arg_t args[G_THREADS];
+  for (int t = 0; t < G_THREADS; t++) {
+    args[t] = (grow_arg_t){.rt = rt, .actor = actor, .thread = t};
+    cr_assert_eq(pthread_create(&th[t], NULL, grow_writer, &args[t]), 0);
+  }
+  for (int t = 0; t < G_THREADS; t++) {
+    pthread_join(th[t], NULL);
+    cr_assert_eq(args[t].failures, 0, "thread %d: %d writes failed", t,
+                 args[t].failures);
+  }
+  rt_actor_release(actor);
+  tst_quiesce(rt);
+  TST_SOK(store_stats(s, &st));
+  cr_log_info("map %zu KiB -> %zu KiB for %" PRIu64 " tasks", map0 >> 10,
+              st.map_size >> 10, st.tasks);
+  cr_assert_eq(st.tasks, (uint64_t)(G_THREADS * G_PER_THREAD));
+  cr_assert_geq(st.map_size, 4 * map0, "the map grew several times");
+  for (int t = 0; t < G_THREADS; t++)
+    for (int i = 0; i < G_PER_THREAD; i++) {
+      char id[32];
+      snprintf(id, sizeof id, "g%d-%05d", t, i);
+      proto_task_t got;
+      TST_SOK(store_task_get(s, id, &got));
+      cr_assert_str_eq(got.kind, m_kinds[i % 4]);
+      store_task_free(&got);
+    }
+  store_close(s);
+  tst_runtime_free(rt);
+  tst_raw_check(g_dir, NULL);
+}
+
+/* Readers in the writer's process (the daemon's REST handlers) keep reading
+ * while the store actor grows the map under them. */
+typedef struct reader_arg {
+  store_t *s;
+  atomic_bool *stop;
+  uint64_t reads;
+  int errors;
+} reader_arg_t;
+
+static int count_cb(const proto_task_t *t, void *arg) {
+  (void)t;
+  ++*(size_t *)arg;
+  return 0;
+}
+
+static void *grow_reader(void *p) {
+  reader_arg_t *r = p;
+  while (!atomic_load(r->stop)) {
+    proto_task_t got;
+    int rc = store_task_get(r->s, "g0-00000", &got);
+    if (rc == 0)
+      store_task_free(&got);
+    else if (rc != STORE_ENOTFOUND)
+      r->errors++;
+    size_t n = 0;
+    store_filter_t f = {.state = -1, .kind = "todo"};
+    if (store_task_foreach(r->s, &f, count_cb, &n) != 0) r->errors++;
+    store_stats_t st;
+    if (store_stats(r->s, &st) != 0) r->errors++;
+    r->reads++;
+  }
+  return NULL;
+}
+
+Test(store, reads_continue_while_the_map_grows, .init = setup, .fini = teardown) {
+  store_options_t o = {.no_sync = true, .map_size = 256u << 10};
+  store_t *s = tst_store_open(g_dir, &o);
+  rt_runtime_t *rt = tst_runtime(2);
+  rt_actor_t *actor = NULL;
+  TST_OK(store_actor_spawn(rt, s, "store", &actor));
+  atomic_bool stop = false;
+  pthread_t rth[2], wth[2];
+  reader_arg_t rargs[2];
+  grow_arg_t wargs[2];
+  for (int t = 0; t < 2; t++) {
+    rargs[t] = (reader_arg_t){.s = s, .stop = &stop};
+    cr_assert_eq(pthread_create(&rth[t], NULL, grow_reader, &rargs[t]), 0);
+  }
+  for (int t = 0; t < 2; t++) {
+    wargs[t] = (grow_arg_t){.rt = rt, .actor = actor, .thread = t};
+    cr_assert_eq(pthread_create(&wth[t], NULL, grow_writer, &wargs[t]), 0);
+  }
+  for (int t = 0; t < 2; t++) {
+    pthread_join(wth[t], NULL);
+    cr_assert_eq(wargs[t].failures, 0);
+  }
+  atomic_store(&stop, true);
+  for (int t = 0; t < 2; t++) {
+    pthread_join(rth[t], NULL);
+    cr_assert_eq(rargs[t].errors, 0, "reader %d: %d errors", t, rargs[t].errors);
+    cr_assert_gt(rargs[t].reads, 0u);
+  }
+  rt_actor_release(actor);
+  tst_quiesce(rt);
+  store_stats_t st;
+  TST_SOK(store_stats(s, &st));
+  cr_assert_eq(st.tasks, (uint64_t)(2 * G_PER_THREAD));
+  cr_log_info("map grew to %zu KiB with readers running", st.map_size >> 10);
+  store_close(s);
+  tst_runtime_free(rt);
+}

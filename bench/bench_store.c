@@ -9,17 +9,20 @@
  *                   acknowledgement (N in all, default 8,000): ccm through
  *                   the store actor (group commit), SQLite with one
  *                   connection per thread and autocommit writes
+ *           stream  (ccm only) 8 writer actors, each keeping 128 writes in
+ *                   flight with rt_request (N in all, default 20,000)
  *           read    point reads of random ids after N batched writes
  *                   (default 200,000 reads of 20,000 tasks)
  *
  * Output: `RESULT <figure> <system> <value> ops/s` (plus `INFO` lines).
  *
- * The same records on both sides: a realistic task (~300 bytes of msgpack,
+ * The same records on both sides: a realistic task (~430 bytes of msgpack,
  * proto_msgpack_encode) with a distinct 40-hex-digit id (a fingerprint, so
  * random key order). Both sides do the same work per write: encode the
  * task, store it under its id with indexes on (state, score desc), repo and
  * kind, and append a history entry; durability is the same (ccm: LMDB with
- * fdatasync per commit; SQLite: journal_mode=WAL, synchronous=FULL). A
+ * fdatasync per commit, then its meta page written O_DSYNC; SQLite:
+ * journal_mode=WAL, synchronous=FULL: one fsync of the WAL per commit). A
  * read returns the decoded task on both sides. SQLite gets a 64 MiB page
  * cache; its history row is written by a trigger, so each of its writes is
  * one statement.

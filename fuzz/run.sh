@@ -36,10 +36,11 @@ build() {
   # shellcheck disable=SC2046
   "$CC" -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -Wall -Wextra -Werror -Wno-unused-parameter -I. \
+    -Wall -Wextra -Werror -Wno-unused-parameter -Wstrict-prototypes \
+    -Wmissing-prototypes -Wold-style-definition -Wvla -Wshadow -Wformat=2 -I. \
     $(pkg-config --cflags msgpack jansson) \
     protocol/proto.c protocol/schema.c protocol/codec.c \
-    protocol/codec_msgpack.c protocol/codec_json.c "fuzz/fuzz_$t.c" \
+    protocol/codec_msgpack.c protocol/codec_json.c "fuzz/fuzz_$t.c" tests/support/json_msgpack.c \
     -o "$out/fuzz_$t" $(pkg-config --libs msgpack jansson) -lm
 }
 
@@ -57,7 +58,8 @@ run() {
       "$out/corpus/$t" >"$out/$t.log" 2>&1 || rc=$?
   # The last status line ("#N DONE cov: ... exec/s: ...") and the stats.
   grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$out/$t.log" | tail -1 || true
-  grep -E '^stat::|^Done ' "$out/$t.log" || true
+  grep -E '^Done ' "$out/$t.log" || true
+  grep -E '^stat::' "$out/$t.log" | tail -5 || true
   if [ "$rc" -ne 0 ]; then
     echo "fuzz_$t: FAILED (exit $rc); see $out/$t.log and $out/artifacts/$t/" >&2
     grep -E 'ERROR|fuzz check failed|SUMMARY' "$out/$t.log" | head -5 >&2 || true

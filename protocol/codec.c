@@ -518,7 +518,7 @@ static int get_state(const proto__val_t *v, proto_state_t *out,
 
   if (v->kind != PROTO__V_STR)
     return proto__fail(e, PROTO_EFIELD, path, "expected a state name");
-  if (v->as.s.len < 64) {
+  if (v->as.s.len < sizeof name) {
     memcpy(name, v->as.s.p, v->as.s.len);
     name[v->as.s.len] = '\0';
     if (strlen(name) == v->as.s.len)

@@ -6,15 +6,16 @@
  * caller's msgpack_sbuffer and rolls the buffer back on any failure.
  *
  * Decoding trusts nothing, in three steps:
- *   1. prescan() walks the bytes once without allocating: every header must
- *      be a valid msgpack format, every length must fit in what is left of
- *      the buffer, an array or map may not announce more elements than there
- *      are bytes left (each element takes at least one), containers may nest
- *      at most 32 deep (MP_MAX_NEST), and the message must end exactly at
- *      the end of the buffer. This bounds what msgpack-c allocates next (its unpacker
- *      reserves memory for the announced element count up front, so five
- *      hostile bytes could otherwise ask for gigabytes) and keeps its
- *      parser within its own fixed 32-level stack.
+ *   1. prescan() walks the bytes once without allocating: every header
+ *      must be a valid msgpack format, every length must fit in what is
+ *      left of the buffer, an array or map may not announce more elements
+ *      than there are bytes left (each element takes at least one),
+ *      containers may nest at most 32 deep (MP_MAX_NEST), and the message
+ *      must end exactly at the end of the buffer. This bounds what
+ *      msgpack-c allocates next (its unpacker reserves memory for the
+ *      announced element count up front, so five hostile bytes could
+ *      otherwise ask for gigabytes) and keeps its parser within its own
+ *      fixed 32-level stack.
  *   2. msgpack_unpack_next() builds the object tree in a zone; the tree's
  *      strings point into the caller's buffer.
  *   3. The envelope is checked here, and the "d" map goes to proto__decode

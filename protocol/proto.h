@@ -272,8 +272,10 @@ void proto_msg_fini(proto_msg_t *m);
 
 /**
  * Encode @p m as msgpack into @p out (appended). Validates first: a
- * message that would not decode is refused.
- * @return 0, PROTO_EFIELD / PROTO_EVALUE / PROTO_ETOOBIG, PROTO_ENOMEM.
+ * message that would not decode is refused, and @p out is left as it was.
+ * @return 0, PROTO_EFIELD / PROTO_EVALUE / PROTO_ETOOBIG / PROTO_EDEPTH
+ * (a JSON member nested too deep), PROTO_ETYPE (unknown m->type),
+ * PROTO_ENOMEM.
  */
 int proto_msgpack_encode(const proto_msg_t *m, msgpack_sbuffer *out);
 

@@ -269,7 +269,8 @@ static const proto__table_t tables[] = {
 
 const proto__table_t *proto__table(proto_type_t t)
 {
-  if ((unsigned)t >= sizeof tables / sizeof tables[0] || tables[t].fields == NULL)
+  if ((unsigned)t >= sizeof tables / sizeof tables[0] ||
+      tables[t].fields == NULL)
     return NULL;
   return &tables[t];
 }

@@ -4,7 +4,8 @@
 #   1. installs what is missing (scripts/deps.sh, idempotent);
 #   2. normal build (debugoptimized, -Werror) + every criterion suite;
 #   3. ASan + UBSan build + every suite (any report fails the run);
-#   4. TSan build + the runtime suite (any race report fails the run).
+#   4. TSan build + the runtime suite (any race report fails the run);
+#   5. a bounded libFuzzer run of each protocol decoder (fuzz/run.sh).
 #
 # Build folders: build-ci/{normal,asan,tsan} (reused when present).
 # Ends with one line "N passed, M failed" over all builds; exit 0 only when
@@ -68,6 +69,15 @@ run_suite build-ci/asan "ASan+UBSan build: all suites"
 CC=${SAN_CC:-gcc} setup build-ci/tsan --buildtype=debugoptimized -Dtests=enabled \
   -Db_sanitize=thread -Db_lundef=false
 run_suite build-ci/tsan "TSan build: runtime suite" --suite runtime
+
+# A short, bounded fuzz run of each decoder (the long runs are documented
+# in fuzz/README.md); a crash, leak or UB report fails it.
+echo "== fuzz: msgpack and JSON decoders, ${FUZZ_SECONDS:-30} s each"
+if fuzz/run.sh all "${FUZZ_SECONDS:-30}"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

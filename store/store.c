@@ -50,11 +50,13 @@ static const unsigned dbi_since[DB_COUNT] = {1, 2, 2, 1, 1, 1, 2, 1, 1, 2, 2};
 struct store {
   MDB_env *env;
   /* Growing the map remaps it: no transaction of this process may be open
-   * then (LMDB's rule). Every transaction holds this lock shared, and
+   * then (LMDB's rule). Every transaction holds this lock shared and
    * store_grow() (or adopting another process's larger map) holds it
    * exclusive, so readers on other threads (the daemon's REST handlers)
-   * never see the map move under them. glibc's default rwlock prefers
-   * readers, so a read nested in a foreach callback cannot deadlock. */
+   * never see the map move under them. The lock prefers the grower (a
+   * stream of overlapping readers must not starve the writer); a thread
+   * that already holds it shared (a read inside a foreach callback) does
+   * not take it again (map_lock_shared), so nesting cannot deadlock. */
   pthread_rwlock_t map_lock;
   MDB_dbi dbi[DB_COUNT];
   store_options_t opt;
@@ -195,29 +197,77 @@ static int env_create(store_t *s, const char *path)
   return rc == MDB_INVALID ? STORE_ENOTSTORE : rc;
 }
 
+/* Which stores this thread holds shared, and how deeply (a few suffice:
+ * a thread rarely reads more than one store at once; beyond four, nesting
+ * is not detected and a nested read could wait for a pending grow). */
+typedef struct lock_slot {
+  const store_t *s;
+  unsigned depth;
+} lock_slot_t;
+static _Thread_local lock_slot_t tl_slots[4];
+
+static lock_slot_t *lock_slot(const store_t *s)
+{
+  for (size_t i = 0; i < sizeof(tl_slots) / sizeof(tl_slots[0]); i++)
+    if (tl_slots[i].s == s)
+      return &tl_slots[i];
+  return NULL;
+}
+
+static bool map_held(const store_t *s)
+{
+  lock_slot_t *sl = lock_slot(s);
+  return sl && sl->depth;
+}
+
+static void map_lock_shared(store_t *s)
+{
+  lock_slot_t *sl = lock_slot(s);
+  if (sl && sl->depth) {
+    sl->depth++;
+    return;
+  }
+  pthread_rwlock_rdlock(&s->map_lock);
+  if (!sl)
+    sl = lock_slot(NULL);
+  if (sl)
+    *sl = (lock_slot_t){.s = s, .depth = 1};
+}
+
+static void map_unlock_shared(store_t *s)
+{
+  lock_slot_t *sl = lock_slot(s);
+  if (sl && --sl->depth)
+    return;
+  if (sl)
+    sl->s = NULL;
+  pthread_rwlock_unlock(&s->map_lock);
+}
+
 static int read_begin(store_t *s, MDB_txn **txn)
 {
-  pthread_rwlock_rdlock(&s->map_lock);
+  map_lock_shared(s);
   int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
-  if (rc == MDB_MAP_RESIZED) {
-    /* Another process grew the map: adopt its size (alone) and retry. */
-    pthread_rwlock_unlock(&s->map_lock);
+  if (rc == MDB_MAP_RESIZED && lock_slot(s) && lock_slot(s)->depth == 1) {
+    /* Another process grew the map: adopt its size (alone) and retry.
+     * (Not from a nested read: the outer transaction pins the map.) */
+    map_unlock_shared(s);
     pthread_rwlock_wrlock(&s->map_lock);
     rc = mdb_env_set_mapsize(s->env, 0);
     pthread_rwlock_unlock(&s->map_lock);
-    pthread_rwlock_rdlock(&s->map_lock);
+    map_lock_shared(s);
     if (!rc)
       rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
   }
   if (rc)
-    pthread_rwlock_unlock(&s->map_lock);
+    map_unlock_shared(s);
   return rc;
 }
 
 static void read_end(store_t *s, MDB_txn *txn)
 {
   mdb_txn_abort(txn);
-  pthread_rwlock_unlock(&s->map_lock);
+  map_unlock_shared(s);
 }
 
 static int meta_get_u32(MDB_txn *txn, MDB_dbi meta, const char *key,
@@ -410,7 +460,7 @@ static int open_existing(store_t *s)
   }
   /* Handles opened in a read transaction stay valid after its commit. */
   rc = mdb_txn_commit(txn);
-  pthread_rwlock_unlock(&s->map_lock);
+  map_unlock_shared(s);
   return rc;
 }
 
@@ -459,7 +509,13 @@ int store_open(const char *dir, const store_options_t *opt, store_t **out,
   store_t *s = calloc(1, sizeof(*s));
   if (!s)
     return STORE_ENOMEM;
-  if (pthread_rwlock_init(&s->map_lock, NULL) != 0) {
+  pthread_rwlockattr_t la;
+  pthread_rwlockattr_init(&la);
+  pthread_rwlockattr_setkind_np(&la,
+                                PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  int lrc = pthread_rwlock_init(&s->map_lock, &la);
+  pthread_rwlockattr_destroy(&la);
+  if (lrc != 0) {
     free(s);
     return STORE_ENOMEM;
   }
@@ -511,6 +567,8 @@ unsigned store_schema_found(const store_t *s) { return s->schema_found; }
 int store_grow(store_t *s)
 {
   MDB_envinfo info;
+  if (map_held(s))
+    return STORE_EINVAL; /* our own transaction pins the map */
   pthread_rwlock_wrlock(&s->map_lock); /* waits for this process's txns */
   int rc = mdb_env_info(s->env, &info);
   if (!rc)
@@ -529,10 +587,10 @@ int store_write_begin(store_t *s, store_txn_t **out)
   store_txn_t *t = calloc(1, sizeof(*t));
   if (!t)
     return STORE_ENOMEM;
-  pthread_rwlock_rdlock(&s->map_lock); /* held until commit or abort */
+  map_lock_shared(s); /* held until commit or abort */
   int rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
   if (rc) {
-    pthread_rwlock_unlock(&s->map_lock);
+    map_unlock_shared(s);
     free(t);
     return rc;
   }
@@ -545,7 +603,7 @@ int store_write_begin(store_t *s, store_txn_t **out)
 
 static void txn_free(store_txn_t *t)
 {
-  pthread_rwlock_unlock(&t->s->map_lock);
+  map_unlock_shared(t->s);
   msgpack_sbuffer_destroy(&t->buf);
   msgpack_sbuffer_destroy(&t->hbuf);
   free(t);

@@ -21,7 +21,9 @@
  *   idx_state   state(1) | ~score(8, big endian) | task id -> ""   (ranked lists)
  *   idx_repo    repo id | 0 | task id -> ""
  *   idx_kind    kind | 0 | task id -> ""
- *   history     task id | 0 | seq(8, BE) -> msgpack TASK_UPDATE (append-only)
+ *   history     task id | 0 | seq(8, BE) -> msgpack TASK_UPDATE (append-only;
+ *               a creation, which is no transition, is an EVENT with topic
+ *               "task.created", reported as an update from "new")
  *   events      seq(8, BE) -> msgpack EVENT (bounded retention)
  *   audit       seq(8, BE) -> JSON object
  *   gh_cache    URL -> etag | 0 | body
@@ -134,7 +136,9 @@ typedef struct store_filter {
 /**
  * Call @p fn for each matching task, highest score first within a state
  * (states in table order when state is -1). @p fn returns non-zero to stop.
- * The task passed is borrowed for the call.
+ * The task passed is borrowed for the call. @p fn may read the store
+ * (nested reads are fine) but must not wait for a store write: a pending
+ * map growth waits for this read to end.
  * @return 0, or the first error (a record that does not decode is reported
  *         as STORE_ECORRUPT after the others were listed).
  */

@@ -3,6 +3,7 @@
  * and a plain msgpack packer for the protocol suites. See proto_test.h.
  */
 #include "tests/protocol/proto_test.h"
+#include "tests/support/json_msgpack.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -548,44 +549,6 @@ json_t *ptst_load_d(proto_type_t t)
   return d;
 }
 
-void ptst_pack_json(msgpack_packer *pk, const json_t *v)
-{
-  const char *key;
-  json_t *item;
-  size_t i;
-
-  switch (json_typeof(v)) {
-  case JSON_OBJECT:
-    msgpack_pack_map(pk, json_object_size(v));
-    json_object_foreach((json_t *)v, key, item) {
-      msgpack_pack_str_with_body(pk, key, strlen(key));
-      ptst_pack_json(pk, item);
-    }
-    break;
-  case JSON_ARRAY:
-    msgpack_pack_array(pk, json_array_size(v));
-    json_array_foreach(v, i, item) ptst_pack_json(pk, item);
-    break;
-  case JSON_STRING:
-    msgpack_pack_str_with_body(pk, json_string_value(v), json_string_length(v));
-    break;
-  case JSON_INTEGER:
-    msgpack_pack_int64(pk, json_integer_value(v));
-    break;
-  case JSON_REAL:
-    msgpack_pack_double(pk, json_real_value(v));
-    break;
-  case JSON_TRUE:
-    msgpack_pack_true(pk);
-    break;
-  case JSON_FALSE:
-    msgpack_pack_false(pk);
-    break;
-  default:
-    msgpack_pack_nil(pk);
-    break;
-  }
-}
 
 void ptst_pack_msg(msgpack_sbuffer *sb, int v, const char *type,
                    const json_t *d)
@@ -603,7 +566,7 @@ void ptst_pack_msg(msgpack_sbuffer *sb, int v, const char *type,
   }
   if (d != NULL) {
     msgpack_pack_str_with_body(&pk, "d", 1);
-    ptst_pack_json(&pk, d);
+    json_msgpack_pack(&pk, d);
   }
 }
 
@@ -674,4 +637,14 @@ json_t *ptst_nested(int levels, bool arrays)
     v = c;
   }
   return v;
+}
+
+json_t *ptst_str_of(size_t n, char c)
+{
+  char *s = malloc(n + 1);
+  memset(s, c, n);
+  s[n] = '\0';
+  json_t *j = json_stringn(s, n);
+  free(s);
+  return j;
 }

@@ -50,8 +50,6 @@ json_t *ptst_load_json(proto_type_t t);
 /** The JSON fixture's "d" map in its msgpack shape (event "ts" as unix ms). */
 json_t *ptst_load_d(proto_type_t t);
 
-/** Pack a JSON value as msgpack the plain way (not through the codec). */
-void ptst_pack_json(msgpack_packer *pk, const json_t *v);
 /** Pack {"v": v, "t": type, "d": d} into @p sb; a NULL @p type or @p d
  * leaves that key out, and v < 0 leaves "v" out. */
 void ptst_pack_msg(msgpack_sbuffer *sb, int v, const char *type,
@@ -70,5 +68,8 @@ json_t *ptst_nested(int levels, bool arrays);
  * Criterion's workers end with _exit, so leaks would otherwise go unseen.
  * No-op in other builds. */
 void ptst_check_leaks(void);
+
+/* A JSON string of @p n copies of @p c (for cap tests). */
+json_t *ptst_str_of(size_t n, char c);
 
 #endif /* TESTS_PROTOCOL_PROTO_TEST_H */

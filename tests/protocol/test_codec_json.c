@@ -473,34 +473,25 @@ Test(codec_json, optional_fields_may_be_absent_or_null)
 
 /* ---- caps and values ---- */
 
-static json_t *str_of(size_t n, char c)
-{
-  char *s = malloc(n + 1);
-  memset(s, c, n);
-  s[n] = '\0';
-  json_t *j = json_stringn(s, n);
-  free(s);
-  return j;
-}
 
 Test(codec_json, caps_apply_as_in_msgpack)
 {
   proto_msg_t m;
   char err[ERRLEN];
-  cr_assert_eq(decode_with(PROTO_TASK, "path", str_of(PROTO_MAX_STR, 'p'), &m,
+  cr_assert_eq(decode_with(PROTO_TASK, "path", ptst_str_of(PROTO_MAX_STR, 'p'), &m,
                            err), 0, "%s", err);
   proto_msg_fini(&m);
-  PTST_RC(decode_with(PROTO_TASK, "path", str_of(PROTO_MAX_STR + 1, 'p'), &m,
+  PTST_RC(decode_with(PROTO_TASK, "path", ptst_str_of(PROTO_MAX_STR + 1, 'p'), &m,
                       err), PROTO_ETOOBIG);
   cr_assert_str_eq(err, "task.path: string of 4097 bytes is over the 4096-byte "
                         "cap");
   PTST_RC(decode_with(PROTO_TASK, "score",
-                      json_pack("{s:o}", "why", str_of(PROTO_MAX_TEXT + 1, 'w')),
+                      json_pack("{s:o}", "why", ptst_str_of(PROTO_MAX_TEXT + 1, 'w')),
                       &m, err), PROTO_ETOOBIG);
   err_starts(err, "task.score.why: ");
   PTST_RC(decode_with(PROTO_REPLY, "error",
                       json_pack("{s:s,s:o}", "code", "x", "message",
-                                str_of(PROTO_MAX_TEXT + 1, 'm')),
+                                ptst_str_of(PROTO_MAX_TEXT + 1, 'm')),
                       &m, err), PROTO_ETOOBIG);
   json_t *list = json_array();
   for (int i = 0; i <= PROTO_MAX_LIST; i++)

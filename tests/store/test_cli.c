@@ -228,6 +228,7 @@ Test(cli, read_only_commands_beside_a_running_writer) {
   free(snap);
   tst_rmrf(dir);
   free(dir);
+  tst_check_leaks();
 }
 
 Test(cli, missing_data_dir_fails_clearly) {
@@ -253,6 +254,7 @@ Test(cli, missing_data_dir_fails_clearly) {
   cr_assert_eq(tst_dir_entries(dir), 0, "a reader created something");
   tst_rmrf(dir);
   free(dir);
+  tst_check_leaks();
 }
 
 Test(cli, v1_store_needs_migration_then_kind_filter_works) {
@@ -282,4 +284,5 @@ Test(cli, v1_store_needs_migration_then_kind_filter_works) {
   free(err);
   tst_rmrf(dir);
   free(dir);
+  tst_check_leaks();
 }

@@ -236,6 +236,7 @@ Test(crash, acknowledged_writes_survive_kill9) {
   }
   fprintf(stderr, "crash: %d trials, %zu acknowledged writes checked, %zu "
           "unacknowledged tasks also committed\n", trials, lines, extra);
+  tst_check_leaks();
 }
 
 Test(crash, killed_mid_commit_under_load) {
@@ -251,6 +252,7 @@ Test(crash, killed_mid_commit_under_load) {
             "%zu tasks acked, %zu stored\n", i, n, r.acked_lines,
             r.acked_tasks, r.stored);
   }
+  tst_check_leaks();
 }
 
 Test(crash, random_kill_under_heavy_load) {
@@ -263,4 +265,5 @@ Test(crash, random_kill_under_heavy_load) {
     fprintf(stderr, "  trial %d: killed after %ld acks (16 threads + events), "
             "%zu read, %zu stored\n", i, n, r.acked_lines, r.stored);
   }
+  tst_check_leaks();
 }

@@ -731,8 +731,9 @@ Test(store, tiny_map_grows_through_the_actor, .init = setup, .fini = teardown) {
   tst_raw_check(g_dir, NULL);
 }
 
-/* Readers in the writer's process (the daemon's REST handlers) keep reading
- * while the store actor grows the map under them. */
+/* Readers in the writer's process (the daemon's REST handlers) keep reading,
+ * also with reads nested in a walk, while the store actor grows the map
+ * under them; the growth is not starved by them either. */
 typedef struct reader_arg {
   store_t *s;
   atomic_bool *stop;
@@ -740,9 +741,21 @@ typedef struct reader_arg {
   int errors;
 } reader_arg_t;
 
+typedef struct nested {
+  store_t *s;
+  size_t n;
+  int errors;
+} nested_t;
+
+/* Counts, and reads the same task again from inside the walk (a nested
+ * read must neither deadlock against a pending growth nor fail). */
 static int count_cb(const proto_task_t *t, void *arg) {
-  (void)t;
-  ++*(size_t *)arg;
+  nested_t *c = arg;
+  if (c->n++ % 16 == 0) {
+    proto_task_t again;
+    if (store_task_get(c->s, t->id, &again) != 0) c->errors++;
+    store_task_free(&again);
+  }
   return 0;
 }
 
@@ -755,9 +768,10 @@ static void *grow_reader(void *p) {
       store_task_free(&got);
     else if (rc != STORE_ENOTFOUND)
       r->errors++;
-    size_t n = 0;
+    nested_t c = {.s = r->s};
     store_filter_t f = {.state = -1, .kind = "todo"};
-    if (store_task_foreach(r->s, &f, count_cb, &n) != 0) r->errors++;
+    if (store_task_foreach(r->s, &f, count_cb, &c) != 0) r->errors++;
+    r->errors += c.errors;
     store_stats_t st;
     if (store_stats(r->s, &st) != 0) r->errors++;
     r->reads++;

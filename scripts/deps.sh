@@ -25,13 +25,37 @@ for p in "${want[@]}"; do
   fi
 done
 
-if [ "${#missing[@]}" -eq 0 ]; then
-  exit 0
-fi
+install_apt() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# npm test tools (tests/node/package.json): installed into
+# tests/node/node_modules when a listed package is missing there.
+install_npm_tools() {
+  local dir top
+  top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  dir="$top/tests/node"
+  if ! command -v npm >/dev/null; then
+    missing=(nodejs npm)
+    install_apt
+  fi
+  if node -e '
+      const fs = require("fs"), dir = process.argv[1];
+      const p = require(dir + "/package.json");
+      for (const d of Object.keys(p.dependencies || {}))
+        if (!fs.existsSync(dir + "/node_modules/" + d + "/package.json"))
+          process.exit(1);
+    ' "$dir"; then
+    return 0
+  fi
+  echo "deps: npm install in tests/node" >&2
+  (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
+if [ "${#missing[@]}" -gt 0 ]; then install_apt; fi
+install_npm_tools

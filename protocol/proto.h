@@ -146,6 +146,11 @@ typedef struct proto_finding {
   char *owner;           /* "owner": TODO(owner) */
   uint32_t issue_ref;    /* "issue_ref": TODO(#123), 0 none */
   char *fingerprint;     /* "fingerprint" (required): stable id basis */
+  json_t *details;       /* "details": object, omitted when NULL: "due"
+                            (TODO(date), YYYY-MM-DD), "metrics" (refactor:
+                            lines, nesting, complexity, params, ...),
+                            "rule" and "preview" (secrets), "locations"
+                            (duplicated blocks) */
 } proto_finding_t;
 
 /* TASK: the unit of work (SPEC §1.2, issue #3 task model). */

@@ -133,6 +133,7 @@ static const proto__field_t finding_fields[] = {
     F_STR(proto_finding_t, owner, "owner", 0),
     F_KIND(proto_finding_t, issue_ref, "issue_ref", U32, 0),
     F_STR(proto_finding_t, fingerprint, "fingerprint", REQ),
+    F_KIND(proto_finding_t, details, "details", JSON, PROTO__OBJECT),
 };
 
 static const proto__field_t task_fields[] = {

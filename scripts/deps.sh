@@ -13,7 +13,8 @@ BUILD_PKGS=(
   libcriterion-dev libjansson-dev libyaml-dev libssl-dev git ca-certificates
   lmdb-utils
 )
-BENCH_PKGS=(libcaf-dev erlang-nox g++ libsqlite3-dev python3)
+BENCH_PKGS=(libcaf-dev erlang-nox g++ libsqlite3-dev python3 ripgrep
+            linux-source-6.1)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--bench" ]; then want+=("${BENCH_PKGS[@]}"); fi

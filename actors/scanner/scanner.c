@@ -1,0 +1,536 @@
+/*
+ * scanner.c: the coordinator of one scan (see scanner.h for the flow).
+ *
+ * State: a FIFO of path chunks from the walker, the shards with the number
+ * of chunks each holds (at most 2: one running, one queued, so a shard
+ * never waits for work), the count of findings batches the sink has not
+ * acknowledged, and the totals. The scan is over when the walker is done,
+ * the FIFO is empty and no shard holds a chunk; then PROTO_SCAN_DONE goes
+ * to the sink and every actor of the scan stops.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actors/scanner/scanner_int.h"
+#include "protocol/proto.h"
+#include "runtime/io.h"
+#include "runtime/rt.h"
+#include "runtime/timer.h"
+#include "scan/walk.h"
+
+#define SHARD_DEPTH 2
+#define MAX_SHARDS 64
+
+static const char *const default_markers[] = {"TODO", "FIXME", "HACK",
+                                              "XXX",  "BUG",   "OPTIMIZE"};
+
+typedef struct chunk {
+  struct chunk *next;
+  rt_msg_t *msg; /* a __WORK message, ready to send */
+} chunk_t;
+
+typedef struct coord {
+  rt_runtime_t *rt;
+  rt_actor_t *self;
+  rt_actor_t *sink;
+  scanner_shared_t shared;
+  rt_actor_t *shards[MAX_SHARDS];
+  unsigned inflight[MAX_SHARDS];
+  unsigned nshards;
+  chunk_t *head, *tail;
+  unsigned credits_used;
+  bool walk_done, finished;
+  char *walk_error;
+  uint64_t listed, files, bytes, skipped, findings, warnings;
+  uint64_t started_ms, timer;
+} coord_t;
+
+typedef struct start_arg {
+  const scanner_opts_t *opts;
+  rt_actor_t *sink;
+} start_arg_t;
+
+static uint64_t now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int scanner_msg_from_sbuffer(uint32_t type, msgpack_sbuffer *sb,
+                             rt_msg_t **out)
+{
+  int rc = rt_msg_new_take(type, sb->data, sb->size, out);
+  if (rc != 0)
+    msgpack_sbuffer_destroy(sb);
+  sb->data = NULL;
+  sb->size = sb->alloc = 0;
+  return rc;
+}
+
+/* ---- the walker: a blocking job ---- */
+
+typedef struct walk_job {
+  scanner_opts_t opts;   /* copy of the pointers; the strings are the caller's */
+  rt_runtime_t *rt;
+  rt_actor_t *coord;     /* a reference, released by the job */
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  const char *batch[SCANNER_CHUNK_PATHS];
+  size_t lens[SCANNER_CHUNK_PATHS];
+  char *store;           /* the batch's path bytes */
+  size_t store_len, store_cap;
+  unsigned n;
+} walk_job_t;
+
+/* Send a message from a blocking thread, waiting while the mailbox is full. */
+static void send_blocking(walk_job_t *j, rt_msg_t *m)
+{
+  int rc;
+  while ((rc = rt_send(j->coord, &m)) == RT_EAGAIN) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  if (rc != 0)
+    rt_msg_free(m);
+}
+
+static void flush_paths(walk_job_t *j)
+{
+  if (j->n == 0)
+    return;
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, j->n);
+  size_t off = 0;
+  for (unsigned i = 0; i < j->n; i++) {
+    msgpack_pack_str_with_body(&pk, j->store + off, j->lens[i]);
+    off += j->lens[i];
+  }
+  j->n = 0;
+  j->store_len = 0;
+  rt_msg_t *m = NULL;
+  if (scanner_msg_from_sbuffer(SCANNER_MSG__PATHS, &sb, &m) == 0)
+    send_blocking(j, m);
+}
+
+static int on_path(void *ud, const char *path, size_t len)
+{
+  walk_job_t *j = ud;
+  if (j->store_len + len > j->store_cap) {
+    size_t cap = j->store_cap ? j->store_cap * 2 : 16384;
+    while (cap < j->store_len + len)
+      cap *= 2;
+    char *p = realloc(j->store, cap);
+    if (!p)
+      return -1;
+    j->store = p;
+    j->store_cap = cap;
+  }
+  memcpy(j->store + j->store_len, path, len);
+  j->store_len += len;
+  j->lens[j->n++] = len;
+  if (j->n == SCANNER_CHUNK_PATHS)
+    flush_paths(j);
+  return 0;
+}
+
+static void walk_run(void *arg, rt_msg_t **result)
+{
+  walk_job_t *j = arg;
+  scan_walk_cfg_t cfg = {
+      .root = j->opts.root,
+      .excludes = j->opts.excludes,
+      .nexcludes = j->opts.nexcludes,
+      .no_git = j->opts.no_git,
+  };
+  scan_walk_stats_t st;
+  char err[512] = "";
+  int rc = scan_walk(&cfg, on_path, j, &st, err, sizeof err);
+  flush_paths(j);
+
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 4);
+  msgpack_pack_uint64(&pk, st.listed);
+  msgpack_pack_uint64(&pk, st.excluded);
+  if (st.used_git)
+    msgpack_pack_true(&pk);
+  else
+    msgpack_pack_false(&pk);
+  if (rc != 0 && err[0])
+    msgpack_pack_str_with_body(&pk, err, strlen(err));
+  else
+    msgpack_pack_nil(&pk);
+  scanner_msg_from_sbuffer(SCANNER_MSG__WALK_DONE, &sb, result);
+  rt_actor_release(j->coord);
+  free(j->store);
+  free(j);
+}
+
+static int start_walk(coord_t *c)
+{
+  walk_job_t *j = calloc(1, sizeof *j);
+  if (!j)
+    return RT_ENOMEM;
+  j->opts = *c->shared.opts;
+  j->rt = c->rt;
+  j->coord = rt_actor_retain(c->self);
+  int rc = rt_blocking_submit(c->rt, walk_run, j, c->self);
+  if (rc != 0) {
+    rt_actor_release(j->coord);
+    free(j);
+  }
+  return rc;
+}
+
+/* ---- dealing chunks ---- */
+
+static void push_chunk(coord_t *c, rt_msg_t *m)
+{
+  chunk_t *k = malloc(sizeof *k);
+  if (!k) {
+    rt_msg_free(m);
+    return;
+  }
+  k->next = NULL;
+  k->msg = m;
+  if (c->tail)
+    c->tail->next = k;
+  else
+    c->head = k;
+  c->tail = k;
+}
+
+static unsigned least_loaded_shard(const coord_t *c)
+{
+  unsigned best = 0;
+  for (unsigned i = 1; i < c->nshards; i++) {
+    if (c->inflight[i] < c->inflight[best])
+      best = i;
+  }
+  return best;
+}
+
+/* Give queued chunks to shards with room, while the sink keeps up. */
+static void deal(coord_t *c)
+{
+  while (c->head && c->credits_used < SCANNER_CREDITS) {
+    unsigned i = least_loaded_shard(c);
+    if (c->inflight[i] >= SHARD_DEPTH)
+      return;
+    chunk_t *k = c->head;
+    c->head = k->next;
+    if (!c->head)
+      c->tail = NULL;
+    if (rt_send(c->shards[i], &k->msg) != 0)
+      rt_msg_free(k->msg);
+    else
+      c->inflight[i]++;
+    free(k);
+  }
+}
+
+static void on_paths(coord_t *c, rt_msg_t *msg)
+{
+  size_t len;
+  void *data = rt_msg_take_payload(msg, &len);
+  rt_msg_t *work = NULL;
+  if (data && rt_msg_new_take(SCANNER_MSG__WORK, data, len, &work) == 0)
+    push_chunk(c, work);
+  deal(c);
+}
+
+/* ---- results ---- */
+
+static void send_proto(coord_t *c, proto_msg_t *m)
+{
+  msgpack_sbuffer sb;
+  rt_msg_t *out = NULL;
+  msgpack_sbuffer_init(&sb);
+  if (proto_msgpack_encode(m, &sb) == 0 &&
+      scanner_msg_from_sbuffer((uint32_t)m->type, &sb, &out) == 0) {
+    if (rt_send(c->sink, &out) != 0)
+      rt_msg_free(out);
+  } else {
+    msgpack_sbuffer_destroy(&sb);
+  }
+}
+
+static void forward_warnings(coord_t *c, const msgpack_object *arr)
+{
+  for (uint32_t i = 0; i < arr->via.array.size; i++) {
+    const msgpack_object *o = &arr->via.array.ptr[i];
+    rt_msg_t *m = NULL;
+    if (o->type != MSGPACK_OBJECT_STR ||
+        rt_msg_new(SCANNER_MSG_WARNING, o->via.str.ptr, o->via.str.size, &m))
+      continue;
+    c->warnings++;
+    if (rt_send(c->sink, &m) != 0)
+      rt_msg_free(m);
+  }
+}
+
+/* Re-pack the findings array alone and send it to the sink. */
+static void forward_findings(coord_t *c, const msgpack_object *arr)
+{
+  if (arr->via.array.size == 0)
+    return;
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_object(&pk, *arr);
+  rt_msg_t *m = NULL;
+  if (scanner_msg_from_sbuffer(SCANNER_MSG_FINDINGS, &sb, &m) != 0)
+    return;
+  if (rt_send(c->sink, &m) == 0) {
+    c->credits_used++;
+    c->findings += arr->via.array.size;
+  } else {
+    rt_msg_free(m);
+  }
+}
+
+static bool is_result(const msgpack_object *o)
+{
+  const msgpack_object *a = o->via.array.ptr;
+  return o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 5 &&
+         a[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+         a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+         a[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+         a[3].type == MSGPACK_OBJECT_ARRAY && a[4].type == MSGPACK_OBJECT_ARRAY;
+}
+
+static void shard_done(coord_t *c, uint64_t sender)
+{
+  for (unsigned i = 0; i < c->nshards; i++) {
+    if (rt_actor_id(c->shards[i]) == sender && c->inflight[i] > 0) {
+      c->inflight[i]--;
+      return;
+    }
+  }
+}
+
+static void maybe_finish(coord_t *c);
+
+static void on_result(coord_t *c, rt_msg_t *msg)
+{
+  size_t len;
+  const void *data = rt_msg_data(msg, &len);
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  shard_done(c, rt_msg_sender(msg));
+  if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+      is_result(&u.data)) {
+    const msgpack_object *a = u.data.via.array.ptr;
+    c->files += a[0].via.u64;
+    c->bytes += a[1].via.u64;
+    c->skipped += a[2].via.u64;
+    forward_findings(c, &a[3]);
+    forward_warnings(c, &a[4]);
+  }
+  msgpack_unpacked_destroy(&u);
+  deal(c);
+  maybe_finish(c);
+}
+
+static void on_walk_done(coord_t *c, rt_msg_t *msg)
+{
+  size_t len;
+  const void *data = rt_msg_data(msg, &len);
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+      u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 4) {
+    const msgpack_object *a = u.data.via.array.ptr;
+    c->listed = a[0].via.u64;
+    if (a[3].type == MSGPACK_OBJECT_STR)
+      c->walk_error = strndup(a[3].via.str.ptr, a[3].via.str.size);
+  }
+  msgpack_unpacked_destroy(&u);
+  c->walk_done = true;
+  maybe_finish(c);
+}
+
+static void send_progress(coord_t *c)
+{
+  proto_msg_t m = {.type = PROTO_SCAN_PROGRESS};
+  m.u.scan_progress.repo = (char *)c->shared.opts->repo;
+  m.u.scan_progress.files = c->files;
+  m.u.scan_progress.bytes = c->bytes;
+  m.u.scan_progress.findings = c->findings;
+  send_proto(c, &m);
+}
+
+static void maybe_finish(coord_t *c)
+{
+  if (c->finished || !c->walk_done || c->head)
+    return;
+  for (unsigned i = 0; i < c->nshards; i++) {
+    if (c->inflight[i])
+      return;
+  }
+  c->finished = true;
+  if (c->timer)
+    rt_timer_cancel(c->rt, c->timer);
+  proto_msg_t m = {.type = PROTO_SCAN_DONE};
+  m.u.scan_done.repo = (char *)c->shared.opts->repo;
+  m.u.scan_done.files = c->files;
+  m.u.scan_done.findings = c->findings;
+  m.u.scan_done.duration_ms = now_ms() - c->started_ms;
+  m.u.scan_done.error = c->walk_error;
+  send_proto(c, &m);
+  for (unsigned i = 0; i < c->nshards; i++)
+    rt_actor_stop(c->shards[i]);
+}
+
+/* ---- the actor ---- */
+
+static void shared_init(scanner_shared_t *sh, const scanner_opts_t *o)
+{
+  sh->opts = o;
+  sh->markers.tags = o->markers ? (const char **)o->markers
+                                : (const char **)default_markers;
+  sh->markers.ntags = o->markers ? o->nmarkers
+                                 : sizeof default_markers / sizeof *default_markers;
+  sh->thresholds = o->thresholds;
+  if (!sh->thresholds.max_function_lines && !sh->thresholds.max_file_lines)
+    sh->thresholds = scan_thresholds_default();
+  sh->max_file_size = o->max_file_size ? o->max_file_size
+                                       : SCANNER_MAX_FILE_DEFAULT;
+  sh->rootfd = open(o->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static int spawn_shards(coord_t *c)
+{
+  unsigned n = c->shared.opts->shards;
+  if (!n)
+    n = rt_runtime_workers(c->rt);
+  if (n > MAX_SHARDS)
+    n = MAX_SHARDS;
+  for (unsigned i = 0; i < n; i++) {
+    int rc = rt_actor_spawn(c->rt, &scanner_shard_type, &c->shared, NULL,
+                            &c->shards[i]);
+    if (rc != 0)
+      return rc;
+    c->nshards++;
+  }
+  return 0;
+}
+
+static int coord_start(rt_ctx_t *ctx, void *state, const void *arg)
+{
+  coord_t *c = state;
+  const start_arg_t *a = arg;
+  c->rt = rt_ctx_runtime(ctx);
+  c->self = rt_self(ctx);
+  c->sink = rt_actor_retain(a->sink);
+  c->started_ms = now_ms();
+  shared_init(&c->shared, a->opts);
+  return 0;
+}
+
+static void coord_stop(rt_ctx_t *ctx, void *state)
+{
+  coord_t *c = state;
+  while (c->head) {
+    chunk_t *k = c->head;
+    c->head = k->next;
+    rt_msg_free(k->msg);
+    free(k);
+  }
+  for (unsigned i = 0; i < c->nshards; i++) {
+    rt_actor_stop(c->shards[i]);
+    rt_actor_release(c->shards[i]);
+  }
+  if (c->shared.rootfd >= 0)
+    close(c->shared.rootfd);
+  rt_actor_release(c->sink);
+  free(c->walk_error);
+}
+
+/* The first message: shards, the walker, the progress timer. */
+static void on_begin(coord_t *c)
+{
+  unsigned every = c->shared.opts->progress_ms;
+  int rc = spawn_shards(c);
+  if (rc == 0)
+    rc = start_walk(c);
+  if (rc != 0) {
+    c->walk_error = strdup(rt_strerror(rc));
+    c->walk_done = true;
+    maybe_finish(c);
+    return;
+  }
+  if (every)
+    rt_timer_start(c->rt, c->self, SCANNER_MSG__TICK, every, every, &c->timer);
+}
+
+static void coord_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
+{
+  coord_t *c = state;
+  switch (rt_msg_type(msg)) {
+  case SCANNER_MSG__BEGIN:
+    on_begin(c);
+    break;
+  case SCANNER_MSG__PATHS:
+    on_paths(c, msg);
+    break;
+  case SCANNER_MSG__RESULT:
+    on_result(c, msg);
+    break;
+  case SCANNER_MSG__WALK_DONE:
+    on_walk_done(c, msg);
+    break;
+  case SCANNER_MSG_ACK:
+    if (c->credits_used)
+      c->credits_used--;
+    deal(c);
+    break;
+  case SCANNER_MSG__TICK:
+    if (!c->finished)
+      send_progress(c);
+    break;
+  default:
+    break;
+  }
+  if (c->finished)
+    rt_stop_self(ctx);
+}
+
+static const rt_actor_type_t coord_type = {
+    .name = "scanner",
+    .state_size = sizeof(coord_t),
+    .on_start = coord_start,
+    .on_msg = coord_msg,
+    .on_stop = coord_stop,
+};
+
+int scanner_start(rt_runtime_t *rt, const scanner_opts_t *opts,
+                  rt_actor_t *sink)
+{
+  start_arg_t arg = {opts, sink};
+  rt_actor_t *a = NULL;
+  rt_msg_t *begin = NULL;
+  /* on_start copies what it needs from arg: no restarts are configured. */
+  int rc = rt_actor_spawn(rt, &coord_type, &arg, NULL, &a);
+  if (rc != 0)
+    return rc;
+  rc = rt_msg_new(SCANNER_MSG__BEGIN, NULL, 0, &begin);
+  if (rc == 0 && (rc = rt_send(a, &begin)) != 0)
+    rt_msg_free(begin);
+  if (rc != 0)
+    rt_actor_stop(a);
+  rt_actor_release(a);
+  return rc;
+}

@@ -1,0 +1,367 @@
+/*
+ * shard.c: a scanner shard: reads the files of one chunk and turns what
+ * scan/ finds in them into encoded FINDING messages.
+ *
+ * One shard per worker, each with its own buffers (file contents, the
+ * blanked copy for the metrics, per-file occurrence counts), so shards
+ * share nothing but the read-only scanner_shared_t. A chunk's findings go
+ * back to the coordinator in one __RESULT message.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actors/scanner/scanner_int.h"
+#include "protocol/proto.h"
+#include "scan/file.h"
+#include "scan/fingerprint.h"
+#include "scan/lang.h"
+#include "scan/lexer.h"
+
+typedef struct shard {
+  const scanner_shared_t *sh;
+  scan_buf_t file;
+  char *blank;
+  size_t blank_cap;
+  scan_occurrences_t occ;
+  /* the chunk in progress */
+  msgpack_sbuffer findings_sb;
+  msgpack_packer findings;
+  uint32_t nfindings;
+  msgpack_sbuffer warnings_sb;
+  msgpack_packer warnings;
+  uint32_t nwarnings;
+  uint64_t files, bytes, skipped;
+  const char *path; /* the file being scanned */
+  uint32_t file_findings; /* findings kept for it so far */
+} shard_t;
+
+/* A generated file full of markers must not make one huge message. */
+#define SHARD_MAX_FINDINGS_PER_FILE 1000
+
+static int shard_start(rt_ctx_t *ctx, void *state, const void *arg)
+{
+  shard_t *s = state;
+  s->sh = arg;
+  return 0;
+}
+
+static void shard_stop(rt_ctx_t *ctx, void *state)
+{
+  shard_t *s = state;
+  scan_buf_free(&s->file);
+  free(s->blank);
+  scan_occurrences_free(&s->occ);
+}
+
+/* ---- building findings ---- */
+
+static char *dup_n(const char *p, size_t n)
+{
+  char *d = malloc(n + 1);
+  if (d) {
+    memcpy(d, p, n);
+    d[n] = '\0';
+  }
+  return d;
+}
+
+static void lower_into(char *out, size_t cap, const char *in)
+{
+  size_t i = 0;
+  for (; in[i] && i + 1 < cap; i++)
+    out[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
+  out[i] = '\0';
+}
+
+/* Free what the callbacks below allocate in a finding. */
+static void finding_free_owned(proto_finding_t *f)
+{
+  free(f->tag);
+  free(f->kind);
+  free(f->text);
+  free(f->owner);
+  free(f->loc.symbol);
+  json_decref(f->details);
+}
+
+/* Encode @p f (filled by the caller, fingerprint set here) and append it
+ * to the chunk's findings; frees what f owns. */
+static void emit_finding(shard_t *s, proto_finding_t *f, const char *key,
+                         size_t key_len)
+{
+  char fp[SCAN_FP_HEX + 1];
+  if (s->file_findings++ >= SHARD_MAX_FINDINGS_PER_FILE) {
+    finding_free_owned(f);
+    return;
+  }
+  uint32_t occ = scan_occurrence_next(&s->occ, f->kind, key, key_len);
+  scan_fingerprint(fp, s->sh->opts->repo, f->kind, s->path, key, key_len, occ);
+  f->repo = (char *)s->sh->opts->repo;
+  f->loc.path = (char *)s->path;
+  f->fingerprint = fp;
+
+  proto_msg_t m = {.type = PROTO_FINDING};
+  m.u.finding = *f;
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  if (proto_msgpack_encode(&m, &sb) == 0) {
+    msgpack_pack_bin(&s->findings, sb.size);
+    msgpack_pack_bin_body(&s->findings, sb.data, sb.size);
+    s->nfindings++;
+  }
+  msgpack_sbuffer_destroy(&sb);
+  /* the borrowed fields are not freed */
+  f->repo = NULL;
+  f->loc.path = NULL;
+  f->fingerprint = NULL;
+  finding_free_owned(f);
+}
+
+static json_t *due_details(int32_t due_days)
+{
+  char day[16];
+  time_t t = (time_t)due_days * 86400;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(day, sizeof day, "%Y-%m-%d", &tm);
+  return json_pack("{s:s}", "due", day);
+}
+
+static int on_marker(void *ud, const scan_marker_t *mk)
+{
+  shard_t *s = ud;
+  char kind[32];
+  char norm[1024];
+  proto_finding_t f;
+  memset(&f, 0, sizeof f);
+  lower_into(kind, sizeof kind, mk->tag);
+  f.kind = strdup(kind);
+  f.tag = strdup(mk->tag);
+  f.loc.line = mk->line;
+  f.loc.column = mk->col;
+  f.text = dup_n(mk->text, mk->text_len);
+  if (mk->owner_len)
+    f.owner = dup_n(mk->owner, mk->owner_len);
+  f.issue_ref = mk->issue;
+  if (mk->due_days >= 0)
+    f.details = due_details(mk->due_days);
+  size_t n = scan_normalize_text(mk->text, mk->text_len, norm, sizeof norm);
+  emit_finding(s, &f, norm, n);
+  return 0;
+}
+
+static int on_secret(void *ud, const scan_secret_t *sec)
+{
+  shard_t *s = ud;
+  char key[160], text[128], hex[65];
+  proto_finding_t f;
+  memset(&f, 0, sizeof f);
+  for (int i = 0; i < 32; i++)
+    snprintf(hex + 2 * i, 3, "%02x", sec->digest[i]);
+  f.kind = strdup("secret");
+  f.loc.line = sec->line;
+  f.loc.column = sec->col;
+  snprintf(text, sizeof text, "%s %s", sec->rule, sec->preview);
+  f.text = strdup(text);
+  f.details = json_pack("{s:s,s:s}", "rule", sec->rule, "preview",
+                        sec->preview);
+  int n = snprintf(key, sizeof key, "%s:%s", sec->rule, hex);
+  emit_finding(s, &f, key, (size_t)n);
+  return 0;
+}
+
+static int on_function(void *ud, const scan_function_t *fn)
+{
+  shard_t *s = ud;
+  char why[256], key[300];
+  if (!scan_function_breaks(&s->sh->thresholds, fn, why, sizeof why))
+    return 0;
+  proto_finding_t f;
+  memset(&f, 0, sizeof f);
+  f.kind = strdup("refactor");
+  f.loc.line = fn->line;
+  f.loc.column = 1;
+  f.loc.symbol = fn->name_len ? dup_n(fn->name, fn->name_len) : NULL;
+  char text[400];
+  snprintf(text, sizeof text, "%.*s: %s", (int)(fn->name_len ? fn->name_len : 9),
+           fn->name_len ? fn->name : "function", why);
+  f.text = strdup(text);
+  f.details = json_pack("{s:{s:i,s:i,s:i,s:i}}", "metrics", "lines",
+                        (json_int_t)fn->lines, "nesting",
+                        (json_int_t)fn->nesting, "complexity",
+                        (json_int_t)fn->complexity, "params",
+                        (json_int_t)fn->params);
+  int n = snprintf(key, sizeof key, "function:%.*s", (int)fn->name_len,
+                   fn->name_len ? fn->name : "");
+  emit_finding(s, &f, key, (size_t)n);
+  return 0;
+}
+
+static uint32_t count_lines(const char *p, size_t n)
+{
+  uint32_t lines = 0;
+  const char *e = p + n;
+  for (const char *q = p; (q = memchr(q, '\n', (size_t)(e - q))); q++)
+    lines++;
+  return lines + (n > 0 && p[n - 1] != '\n');
+}
+
+static void check_file_size(shard_t *s, size_t len)
+{
+  uint32_t lines = count_lines(s->file.data, len);
+  uint32_t max = s->sh->thresholds.max_file_lines;
+  if (!max || lines <= max)
+    return;
+  proto_finding_t f;
+  char text[128];
+  memset(&f, 0, sizeof f);
+  f.kind = strdup("refactor");
+  f.loc.line = 1;
+  f.loc.column = 1;
+  snprintf(text, sizeof text, "file has %u lines > %u", lines, max);
+  f.text = strdup(text);
+  f.details = json_pack("{s:{s:i}}", "metrics", "file_lines", (json_int_t)lines);
+  emit_finding(s, &f, "file", 4);
+}
+
+static int ensure_blank(shard_t *s, size_t len)
+{
+  if (len + 1 <= s->blank_cap)
+    return 0;
+  char *b = realloc(s->blank, len + 1);
+  if (!b)
+    return -1;
+  s->blank = b;
+  s->blank_cap = len + 1;
+  return 0;
+}
+
+static void scan_refactor(shard_t *s, const struct scan_lang *lang)
+{
+  size_t len = s->file.len;
+  if (lang->family == SCAN_FAMILY_NONE || ensure_blank(s, len) != 0)
+    return;
+  scan_lex_blank(lang, s->file.data, len, s->blank);
+  s->blank[len] = '\0';
+  scan_functions(lang->family, s->blank, len, on_function, s);
+  check_file_size(s, len);
+}
+
+/* ---- one file ---- */
+
+static void warn(shard_t *s, const char *path, const char *why)
+{
+  char line[512];
+  int n = snprintf(line, sizeof line, "%s: %s", path, why);
+  if (n < 0)
+    return;
+  msgpack_pack_str_with_body(&s->warnings, line,
+                             (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  s->nwarnings++;
+}
+
+static void scan_one(shard_t *s, const char *path)
+{
+  const scanner_opts_t *o = s->sh->opts;
+  scan_file_info_t info;
+  scan_read_t r = scan_read_file(s->sh->rootfd, path, s->sh->max_file_size,
+                                 &s->file, &info);
+  if (r != SCAN_READ_OK) {
+    s->skipped++;
+    if (r == SCAN_READ_ERROR)
+      warn(s, path, strerror(info.err));
+    return;
+  }
+  s->files++;
+  s->bytes += s->file.len;
+  s->path = path;
+  s->file_findings = 0;
+  scan_occurrences_reset(&s->occ);
+  size_t head = s->file.len < 256 ? s->file.len : 256;
+  const struct scan_lang *lang = scan_lang_detect(path, s->file.data, head);
+  if (lang && !o->no_markers)
+    scan_markers(&s->sh->markers, lang, s->file.data, s->file.len, on_marker, s);
+  if (!o->no_secrets)
+    scan_secrets(path, s->file.data, s->file.len, o->allow, on_secret, s);
+  if (lang && !o->no_refactor)
+    scan_refactor(s, lang);
+  if (s->file_findings > SHARD_MAX_FINDINGS_PER_FILE)
+    warn(s, path, "more than 1000 findings; the first 1000 are kept");
+  s->path = NULL;
+}
+
+/* ---- a chunk ---- */
+
+static void chunk_begin(shard_t *s)
+{
+  msgpack_sbuffer_init(&s->findings_sb);
+  msgpack_packer_init(&s->findings, &s->findings_sb, msgpack_sbuffer_write);
+  msgpack_sbuffer_init(&s->warnings_sb);
+  msgpack_packer_init(&s->warnings, &s->warnings_sb, msgpack_sbuffer_write);
+  s->nfindings = s->nwarnings = 0;
+  s->files = s->bytes = s->skipped = 0;
+}
+
+/* [files, bytes, skipped, [findings...], [warnings...]] */
+static int chunk_result(shard_t *s, rt_msg_t **out)
+{
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 5);
+  msgpack_pack_uint64(&pk, s->files);
+  msgpack_pack_uint64(&pk, s->bytes);
+  msgpack_pack_uint64(&pk, s->skipped);
+  msgpack_pack_array(&pk, s->nfindings);
+  msgpack_sbuffer_write(&sb, s->findings_sb.data, s->findings_sb.size);
+  msgpack_pack_array(&pk, s->nwarnings);
+  msgpack_sbuffer_write(&sb, s->warnings_sb.data, s->warnings_sb.size);
+  msgpack_sbuffer_destroy(&s->findings_sb);
+  msgpack_sbuffer_destroy(&s->warnings_sb);
+  return scanner_msg_from_sbuffer(SCANNER_MSG__RESULT, &sb, out);
+}
+
+static void scan_chunk(shard_t *s, const void *data, size_t len)
+{
+  msgpack_unpacked u;
+  char path[4096];
+  msgpack_unpacked_init(&u);
+  if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+      u.data.type == MSGPACK_OBJECT_ARRAY) {
+    for (uint32_t i = 0; i < u.data.via.array.size; i++) {
+      const msgpack_object *o = &u.data.via.array.ptr[i];
+      if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= sizeof path)
+        continue;
+      memcpy(path, o->via.str.ptr, o->via.str.size);
+      path[o->via.str.size] = '\0';
+      scan_one(s, path);
+    }
+  }
+  msgpack_unpacked_destroy(&u);
+}
+
+static void shard_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
+{
+  shard_t *s = state;
+  size_t len;
+  if (rt_msg_type(msg) != SCANNER_MSG__WORK)
+    return;
+  const void *data = rt_msg_data(msg, &len);
+  chunk_begin(s);
+  scan_chunk(s, data, len);
+  rt_msg_t *res = NULL;
+  if (chunk_result(s, &res) == 0 &&
+      rt_send_id(rt_ctx_runtime(ctx), rt_msg_sender(msg), &res) != 0)
+    rt_msg_free(res);
+}
+
+const rt_actor_type_t scanner_shard_type = {
+    .name = "scanner-shard",
+    .state_size = sizeof(shard_t),
+    .on_start = shard_start,
+    .on_msg = shard_msg,
+    .on_stop = shard_stop,
+};

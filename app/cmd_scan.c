@@ -1,0 +1,531 @@
+/*
+ * cmd_scan.c: `ccm scan [PATH...] [--json] [options]`, a one-shot scan.
+ *
+ * Starts a runtime, runs the scanner actors on each PATH in turn (the
+ * findings arrive at a port this thread reads), turns findings into tasks
+ * (id = the finding's fingerprint, so the same marker always has the same
+ * id), ranks them with the default rank below, and prints them: a table,
+ * or one JSON object per line with --json. Writes no state. On a terminal
+ * stderr shows a progress line while the scan runs; a one-line summary
+ * ends every scan.
+ *
+ * Default rank, until the prioritizer lands (issue #6): a base score per
+ * kind (secret 9, bug 8, fixme 7, hack/xxx 6, todo 5, refactor 4,
+ * optimize 3, other 4), +2 for a TODO(date) that is overdue, +0.5 when the
+ * marker names an issue. Ties: path, then line.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actors/scanner/scanner.h"
+#include "app/app.h"
+#include "protocol/proto.h"
+#include "runtime/rt.h"
+#include "scan/walk.h"
+
+#define MAX_PATHS 64
+#define MAX_MARKERS 32
+#define MAX_EXCLUDES 64
+#define WARN_SHOWN 20
+
+typedef struct scan_cli {
+  const char *paths[MAX_PATHS];
+  size_t npaths;
+  bool json;
+  bool no_default_excludes;
+  const char *markers[MAX_MARKERS];
+  size_t nmarkers;
+  char *markers_buf;
+  const char *excludes[MAX_EXCLUDES];
+  size_t nexcludes;
+  scanner_opts_t opts;
+} scan_cli_t;
+
+typedef struct found {
+  proto_finding_t f;
+  double score;
+} found_t;
+
+typedef struct results {
+  found_t *v;
+  size_t len, cap;
+  uint64_t files, bytes, warnings;
+  int failures;
+  bool progress_shown;
+  uint64_t started_ms;
+} results_t;
+
+static const char *const scan_help =
+    "usage: ccm scan [PATH...] [--json] [options]\n"
+    "\n"
+    "Scans each PATH (default: .) once and prints the tasks it would make,\n"
+    "best first. Writes no state.\n"
+    "  --json                one JSON object per line: id, kind, tag, path,\n"
+    "                        line, column, text, score (+ repo, symbol, ...)\n"
+    "  --markers A,B,...     markers to find (default TODO,FIXME,HACK,XXX,\n"
+    "                        BUG,OPTIMIZE)\n"
+    "  --exclude RULE        skip a directory (name/ or a/b/) or a glob;\n"
+    "                        repeatable, added to the defaults\n"
+    "  --no-default-excludes do not skip vendor/, node_modules/, ...\n"
+    "  --max-file-size N     skip files above N bytes (default 1048576)\n"
+    "  --no-git              walk the tree even inside a git work tree\n"
+    "  --no-markers, --no-secrets, --no-refactor\n"
+    "                        leave a kind of finding out\n"
+    "  --shards N            scanner shards (default: one per core)\n"
+    "exit codes: 0 ok, 1 a PATH could not be scanned, 2 usage\n";
+
+static uint64_t now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- arguments ---- */
+
+static int split_markers(scan_cli_t *c, const char *list)
+{
+  free(c->markers_buf);
+  c->markers_buf = strdup(list);
+  c->nmarkers = 0;
+  for (char *save = NULL, *t = strtok_r(c->markers_buf, ",", &save); t;
+       t = strtok_r(NULL, ",", &save)) {
+    if (!*t || c->nmarkers == MAX_MARKERS)
+      return app_usage_error("bad --markers list", list);
+    c->markers[c->nmarkers++] = t;
+  }
+  return c->nmarkers ? 0 : app_usage_error("bad --markers list", list);
+}
+
+static int parse_number(const char *s, size_t *out)
+{
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end || v == 0)
+    return -1;
+  *out = (size_t)v;
+  return 0;
+}
+
+static int parse_value_opt(scan_cli_t *c, const char *name, const char *v)
+{
+  size_t n;
+  if (!v)
+    return app_usage_error("missing value for", name);
+  if (!strcmp(name, "--markers"))
+    return split_markers(c, v);
+  if (!strcmp(name, "--exclude")) {
+    if (c->nexcludes == MAX_EXCLUDES)
+      return app_usage_error("too many --exclude rules at", v);
+    c->excludes[c->nexcludes++] = v;
+    return 0;
+  }
+  if (parse_number(v, &n) != 0)
+    return app_usage_error("not a positive number:", v);
+  if (!strcmp(name, "--max-file-size"))
+    c->opts.max_file_size = n;
+  else
+    c->opts.shards = (unsigned)(n > 64 ? 64 : n);
+  return 0;
+}
+
+static bool takes_value(const char *a)
+{
+  return !strcmp(a, "--markers") || !strcmp(a, "--exclude") ||
+         !strcmp(a, "--max-file-size") || !strcmp(a, "--shards");
+}
+
+static int parse_flag(scan_cli_t *c, const char *a)
+{
+  if (!strcmp(a, "--json"))
+    c->json = true;
+  else if (!strcmp(a, "--no-git"))
+    c->opts.no_git = true;
+  else if (!strcmp(a, "--no-markers"))
+    c->opts.no_markers = true;
+  else if (!strcmp(a, "--no-secrets"))
+    c->opts.no_secrets = true;
+  else if (!strcmp(a, "--no-refactor"))
+    c->opts.no_refactor = true;
+  else if (!strcmp(a, "--no-default-excludes"))
+    c->no_default_excludes = true;
+  else
+    return app_usage_error("unknown option", a);
+  return 0;
+}
+
+static int parse_args(scan_cli_t *c, int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int rc;
+    if (a[0] != '-' || !strcmp(a, "-")) {
+      if (c->npaths == MAX_PATHS)
+        return app_usage_error("too many paths at", a);
+      c->paths[c->npaths++] = a;
+      continue;
+    }
+    if (takes_value(a))
+      rc = parse_value_opt(c, a, i + 1 < argc ? argv[++i] : NULL);
+    else
+      rc = parse_flag(c, a);
+    if (rc)
+      return rc;
+  }
+  if (c->npaths == 0)
+    c->paths[c->npaths++] = ".";
+  return 0;
+}
+
+/* Defaults plus --exclude rules, or only the latter. */
+static void settle_excludes(scan_cli_t *c)
+{
+  static const char *all[MAX_EXCLUDES * 2];
+  size_t n = 0, ndef = 0;
+  const char *const *def = scan_walk_default_excludes(&ndef);
+  if (!c->no_default_excludes) {
+    for (size_t i = 0; i < ndef; i++)
+      all[n++] = def[i];
+  }
+  for (size_t i = 0; i < c->nexcludes; i++)
+    all[n++] = c->excludes[i];
+  c->opts.excludes = all;
+  c->opts.nexcludes = n;
+  if (c->nmarkers) {
+    c->opts.markers = c->markers;
+    c->opts.nmarkers = c->nmarkers;
+  }
+}
+
+/* ---- ranking ---- */
+
+static double kind_base(const char *kind)
+{
+  static const struct { const char *k; double s; } base[] = {
+      {"secret", 9}, {"bug", 8},  {"fixme", 7}, {"hack", 6},     {"xxx", 6},
+      {"todo", 5},   {"refactor", 4}, {"optimize", 3},
+  };
+  for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
+    if (!strcmp(kind, base[i].k))
+      return base[i].s;
+  }
+  return 4;
+}
+
+static bool overdue(const proto_finding_t *f)
+{
+  json_t *due = f->details ? json_object_get(f->details, "due") : NULL;
+  char today[16];
+  time_t t = time(NULL);
+  struct tm tm;
+  if (!json_is_string(due))
+    return false;
+  gmtime_r(&t, &tm);
+  strftime(today, sizeof today, "%Y-%m-%d", &tm);
+  return strcmp(json_string_value(due), today) < 0;
+}
+
+static double default_score(const proto_finding_t *f)
+{
+  return kind_base(f->kind) + (overdue(f) ? 2 : 0) + (f->issue_ref ? 0.5 : 0);
+}
+
+static int by_rank(const void *a, const void *b)
+{
+  const found_t *x = a, *y = b;
+  if (x->score != y->score)
+    return x->score < y->score ? 1 : -1;
+  int c = strcmp(x->f.loc.path ? x->f.loc.path : "",
+                 y->f.loc.path ? y->f.loc.path : "");
+  if (c)
+    return c;
+  return (x->f.loc.line > y->f.loc.line) - (x->f.loc.line < y->f.loc.line);
+}
+
+/* ---- receiving ---- */
+
+static void keep_finding(results_t *r, proto_finding_t *f)
+{
+  if (r->len == r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 256;
+    found_t *v = realloc(r->v, cap * sizeof *v);
+    if (!v) {
+      proto_msg_t m = {.type = PROTO_FINDING};
+      m.u.finding = *f;
+      proto_msg_fini(&m);
+      return;
+    }
+    r->v = v;
+    r->cap = cap;
+  }
+  r->v[r->len].f = *f;
+  r->v[r->len].score = default_score(f);
+  r->len++;
+}
+
+static void take_findings(results_t *r, const void *data, size_t len)
+{
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+      u.data.type == MSGPACK_OBJECT_ARRAY) {
+    for (uint32_t i = 0; i < u.data.via.array.size; i++) {
+      const msgpack_object *o = &u.data.via.array.ptr[i];
+      proto_msg_t m;
+      if (o->type != MSGPACK_OBJECT_BIN ||
+          proto_msgpack_decode(o->via.bin.ptr, o->via.bin.size, &m, NULL) != 0)
+        continue;
+      if (m.type == PROTO_FINDING)
+        keep_finding(r, &m.u.finding);
+      else
+        proto_msg_fini(&m);
+    }
+  }
+  msgpack_unpacked_destroy(&u);
+}
+
+static void ack(rt_runtime_t *rt, const rt_msg_t *msg)
+{
+  rt_msg_t *a = NULL;
+  if (rt_msg_new(SCANNER_MSG_ACK, NULL, 0, &a) == 0 &&
+      rt_send_id(rt, rt_msg_sender(msg), &a) != 0)
+    rt_msg_free(a);
+}
+
+static void show_progress(results_t *r, const proto_scan_progress_t *p)
+{
+  double secs = (double)(now_ms() - r->started_ms) / 1000.0;
+  double mbs = secs > 0 ? (double)p->bytes / 1e6 / secs : 0;
+  fprintf(stderr, "\rscanning %s: %llu files, %.1f MB/s, %llu findings\033[K",
+          p->repo, (unsigned long long)p->files, mbs,
+          (unsigned long long)p->findings);
+  r->progress_shown = true;
+}
+
+static void warn_line(results_t *r, const void *data, size_t len)
+{
+  if (r->warnings++ < WARN_SHOWN)
+    fprintf(stderr, "%sccm: warning: %.*s\n", r->progress_shown ? "\r\033[K" : "",
+            (int)len, (const char *)data);
+}
+
+/* Handle one message; returns 1 when the scan is done. */
+static int on_port_msg(rt_runtime_t *rt, results_t *r, rt_msg_t *msg,
+                       proto_scan_done_t *done)
+{
+  size_t len;
+  const void *data = rt_msg_data(msg, &len);
+  proto_msg_t m;
+  switch (rt_msg_type(msg)) {
+  case SCANNER_MSG_FINDINGS:
+    take_findings(r, data, len);
+    ack(rt, msg);
+    return 0;
+  case SCANNER_MSG_WARNING:
+    warn_line(r, data, len);
+    return 0;
+  case PROTO_SCAN_PROGRESS:
+    if (isatty(2) && proto_msgpack_decode(data, len, &m, NULL) == 0) {
+      show_progress(r, &m.u.scan_progress);
+      proto_msg_fini(&m);
+    }
+    return 0;
+  case PROTO_SCAN_DONE:
+    if (proto_msgpack_decode(data, len, &m, NULL) != 0)
+      return 1;
+    *done = m.u.scan_done;
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* ---- one path ---- */
+
+static void repo_id_of(const char *path, char *out, size_t cap)
+{
+  char real[PATH_MAX];
+  const char *base = realpath(path, real) ? strrchr(real, '/') : NULL;
+  base = base && base[1] ? base + 1 : "repo";
+  size_t n = 0;
+  for (; *base && n + 1 < cap; base++) {
+    char ch = *base;
+    if (ch >= 'A' && ch <= 'Z')
+      ch = (char)(ch + 32);
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-';
+    out[n++] = ok ? ch : '-';
+  }
+  out[n] = '\0';
+}
+
+static void summary(const results_t *r, const proto_scan_done_t *d,
+                    size_t before)
+{
+  fprintf(stderr, "%sccm: %s: %llu files in %.2f s, %zu findings%s\n",
+          r->progress_shown ? "\r\033[K" : "", d->repo ? d->repo : "?",
+          (unsigned long long)d->files, (double)d->duration_ms / 1000.0,
+          r->len - before, d->error ? " (failed)" : "");
+}
+
+static int scan_path(rt_runtime_t *rt, scan_cli_t *c, results_t *r,
+                     const char *path)
+{
+  char repo[128];
+  rt_port_t *port = NULL;
+  proto_scan_done_t done;
+  size_t before = r->len;
+  memset(&done, 0, sizeof done);
+  repo_id_of(path, repo, sizeof repo);
+  c->opts.repo = repo;
+  c->opts.root = path;
+  c->opts.progress_ms = isatty(2) ? 100 : 0;
+  r->started_ms = now_ms();
+  r->progress_shown = false;
+  int rc = rt_port_new(rt, 0, &port);
+  if (rc == 0)
+    rc = scanner_start(rt, &c->opts, rt_port_actor(port));
+  for (int end = rc; !end;) {
+    rt_msg_t *msg = NULL;
+    if (rt_port_recv(port, -1, &msg) != 0)
+      continue;
+    end = on_port_msg(rt, r, msg, &done);
+    rt_msg_free(msg);
+  }
+  rt_port_free(port);
+  if (rc != 0) {
+    fprintf(stderr, "ccm: %s: %s\n", path, rt_strerror(rc));
+    return -1;
+  }
+  summary(r, &done, before);
+  if (done.error)
+    fprintf(stderr, "ccm: %s\n", done.error);
+  int failed = done.error ? -1 : 0;
+  proto_msg_t m = {.type = PROTO_SCAN_DONE};
+  m.u.scan_done = done;
+  proto_msg_fini(&m);
+  return failed;
+}
+
+/* ---- output ---- */
+
+static json_t *finding_json(const found_t *x)
+{
+  const proto_finding_t *f = &x->f;
+  json_t *o = json_pack("{s:s,s:s,s:s?,s:s,s:i,s:i,s:s?,s:f,s:s}",
+                        "id", f->fingerprint, "kind", f->kind, "tag", f->tag,
+                        "path", f->loc.path ? f->loc.path : "", "line",
+                        (json_int_t)f->loc.line, "column",
+                        (json_int_t)f->loc.column, "text", f->text, "score",
+                        x->score, "repo", f->repo);
+  if (!o)
+    return NULL;
+  if (f->loc.symbol)
+    json_object_set_new(o, "symbol", json_string(f->loc.symbol));
+  if (f->owner)
+    json_object_set_new(o, "owner", json_string(f->owner));
+  if (f->issue_ref)
+    json_object_set_new(o, "issue_ref", json_integer(f->issue_ref));
+  if (f->details)
+    json_object_set(o, "details", f->details);
+  return o;
+}
+
+static void print_json(const results_t *r)
+{
+  for (size_t i = 0; i < r->len; i++) {
+    json_t *o = finding_json(&r->v[i]);
+    if (!o)
+      continue;
+    json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(o);
+  }
+}
+
+static void print_table(const results_t *r)
+{
+  if (r->len == 0)
+    return;
+  printf("%-5s  %-8s  %-40s  %s\n", "SCORE", "KIND", "LOCATION", "TEXT");
+  for (size_t i = 0; i < r->len; i++) {
+    const proto_finding_t *f = &r->v[i].f;
+    char loc[512];
+    snprintf(loc, sizeof loc, "%s:%u", f->loc.path ? f->loc.path : "?",
+             f->loc.line);
+    const char *text = f->text ? f->text : "";
+    printf("%5.1f  %-8s  %-40s  %.*s\n", r->v[i].score, f->kind, loc,
+           (int)strcspn(text, "\n"), text);
+  }
+}
+
+static void results_free(results_t *r)
+{
+  for (size_t i = 0; i < r->len; i++) {
+    proto_msg_t m = {.type = PROTO_FINDING};
+    m.u.finding = r->v[i].f;
+    proto_msg_fini(&m);
+  }
+  free(r->v);
+}
+
+static int run_scans(scan_cli_t *c, results_t *r)
+{
+  rt_config_t cfg;
+  rt_runtime_t *rt = NULL;
+  rt_config_defaults(&cfg);
+  int rc = rt_runtime_new(&cfg, &rt);
+  if (rc != 0) {
+    fprintf(stderr, "ccm: cannot start the runtime: %s\n", rt_strerror(rc));
+    return APP_EXIT_FAIL;
+  }
+  for (size_t i = 0; i < c->npaths; i++) {
+    if (scan_path(rt, c, r, c->paths[i]) != 0)
+      r->failures++;
+  }
+  rt_runtime_shutdown(rt, RT_SHUTDOWN_DRAIN);
+  rt_runtime_free(rt);
+  return 0;
+}
+
+int app_cmd_scan(int argc, char **argv)
+{
+  scan_cli_t c;
+  results_t r;
+  memset(&c, 0, sizeof c);
+  memset(&r, 0, sizeof r);
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(scan_help, stdout);
+      return APP_EXIT_OK;
+    }
+  }
+  int rc = parse_args(&c, argc, argv);
+  if (rc) {
+    free(c.markers_buf);
+    return rc;
+  }
+  settle_excludes(&c);
+  rc = run_scans(&c, &r);
+  if (rc == 0) {
+    qsort(r.v, r.len, sizeof *r.v, by_rank);
+    if (c.json)
+      print_json(&r);
+    else
+      print_table(&r);
+    if (r.warnings > WARN_SHOWN)
+      fprintf(stderr, "ccm: %llu more warnings not shown\n",
+              (unsigned long long)(r.warnings - WARN_SHOWN));
+    rc = r.failures ? APP_EXIT_FAIL : APP_EXIT_OK;
+  }
+  results_free(&r);
+  free(c.markers_buf);
+  return rc;
+}

@@ -1,0 +1,199 @@
+/*
+ * test_scan_cli.c: `ccm scan` as a user runs it (the real binary,
+ * CCM_BIN) on repositories made by the test: the JSON shape of SPEC §3,
+ * comment-aware markers, ids that survive line moves, no state written,
+ * exit codes, the table.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/scanner/scan_fixture.h"
+#include "tests/support/store_test.h"
+
+static int ccm(char **out, char **err, const char *a1, const char *a2,
+               const char *a3, const char *a4)
+{
+  char *argv[] = {(char *)tst_prog("CCM_BIN"), "scan", (char *)a1, (char *)a2,
+                  (char *)a3, (char *)a4, NULL};
+  return tst_run(argv, 60000, out, err);
+}
+
+/* Parse JSON lines into an array. */
+static json_t *lines(const char *out)
+{
+  json_t *arr = json_array();
+  for (const char *p = out; *p;) {
+    const char *nl = strchr(p, '\n');
+    cr_assert_not_null(nl, "output ends without a newline");
+    json_error_t je;
+    json_t *o = json_loadb(p, (size_t)(nl - p), 0, &je);
+    cr_assert_not_null(o, "not JSON: %.*s (%s)", (int)(nl - p), p, je.text);
+    json_array_append_new(arr, o);
+    p = nl + 1;
+  }
+  return arr;
+}
+
+static json_t *find_text(json_t *arr, const char *kind, const char *needle)
+{
+  size_t i;
+  json_t *o;
+  json_array_foreach(arr, i, o) {
+    const char *k = json_string_value(json_object_get(o, "kind"));
+    const char *t = json_string_value(json_object_get(o, "text"));
+    if (k && t && !strcmp(k, kind) && strstr(t, needle))
+      return o;
+  }
+  return NULL;
+}
+
+static const char *c_file =
+    "#include <stdio.h>\n"
+    "/* FIXME: handle EINTR */\n"
+    "int main(void) {\n"
+    "  puts(\"TODO: not a marker, a string\");\n"
+    "  return 0; // TODO(alice): trailing comment #12\n"
+    "}\n";
+
+static const char *py_file =
+    "def f():\n"
+    "    # HACK: works around the parser\n"
+    "    s = 'XXX not a marker'\n"
+    "    return s\n";
+
+Test(scan_cli, json_lines_have_the_spec_shape)
+{
+  char *d = tst_tmpdir(), *out, *err;
+  fx_write(d, "src/main.c", c_file);
+  fx_write(d, "tools/gen.py", py_file);
+  fx_git_init(d);
+  int rc = ccm(&out, &err, "--json", d, NULL, NULL);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+  json_t *arr = lines(out);
+  json_t *fixme = find_text(arr, "fixme", "handle EINTR");
+  json_t *todo = find_text(arr, "todo", "trailing comment");
+  json_t *hack = find_text(arr, "hack", "works around");
+  cr_assert_not_null(fixme, "%s", out);
+  cr_assert_not_null(todo, "trailing comment missed: %s", out);
+  cr_assert_not_null(hack, "%s", out);
+  cr_assert_null(find_text(arr, "todo", "not a marker"), "string reported");
+  cr_assert_null(find_text(arr, "xxx", "not a marker"), "string reported");
+  cr_assert_str_eq(json_string_value(json_object_get(fixme, "tag")), "FIXME");
+  cr_assert_str_eq(json_string_value(json_object_get(fixme, "path")), "src/main.c");
+  cr_assert_eq(json_integer_value(json_object_get(fixme, "line")), 2);
+  cr_assert_eq(json_integer_value(json_object_get(todo, "line")), 5);
+  cr_assert_gt(json_integer_value(json_object_get(todo, "column")), 1);
+  cr_assert_str_eq(json_string_value(json_object_get(todo, "owner")), "alice");
+  cr_assert_eq(strlen(json_string_value(json_object_get(todo, "id"))), 40);
+  cr_assert(json_is_number(json_object_get(todo, "score")));
+  cr_assert_str_eq(json_string_value(json_object_get(hack, "path")), "tools/gen.py");
+  /* ranked: fixme (7) before hack (6) before todo (5) */
+  cr_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "kind")),
+                   "fixme");
+  cr_assert(strstr(err, "files in"), "summary line: %s", err);
+  char ccm_dir[4096];
+  snprintf(ccm_dir, sizeof ccm_dir, "%s/.ccm", d);
+  cr_assert_not(tst_exists(ccm_dir), "a one-shot scan writes no state");
+  cr_assert_not(tst_exists(".ccm"), "nor in the current directory");
+  json_decref(arr);
+  free(out);
+  free(err);
+  tst_rmrf(d);
+  free(d);
+}
+
+static const char *id_of(json_t *arr, const char *kind, const char *needle)
+{
+  json_t *o = find_text(arr, kind, needle);
+  cr_assert_not_null(o, "%s '%s' not found", kind, needle);
+  return json_string_value(json_object_get(o, "id"));
+}
+
+Test(scan_cli, ids_survive_line_moves_and_identical_markers_differ)
+{
+  char *d = tst_tmpdir(), *out1, *out2, *err;
+  fx_write(d, "a.c", "// TODO: same\nint a;\n// TODO: same\n");
+  cr_assert_eq(ccm(&out1, &err, "--json", d, NULL, NULL), 0, "%s", err);
+  free(err);
+  fx_write(d, "a.c", "int x;\nint y;\n// TODO: same\nint a;\n// TODO: same\n");
+  cr_assert_eq(ccm(&out2, &err, "--json", d, NULL, NULL), 0, "%s", err);
+  json_t *a = lines(out1), *b = lines(out2);
+  cr_assert_eq(json_array_size(a), 2);
+  cr_assert_eq(json_array_size(b), 2);
+  const char *a0 = json_string_value(json_object_get(json_array_get(a, 0), "id"));
+  const char *a1 = json_string_value(json_object_get(json_array_get(a, 1), "id"));
+  cr_assert_str_neq(a0, a1, "two identical markers are two tasks");
+  json_t *ids = json_object();
+  json_object_set_new(ids, a0, json_true());
+  json_object_set_new(ids, a1, json_true());
+  for (size_t i = 0; i < 2; i++) {
+    json_t *o = json_array_get(b, i);
+    cr_assert(json_object_get(ids, json_string_value(json_object_get(o, "id"))),
+              "id changed when the lines moved");
+    cr_assert_geq(json_integer_value(json_object_get(o, "line")), 3);
+  }
+  (void)id_of;
+  json_decref(ids);
+  json_decref(a);
+  json_decref(b);
+  free(out1);
+  free(out2);
+  free(err);
+  tst_rmrf(d);
+  free(d);
+}
+
+Test(scan_cli, exit_codes_and_errors)
+{
+  char *d = tst_tmpdir(), *out, *err;
+  fx_write(d, "a.c", "// TODO: one\n");
+  int rc = ccm(&out, &err, "/nonexistent/ccm-scan", "--json", NULL, NULL);
+  cr_assert_eq(rc, 1, "a bad path fails: %d", rc);
+  cr_assert(strstr(err, "/nonexistent/ccm-scan"), "%s", err);
+  free(out);
+  free(err);
+  rc = ccm(&out, &err, "/nonexistent/ccm-scan", d, "--json", NULL);
+  cr_assert_eq(rc, 1, "still a failure");
+  cr_assert(strstr(out, "\"one\""), "the good path is still scanned: %s", out);
+  free(out);
+  free(err);
+  rc = ccm(&out, &err, "--frobnicate", NULL, NULL, NULL);
+  cr_assert_eq(rc, 2);
+  cr_assert(strstr(err, "--frobnicate"), "%s", err);
+  free(out);
+  free(err);
+  rc = ccm(&out, &err, "--markers", NULL, NULL, NULL);
+  cr_assert_eq(rc, 2);
+  free(out);
+  free(err);
+  rc = ccm(&out, &err, d, NULL, NULL, NULL);
+  cr_assert_eq(rc, 0);
+  cr_assert(strstr(out, "SCORE") && strstr(out, "a.c:1") && strstr(out, "one"),
+            "table: %s", out);
+  free(out);
+  free(err);
+  tst_rmrf(d);
+  free(d);
+}
+
+Test(scan_cli, custom_markers_and_kinds_left_out)
+{
+  char *d = tst_tmpdir(), *out, *err;
+  fx_write(d, "a.c", "// TODO: one\n// REVIEW: two\n");
+  int rc = ccm(&out, &err, "--json", "--markers", "REVIEW", d);
+  cr_assert_eq(rc, 0, "%s", err);
+  json_t *arr = lines(out);
+  cr_assert_eq(json_array_size(arr), 1, "%s", out);
+  cr_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "kind")),
+                   "review");
+  json_decref(arr);
+  free(out);
+  free(err);
+  tst_rmrf(d);
+  free(d);
+}

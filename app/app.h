@@ -12,5 +12,6 @@ int app_usage_error(const char *what, const char *arg);
 int app_cmd_tasks(int argc, char **argv);
 int app_cmd_show(int argc, char **argv);
 int app_cmd_status(int argc, char **argv);
+int app_cmd_scan(int argc, char **argv);
 
 #endif /* APP_APP_H */

@@ -33,6 +33,7 @@
 #define MAX_MARKERS 32
 #define MAX_EXCLUDES 64
 #define WARN_SHOWN 20
+#define TABLE_TEXT 72 /* characters of text per table row */
 
 typedef struct scan_cli {
   const char *paths[MAX_PATHS];
@@ -280,7 +281,7 @@ static void take_findings(results_t *r, const void *data, size_t len)
       const msgpack_object *o = &u.data.via.array.ptr[i];
       proto_msg_t m;
       if (o->type != MSGPACK_OBJECT_BIN ||
-          proto_msgpack_decode(o->via.bin.ptr, o->via.bin.size, &m, NULL) != 0)
+          proto_msgpack_decode(o->via.bin.ptr, o->via.bin.size, &m, NULL, 0) != 0)
         continue;
       if (m.type == PROTO_FINDING)
         keep_finding(r, &m.u.finding);
@@ -332,13 +333,13 @@ static int on_port_msg(rt_runtime_t *rt, results_t *r, rt_msg_t *msg,
     warn_line(r, data, len);
     return 0;
   case PROTO_SCAN_PROGRESS:
-    if (isatty(2) && proto_msgpack_decode(data, len, &m, NULL) == 0) {
+    if (isatty(2) && proto_msgpack_decode(data, len, &m, NULL, 0) == 0) {
       show_progress(r, &m.u.scan_progress);
       proto_msg_fini(&m);
     }
     return 0;
   case PROTO_SCAN_DONE:
-    if (proto_msgpack_decode(data, len, &m, NULL) != 0)
+    if (proto_msgpack_decode(data, len, &m, NULL, 0) != 0)
       return 1;
     *done = m.u.scan_done;
     return 1;
@@ -461,8 +462,10 @@ static void print_table(const results_t *r)
     snprintf(loc, sizeof loc, "%s:%u", f->loc.path ? f->loc.path : "?",
              f->loc.line);
     const char *text = f->text ? f->text : "";
-    printf("%5.1f  %-8s  %-40s  %.*s\n", r->v[i].score, f->kind, loc,
-           (int)strcspn(text, "\n"), text);
+    int n = (int)strcspn(text, "\n");
+    printf("%5.1f  %-8s  %-40s  %.*s%s\n", r->v[i].score, f->kind, loc,
+           n > TABLE_TEXT ? TABLE_TEXT : n, text,
+           n > TABLE_TEXT ? "..." : "");
   }
 }
 

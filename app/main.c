@@ -7,7 +7,7 @@
  * stops it in order.
  *
  * Commands in this build: serve, tasks, show, status, version, help. The
- * others of SPEC §3 (scan, run) are listed by `ccm help` as coming, and
+ * others of SPEC §3 (run) are listed by `ccm help` as coming, and
  * exit 2 with a clear message until the modules behind them exist.
  */
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/app_web.h"
 #include "runtime/actor.h"
 #include "runtime/rt.h"
 #include "store/store.h"
@@ -48,10 +49,12 @@ static const char *const usage_text =
     "                 one task with its score and history\n"
     "  status [--data DIR]\n"
     "                 store counts by state\n"
+    "  scan [PATH...] [--json] [options]\n"
+    "                 scan once and print the ranked tasks (no state)\n"
     "  version        print the version\n"
     "  help [COMMAND] print this help, or a command's\n"
     "\n"
-    "coming with the next issues: scan, run\n"
+    "coming with the next issues: run\n"
     "exit codes: 0 ok, 1 failure, 2 usage\n";
 
 static const char *const serve_help =
@@ -61,9 +64,10 @@ static const char *const serve_help =
     "  --config FILE       configuration (default ./ccm.yaml if present)\n"
     "  --listen ADDR:PORT  control plane address (default 127.0.0.1:8080)\n"
     "  --data DIR          state directory (default ./.ccm)\n"
-    "In this build the daemon runs the actor runtime and the store (it\n"
-    "creates DIR/ccm.lmdb); scanners, executor and the control plane arrive\n"
-    "with their issues.\n";
+    "In this build the daemon runs the actor runtime, the store (it\n"
+    "creates DIR/ccm.lmdb) and the control plane (REST, /metrics, /ws; a\n"
+    "bearer token is required when CCM_TOKEN is set); scanners and the\n"
+    "executor arrive with their issues.\n";
 
 int app_usage_error(const char *what, const char *arg)
 {
@@ -152,6 +156,13 @@ static int cmd_serve(int argc, char **argv)
     store_close(store);
     return EXIT_FAIL;
   }
+  web_t *web = NULL;
+  if (app_web_start(rt, store, store_actor, o.listen, &web)) {
+    rt_actor_release(store_actor);
+    rt_runtime_free(rt);
+    store_close(store);
+    return EXIT_FAIL;
+  }
   char cwd[4096];
   if (!getcwd(cwd, sizeof(cwd)))
     snprintf(cwd, sizeof(cwd), ".");
@@ -163,6 +174,7 @@ static int cmd_serve(int argc, char **argv)
           STORE_SCHEMA_VERSION);
   int sig = wait_stop_signal(&set);
   fprintf(stderr, "ccm: %s received, stopping\n", strsignal(sig));
+  web_stop(web); /* before the runtime: it closes clients, stops its actor */
   rt_actor_release(store_actor);
   /* DRAIN: writes already queued are committed before the store closes. */
   rt_runtime_shutdown(rt, RT_SHUTDOWN_DRAIN);
@@ -177,6 +189,10 @@ static int cmd_help(int argc, char **argv)
   if (argc > 2 && !strcmp(argv[2], "serve")) {
     fputs(serve_help, stdout);
     return EXIT_OK;
+  }
+  if (argc > 2 && !strcmp(argv[2], "scan")) {
+    char *scan_argv[] = {argv[2], (char *)"--help", NULL};
+    return app_cmd_scan(2, scan_argv);
   }
   static const char *const known[] = {"version", "help", "tasks", "show",
                                        "status"};
@@ -204,6 +220,8 @@ int main(int argc, char **argv)
     return app_cmd_show(argc, argv);
   if (!strcmp(cmd, "status"))
     return app_cmd_status(argc, argv);
+  if (!strcmp(cmd, "scan"))
+    return app_cmd_scan(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("ccm %s\n", CCM_VERSION);
     return EXIT_OK;

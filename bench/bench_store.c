@@ -13,20 +13,42 @@
  *                   flight with rt_request (N in all, default 20,000)
  *           read    point reads of random ids after N batched writes
  *                   (default 200,000 reads of 20,000 tasks)
+ *           io      (either system) what a durable commit costs on this
+ *                   disk, without a database: INFO lines with the median
+ *                   microseconds of one 4 KiB append + fdatasync (the shape
+ *                   of a WAL commit), and of K 4 KiB pages written at
+ *                   random places + fdatasync + a 120-byte O_DSYNC write
+ *                   (the shape of an LMDB commit), for K = 1 and 10
  *
  * Output: `RESULT <figure> <system> <value> ops/s` (plus `INFO` lines).
  *
  * The same records on both sides: a realistic task (~430 bytes of msgpack,
  * proto_msgpack_encode) with a distinct 40-hex-digit id (a fingerprint, so
- * random key order). Both sides do the same work per write: encode the
- * task, store it under its id with indexes on (state, score desc), repo and
- * kind, and append a history entry; durability is the same (ccm: LMDB with
- * fdatasync per commit, then its meta page written O_DSYNC; SQLite:
- * journal_mode=WAL, synchronous=FULL: one fsync of the WAL per commit). A
- * read returns the decoded task on both sides. SQLite gets a 64 MiB page
- * cache; its history row is written by a trigger, so each of its writes is
- * one statement.
+ * random key order). The same logical work per task write, the same
+ * durability:
+ *   ccm (store/, schema 3, see store/README.md): encode the task; in an
+ *     LMDB write transaction: enter the id in task_ids (id -> row; a new
+ *     task gets the next row id), put the record under its row in
+ *     task_rows (appended), the three index keys in task_index (state +
+ *     score rank, repo, kind) and the creation history entry (beside the
+ *     record). Commit: LMDB writes the dirty pages, fdatasync, then writes
+ *     its meta page through an O_DSYNC descriptor: two flushes.
+ *   SQLite 3 (journal_mode=WAL, synchronous=FULL, 64 MiB page cache):
+ *     encode the task; one INSERT ... ON CONFLICT(id) DO UPDATE into a
+ *     rowid table whose TEXT PRIMARY KEY id has SQLite's automatic index
+ *     (id -> rowid, as task_ids), with indexes on (state, score DESC), repo
+ *     and kind; a trigger inserts the history row (a rowid table with an
+ *     index on (task_id, seq)). Commit: the pages go to the WAL, one fsync.
+ * In `stream`, ccm's writers encode and the store actor decodes (so
+ * validates) each write and stores the bytes it received as the record;
+ * SQLite's figure to compare is `batch`, whose writer encodes once too.
+ * A read returns the decoded task on both sides: ccm store_task_get (id ->
+ * row -> record: two B-tree lookups), SQLite SELECT blob WHERE id = ?
+ * (id -> rowid -> row: two lookups), then proto_msgpack_decode. The `read`
+ * figure also reports the decode alone (INFO decode_ns), the part of a
+ * read both sides share.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -403,6 +425,37 @@ static double ccm_read(const char *dir, uint64_t n, uint64_t tasks)
   return (double)n / secs;
 }
 
+/* The shared part of a read: decoding one record (nanoseconds, median of
+ * 5 rounds of 20,000). */
+static double decode_ns(void)
+{
+  rec_t r;
+  rec_make(&r, 1);
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  if (proto_msgpack_encode(&r.m, &sb))
+    die("encode", "record");
+  double best[5];
+  for (int round = 0; round < 5; round++) {
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < 20000; i++) {
+      proto_msg_t m;
+      if (proto_msgpack_decode(sb.data, sb.size, &m, NULL, 0))
+        die("decode", "record");
+      proto_msg_fini(&m);
+    }
+    best[round] = (double)(now_ns() - t0) / 20000;
+  }
+  msgpack_sbuffer_destroy(&sb);
+  for (int i = 1; i < 5; i++) /* insertion sort, then the median */
+    for (int j = i; j > 0 && best[j] < best[j - 1]; j--) {
+      double x = best[j];
+      best[j] = best[j - 1];
+      best[j - 1] = x;
+    }
+  return best[2];
+}
+
 /* ---------------------------------------------------------------- sqlite */
 
 static const char *const sql_schema =
@@ -628,11 +681,76 @@ static double sql_read(const char *dir, uint64_t n, uint64_t tasks)
 
 /* ---------------------------------------------------------------- main */
 
+/* ---------------------------------------------------------------- io */
+
+#define IO_FILE_PAGES 2048 /* 8 MiB */
+#define IO_ROUNDS 400
+
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median microseconds of IO_ROUNDS commits shaped like: @p pages pages at
+ * random places (0: one appended page), fdatasync, then (if @p meta) a
+ * 120-byte write through an O_DSYNC descriptor. */
+static double io_commit_us(int fd, int dsync_fd, int pages, bool meta)
+{
+  static double us[IO_ROUNDS];
+  unsigned char page[4096];
+  memset(page, 0x5a, sizeof(page));
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (int r = 0; r < IO_ROUNDS; r++) {
+    uint64_t t0 = now_ns();
+    for (int p = 0; p < (pages ? pages : 1); p++) {
+      x = mix64(x);
+      off_t at = pages ? (off_t)(2 + x % (IO_FILE_PAGES - 2)) * 4096
+                       : (off_t)(2 + r % (IO_FILE_PAGES - 2)) * 4096;
+      if (pwrite(fd, page, sizeof(page), at) != (ssize_t)sizeof(page))
+        die("io", "pwrite");
+    }
+    if (fdatasync(fd) != 0)
+      die("io", "fdatasync");
+    if (meta && pwrite(dsync_fd, page, 120, (r & 1) * 4096) != 120)
+      die("io", "pwrite meta");
+    us[r] = (double)(now_ns() - t0) / 1e3;
+  }
+  qsort(us, IO_ROUNDS, sizeof(us[0]), cmp_double);
+  return us[IO_ROUNDS / 2];
+}
+
+static double io_figures(const char *dir)
+{
+  char path[4200];
+  snprintf(path, sizeof(path), "%s/io.bin", dir);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int dfd = fd < 0 ? -1 : open(path, O_RDWR | O_DSYNC | O_CLOEXEC);
+  if (fd < 0 || dfd < 0)
+    die("io", path);
+  unsigned char page[4096] = {0};
+  for (int i = 0; i < IO_FILE_PAGES; i++)
+    if (pwrite(fd, page, sizeof(page), (off_t)i * 4096) != 4096)
+      die("io", "preallocate");
+  if (fsync(fd) != 0)
+    die("io", "fsync");
+  double wal = io_commit_us(fd, dfd, 0, false);
+  double one = io_commit_us(fd, dfd, 1, true);
+  double ten = io_commit_us(fd, dfd, 10, true);
+  printf("INFO io_us append+fdatasync %.0f\n", wal);
+  printf("INFO io_us 1page+fdatasync+dsync_meta %.0f\n", one);
+  printf("INFO io_us 10pages+fdatasync+dsync_meta %.0f\n", ten);
+  close(dfd);
+  close(fd);
+  unlink(path);
+  return 1e6 / wal; /* single-flush commits per second */
+}
+
 static void rm_dir(const char *dir)
 {
   static const char *const files[] = {"ccm.lmdb", "ccm.lmdb-lock",
                                       "bench.sqlite", "bench.sqlite-wal",
-                                      "bench.sqlite-shm"};
+                                      "bench.sqlite-shm", "io.bin"};
   char path[4200];
   for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
     snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
@@ -644,8 +762,8 @@ static void rm_dir(const char *dir)
 int main(int argc, char **argv)
 {
   if (argc < 3) {
-    fprintf(stderr, "usage: bench_store ccm|sqlite single|batch|group|read "
-                    "[--n N] [--dir DIR]\n");
+    fprintf(stderr, "usage: bench_store ccm|sqlite "
+                    "single|batch|group|stream|read|io [--n N] [--dir DIR]\n");
     return 2;
   }
   const char *sys = argv[1], *fig = argv[2];
@@ -683,6 +801,9 @@ int main(int argc, char **argv)
   } else if (!strcmp(fig, "read")) {
     n = n ? n : 200000;
     v = ccm ? ccm_read(dir, n, 20000) : sql_read(dir, n, 20000);
+    printf("INFO decode_ns %.0f\n", decode_ns());
+  } else if (!strcmp(fig, "io")) {
+    v = io_figures(dir);
   } else {
     die("unknown figure", fig);
   }

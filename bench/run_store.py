@@ -17,7 +17,12 @@ Figures (bench/bench_store.c has the details):
   stream  (ccm only) 8 writer actors keeping 128 writes each in flight with
           rt_request, every write acknowledged once durable: how ccm's own
           actors write; compared with SQLite's batched figure
-  read    point reads of random ids, decoded
+  read    point reads of random ids, decoded (INFO decode_ns: the decode
+          alone, the part of a read both sides share)
+  io      no database: what a durable commit costs on this disk, as a WAL
+          commit does it (one append + fdatasync) and as LMDB does (pages
+          at random places + fdatasync + an O_DSYNC meta write); printed
+          below the table, medians over the repetitions
 
 JSON rows: {"name", "ccm", "peer", "peer_value", "ratio", "unit",
 "higher_is_better"}; ratio = ccm / peer_value.
@@ -84,6 +89,13 @@ def main():
                 samples[(s, f)].append(v)
                 if info:
                     infos.setdefault((s, f), []).extend(info)
+    io = {}
+    for rep in range(REPEAT):
+        sys.stderr.write("store: io (run %d/%d)...\n" % (rep + 1, REPEAT))
+        for line in run("ccm", "io")[1]:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "io_us":
+                io.setdefault(parts[1], []).append(float(parts[2]))
     med = {k: statistics.median(v) for k, v in samples.items()}
     rows, table = [], []
     for name, cf, pf, target in ROWS:
@@ -115,13 +127,17 @@ def main():
         for line in sorted(set(lines)):
             if not line.startswith(("record_bytes", "sqlite_version")):
                 print("  %s %s: %s" % (s, f, line))
+    for shape, values in io.items():
+        print("  disk: %s %.0f us (median)" % (shape, statistics.median(values)))
     rb = [l for l in infos.get(("ccm", "single"), []) if l.startswith("record_bytes")]
     if rb:
         print("  task record: %s bytes of msgpack" % rb[0].split()[1])
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     path = os.path.join(HERE, "results", "store.json")
     with open(path, "w") as f:
-        json.dump({"suite": "store", "repeat": REPEAT, "rows": rows}, f, indent=1)
+        json.dump({"suite": "store", "repeat": REPEAT, "rows": rows,
+                   "io_us": {k: statistics.median(v) for k, v in io.items()}},
+                  f, indent=1)
     print("wrote %s" % path)
 
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# run.sh: build and run the protocol fuzz targets (libFuzzer, clang 14).
+# run.sh: build and run the fuzz targets (libFuzzer, clang 14).
 #
-#   fuzz/run.sh TARGET SECONDS     TARGET: msgpack | json | all
+#   fuzz/run.sh TARGET SECONDS     TARGET: msgpack | json | lexer | all
 #
 # Builds build-fuzz/fuzz_TARGET with one direct clang command line
 # (-fsanitize=fuzzer,address,undefined, every UBSan report fatal) from
-# protocol/*.c and fuzz/fuzz_TARGET.c, then runs it for SECONDS seconds on
+# protocol/*.c (scan/lang.c, lexer.c, markers.c for lexer) and
+# fuzz/fuzz_TARGET.c, then runs it for SECONDS seconds on
 # build-fuzz/corpus/TARGET: a working copy seeded from fuzz/corpus/TARGET
 # (new seeds are added on every run; what libFuzzer found is kept there
 # between runs). Inputs up to 64 KiB. Crashes, leaks and timeouts are
@@ -17,12 +18,12 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 
-usage() { echo "usage: fuzz/run.sh msgpack|json|all SECONDS" >&2; exit 2; }
+usage() { echo "usage: fuzz/run.sh msgpack|json|lexer|all SECONDS" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 case "$2" in ''|*[!0-9]*) usage ;; esac
 case "$1" in
-  msgpack|json) targets=("$1") ;;
-  all) targets=(msgpack json) ;;
+  msgpack|json|lexer) targets=("$1") ;;
+  all) targets=(msgpack json lexer) ;;
   *) usage ;;
 esac
 secs=$2
@@ -33,6 +34,15 @@ mkdir -p "$out"
 
 build() {
   local t=$1
+  if [ "$t" = lexer ]; then
+    "$CC" -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+      -Wall -Wextra -Werror -Wno-unused-parameter -Wstrict-prototypes \
+      -Wmissing-prototypes -Wold-style-definition -Wvla -Wshadow -Wformat=2 -I. \
+      scan/lang.c scan/lexer.c scan/markers.c fuzz/fuzz_lexer.c \
+      -o "$out/fuzz_$t" -lpthread
+    return
+  fi
   # shellcheck disable=SC2046
   "$CC" -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \

@@ -17,8 +17,11 @@
  *   - a key that appears twice in one map is malformed input, an unknown
  *     key is skipped (forward compatibility), and nil/null is "absent".
  * Decoding parses into the struct (copying strings as it goes, so a failure
- * half-way is undone by proto_msg_fini) and then runs proto__validate, the
- * same function encoders run, so both sides agree by construction.
+ * half-way is undone by proto_msg_fini), and encoding writes from it; both
+ * check each field with the same functions (check_field and what it calls)
+ * as they go, so both sides agree by construction and neither walks a
+ * message twice. Error paths ("task.score.why") are rendered only when an
+ * error is reported into a caller's buffer (proto__path_t).
  */
 #include <inttypes.h>
 #include <math.h>
@@ -30,23 +33,72 @@
 
 /* ---- errors ---- */
 
-int proto__fail(proto__err_t *e, int rc, const char *path, const char *fmt,
-                ...)
+static bool err_wanted(const proto__err_t *e)
 {
-  va_list ap;
+  return e != NULL && e->buf != NULL && e->len > 0;
+}
+
+static void vfail(proto__err_t *e, const char *path, const char *fmt,
+                  va_list ap) __attribute__((format(printf, 3, 0)));
+static void vfail(proto__err_t *e, const char *path, const char *fmt,
+                  va_list ap)
+{
   size_t off = 0;
 
-  if (e == NULL || e->buf == NULL || e->len == 0)
-    return rc;
   e->buf[0] = '\0';
   if (path != NULL && path[0] != '\0') {
     int n = snprintf(e->buf, e->len, "%s: ", path);
     if (n < 0 || (size_t)n >= e->len)
-      return rc;
+      return;
     off = (size_t)n;
   }
-  va_start(ap, fmt);
   vsnprintf(e->buf + off, e->len - off, fmt, ap);
+}
+
+int proto__fail(proto__err_t *e, int rc, const char *path, const char *fmt,
+                ...)
+{
+  va_list ap;
+
+  if (!err_wanted(e))
+    return rc;
+  va_start(ap, fmt);
+  vfail(e, path, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+/* Render @p p ("task", "task.score.why", "task.labels[2]") at out + *off,
+ * truncating at PROTO__PATH_MAX like the paths always were. */
+static void path_render(const proto__path_t *p, char *out, size_t *off)
+{
+  if (p == NULL)
+    return;
+  path_render(p->up, out, off);
+  size_t room = PROTO__PATH_MAX - *off;
+  int n;
+  if (p->name == NULL)
+    n = snprintf(out + *off, room, "[%zu]", p->index);
+  else
+    n = snprintf(out + *off, room, "%s%s", p->up != NULL ? "." : "",
+                 p->name);
+  *off = n < 0 ? *off : (size_t)n >= room ? PROTO__PATH_MAX - 1
+                                           : *off + (size_t)n;
+}
+
+int proto__failp(proto__err_t *e, int rc, const proto__path_t *path,
+                 const char *fmt, ...)
+{
+  char text[PROTO__PATH_MAX];
+  size_t off = 0;
+  va_list ap;
+
+  if (!err_wanted(e))
+    return rc;
+  text[0] = '\0';
+  path_render(path, text, &off);
+  va_start(ap, fmt);
+  vfail(e, text, fmt, ap);
   va_end(ap);
   return rc;
 }
@@ -68,12 +120,6 @@ void proto__quote(char *out, const char *p, size_t len)
   out[o] = '\0';
 }
 
-/* "prefix.name" into @p out (PROTO__PATH_MAX bytes). */
-static void path_join(char *out, const char *prefix, const char *name)
-{
-  snprintf(out, PROTO__PATH_MAX, "%s.%s", prefix, name);
-}
-
 /* ---- strings and JSON members ---- */
 
 bool proto__utf8_valid(const char *s, size_t len)
@@ -85,6 +131,14 @@ bool proto__utf8_valid(const char *s, size_t len)
     unsigned c = p[i];
     size_t n;
     uint32_t cp;
+    uint64_t word;
+
+    /* Eight ASCII bytes at a time (most text is ASCII). */
+    if (len - i >= 8 && (memcpy(&word, p + i, 8),
+                         (word & UINT64_C(0x8080808080808080)) == 0)) {
+      i += 8;
+      continue;
+    }
 
     if (c < 0x80) {
       i++;
@@ -120,22 +174,22 @@ bool proto__utf8_valid(const char *s, size_t len)
   return true;
 }
 
-int proto__check_str(const char *p, size_t len, size_t cap, const char *path,
-                     proto__err_t *e)
+int proto__check_str(const char *p, size_t len, size_t cap,
+                     const proto__path_t *path, proto__err_t *e)
 {
   if (len > cap)
-    return proto__fail(e, PROTO_ETOOBIG, path,
-                       "string of %zu bytes is over the %zu-byte cap", len,
-                       cap);
+    return proto__failp(e, PROTO_ETOOBIG, path,
+                        "string of %zu bytes is over the %zu-byte cap", len,
+                        cap);
   if (memchr(p, '\0', len) != NULL)
-    return proto__fail(e, PROTO_EVALUE, path, "string contains a NUL byte");
+    return proto__failp(e, PROTO_EVALUE, path, "string contains a NUL byte");
   if (!proto__utf8_valid(p, len))
-    return proto__fail(e, PROTO_EVALUE, path, "string is not valid UTF-8");
+    return proto__failp(e, PROTO_EVALUE, path, "string is not valid UTF-8");
   return 0;
 }
 
-static int check_json_at(const json_t *v, int depth, const char *path,
-                         proto__err_t *e)
+static int check_json_at(const json_t *v, int depth,
+                         const proto__path_t *path, proto__err_t *e)
 {
   const char *key;
   size_t klen, i;
@@ -146,15 +200,15 @@ static int check_json_at(const json_t *v, int depth, const char *path,
   case JSON_OBJECT:
   case JSON_ARRAY:
     if (depth >= PROTO_MAX_DEPTH)
-      return proto__fail(e, PROTO_EDEPTH, path,
-                         "nesting deeper than %d levels", PROTO_MAX_DEPTH);
+      return proto__failp(e, PROTO_EDEPTH, path,
+                          "nesting deeper than %d levels", PROTO_MAX_DEPTH);
     break;
   case JSON_STRING:
     return proto__check_str(json_string_value(v), json_string_length(v),
                             PROTO_MAX_TEXT, path, e);
   case JSON_REAL:
     if (!isfinite(json_real_value(v)))
-      return proto__fail(e, PROTO_EVALUE, path, "not a finite number");
+      return proto__failp(e, PROTO_EVALUE, path, "not a finite number");
     return 0;
   default:
     return 0;
@@ -178,7 +232,8 @@ static int check_json_at(const json_t *v, int depth, const char *path,
   return 0;
 }
 
-int proto__check_json(const json_t *v, const char *path, proto__err_t *e)
+int proto__check_json(const json_t *v, const proto__path_t *path,
+                      proto__err_t *e)
 {
   return check_json_at(v, 0, path, e);
 }
@@ -186,23 +241,21 @@ int proto__check_json(const json_t *v, const char *path, proto__err_t *e)
 /* ---- validation of a struct ---- */
 
 static int check_table(const proto__table_t *t, const char *base,
-                       const char *prefix, proto__err_t *e);
+                       const proto__path_t *prefix, proto__err_t *e);
 
-static int check_list(const proto_string_list_t *l, const char *path,
+static int check_list(const proto_string_list_t *l, const proto__path_t *path,
                       proto__err_t *e)
 {
-  char item[PROTO__PATH_MAX + 24];
-
   if (l->len > PROTO_MAX_LIST)
-    return proto__fail(e, PROTO_ETOOBIG, path,
-                       "%" PRIu32 " items, over the cap of %d", l->len,
-                       PROTO_MAX_LIST);
+    return proto__failp(e, PROTO_ETOOBIG, path,
+                        "%" PRIu32 " items, over the cap of %d", l->len,
+                        PROTO_MAX_LIST);
   for (uint32_t i = 0; i < l->len; i++) {
-    snprintf(item, sizeof item, "%s[%" PRIu32 "]", path, i);
+    proto__path_t item = PROTO__PATH_ITEM(path, i);
     if (l->items == NULL || l->items[i] == NULL)
-      return proto__fail(e, PROTO_EFIELD, item, "NULL item");
+      return proto__failp(e, PROTO_EFIELD, &item, "NULL item");
     int rc = proto__check_str(l->items[i], strlen(l->items[i]),
-                              PROTO_MAX_STR, item, e);
+                              PROTO_MAX_STR, &item, e);
     if (rc != 0)
       return rc;
   }
@@ -210,28 +263,43 @@ static int check_list(const proto_string_list_t *l, const char *path,
 }
 
 static int check_str_field(const proto__field_t *f, const char *s,
-                           const char *path, proto__err_t *e)
+                           const proto__path_t *path, proto__err_t *e)
 {
   if (s == NULL) {
     if (f->flags & PROTO__REQUIRED)
-      return proto__fail(e, PROTO_EFIELD, path, "missing required field");
+      return proto__failp(e, PROTO_EFIELD, path, "missing required field");
     return 0;
   }
   return proto__check_str(s, strlen(s), f->cap, path, e);
 }
 
 static int check_json_field(const proto__field_t *f, const json_t *j,
-                            const char *path, proto__err_t *e)
+                            const proto__path_t *path, proto__err_t *e)
 {
   if (j == NULL)
     return 0;
   if ((f->flags & PROTO__OBJECT) && !json_is_object(j))
-    return proto__fail(e, PROTO_EFIELD, path, "expected an object");
+    return proto__failp(e, PROTO_EFIELD, path, "expected an object");
   return proto__check_json(j, path, e);
 }
 
+static int check_double(double d, const proto__path_t *path, proto__err_t *e)
+{
+  if (!isfinite(d))
+    return proto__failp(e, PROTO_EVALUE, path, "not a finite number");
+  return 0;
+}
+
+static int check_ts(int64_t ms, const proto__path_t *path, proto__err_t *e)
+{
+  if (ms < 0 || ms > PROTO__TS_MAX)
+    return proto__failp(e, PROTO_EVALUE, path,
+                        "timestamp %" PRId64 " ms is outside 1970..9999", ms);
+  return 0;
+}
+
 static int check_field(const proto__field_t *f, const char *base,
-                       const char *path, proto__err_t *e)
+                       const proto__path_t *path, proto__err_t *e)
 {
   const char *p = base + f->offset;
 
@@ -240,29 +308,23 @@ static int check_field(const proto__field_t *f, const char *base,
     return check_str_field(f, *(char *const *)p, path, e);
   case PROTO__F_U64:
     if (*(const uint64_t *)p > (uint64_t)INT64_MAX)
-      return proto__fail(e, PROTO_EVALUE, path,
-                         "%" PRIu64 " is out of range (0..2^63-1)",
-                         *(const uint64_t *)p);
+      return proto__failp(e, PROTO_EVALUE, path,
+                          "%" PRIu64 " is out of range (0..2^63-1)",
+                          *(const uint64_t *)p);
     return 0;
   case PROTO__F_DOUBLE:
-    if (!isfinite(*(const double *)p))
-      return proto__fail(e, PROTO_EVALUE, path, "not a finite number");
-    return 0;
+    return check_double(*(const double *)p, path, e);
   case PROTO__F_STATE:
     if ((unsigned)*(const proto_state_t *)p >= PROTO_STATE_COUNT)
-      return proto__fail(e, PROTO_EVALUE, path, "unknown state %d",
-                         (int)*(const proto_state_t *)p);
+      return proto__failp(e, PROTO_EVALUE, path, "unknown state %d",
+                          (int)*(const proto_state_t *)p);
     return 0;
   case PROTO__F_STRLIST:
     return check_list((const proto_string_list_t *)p, path, e);
   case PROTO__F_JSON:
     return check_json_field(f, *(json_t *const *)p, path, e);
   case PROTO__F_TS:
-    if (*(const int64_t *)p < 0 || *(const int64_t *)p > PROTO__TS_MAX)
-      return proto__fail(e, PROTO_EVALUE, path,
-                         "timestamp %" PRId64 " ms is outside 1970..9999",
-                         *(const int64_t *)p);
-    return 0;
+    return check_ts(*(const int64_t *)p, path, e);
   case PROTO__F_MAP:
     return check_table(f->sub, p, path, e);
   default: /* bool, uint32_t, int64_t: every value is valid */
@@ -271,27 +333,15 @@ static int check_field(const proto__field_t *f, const char *base,
 }
 
 static int check_table(const proto__table_t *t, const char *base,
-                       const char *prefix, proto__err_t *e)
+                       const proto__path_t *prefix, proto__err_t *e)
 {
-  char path[PROTO__PATH_MAX];
-
   for (size_t i = 0; i < t->n; i++) {
-    path_join(path, prefix, t->fields[i].name);
-    int rc = check_field(&t->fields[i], base, path, e);
+    proto__path_t path = PROTO__PATH_FIELD(prefix, t->fields[i].name);
+    int rc = check_field(&t->fields[i], base, &path, e);
     if (rc != 0)
       return rc;
   }
   return t->check != NULL ? t->check(base, e) : 0;
-}
-
-int proto__validate(const proto_msg_t *m, proto__err_t *e)
-{
-  const proto__table_t *t = m != NULL ? proto__table(m->type) : NULL;
-
-  if (t == NULL)
-    return proto__fail(e, PROTO_ETYPE, NULL, "unknown message type %d",
-                       m != NULL ? (int)m->type : 0);
-  return check_table(t, (const char *)&m->u, proto_type_name(m->type), e);
 }
 
 /* ---- freeing ---- */
@@ -351,112 +401,168 @@ static size_t count_entries(const proto__table_t *t, const char *base)
   return n;
 }
 
-static int write_table(const proto__table_t *t, const char *base,
-                       const proto__writer_ops_t *ops, void *w);
+/* The writer and where its errors go, for one encoding walk. */
+typedef struct write_ctx {
+  const proto__writer_ops_t *ops;
+  void *w;
+  proto__err_t *e;
+} write_ctx_t;
 
-static int write_list(const proto_string_list_t *l,
-                      const proto__writer_ops_t *ops, void *w)
+static int write_table(const proto__table_t *t, const char *base,
+                       const proto__path_t *prefix, write_ctx_t *c);
+
+static int write_list(const proto_string_list_t *l, write_ctx_t *c)
 {
-  int rc = ops->array_begin(w, l->len);
+  int rc = c->ops->array_begin(c->w, l->len);
 
   for (uint32_t i = 0; rc == 0 && i < l->len; i++)
-    rc = ops->str(w, l->items[i]);
-  return rc != 0 ? rc : ops->array_end(w);
+    rc = c->ops->str(c->w, l->items[i], strlen(l->items[i]));
+  return rc != 0 ? rc : c->ops->array_end(c->w);
 }
 
+static int write_str(const proto__field_t *f, const char *s,
+                     const proto__path_t *path, write_ctx_t *c)
+{
+  size_t len = strlen(s);
+  int rc = proto__check_str(s, len, f->cap, path, c->e);
+
+  return rc != 0 ? rc : c->ops->str(c->w, s, len);
+}
+
+/* Write a present field's value (checked first, as proto__validate
+ * would: nothing invalid reaches the writer). */
 static int write_value(const proto__field_t *f, const char *base,
-                       const proto__writer_ops_t *ops, void *w)
+                       const proto__path_t *path, write_ctx_t *c)
 {
   const char *p = base + f->offset;
+  const char *name;
+  int rc;
 
+  if (f->kind == PROTO__F_STR)
+    return write_str(f, *(char *const *)p, path, c);
+  if (f->kind == PROTO__F_MAP)
+    return write_table(f->sub, p, path, c);
+  rc = check_field(f, base, path, c->e);
+  if (rc != 0)
+    return rc;
   switch (f->kind) {
-  case PROTO__F_STR:
-    return ops->str(w, *(char *const *)p);
   case PROTO__F_BOOL:
-    return ops->boolean(w, *(const bool *)p);
+    return c->ops->boolean(c->w, *(const bool *)p);
   case PROTO__F_U32:
-    return ops->u64(w, *(const uint32_t *)p);
+    return c->ops->u64(c->w, *(const uint32_t *)p);
   case PROTO__F_U64:
-    return ops->u64(w, *(const uint64_t *)p);
+    return c->ops->u64(c->w, *(const uint64_t *)p);
   case PROTO__F_I64:
-    return ops->i64(w, *(const int64_t *)p);
+    return c->ops->i64(c->w, *(const int64_t *)p);
   case PROTO__F_DOUBLE:
-    return ops->dbl(w, *(const double *)p);
+    return c->ops->dbl(c->w, *(const double *)p);
   case PROTO__F_STATE:
-    return ops->str(w, proto_state_name(*(const proto_state_t *)p));
+    name = proto_state_name(*(const proto_state_t *)p);
+    return c->ops->str(c->w, name, strlen(name));
   case PROTO__F_STRLIST:
-    return write_list((const proto_string_list_t *)p, ops, w);
+    return write_list((const proto_string_list_t *)p, c);
   case PROTO__F_JSON:
-    return ops->json(w, *(json_t *const *)p);
+    return c->ops->json(c->w, *(json_t *const *)p);
   case PROTO__F_TS:
-    return ops->ts(w, *(const int64_t *)p);
-  case PROTO__F_MAP:
-    return write_table(f->sub, p, ops, w);
+    return c->ops->ts(c->w, *(const int64_t *)p);
+  default:
+    return PROTO_EFIELD; /* not reached: every kind is handled */
   }
-  return PROTO_EFIELD; /* not reached: every kind is handled above */
 }
 
 static int write_table(const proto__table_t *t, const char *base,
-                       const proto__writer_ops_t *ops, void *w)
+                       const proto__path_t *prefix, write_ctx_t *c)
 {
-  int rc = ops->map_begin(w, count_entries(t, base));
+  int rc = c->ops->map_begin(c->w, count_entries(t, base));
 
   for (size_t i = 0; rc == 0 && i < t->n; i++) {
     const proto__field_t *f = &t->fields[i];
-    if (!field_present(f, base))
+    proto__path_t path = PROTO__PATH_FIELD(prefix, f->name);
+    if (!field_present(f, base)) {
+      rc = check_field(f, base, &path, c->e); /* a required one missing? */
       continue;
-    rc = ops->key(w, f->name);
+    }
+    rc = c->ops->key(c->w, f->name);
     if (rc == 0)
-      rc = write_value(f, base, ops, w);
+      rc = write_value(f, base, &path, c);
   }
-  return rc != 0 ? rc : ops->map_end(w);
+  if (rc == 0 && t->check != NULL)
+    rc = t->check(base, c->e);
+  return rc != 0 ? rc : c->ops->map_end(c->w);
 }
 
 int proto__encode(const proto_msg_t *m, const proto__writer_ops_t *ops,
-                  void *w)
+                  void *w, proto__err_t *e)
 {
-  return write_table(proto__table(m->type), (const char *)&m->u, ops, w);
+  const proto__table_t *t = m != NULL ? proto__table(m->type) : NULL;
+  write_ctx_t c = {.ops = ops, .w = w, .e = e};
+
+  if (t == NULL)
+    return proto__fail(e, PROTO_ETYPE, NULL, "unknown message type %d",
+                       m != NULL ? (int)m->type : 0);
+  proto__path_t root = PROTO__PATH_ROOT(proto_type_name(m->type));
+  return write_table(t, (const char *)&m->u, &root, &c);
 }
 
-/* ---- decoding ---- */
+/* ---- decoding ----
+ *
+ * One pass: each field is parsed and checked as proto__validate would
+ * check it (so a decoded message is valid without walking it again), and
+ * each table's rule across fields runs once its fields are in. */
 
 typedef struct parse_ctx {
   const proto__reader_ops_t *ops;
   proto__err_t *e;
 } parse_ctx_t;
 
-/* The entries of one map, matched to the rows of its table. */
+/* The entries of one map, matched to the rows of its table. Only set[] is
+ * initialised: v[i] is read only when set[i]. */
 typedef struct slots {
   const proto__table_t *t;
-  const char *prefix;
+  const proto__path_t *prefix;
   proto__err_t *e;
+  size_t next; /* the row expected next: keys usually come in table order */
   bool set[PROTO__MAX_FIELDS];
   proto__val_t v[PROTO__MAX_FIELDS];
 } slots_t;
 
 static int parse_table(const proto__table_t *t, const proto__val_t *map,
-                       char *base, const char *prefix, parse_ctx_t *c);
+                       char *base, const proto__path_t *prefix,
+                       parse_ctx_t *c);
+
+static bool key_is(const proto__field_t *f, const char *key, size_t klen)
+{
+  /* memcmp, not strncmp: a key may hold NUL bytes. */
+  return strlen(f->name) == klen && memcmp(f->name, key, klen) == 0;
+}
 
 static int collect(void *ctx, const char *key, size_t klen,
                    const proto__val_t *v)
 {
   slots_t *s = ctx;
-  char path[PROTO__PATH_MAX];
-  int i = proto__field_index(s->t, key, klen);
+  int i = -1;
+
+  /* Keys come in table order, minus the absent ones: look ahead first. */
+  for (size_t k = s->next; i < 0 && k < s->t->n; k++)
+    if (key_is(&s->t->fields[k], key, klen))
+      i = (int)k;
+  if (i < 0)
+    i = proto__field_index(s->t, key, klen);
 
   if (i < 0)
     return 0; /* unknown key: skipped */
   if (s->set[i]) {
-    path_join(path, s->prefix, s->t->fields[i].name);
-    return proto__fail(s->e, PROTO_EMALFORMED, path, "duplicate key");
+    proto__path_t path = PROTO__PATH_FIELD(s->prefix, s->t->fields[i].name);
+    return proto__failp(s->e, PROTO_EMALFORMED, &path, "duplicate key");
   }
   s->set[i] = true;
   s->v[i] = *v;
+  s->next = (size_t)i + 1;
   return 0;
 }
 
 static int get_int(const proto__val_t *v, int64_t lo, int64_t hi,
-                   int64_t *out, const char *path, proto__err_t *e)
+                   int64_t *out, const proto__path_t *path, proto__err_t *e)
 {
   int64_t x;
 
@@ -464,23 +570,23 @@ static int get_int(const proto__val_t *v, int64_t lo, int64_t hi,
     x = v->as.i;
   } else if (v->kind == PROTO__V_UINT) {
     if (v->as.u > (uint64_t)INT64_MAX)
-      return proto__fail(e, PROTO_EVALUE, path,
-                         "%" PRIu64 " is out of range", v->as.u);
+      return proto__failp(e, PROTO_EVALUE, path,
+                          "%" PRIu64 " is out of range", v->as.u);
     x = (int64_t)v->as.u;
   } else {
-    return proto__fail(e, PROTO_EFIELD, path, "expected an integer");
+    return proto__failp(e, PROTO_EFIELD, path, "expected an integer");
   }
   if (x < lo || x > hi)
-    return proto__fail(e, PROTO_EVALUE, path,
-                       "%" PRId64 " is out of range (%" PRId64 "..%" PRId64
-                       ")",
-                       x, lo, hi);
+    return proto__failp(e, PROTO_EVALUE, path,
+                        "%" PRId64 " is out of range (%" PRId64 "..%" PRId64
+                        ")",
+                        x, lo, hi);
   *out = x;
   return 0;
 }
 
-static int get_double(const proto__val_t *v, double *out, const char *path,
-                      proto__err_t *e)
+static int get_double(const proto__val_t *v, double *out,
+                      const proto__path_t *path, proto__err_t *e)
 {
   if (v->kind == PROTO__V_DOUBLE)
     *out = v->as.d;
@@ -489,35 +595,35 @@ static int get_double(const proto__val_t *v, double *out, const char *path,
   else if (v->kind == PROTO__V_UINT)
     *out = (double)v->as.u;
   else
-    return proto__fail(e, PROTO_EFIELD, path, "expected a number");
-  return 0;
+    return proto__failp(e, PROTO_EFIELD, path, "expected a number");
+  return check_double(*out, path, e);
 }
 
 /* A checked, NUL-terminated copy of string value @p v. */
 static int get_str(const proto__val_t *v, size_t cap, char **out,
-                   const char *path, proto__err_t *e)
+                   const proto__path_t *path, proto__err_t *e)
 {
   if (v->kind != PROTO__V_STR)
-    return proto__fail(e, PROTO_EFIELD, path, "expected a string");
+    return proto__failp(e, PROTO_EFIELD, path, "expected a string");
   int rc = proto__check_str(v->as.s.p, v->as.s.len, cap, path, e);
   if (rc != 0)
     return rc;
   *out = malloc(v->as.s.len + 1);
   if (*out == NULL)
-    return proto__fail(e, PROTO_ENOMEM, path, "out of memory");
+    return proto__failp(e, PROTO_ENOMEM, path, "out of memory");
   memcpy(*out, v->as.s.p, v->as.s.len);
   (*out)[v->as.s.len] = '\0';
   return 0;
 }
 
 static int get_state(const proto__val_t *v, proto_state_t *out,
-                     const char *path, proto__err_t *e)
+                     const proto__path_t *path, proto__err_t *e)
 {
   char name[16], q[68];
   int s = -1;
 
   if (v->kind != PROTO__V_STR)
-    return proto__fail(e, PROTO_EFIELD, path, "expected a state name");
+    return proto__failp(e, PROTO_EFIELD, path, "expected a state name");
   if (v->as.s.len < sizeof name) {
     memcpy(name, v->as.s.p, v->as.s.len);
     name[v->as.s.len] = '\0';
@@ -526,33 +632,32 @@ static int get_state(const proto__val_t *v, proto_state_t *out,
   }
   if (s < 0) {
     proto__quote(q, v->as.s.p, v->as.s.len);
-    return proto__fail(e, PROTO_EVALUE, path, "unknown state \"%s\"", q);
+    return proto__failp(e, PROTO_EVALUE, path, "unknown state \"%s\"", q);
   }
   *out = (proto_state_t)s;
   return 0;
 }
 
 static int get_list(const proto__val_t *v, proto_string_list_t *l,
-                    const char *path, parse_ctx_t *c)
+                    const proto__path_t *path, parse_ctx_t *c)
 {
-  char item[PROTO__PATH_MAX + 24];
   proto__val_t iv;
 
   if (v->kind != PROTO__V_ARRAY)
-    return proto__fail(c->e, PROTO_EFIELD, path, "expected an array");
+    return proto__failp(c->e, PROTO_EFIELD, path, "expected an array");
   if (v->as.n > PROTO_MAX_LIST)
-    return proto__fail(c->e, PROTO_ETOOBIG, path,
-                       "%zu items, over the cap of %d", v->as.n,
-                       PROTO_MAX_LIST);
+    return proto__failp(c->e, PROTO_ETOOBIG, path,
+                        "%zu items, over the cap of %d", v->as.n,
+                        PROTO_MAX_LIST);
   if (v->as.n == 0)
     return 0;
   l->items = calloc(v->as.n, sizeof *l->items);
   if (l->items == NULL)
-    return proto__fail(c->e, PROTO_ENOMEM, path, "out of memory");
+    return proto__failp(c->e, PROTO_ENOMEM, path, "out of memory");
   for (size_t i = 0; i < v->as.n; i++) {
-    snprintf(item, sizeof item, "%s[%zu]", path, i);
+    proto__path_t item = PROTO__PATH_ITEM(path, i);
     c->ops->array_at(v, i, &iv);
-    int rc = get_str(&iv, PROTO_MAX_STR, &l->items[i], item, c->e);
+    int rc = get_str(&iv, PROTO_MAX_STR, &l->items[i], &item, c->e);
     if (rc != 0)
       return rc;
     l->len++; /* counts what proto_msg_fini must free */
@@ -561,7 +666,7 @@ static int get_list(const proto__val_t *v, proto_string_list_t *l,
 }
 
 static int get_int_field(const proto__field_t *f, const proto__val_t *v,
-                         char *p, const char *path, proto__err_t *e)
+                         char *p, const proto__path_t *path, proto__err_t *e)
 {
   int64_t x = 0;
   int rc;
@@ -580,8 +685,26 @@ static int get_int_field(const proto__field_t *f, const proto__val_t *v,
   }
 }
 
+static int get_json(const proto__field_t *f, const proto__val_t *v,
+                    json_t **out, const proto__path_t *path, parse_ctx_t *c)
+{
+  int rc = c->ops->to_json(v, out, path, c->e);
+
+  if (rc == 0 && (f->flags & PROTO__OBJECT) && !json_is_object(*out))
+    rc = proto__failp(c->e, PROTO_EFIELD, path, "expected an object");
+  return rc;
+}
+
+static int get_ts(const proto__val_t *v, int64_t *out,
+                  const proto__path_t *path, parse_ctx_t *c)
+{
+  int rc = c->ops->ts(v, out, path, c->e);
+
+  return rc != 0 ? rc : check_ts(*out, path, c->e);
+}
+
 static int parse_field(const proto__field_t *f, const proto__val_t *v,
-                       char *base, const char *path, parse_ctx_t *c)
+                       char *base, const proto__path_t *path, parse_ctx_t *c)
 {
   char *p = base + f->offset;
 
@@ -590,7 +713,7 @@ static int parse_field(const proto__field_t *f, const proto__val_t *v,
     return get_str(v, f->cap, (char **)p, path, c->e);
   case PROTO__F_BOOL:
     if (v->kind != PROTO__V_BOOL)
-      return proto__fail(c->e, PROTO_EFIELD, path, "expected a boolean");
+      return proto__failp(c->e, PROTO_EFIELD, path, "expected a boolean");
     *(bool *)p = v->as.b;
     return 0;
   case PROTO__F_U32:
@@ -604,9 +727,9 @@ static int parse_field(const proto__field_t *f, const proto__val_t *v,
   case PROTO__F_STRLIST:
     return get_list(v, (proto_string_list_t *)p, path, c);
   case PROTO__F_JSON:
-    return c->ops->to_json(v, (json_t **)p, path, c->e);
+    return get_json(f, v, (json_t **)p, path, c);
   case PROTO__F_TS:
-    return c->ops->ts(v, (int64_t *)p, path, c->e);
+    return get_ts(v, (int64_t *)p, path, c);
   case PROTO__F_MAP:
     return parse_table(f->sub, v, p, path, c);
   }
@@ -614,25 +737,33 @@ static int parse_field(const proto__field_t *f, const proto__val_t *v,
 }
 
 static int parse_table(const proto__table_t *t, const proto__val_t *map,
-                       char *base, const char *prefix, parse_ctx_t *c)
+                       char *base, const proto__path_t *prefix,
+                       parse_ctx_t *c)
 {
-  slots_t s = {.t = t, .prefix = prefix, .e = c->e};
-  char path[PROTO__PATH_MAX];
+  slots_t s;
   int rc;
 
   if (map->kind != PROTO__V_MAP)
-    return proto__fail(c->e, PROTO_EFIELD, prefix, "expected a map");
+    return proto__failp(c->e, PROTO_EFIELD, prefix, "expected a map");
+  s.t = t;
+  s.prefix = prefix;
+  s.e = c->e;
+  s.next = 0;
+  memset(s.set, 0, sizeof s.set);
   rc = c->ops->map_each(map, collect, &s, prefix, c->e);
   for (size_t i = 0; rc == 0 && i < t->n; i++) {
     const proto__field_t *f = &t->fields[i];
-    path_join(path, prefix, f->name);
+    proto__path_t path = PROTO__PATH_FIELD(prefix, f->name);
     if (!s.set[i] || s.v[i].kind == PROTO__V_NIL) {
       if (f->flags & PROTO__REQUIRED)
-        rc = proto__fail(c->e, PROTO_EFIELD, path, "missing required field");
+        rc = proto__failp(c->e, PROTO_EFIELD, &path,
+                          "missing required field");
       continue;
     }
-    rc = parse_field(f, &s.v[i], base, path, c);
+    rc = parse_field(f, &s.v[i], base, &path, c);
   }
+  if (rc == 0 && t->check != NULL)
+    rc = t->check(base, c->e);
   return rc;
 }
 
@@ -649,9 +780,8 @@ int proto__decode(proto_type_t t, const proto__val_t *d,
     return proto__fail(e, PROTO_ETYPE, NULL, "unknown message type %d",
                        (int)t);
   m->type = t;
-  rc = parse_table(tab, d, (char *)&m->u, proto_type_name(t), &c);
-  if (rc == 0)
-    rc = proto__validate(m, e);
+  proto__path_t root = PROTO__PATH_ROOT(proto_type_name(t));
+  rc = parse_table(tab, d, (char *)&m->u, &root, &c);
   if (rc != 0)
     proto_msg_fini(m);
   return rc;

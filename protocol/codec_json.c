@@ -173,7 +173,7 @@ static void json_view(const json_t *j, proto__val_t *v)
 }
 
 static int j_map_each(const proto__val_t *map, proto__entry_fn fn, void *ctx,
-                      const char *path, proto__err_t *e)
+                      const proto__path_t *path, proto__err_t *e)
 {
   const char *key;
   size_t klen;
@@ -196,19 +196,20 @@ static void j_array_at(const proto__val_t *arr, size_t i, proto__val_t *out)
 
 /* A caller's tree: check, then deep-copy (the caller keeps its own). */
 static int j_to_json_copy(const proto__val_t *v, json_t **out,
-                          const char *path, proto__err_t *e)
+                          const proto__path_t *path, proto__err_t *e)
 {
   int rc = proto__check_json(v->node, path, e);
 
   if (rc != 0)
     return rc;
   *out = json_deep_copy(v->node);
-  return *out != NULL ? 0 : proto__fail(e, PROTO_ENOMEM, path, "out of memory");
+  return *out != NULL ? 0
+                      : proto__failp(e, PROTO_ENOMEM, path, "out of memory");
 }
 
 /* A tree parsed here and dropped after decoding: share the node. */
 static int j_to_json_take(const proto__val_t *v, json_t **out,
-                          const char *path, proto__err_t *e)
+                          const proto__path_t *path, proto__err_t *e)
 {
   int rc = proto__check_json(v->node, path, e);
 
@@ -218,19 +219,19 @@ static int j_to_json_take(const proto__val_t *v, json_t **out,
   return 0;
 }
 
-static int j_ts(const proto__val_t *v, int64_t *ms, const char *path,
+static int j_ts(const proto__val_t *v, int64_t *ms, const proto__path_t *path,
                 proto__err_t *e)
 {
   char q[68];
 
   if (v->kind != PROTO__V_STR)
-    return proto__fail(e, PROTO_EFIELD, path,
-                       "expected an ISO-8601 UTC time string");
+    return proto__failp(e, PROTO_EFIELD, path,
+                        "expected an ISO-8601 UTC time string");
   if (!iso_parse(v->as.s.p, v->as.s.len, ms)) {
     proto__quote(q, v->as.s.p, v->as.s.len);
-    return proto__fail(e, PROTO_EVALUE, path,
-                       "\"%s\" is not a time like 2026-11-24T09:00:00.123Z",
-                       q);
+    return proto__failp(e, PROTO_EVALUE, path,
+                        "\"%s\" is not a time like 2026-11-24T09:00:00.123Z",
+                        q);
   }
   return 0;
 }
@@ -314,9 +315,9 @@ static int jw_key(void *w, const char *k)
   return 0;
 }
 
-static int jw_str(void *w, const char *s)
+static int jw_str(void *w, const char *s, size_t len)
 {
-  return jw_add(w, json_string_nocheck(s)); /* validated UTF-8 */
+  return jw_add(w, json_stringn_nocheck(s, len)); /* checked UTF-8 */
 }
 
 static int jw_i64(void *w, int64_t v)
@@ -373,9 +374,9 @@ json_t *proto_json_encode(const proto_msg_t *m)
 {
   jw_t w = {.root = NULL, .top = -1, .key = NULL};
 
-  if (m == NULL || proto__validate(m, NULL) != 0)
+  if (m == NULL)
     return NULL;
-  if (proto__encode(m, &json_writer, &w) != 0) {
+  if (proto__encode(m, &json_writer, &w, NULL) != 0) {
     json_decref(w.root);
     return NULL;
   }

@@ -1,25 +1,23 @@
 /*
  * codec_msgpack.c: the msgpack encoding, {"v": 1, "t": "<type>", "d": {...}}.
  *
- * Design note: this file only adapts msgpack-c to the generic walker in
- * codec.c (field tables, checks). Encoding packs straight into the
- * caller's msgpack_sbuffer and rolls the buffer back on any failure.
+ * Design note: this file only adapts msgpack to the generic walker in
+ * codec.c (field tables, checks); msgpack-c provides the caller's
+ * msgpack_sbuffer type and nothing else here. Encoding writes straight into
+ * that buffer and rolls it back on any failure.
  *
- * Decoding trusts nothing, in three steps:
+ * Decoding trusts nothing, in two steps:
  *   1. prescan() walks the bytes once without allocating: every header
  *      must be a valid msgpack format, every length must fit in what is
  *      left of the buffer, an array or map may not announce more elements
  *      than there are bytes left (each element takes at least one),
  *      containers may nest at most 32 deep (MP_MAX_NEST), and the message
- *      must end exactly at the end of the buffer. This bounds what
- *      msgpack-c allocates next (its unpacker reserves memory for the
- *      announced element count up front, so five hostile bytes could
- *      otherwise ask for gigabytes) and keeps its parser within its own
- *      fixed 32-level stack.
- *   2. msgpack_unpack_next() builds the object tree in a zone; the tree's
- *      strings point into the caller's buffer.
- *   3. The envelope is checked here, and the "d" map goes to proto__decode
- *      through the reader below, which copies everything it keeps.
+ *      must end exactly at the end of the buffer.
+ *   2. The envelope is read here, and the "d" map goes to proto__decode
+ *      through the reader below: views straight over the checked bytes (no
+ *      object tree, no zone: msgpack-c's unpacker allocated an 8 KiB zone
+ *      and built a tree per message, a third of a decode). The walker
+ *      copies out what it keeps.
  * JSON members (event/reply "data", command "args") travel as plain
  * msgpack maps/arrays/scalars and are converted to and from json_t here.
  */
@@ -28,9 +26,10 @@
 
 #include "protocol/proto_int.h"
 
-/* Deepest container nesting the pre-scan lets through: the stack of
- * msgpack-c's parser (MSGPACK_EMBED_STACK_SIZE; one more level and it
- * fails as if out of memory). A valid message nests at most
+/* Deepest container nesting the pre-scan lets through: the stack depth
+ * of msgpack-c's parser (MSGPACK_EMBED_STACK_SIZE), which decoded these
+ * bytes before the reader below did, kept so that the same inputs are
+ * refused with the same error. A valid message nests at most
  * PROTO_MAX_DEPTH + 2 (envelope, "d", then a JSON member); the converter
  * checks that tighter bound and names the field. */
 #define MP_MAX_NEST 32
@@ -71,21 +70,23 @@ static int read_header(scan_t *s, size_t *payload, uint64_t *count)
   *payload = 0;
   *count = 0;
   s->pos++;
-  if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-    return 0; /* fixint, nil, bool */
-  if (b >= 0x80 && b <= 0x8f) {
-    *count = 2u * (b & 0x0fu);
-    return 0;
-  }
-  if (b >= 0x90 && b <= 0x9f) {
-    *count = b & 0x0fu;
-    return 0;
-  }
-  if (b >= 0xa0 && b <= 0xbf) {
+  /* The common forms first: fixstr (every key), fixint, fixmap/array. */
+  if ((b & 0xe0) == 0xa0) {
     *payload = b & 0x1fu;
     return 0;
   }
+  if (b <= 0x7f || b >= 0xe0)
+    return 0;
+  if (b <= 0x8f) {
+    *count = 2u * (b & 0x0fu);
+    return 0;
+  }
+  if (b <= 0x9f) {
+    *count = b & 0x0fu;
+    return 0;
+  }
   switch (b) {
+  case 0xc0: case 0xc2: case 0xc3: return 0; /* nil, bool */
   case 0xc4: case 0xd9: lenbytes = 1; break; /* bin8, str8 */
   case 0xc5: case 0xda: lenbytes = 2; break;
   case 0xc6: case 0xdb: lenbytes = 4; break;
@@ -160,70 +161,187 @@ static int prescan(const uint8_t *p, size_t len, proto__err_t *e)
   return 0;
 }
 
-/* ---- reader: msgpack_object views for the walker ---- */
+/* ---- step 2: reader, views straight over the checked bytes ----
+ *
+ * A view's node is the address of the value's first (header) byte. Every
+ * value was checked by prescan(), so walking the bytes needs no bounds:
+ * skipping a value is reading headers until its elements are used up. The
+ * views give the same kinds msgpack-c's unpacker would: signed formats
+ * holding a value >= 0 are PROTO__V_UINT, float32 widens to a double, bin
+ * and ext are PROTO__V_OTHER. */
 
-static void mp_view(const msgpack_object *o, proto__val_t *v)
+/* The address just past the value at @p p. */
+static const uint8_t *mp_skip(const uint8_t *p)
 {
-  memset(v, 0, sizeof *v);
-  v->node = o;
-  switch (o->type) {
-  case MSGPACK_OBJECT_NIL:
-    v->kind = PROTO__V_NIL;
-    break;
-  case MSGPACK_OBJECT_BOOLEAN:
-    v->kind = PROTO__V_BOOL;
-    v->as.b = o->via.boolean;
-    break;
-  case MSGPACK_OBJECT_POSITIVE_INTEGER:
+  scan_t s = {.p = p, .len = SIZE_MAX, .pos = 0, .e = NULL};
+  uint64_t pending = 1;
+
+  while (pending > 0) {
+    size_t payload;
+    uint64_t count;
+    (void)read_header(&s, &payload, &count); /* valid: see prescan() */
+    s.pos += payload;
+    pending = pending - 1 + count;
+  }
+  return p + s.pos;
+}
+
+/* The first element of the array or map whose header is at @p p. */
+static const uint8_t *mp_body(const uint8_t *p)
+{
+  if (p[0] == 0xdc || p[0] == 0xde)
+    return p + 3;
+  if (p[0] == 0xdd || p[0] == 0xdf)
+    return p + 5;
+  return p + 1; /* fixarray, fixmap */
+}
+
+static void mp_view_str(const uint8_t *p, size_t lenbytes, proto__val_t *v)
+{
+  v->kind = PROTO__V_STR;
+  v->as.s.len = (size_t)read_be(p + 1, lenbytes);
+  v->as.s.p = (const char *)p + 1 + lenbytes;
+}
+
+static void mp_view_int(int64_t x, proto__val_t *v)
+{
+  if (x >= 0) {
     v->kind = PROTO__V_UINT;
-    v->as.u = o->via.u64;
-    break;
-  case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+    v->as.u = (uint64_t)x;
+  } else {
     v->kind = PROTO__V_INT;
-    v->as.i = o->via.i64;
-    break;
-  case MSGPACK_OBJECT_FLOAT32:
-  case MSGPACK_OBJECT_FLOAT64:
-    v->kind = PROTO__V_DOUBLE;
-    v->as.d = o->via.f64;
-    break;
-  case MSGPACK_OBJECT_STR:
-    v->kind = PROTO__V_STR;
-    v->as.s.p = o->via.str.ptr;
-    v->as.s.len = o->via.str.size;
-    break;
-  case MSGPACK_OBJECT_ARRAY:
-    v->kind = PROTO__V_ARRAY;
-    v->as.n = o->via.array.size;
-    break;
-  case MSGPACK_OBJECT_MAP:
-    v->kind = PROTO__V_MAP;
-    v->as.n = o->via.map.size;
-    break;
-  default:
-    v->kind = PROTO__V_OTHER;
-    break;
+    v->as.i = x;
   }
 }
 
-static int key_not_str(const char *path, proto__err_t *e)
+static void mp_view_float(const uint8_t *p, proto__val_t *v)
 {
-  return proto__fail(e, PROTO_EFIELD, path, "map key is not a string");
+  v->kind = PROTO__V_DOUBLE;
+  if (p[0] == 0xca) {
+    uint32_t bits = (uint32_t)read_be(p + 1, 4);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    v->as.d = f;
+  } else {
+    uint64_t bits = read_be(p + 1, 8);
+    memcpy(&v->as.d, &bits, sizeof v->as.d);
+  }
+}
+
+/* Formats 0xc0..0xdf. */
+static void mp_view_typed(const uint8_t *p, proto__val_t *v)
+{
+  uint8_t b = p[0];
+
+  switch (b) {
+  case 0xc0: v->kind = PROTO__V_NIL; return;
+  case 0xc2: case 0xc3:
+    v->kind = PROTO__V_BOOL;
+    v->as.b = b == 0xc3;
+    return;
+  case 0xca: case 0xcb: mp_view_float(p, v); return;
+  case 0xcc: case 0xcd: case 0xce: case 0xcf:
+    v->kind = PROTO__V_UINT;
+    v->as.u = read_be(p + 1, 1u << (b - 0xcc));
+    return;
+  case 0xd0: mp_view_int((int8_t)p[1], v); return;
+  case 0xd1: mp_view_int((int16_t)read_be(p + 1, 2), v); return;
+  case 0xd2: mp_view_int((int32_t)read_be(p + 1, 4), v); return;
+  case 0xd3: mp_view_int((int64_t)read_be(p + 1, 8), v); return;
+  case 0xd9: mp_view_str(p, 1, v); return;
+  case 0xda: mp_view_str(p, 2, v); return;
+  case 0xdb: mp_view_str(p, 4, v); return;
+  case 0xdc: case 0xdd:
+    v->kind = PROTO__V_ARRAY;
+    v->as.n = (size_t)read_be(p + 1, b == 0xdc ? 2 : 4);
+    return;
+  case 0xde: case 0xdf:
+    v->kind = PROTO__V_MAP;
+    v->as.n = (size_t)read_be(p + 1, b == 0xde ? 2 : 4);
+    return;
+  default: /* bin, ext (0xc1 never passes the pre-scan) */
+    v->kind = PROTO__V_OTHER;
+    return;
+  }
+}
+
+static void mp_view(const uint8_t *p, proto__val_t *v)
+{
+  uint8_t b = p[0];
+
+  v->node = p;
+  if (b <= 0x7f) {
+    v->kind = PROTO__V_UINT;
+    v->as.u = b;
+  } else if (b >= 0xe0) {
+    v->kind = PROTO__V_INT;
+    v->as.i = (int8_t)b;
+  } else if (b <= 0x8f) {
+    v->kind = PROTO__V_MAP;
+    v->as.n = b & 0x0fu;
+  } else if (b <= 0x9f) {
+    v->kind = PROTO__V_ARRAY;
+    v->as.n = b & 0x0fu;
+  } else if (b <= 0xbf) {
+    v->kind = PROTO__V_STR;
+    v->as.s.len = b & 0x1fu;
+    v->as.s.p = (const char *)p + 1;
+  } else {
+    mp_view_typed(p, v);
+  }
+}
+
+/* Size of a number, nil or boolean by its format byte @p b. */
+static size_t mp_scalar_size(uint8_t b)
+{
+  if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+    return 1;
+  switch (b) {
+  case 0xcc: case 0xd0: return 2;
+  case 0xcd: case 0xd1: return 3;
+  case 0xca: case 0xce: case 0xd2: return 5;
+  default: return 9; /* 0xcb, 0xcf, 0xd3 */
+  }
+}
+
+/* Past the value whose view is @p v (strings and scalars without walking
+ * the headers again). */
+static const uint8_t *mp_after(const proto__val_t *v)
+{
+  const uint8_t *p = v->node;
+
+  switch (v->kind) {
+  case PROTO__V_STR:
+    return (const uint8_t *)v->as.s.p + v->as.s.len;
+  case PROTO__V_ARRAY:
+  case PROTO__V_MAP:
+  case PROTO__V_OTHER:
+    return mp_skip(p);
+  default:
+    return p + mp_scalar_size(p[0]);
+  }
+}
+
+static int key_not_str(const proto__path_t *path, proto__err_t *e)
+{
+  return proto__failp(e, PROTO_EFIELD, path, "map key is not a string");
 }
 
 static int mp_map_each(const proto__val_t *map, proto__entry_fn fn,
-                       void *ctx, const char *path, proto__err_t *e)
+                       void *ctx, const proto__path_t *path, proto__err_t *e)
 {
-  const msgpack_object *o = map->node;
+  const uint8_t *q = mp_body(map->node);
 
-  for (uint32_t i = 0; i < o->via.map.size; i++) {
-    const msgpack_object_kv *kv = &o->via.map.ptr[i];
-    proto__val_t v;
+  for (size_t i = 0; i < map->as.n; i++) {
+    proto__val_t k, v;
 
-    if (kv->key.type != MSGPACK_OBJECT_STR)
+    mp_view(q, &k);
+    if (k.kind != PROTO__V_STR)
       return key_not_str(path, e);
-    mp_view(&kv->val, &v);
-    int rc = fn(ctx, kv->key.via.str.ptr, kv->key.via.str.size, &v);
+    q = mp_after(&k);
+    mp_view(q, &v);
+    q = mp_after(&v);
+    int rc = fn(ctx, k.as.s.p, k.as.s.len, &v);
     if (rc != 0)
       return rc;
   }
@@ -232,25 +350,28 @@ static int mp_map_each(const proto__val_t *map, proto__entry_fn fn,
 
 static void mp_array_at(const proto__val_t *arr, size_t i, proto__val_t *out)
 {
-  const msgpack_object *o = arr->node;
+  const uint8_t *q = mp_body(arr->node);
 
-  mp_view(&o->via.array.ptr[i], out);
+  for (size_t k = 0; k < i; k++)
+    q = mp_skip(q);
+  mp_view(q, out);
 }
 
-static int mp_to_json_at(const msgpack_object *o, int depth, json_t **out,
-                         const char *path, proto__err_t *e);
+static int mp_to_json_at(const uint8_t **pp, int depth, json_t **out,
+                         const proto__path_t *path, proto__err_t *e);
 
-static int oom(const char *path, proto__err_t *e)
+static int oom(const proto__path_t *path, proto__err_t *e)
 {
-  return proto__fail(e, PROTO_ENOMEM, path, "out of memory");
+  return proto__failp(e, PROTO_ENOMEM, path, "out of memory");
 }
 
-static int mp_array_to_json(const msgpack_object *o, int depth, json_t *arr,
-                            const char *path, proto__err_t *e)
+static int mp_array_to_json(const uint8_t **pp, size_t n, int depth,
+                            json_t *arr, const proto__path_t *path,
+                            proto__err_t *e)
 {
-  for (uint32_t i = 0; i < o->via.array.size; i++) {
+  for (size_t i = 0; i < n; i++) {
     json_t *item = NULL;
-    int rc = mp_to_json_at(&o->via.array.ptr[i], depth + 1, &item, path, e);
+    int rc = mp_to_json_at(pp, depth + 1, &item, path, e);
     if (rc != 0)
       return rc;
     if (json_array_append_new(arr, item) != 0)
@@ -259,49 +380,52 @@ static int mp_array_to_json(const msgpack_object *o, int depth, json_t *arr,
   return 0;
 }
 
-static int mp_map_to_json(const msgpack_object *o, int depth, json_t *obj,
-                          const char *path, proto__err_t *e)
+static int mp_map_to_json(const uint8_t **pp, size_t n, int depth,
+                          json_t *obj, const proto__path_t *path,
+                          proto__err_t *e)
 {
-  for (uint32_t i = 0; i < o->via.map.size; i++) {
-    const msgpack_object_kv *kv = &o->via.map.ptr[i];
+  for (size_t i = 0; i < n; i++) {
+    proto__val_t k;
     json_t *val = NULL;
 
-    if (kv->key.type != MSGPACK_OBJECT_STR)
+    mp_view(*pp, &k);
+    if (k.kind != PROTO__V_STR)
       return key_not_str(path, e);
-    const char *k = kv->key.via.str.ptr;
-    size_t klen = kv->key.via.str.size;
-    int rc = proto__check_str(k, klen, PROTO_MAX_STR, path, e);
+    *pp = mp_after(&k);
+    int rc = proto__check_str(k.as.s.p, k.as.s.len, PROTO_MAX_STR, path, e);
     if (rc != 0)
       return rc;
-    if (json_object_getn(obj, k, klen) != NULL)
-      return proto__fail(e, PROTO_EMALFORMED, path, "duplicate key");
-    rc = mp_to_json_at(&kv->val, depth + 1, &val, path, e);
+    if (json_object_getn(obj, k.as.s.p, k.as.s.len) != NULL)
+      return proto__failp(e, PROTO_EMALFORMED, path, "duplicate key");
+    rc = mp_to_json_at(pp, depth + 1, &val, path, e);
     if (rc != 0)
       return rc;
-    if (json_object_setn_new_nocheck(obj, k, klen, val) != 0)
+    if (json_object_setn_new_nocheck(obj, k.as.s.p, k.as.s.len, val) != 0)
       return oom(path, e);
   }
   return 0;
 }
 
-/* Convert a container @p o that sits @p depth containers deep. */
-static int mp_container_to_json(const msgpack_object *o, int depth,
-                                json_t **out, const char *path,
-                                proto__err_t *e)
+/* Convert the container @p v that sits @p depth containers deep; *pp ends
+ * past it. */
+static int mp_container_to_json(const proto__val_t *v, const uint8_t **pp,
+                                int depth, json_t **out,
+                                const proto__path_t *path, proto__err_t *e)
 {
-  bool is_map = o->type == MSGPACK_OBJECT_MAP;
+  bool is_map = v->kind == PROTO__V_MAP;
   int rc;
 
   if (depth >= PROTO_MAX_DEPTH)
-    return proto__fail(e, PROTO_EDEPTH, path, "nesting deeper than %d levels",
-                       PROTO_MAX_DEPTH);
+    return proto__failp(e, PROTO_EDEPTH, path,
+                        "nesting deeper than %d levels", PROTO_MAX_DEPTH);
   *out = is_map ? json_object() : json_array();
   if (*out == NULL)
     return oom(path, e);
+  *pp = mp_body(v->node);
   if (is_map)
-    rc = mp_map_to_json(o, depth, *out, path, e);
+    rc = mp_map_to_json(pp, v->as.n, depth, *out, path, e);
   else
-    rc = mp_array_to_json(o, depth, *out, path, e);
+    rc = mp_array_to_json(pp, v->as.n, depth, *out, path, e);
   if (rc != 0) {
     json_decref(*out);
     *out = NULL;
@@ -309,70 +433,75 @@ static int mp_container_to_json(const msgpack_object *o, int depth,
   return rc;
 }
 
-static int mp_to_json_at(const msgpack_object *o, int depth, json_t **out,
-                         const char *path, proto__err_t *e)
+/* Convert the value at *pp and move *pp past it. */
+static int mp_to_json_at(const uint8_t **pp, int depth, json_t **out,
+                         const proto__path_t *path, proto__err_t *e)
 {
+  proto__val_t v;
   int rc;
 
   *out = NULL;
-  switch (o->type) {
-  case MSGPACK_OBJECT_NIL:
+  mp_view(*pp, &v);
+  switch (v.kind) {
+  case PROTO__V_NIL:
     *out = json_null();
     break;
-  case MSGPACK_OBJECT_BOOLEAN:
-    *out = json_boolean(o->via.boolean);
+  case PROTO__V_BOOL:
+    *out = json_boolean(v.as.b);
     break;
-  case MSGPACK_OBJECT_POSITIVE_INTEGER:
-    if (o->via.u64 > (uint64_t)INT64_MAX)
-      return proto__fail(e, PROTO_EVALUE, path,
-                         "integer out of range (JSON has 64-bit signed)");
-    *out = json_integer((json_int_t)o->via.u64);
+  case PROTO__V_UINT:
+    if (v.as.u > (uint64_t)INT64_MAX)
+      return proto__failp(e, PROTO_EVALUE, path,
+                          "integer out of range (JSON has 64-bit signed)");
+    *out = json_integer((json_int_t)v.as.u);
     break;
-  case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-    *out = json_integer((json_int_t)o->via.i64);
+  case PROTO__V_INT:
+    *out = json_integer((json_int_t)v.as.i);
     break;
-  case MSGPACK_OBJECT_FLOAT32:
-  case MSGPACK_OBJECT_FLOAT64:
-    if (!isfinite(o->via.f64))
-      return proto__fail(e, PROTO_EVALUE, path, "not a finite number");
-    *out = json_real(o->via.f64);
+  case PROTO__V_DOUBLE:
+    if (!isfinite(v.as.d))
+      return proto__failp(e, PROTO_EVALUE, path, "not a finite number");
+    *out = json_real(v.as.d);
     break;
-  case MSGPACK_OBJECT_STR:
-    rc = proto__check_str(o->via.str.ptr, o->via.str.size, PROTO_MAX_TEXT,
-                          path, e);
+  case PROTO__V_STR:
+    rc = proto__check_str(v.as.s.p, v.as.s.len, PROTO_MAX_TEXT, path, e);
     if (rc != 0)
       return rc;
-    *out = json_stringn_nocheck(o->via.str.ptr, o->via.str.size);
+    *out = json_stringn_nocheck(v.as.s.p, v.as.s.len);
     break;
-  case MSGPACK_OBJECT_ARRAY:
-  case MSGPACK_OBJECT_MAP:
-    return mp_container_to_json(o, depth, out, path, e);
+  case PROTO__V_ARRAY:
+  case PROTO__V_MAP:
+    return mp_container_to_json(&v, pp, depth, out, path, e);
   default:
-    return proto__fail(e, PROTO_EFIELD, path,
-                       "binary and extension values have no JSON form");
+    return proto__failp(e, PROTO_EFIELD, path,
+                        "binary and extension values have no JSON form");
   }
+  *pp = mp_after(&v);
   return *out != NULL ? 0 : oom(path, e);
 }
 
-static int mp_to_json(const proto__val_t *v, json_t **out, const char *path,
-                      proto__err_t *e)
+static int mp_to_json(const proto__val_t *v, json_t **out,
+                      const proto__path_t *path, proto__err_t *e)
 {
-  return mp_to_json_at(v->node, 0, out, path, e);
+  const uint8_t *p = v->node;
+
+  return mp_to_json_at(&p, 0, out, path, e);
 }
 
-static int mp_ts(const proto__val_t *v, int64_t *ms, const char *path,
+static int mp_ts(const proto__val_t *v, int64_t *ms, const proto__path_t *path,
                  proto__err_t *e)
 {
   if (v->kind == PROTO__V_INT) {
-    *ms = v->as.i; /* negative: refused by the validation that follows */
+    *ms = v->as.i; /* negative: refused by the check that follows */
     return 0;
   }
   if (v->kind != PROTO__V_UINT)
-    return proto__fail(e, PROTO_EFIELD, path, "expected an integer (unix ms)");
+    return proto__failp(e, PROTO_EFIELD, path,
+                        "expected an integer (unix ms)");
   if (v->as.u > (uint64_t)PROTO__TS_MAX)
-    return proto__fail(e, PROTO_EVALUE, path,
-                       "timestamp %llu ms is outside 1970..9999",
-                       (unsigned long long)v->as.u);
+    return proto__failp(e, PROTO_EVALUE, path,
+                        "timestamp %llu ms is outside 1970..9999",
+                        (unsigned long long)v->as.u);
   *ms = (int64_t)v->as.u;
   return 0;
 }
@@ -384,21 +513,126 @@ static const proto__reader_ops_t mp_reader = {
     .ts = mp_ts,
 };
 
-/* ---- writer: msgpack_packer calls for the walker ---- */
+/* ---- writer: msgpack straight into the caller's sbuffer ----
+ *
+ * Each value is one reserve (header and body together) and plain stores,
+ * instead of msgpack_packer's one callback per piece. The forms are the
+ * ones msgpack-c's packer chooses (the golden fixtures pin them): integers
+ * in their smallest form, non-negative ones in the unsigned formats;
+ * doubles as float64; strings as fixstr/str8/str16/str32. The buffer grows
+ * like msgpack_sbuffer_write (doubling, 8 KiB first), so the caller's
+ * sbuffer stays an ordinary one. */
 
-static int mp_rc(int r)
+#define MP_SBUFFER_FIRST 8192
+
+/* Room for @p n more bytes; the address to write them at, or NULL. */
+static uint8_t *mp_reserve(msgpack_sbuffer *sb, size_t n)
 {
-  return r == 0 ? 0 : PROTO_ENOMEM; /* sbuffer writes fail only on OOM */
+  if (sb->alloc - sb->size < n) {
+    size_t cap = sb->alloc ? sb->alloc * 2 : MP_SBUFFER_FIRST;
+    while (cap - sb->size < n)
+      cap *= 2;
+    char *p = realloc(sb->data, cap);
+    if (p == NULL)
+      return NULL;
+    sb->data = p;
+    sb->alloc = cap;
+  }
+  return (uint8_t *)sb->data + sb->size;
+}
+
+static void put_be(uint8_t *p, uint64_t v, size_t n)
+{
+  for (size_t i = n; i > 0; i--) {
+    p[i - 1] = (uint8_t)v;
+    v >>= 8;
+  }
+}
+
+/* A header: one format byte, then @p n big-endian bytes of @p v. */
+static int mp_head(msgpack_sbuffer *sb, uint8_t fmt, uint64_t v, size_t n)
+{
+  uint8_t *p = mp_reserve(sb, 1 + n);
+
+  if (p == NULL)
+    return PROTO_ENOMEM;
+  p[0] = fmt;
+  put_be(p + 1, v, n);
+  sb->size += 1 + n;
+  return 0;
+}
+
+/* A container header: fix form below 16, then 16 or 32 bits. */
+static int mp_container(msgpack_sbuffer *sb, uint8_t fix, uint8_t f16,
+                        size_t n)
+{
+  if (n < 16)
+    return mp_head(sb, (uint8_t)(fix | n), 0, 0);
+  if (n < 65536)
+    return mp_head(sb, f16, n, 2);
+  return mp_head(sb, (uint8_t)(f16 + 1), n, 4);
+}
+
+static int mp_uint(msgpack_sbuffer *sb, uint64_t v)
+{
+  if (v < 128)
+    return mp_head(sb, (uint8_t)v, 0, 0);
+  if (v < 256)
+    return mp_head(sb, 0xcc, v, 1);
+  if (v < 65536)
+    return mp_head(sb, 0xcd, v, 2);
+  if (v <= UINT32_MAX)
+    return mp_head(sb, 0xce, v, 4);
+  return mp_head(sb, 0xcf, v, 8);
+}
+
+static int mp_int(msgpack_sbuffer *sb, int64_t v)
+{
+  if (v >= -32)
+    return v >= 0 ? mp_uint(sb, (uint64_t)v)
+                  : mp_head(sb, (uint8_t)(int8_t)v, 0, 0);
+  if (v >= INT8_MIN)
+    return mp_head(sb, 0xd0, (uint64_t)v, 1);
+  if (v >= INT16_MIN)
+    return mp_head(sb, 0xd1, (uint64_t)v, 2);
+  if (v >= INT32_MIN)
+    return mp_head(sb, 0xd2, (uint64_t)v, 4);
+  return mp_head(sb, 0xd3, (uint64_t)v, 8);
+}
+
+static int mp_double(msgpack_sbuffer *sb, double d)
+{
+  uint64_t bits;
+
+  memcpy(&bits, &d, sizeof bits);
+  return mp_head(sb, 0xcb, bits, 8);
+}
+
+static int mp_str(msgpack_sbuffer *sb, const char *s, size_t len)
+{
+  size_t hl = len < 32 ? 1 : len < 256 ? 2 : len < 65536 ? 3 : 5;
+  uint8_t *p = mp_reserve(sb, hl + len);
+
+  if (p == NULL)
+    return PROTO_ENOMEM;
+  if (hl == 1)
+    p[0] = (uint8_t)(0xa0 | len);
+  else
+    p[0] = hl == 2 ? 0xd9 : hl == 3 ? 0xda : 0xdb;
+  put_be(p + 1, len, hl - 1);
+  memcpy(p + hl, s, len);
+  sb->size += hl + len;
+  return 0;
 }
 
 static int w_map_begin(void *w, size_t n)
 {
-  return mp_rc(msgpack_pack_map(w, n));
+  return mp_container(w, 0x80, 0xde, n);
 }
 
 static int w_array_begin(void *w, size_t n)
 {
-  return mp_rc(msgpack_pack_array(w, n));
+  return mp_container(w, 0x90, 0xdc, n);
 }
 
 static int w_end(void *w)
@@ -406,86 +640,90 @@ static int w_end(void *w)
   return 0; /* msgpack containers carry their count up front */
 }
 
-static int w_str(void *w, const char *s)
+static int w_key(void *w, const char *k)
 {
-  return mp_rc(msgpack_pack_str_with_body(w, s, strlen(s)));
+  return mp_str(w, k, strlen(k));
+}
+
+static int w_str(void *w, const char *s, size_t len)
+{
+  return mp_str(w, s, len);
 }
 
 static int w_i64(void *w, int64_t v)
 {
-  return mp_rc(msgpack_pack_int64(w, v));
+  return mp_int(w, v);
 }
 
 static int w_u64(void *w, uint64_t v)
 {
-  return mp_rc(msgpack_pack_uint64(w, v));
+  return mp_uint(w, v);
 }
 
 static int w_dbl(void *w, double v)
 {
-  return mp_rc(msgpack_pack_double(w, v));
+  return mp_double(w, v);
 }
 
 static int w_bool(void *w, bool v)
 {
-  return mp_rc(v ? msgpack_pack_true(w) : msgpack_pack_false(w));
+  return mp_head(w, v ? 0xc3 : 0xc2, 0, 0);
 }
 
-static int pack_json(msgpack_packer *pk, const json_t *v, int depth);
+static int pack_json(msgpack_sbuffer *sb, const json_t *v, int depth);
 
-static int pack_json_object(msgpack_packer *pk, const json_t *v, int depth)
+static int pack_json_object(msgpack_sbuffer *sb, const json_t *v, int depth)
 {
   const char *key;
   size_t klen;
   json_t *item;
-  int rc = mp_rc(msgpack_pack_map(pk, json_object_size(v)));
+  int rc = w_map_begin(sb, json_object_size(v));
 
   json_object_keylen_foreach((json_t *)v, key, klen, item) {
     if (rc == 0)
-      rc = mp_rc(msgpack_pack_str_with_body(pk, key, klen));
+      rc = mp_str(sb, key, klen);
     if (rc == 0)
-      rc = pack_json(pk, item, depth + 1);
+      rc = pack_json(sb, item, depth + 1);
   }
   return rc;
 }
 
-static int pack_json_array(msgpack_packer *pk, const json_t *v, int depth)
+static int pack_json_array(msgpack_sbuffer *sb, const json_t *v, int depth)
 {
   size_t i;
   json_t *item;
-  int rc = mp_rc(msgpack_pack_array(pk, json_array_size(v)));
+  int rc = w_array_begin(sb, json_array_size(v));
 
   json_array_foreach(v, i, item) {
     if (rc == 0)
-      rc = pack_json(pk, item, depth + 1);
+      rc = pack_json(sb, item, depth + 1);
   }
   return rc;
 }
 
-/* @p v was validated (proto__check_json); the depth test only guards the
+/* @p v was checked (proto__check_json); the depth test only guards the
  * recursion should a caller bypass that. */
-static int pack_json(msgpack_packer *pk, const json_t *v, int depth)
+static int pack_json(msgpack_sbuffer *sb, const json_t *v, int depth)
 {
   if (depth > PROTO_MAX_DEPTH)
     return PROTO_EDEPTH;
   switch (json_typeof(v)) {
   case JSON_OBJECT:
-    return pack_json_object(pk, v, depth);
+    return pack_json_object(sb, v, depth);
   case JSON_ARRAY:
-    return pack_json_array(pk, v, depth);
+    return pack_json_array(sb, v, depth);
   case JSON_STRING:
-    return mp_rc(msgpack_pack_str_with_body(pk, json_string_value(v),
-                                            json_string_length(v)));
+    return mp_str(sb, json_string_value(v), json_string_length(v));
   case JSON_INTEGER:
-    return mp_rc(msgpack_pack_int64(pk, json_integer_value(v)));
+    return mp_int(sb, json_integer_value(v));
   case JSON_REAL:
-    return mp_rc(msgpack_pack_double(pk, json_real_value(v)));
+    return mp_double(sb, json_real_value(v));
   case JSON_TRUE:
-    return mp_rc(msgpack_pack_true(pk));
+    return mp_head(sb, 0xc3, 0, 0);
   case JSON_FALSE:
-    return mp_rc(msgpack_pack_false(pk));
+    return mp_head(sb, 0xc2, 0, 0);
   default:
-    return mp_rc(msgpack_pack_nil(pk));
+    return mp_head(sb, 0xc0, 0, 0);
   }
 }
 
@@ -499,7 +737,7 @@ static const proto__writer_ops_t mp_writer = {
     .map_end = w_end,
     .array_begin = w_array_begin,
     .array_end = w_end,
-    .key = w_str,
+    .key = w_key,
     .str = w_str,
     .i64 = w_i64,
     .u64 = w_u64,
@@ -511,39 +749,38 @@ static const proto__writer_ops_t mp_writer = {
 
 /* ---- public API ---- */
 
-static int pack_envelope(const proto_msg_t *m, msgpack_packer *pk)
+static int pack_envelope(const proto_msg_t *m, msgpack_sbuffer *sb)
 {
-  int rc = w_map_begin(pk, 3);
+  const char *type = proto_type_name(m->type);
+  int rc;
 
+  if (type == NULL)
+    return PROTO_ETYPE;
+  rc = w_map_begin(sb, 3);
   if (rc == 0)
-    rc = w_str(pk, "v");
+    rc = w_key(sb, "v");
   if (rc == 0)
-    rc = w_u64(pk, PROTO_VERSION);
+    rc = w_u64(sb, PROTO_VERSION);
   if (rc == 0)
-    rc = w_str(pk, "t");
+    rc = w_key(sb, "t");
   if (rc == 0)
-    rc = w_str(pk, proto_type_name(m->type));
+    rc = w_key(sb, type);
   if (rc == 0)
-    rc = w_str(pk, "d");
+    rc = w_key(sb, "d");
   if (rc == 0)
-    rc = proto__encode(m, &mp_writer, pk);
+    rc = proto__encode(m, &mp_writer, sb, NULL);
   return rc;
 }
 
 int proto_msgpack_encode(const proto_msg_t *m, msgpack_sbuffer *out)
 {
-  msgpack_packer pk;
   size_t start;
   int rc;
 
   if (m == NULL || out == NULL)
     return PROTO_EFIELD;
-  rc = proto__validate(m, NULL);
-  if (rc != 0)
-    return rc;
   start = out->size;
-  msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-  rc = pack_envelope(m, &pk);
+  rc = pack_envelope(m, out);
   if (rc == 0 && out->size - start > PROTO_MAX_MSG)
     rc = PROTO_ETOOBIG;
   if (rc != 0)
@@ -551,73 +788,83 @@ int proto_msgpack_encode(const proto_msg_t *m, msgpack_sbuffer *out)
   return rc;
 }
 
-/* The envelope's three entries, each NULL when absent. */
+/* The envelope's three entries (header addresses), each NULL when absent. */
 typedef struct envelope {
-  const msgpack_object *v, *t, *d;
+  const uint8_t *v, *t, *d;
 } envelope_t;
 
-static int envelope_entries(const msgpack_object *o, envelope_t *env,
+static int envelope_entries(const uint8_t *p, envelope_t *env,
                             proto__err_t *e)
 {
-  static const char *const names[] = {"v", "t", "d"};
-  const msgpack_object **slots[] = {&env->v, &env->t, &env->d};
+  static const char names[] = {'v', 't', 'd'};
+  const uint8_t **slots[] = {&env->v, &env->t, &env->d};
+  const proto__path_t where = PROTO__PATH_ROOT("msgpack");
+  proto__val_t map, k;
 
-  if (o->type != MSGPACK_OBJECT_MAP)
+  mp_view(p, &map);
+  if (map.kind != PROTO__V_MAP)
     return proto__fail(e, PROTO_EMALFORMED, "msgpack",
                        "a message is a map {v, t, d}");
-  for (uint32_t i = 0; i < o->via.map.size; i++) {
-    const msgpack_object_kv *kv = &o->via.map.ptr[i];
-    if (kv->key.type != MSGPACK_OBJECT_STR)
-      return key_not_str("msgpack", e);
-    for (int k = 0; k < 3; k++) {
-      if (kv->key.via.str.size != 1 || kv->key.via.str.ptr[0] != names[k][0])
+  const uint8_t *q = mp_body(p);
+  for (size_t i = 0; i < map.as.n; i++) {
+    mp_view(q, &k);
+    if (k.kind != PROTO__V_STR)
+      return key_not_str(&where, e);
+    q = mp_after(&k);
+    for (int n = 0; n < 3; n++) {
+      if (k.as.s.len != 1 || k.as.s.p[0] != names[n])
         continue;
-      if (*slots[k] != NULL)
-        return proto__fail(e, PROTO_EMALFORMED, names[k], "duplicate key");
-      *slots[k] = &kv->val;
+      if (*slots[n] != NULL)
+        return proto__fail(e, PROTO_EMALFORMED, n == 0 ? "v" : n == 1 ? "t"
+                                                                       : "d",
+                           "duplicate key");
+      *slots[n] = q;
     }
+    if (i + 1 < map.as.n)
+      q = mp_skip(q); /* not past the last value ("d": all of it) */
   }
   return 0;
 }
 
-static int envelope_type(const msgpack_object *t, proto_type_t *type,
+static int envelope_type(const uint8_t *p, proto_type_t *type,
                          proto__err_t *e)
 {
   char name[32], q[68];
+  proto__val_t t;
 
-  if (t == NULL)
+  if (p == NULL)
     return proto__fail(e, PROTO_EFIELD, "t", "missing required field");
-  if (t->type != MSGPACK_OBJECT_STR)
+  mp_view(p, &t);
+  if (t.kind != PROTO__V_STR)
     return proto__fail(e, PROTO_EFIELD, "t", "expected a string");
   *type = PROTO_NONE;
-  if (t->via.str.size < sizeof name) {
-    memcpy(name, t->via.str.ptr, t->via.str.size);
-    name[t->via.str.size] = '\0';
-    if (strlen(name) == t->via.str.size)
+  if (t.as.s.len < sizeof name) {
+    memcpy(name, t.as.s.p, t.as.s.len);
+    name[t.as.s.len] = '\0';
+    if (strlen(name) == t.as.s.len)
       *type = proto_type_from_name(name);
   }
   if (*type == PROTO_NONE) {
-    proto__quote(q, t->via.str.ptr, t->via.str.size);
+    proto__quote(q, t.as.s.p, t.as.s.len);
     return proto__fail(e, PROTO_ETYPE, "t", "unknown message type \"%s\"", q);
   }
   return 0;
 }
 
-static int decode_envelope(const msgpack_object *o, proto_msg_t *m,
-                           proto__err_t *e)
+static int decode_envelope(const uint8_t *p, proto_msg_t *m, proto__err_t *e)
 {
   envelope_t env = {NULL, NULL, NULL};
   proto_type_t type = PROTO_NONE;
-  proto__val_t d;
-  int rc = envelope_entries(o, &env, e);
+  proto__val_t v, d;
+  int rc = envelope_entries(p, &env, e);
 
   if (rc != 0)
     return rc;
   /* The version comes first: a later version may change "t" and "d". */
   if (env.v == NULL)
     return proto__fail(e, PROTO_EVERSION, "v", "missing protocol version");
-  if (env.v->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-      env.v->via.u64 != PROTO_VERSION)
+  mp_view(env.v, &v);
+  if (v.kind != PROTO__V_UINT || v.as.u != PROTO_VERSION)
     return proto__fail(e, PROTO_EVERSION, "v",
                        "unsupported protocol version (this is %d)",
                        PROTO_VERSION);
@@ -626,9 +873,9 @@ static int decode_envelope(const msgpack_object *o, proto_msg_t *m,
     return rc;
   if (env.d == NULL)
     return proto__fail(e, PROTO_EFIELD, "d", "missing required field");
-  if (env.d->type != MSGPACK_OBJECT_MAP)
-    return proto__fail(e, PROTO_EFIELD, "d", "expected a map");
   mp_view(env.d, &d);
+  if (d.kind != PROTO__V_MAP)
+    return proto__fail(e, PROTO_EFIELD, "d", "expected a map");
   return proto__decode(type, &d, &mp_reader, m, e);
 }
 
@@ -636,8 +883,6 @@ int proto_msgpack_decode(const void *buf, size_t len, proto_msg_t *m,
                          char *err, size_t errlen)
 {
   proto__err_t e = {err, errlen};
-  msgpack_unpacked u;
-  size_t off = 0;
   int rc;
 
   if (err != NULL && errlen > 0)
@@ -654,18 +899,5 @@ int proto_msgpack_decode(const void *buf, size_t len, proto_msg_t *m,
   rc = prescan(buf, len, &e);
   if (rc != 0)
     return rc;
-  msgpack_unpacked_init(&u);
-  switch (msgpack_unpack_next(&u, buf, len, &off)) {
-  case MSGPACK_UNPACK_SUCCESS:
-    rc = decode_envelope(&u.data, m, &e);
-    break;
-  case MSGPACK_UNPACK_NOMEM_ERROR:
-    rc = oom("msgpack", &e);
-    break;
-  default: /* not reached after prescan(); kept as a defence */
-    rc = proto__fail(&e, PROTO_EMALFORMED, "msgpack", "unpack failed");
-    break;
-  }
-  msgpack_unpacked_destroy(&u);
-  return rc;
+  return decode_envelope(buf, m, &e);
 }

@@ -18,10 +18,11 @@
  *
  * So a field's name, cap and checks exist in exactly one place, and both
  * encodings accept and refuse the same messages. Decoding is two steps:
- * parse (wire types, integer ranges, lengths, required presence; copies the
- * strings out) and then the same validation an encoder runs (caps, UTF-8,
- * enumerations, per-type rules). Encoding validates first and writes
- * nothing for an invalid message.
+ * parse and check each field as it is read (wire types, integer ranges,
+ * lengths, required presence, caps, UTF-8, enumerations; the strings are
+ * copied out), then the per-type rules. Encoding runs the same checks on
+ * each field just before writing it, and the public encoders discard a
+ * partial output: nothing is written for an invalid message.
  *
  * Invariants: a decoded struct owns every string, list and json_t it points
  * to; after any failure the output message is zeroed (PROTO_NONE). Nothing
@@ -49,6 +50,21 @@
 /* Longest field path in an error message ("task.score.time_criticality"). */
 #define PROTO__PATH_MAX 96
 
+/* Where a field sits in a message ("task.score.why", "task.labels[2]"), as a
+ * chain of stack frames from the field up to the root. The walker builds one
+ * frame per field it visits, which costs two stores; the text is rendered
+ * only when an error is reported into a caller's buffer (formatting every
+ * path eagerly was ~45% of a decode). */
+typedef struct proto__path {
+  const struct proto__path *up; /* NULL at the root */
+  const char *name;             /* field name; NULL: list item .index */
+  size_t index;
+} proto__path_t;
+
+#define PROTO__PATH_ROOT(n) {NULL, (n), 0}
+#define PROTO__PATH_FIELD(parent, n) {(parent), (n), 0}
+#define PROTO__PATH_ITEM(parent, i) {(parent), NULL, (i)}
+
 /* ---- errors ---- */
 
 /* Where a failure's text goes: err/errlen as given to the public API. */
@@ -61,6 +77,9 @@ typedef struct proto__err {
  * @p path may be NULL or "" for messages about the whole input. */
 int proto__fail(proto__err_t *e, int rc, const char *path, const char *fmt,
                 ...) __attribute__((format(printf, 4, 5)));
+/* The same with a lazily rendered @p path (may be NULL). */
+int proto__failp(proto__err_t *e, int rc, const proto__path_t *path,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Copy at most 32 bytes of untrusted @p p into @p out as printable ASCII
  * (anything else becomes '?', '"' and '\\' are escaped), so that error
@@ -109,18 +128,16 @@ const proto__table_t *proto__table(proto_type_t t);
 
 /* ---- generic walker (codec.c) ---- */
 
-/* Check @p m as an encoder must before writing: 0 or a PROTO_E* code. */
-int proto__validate(const proto_msg_t *m, proto__err_t *e);
-
 /* Free what the fields of @p t at @p base own (no zeroing). */
 void proto__fields_free(const proto__table_t *t, char *base);
 
 /* A string field's checks: at most @p cap bytes, no NUL byte, UTF-8. */
-int proto__check_str(const char *p, size_t len, size_t cap, const char *path,
-                     proto__err_t *e);
+int proto__check_str(const char *p, size_t len, size_t cap,
+                     const proto__path_t *path, proto__err_t *e);
 /* A JSON member's checks: nesting of at most PROTO_MAX_DEPTH containers,
  * strings as for text fields, keys as for plain string fields. */
-int proto__check_json(const json_t *v, const char *path, proto__err_t *e);
+int proto__check_json(const json_t *v, const proto__path_t *path,
+                      proto__err_t *e);
 bool proto__utf8_valid(const char *p, size_t len);
 
 /* Writer: the encoding back ends. Every call returns 0 or PROTO_ENOMEM. */
@@ -130,7 +147,7 @@ typedef struct proto__writer_ops {
   int (*array_begin)(void *w, size_t n);
   int (*array_end)(void *w);
   int (*key)(void *w, const char *k);
-  int (*str)(void *w, const char *s);
+  int (*str)(void *w, const char *s, size_t len);
   int (*i64)(void *w, int64_t v);
   int (*u64)(void *w, uint64_t v);
   int (*dbl)(void *w, double v);
@@ -139,9 +156,11 @@ typedef struct proto__writer_ops {
   int (*json)(void *w, const json_t *v);
 } proto__writer_ops_t;
 
-/* Write the "d" map of a validated @p m. */
+/* Check @p m and write its "d" map, field by field: each field is checked
+ * before it is written, so nothing invalid reaches @p w. On failure (a
+ * PROTO_E* code) @p w holds a partial map that the caller discards. */
 int proto__encode(const proto_msg_t *m, const proto__writer_ops_t *ops,
-                  void *w);
+                  void *w, proto__err_t *e);
 
 /* Reader: a view of one wire value, filled by the decoding back ends. */
 typedef enum proto__vkind {
@@ -158,7 +177,7 @@ typedef enum proto__vkind {
 
 typedef struct proto__val {
   proto__vkind_t kind;
-  const void *node; /* back end node (msgpack_object *, json_t *) */
+  const void *node; /* back end node (msgpack header byte, json_t *) */
   union {
     bool b;
     int64_t i;
@@ -180,14 +199,14 @@ typedef struct proto__reader_ops {
   /* Call @p fn on each entry of @p map, in order. Keys that are not
    * strings fail with PROTO_EFIELD naming @p path. */
   int (*map_each)(const proto__val_t *map, proto__entry_fn fn, void *ctx,
-                  const char *path, proto__err_t *e);
+                  const proto__path_t *path, proto__err_t *e);
   /* Element @p i (< as.n) of @p arr. */
   void (*array_at)(const proto__val_t *arr, size_t i, proto__val_t *out);
   /* A new json_t equal to @p v, after the proto__check_json checks. */
-  int (*to_json)(const proto__val_t *v, json_t **out, const char *path,
-                 proto__err_t *e);
+  int (*to_json)(const proto__val_t *v, json_t **out,
+                 const proto__path_t *path, proto__err_t *e);
   /* Parse an F_TS value (integer ms, or an ISO-8601 string). */
-  int (*ts)(const proto__val_t *v, int64_t *ms, const char *path,
+  int (*ts)(const proto__val_t *v, int64_t *ms, const proto__path_t *path,
             proto__err_t *e);
 } proto__reader_ops_t;
 

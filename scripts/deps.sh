@@ -11,7 +11,7 @@ BUILD_PKGS=(
   build-essential pkg-config meson ninja-build clang llvm libclang-rt-14-dev
   libwebsockets-dev libcurl4-openssl-dev libmsgpack-dev liblmdb-dev
   libcriterion-dev libjansson-dev libyaml-dev libssl-dev git ca-certificates
-  lmdb-utils
+  lmdb-utils prometheus chromium
 )
 BENCH_PKGS=(libcaf-dev erlang-nox g++ libsqlite3-dev python3 ripgrep
             linux-source-6.1)
@@ -35,12 +35,13 @@ install_apt() {
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# npm test tools (tests/node/package.json): installed into
-# tests/node/node_modules when a listed package is missing there.
+# npm packages of a folder with a package.json (tests/node: test tools;
+# web/panel: the control panel's chart library), installed into its
+# node_modules when a listed package is missing there.
 install_npm_tools() {
   local dir top
   top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-  dir="$top/tests/node"
+  dir="$top/$1"
   if ! command -v npm >/dev/null; then
     missing=(nodejs npm)
     install_apt
@@ -54,9 +55,10 @@ install_npm_tools() {
     ' "$dir"; then
     return 0
   fi
-  echo "deps: npm install in tests/node" >&2
+  echo "deps: npm install in $1" >&2
   (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 }
 
 if [ "${#missing[@]}" -gt 0 ]; then install_apt; fi
-install_npm_tools
+install_npm_tools tests/node
+install_npm_tools web/panel

@@ -1,18 +1,19 @@
 /*
- * store.c: the LMDB data layer behind store.h.
+ * store.c: the LMDB data layer behind store.h: the environment, the schema
+ * check (migrations in store_migrate.c), transactions, map growth, events,
+ * stats and the GitHub cache. Tasks live in store_task.c.
  *
  * Design: every record is a protocol message in msgpack (one format for
  * actors, disk and clients). Secondary indexes are keys with empty values,
  * maintained in the same write transaction as the record, so they are
- * never out of step after a crash. The ranked index sorts by state, then by
- * score descending (the score is mapped to an order-preserving u64 and
- * inverted), then by id. History and events are append-only, keyed by a
+ * never out of step after a crash. Events are append-only, keyed by a
  * big-endian sequence number (sequential keys are ~20x cheaper to write in
  * LMDB than random ones, see FACTS.md).
  *
  * Schema versions: 1 had tasks, idx_state, idx_repo, history, events and
- * meta; 2 adds idx_kind, findings, repos, audit and gh_cache. Opening a
- * version-1 store read-write migrates it in one transaction.
+ * meta; 2 added idx_kind, findings, repos, audit and gh_cache; 3 keys tasks
+ * by a sequential row id (store_task.c). Opening an older store read-write
+ * migrates it in one transaction.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,50 +26,35 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store/store.h"
+#include "store/store_int.h"
 
-enum dbi_index {
-  DB_META, DB_REPOS, DB_FINDINGS, DB_TASKS, DB_IDX_STATE, DB_IDX_REPO,
-  DB_IDX_KIND, DB_HISTORY, DB_EVENTS, DB_AUDIT, DB_GH_CACHE, DB_COUNT
+/* Each database: its name, and the schema versions that have it. */
+static const struct {
+  const char *name;
+  unsigned since, until; /* until 0: still there */
+} dbi_table[DB_COUNT] = {
+    [DB_META] = {"meta", 1, 0},
+    [DB_REPOS] = {"repos", 2, 0},
+    [DB_FINDINGS] = {"findings", 2, 0},
+    [DB_EVENTS] = {"events", 1, 0},
+    [DB_AUDIT] = {"audit", 2, 0},
+    [DB_GH_CACHE] = {"gh_cache", 2, 0},
+    [DB_TASK_IDS] = {"task_ids", 3, 0},
+    [DB_TASK_ROWS] = {"task_rows", 3, 0},
+    [DB_TASK_INDEX] = {"task_index", 3, 0},
+    [DB_V2_TASKS] = {"tasks", 1, 2},
+    [DB_V2_IDX_STATE] = {"idx_state", 1, 2},
+    [DB_V2_IDX_REPO] = {"idx_repo", 1, 2},
+    [DB_V2_IDX_KIND] = {"idx_kind", 2, 2},
+    [DB_V2_HISTORY] = {"history", 1, 2},
 };
-
-static const char *const dbi_names[DB_COUNT] = {
-    "meta", "repos", "findings", "tasks", "idx_state", "idx_repo",
-    "idx_kind", "history", "events", "audit", "gh_cache"};
-
-/* Which schema version introduced each database. */
-static const unsigned dbi_since[DB_COUNT] = {1, 2, 2, 1, 1, 1, 2, 1, 1, 2, 2};
 
 #define STORE_MAGIC "ccm-store"
 #define KEY_VERSION "schema_version"
 #define KEY_MAGIC "magic"
-#define KEY_HIST_SEQ "history_seq"
 #define DEFAULT_MAP (64u << 20)
 #define DEFAULT_RETENTION 100000u
 #define LMDB_MAGIC 0xBEEFC0DEu
-
-struct store {
-  MDB_env *env;
-  /* Growing the map remaps it: no transaction of this process may be open
-   * then (LMDB's rule). Every transaction holds this lock shared and
-   * store_grow() (or adopting another process's larger map) holds it
-   * exclusive, so readers on other threads (the daemon's REST handlers)
-   * never see the map move under them. The lock prefers the grower (a
-   * stream of overlapping readers must not starve the writer); a thread
-   * that already holds it shared (a read inside a foreach callback) does
-   * not take it again (map_lock_shared), so nesting cannot deadlock. */
-  pthread_rwlock_t map_lock;
-  MDB_dbi dbi[DB_COUNT];
-  store_options_t opt;
-  unsigned schema_found;
-};
-
-struct store_txn {
-  store_t *s;
-  MDB_txn *txn;
-  msgpack_sbuffer buf;  /* the record being written */
-  msgpack_sbuffer hbuf; /* the history entry that goes with it */
-};
 
 const char *store_strerror(int rc)
 {
@@ -94,71 +80,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
   }
 }
-
-/* ------------------------------------------------------------ key codecs */
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-  for (int i = 7; i >= 0; i--) {
-    p[i] = (unsigned char)(v & 0xff);
-    v >>= 8;
-  }
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++)
-    v = (v << 8) | p[i];
-  return v;
-}
-
-/* Map a double to a u64 whose unsigned order is the number order. */
-static uint64_t score_order(double d)
-{
-  uint64_t bits;
-  memcpy(&bits, &d, sizeof(bits));
-  return (bits & 0x8000000000000000ull) ? ~bits : bits | 0x8000000000000000ull;
-}
-
-typedef struct keybuf {
-  unsigned char b[PROTO_MAX_STR * 2 + 16];
-  size_t len;
-} keybuf_t;
-
-static int key_state(keybuf_t *k, const proto_task_t *t)
-{
-  size_t idlen = strlen(t->id);
-  if (idlen > PROTO_MAX_STR)
-    return STORE_EINVAL;
-  k->b[0] = (unsigned char)t->state;
-  put_be64(k->b + 1, ~score_order(t->score.total));
-  memcpy(k->b + 9, t->id, idlen);
-  k->len = 9 + idlen;
-  return 0;
-}
-
-/* prefix | 0 | id */
-static int key_pair(keybuf_t *k, const char *prefix, const char *id)
-{
-  size_t a = strlen(prefix), b = strlen(id);
-  if (a > PROTO_MAX_STR || b > PROTO_MAX_STR)
-    return STORE_EINVAL;
-  memcpy(k->b, prefix, a);
-  k->b[a] = 0;
-  memcpy(k->b + a + 1, id, b);
-  k->len = a + 1 + b;
-  return 0;
-}
-
-static MDB_val val_of(const void *p, size_t n)
-{
-  MDB_val v = {.mv_size = n, .mv_data = (void *)p};
-  return v;
-}
-
-static MDB_val key_val(const keybuf_t *k) { return val_of(k->b, k->len); }
-static MDB_val str_val(const char *s) { return val_of(s, strlen(s)); }
 
 /* ------------------------------------------------------------------ open */
 
@@ -244,7 +165,7 @@ static void map_unlock_shared(store_t *s)
   pthread_rwlock_unlock(&s->map_lock);
 }
 
-static int read_begin(store_t *s, MDB_txn **txn)
+int store__read_begin(store_t *s, MDB_txn **txn)
 {
   map_lock_shared(s);
   int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
@@ -264,7 +185,7 @@ static int read_begin(store_t *s, MDB_txn **txn)
   return rc;
 }
 
-static void read_end(store_t *s, MDB_txn *txn)
+void store__read_end(store_t *s, MDB_txn *txn)
 {
   mdb_txn_abort(txn);
   map_unlock_shared(s);
@@ -273,7 +194,7 @@ static void read_end(store_t *s, MDB_txn *txn)
 static int meta_get_u32(MDB_txn *txn, MDB_dbi meta, const char *key,
                         uint32_t *out)
 {
-  MDB_val k = str_val(key), v;
+  MDB_val k = store__str_val(key), v;
   int rc = mdb_get(txn, meta, &k, &v);
   if (rc)
     return rc;
@@ -287,7 +208,7 @@ static int meta_get_u32(MDB_txn *txn, MDB_dbi meta, const char *key,
 static int probe_schema(store_t *s, unsigned *version)
 {
   MDB_txn *txn;
-  int rc = read_begin(s, &txn);
+  int rc = store__read_begin(s, &txn);
   if (rc)
     return rc;
   *version = 0;
@@ -301,7 +222,7 @@ static int probe_schema(store_t *s, unsigned *version)
     if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
       rc = STORE_ENOTSTORE;
     } else if (!rc) {
-      MDB_val k = str_val(KEY_MAGIC), v;
+      MDB_val k = store__str_val(KEY_MAGIC), v;
       uint32_t ver = 0;
       if (mdb_get(txn, meta, &k, &v) || v.mv_size != strlen(STORE_MAGIC) ||
           memcmp(v.mv_data, STORE_MAGIC, v.mv_size))
@@ -311,16 +232,17 @@ static int probe_schema(store_t *s, unsigned *version)
       *version = ver;
     }
   }
-  read_end(s, txn);
+  store__read_end(s, txn);
   return rc;
 }
 
-static int open_dbis(store_t *s, MDB_txn *txn, unsigned version, bool create)
+int store__open_dbis(store_t *s, MDB_txn *txn, unsigned version, bool create)
 {
   for (int i = 0; i < DB_COUNT; i++) {
-    if (dbi_since[i] > version)
+    if (dbi_table[i].since > version ||
+        (dbi_table[i].until && dbi_table[i].until < version))
       continue;
-    int rc = mdb_dbi_open(txn, dbi_names[i], create ? MDB_CREATE : 0,
+    int rc = mdb_dbi_open(txn, dbi_table[i].name, create ? MDB_CREATE : 0,
                           &s->dbi[i]);
     if (rc)
       return rc;
@@ -331,7 +253,7 @@ static int open_dbis(store_t *s, MDB_txn *txn, unsigned version, bool create)
 static int meta_put_u32(MDB_txn *txn, MDB_dbi meta, const char *key,
                         uint32_t v)
 {
-  MDB_val k = str_val(key), d = val_of(&v, sizeof(v));
+  MDB_val k = store__str_val(key), d = store__val(&v, sizeof(v));
   return mdb_put(txn, meta, &k, &d, 0);
 }
 
@@ -341,8 +263,8 @@ static int create_schema(store_t *s)
   int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
   if (rc)
     return rc;
-  rc = open_dbis(s, txn, STORE_SCHEMA_VERSION, true);
-  MDB_val k = str_val(KEY_MAGIC), v = str_val(STORE_MAGIC);
+  rc = store__open_dbis(s, txn, STORE_SCHEMA_VERSION, true);
+  MDB_val k = store__str_val(KEY_MAGIC), v = store__str_val(STORE_MAGIC);
   if (!rc)
     rc = mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
   if (!rc)
@@ -354,108 +276,37 @@ static int create_schema(store_t *s)
   return mdb_txn_commit(txn);
 }
 
-static int decode_task(const MDB_val *v, proto_task_t *out)
-{
-  proto_msg_t m;
-  if (proto_msgpack_decode(v->mv_data, v->mv_size, &m, NULL, 0) != 0 ||
-      m.type != PROTO_TASK) {
-    proto_msg_fini(&m);
-    memset(out, 0, sizeof(*out));
-    return STORE_ECORRUPT;
-  }
-  *out = m.u.task;
-  return 0;
-}
-
-static int put_kind_index(MDB_txn *txn, MDB_dbi dbi, const proto_task_t *t)
-{
-  keybuf_t k;
-  int rc = key_pair(&k, t->kind, t->id);
-  MDB_val kv = key_val(&k), empty = val_of("", 0);
-  return rc ? rc : mdb_put(txn, dbi, &kv, &empty, 0);
-}
-
-/* Version 1 kept no history counter in meta: continue after the largest
- * seq on disk, so new entries neither overwrite old ones nor sort before
- * them. */
-static int restore_history_seq(store_t *s, MDB_txn *txn)
-{
-  MDB_val mk = str_val(KEY_HIST_SEQ), mv, k, v;
-  int rc = mdb_get(txn, s->dbi[DB_META], &mk, &mv);
-  if (rc != MDB_NOTFOUND)
-    return rc;
-  uint64_t max = 0;
-  MDB_cursor *c;
-  rc = mdb_cursor_open(txn, s->dbi[DB_HISTORY], &c);
-  int op = MDB_FIRST;
-  while (!rc && (rc = mdb_cursor_get(c, &k, &v, (MDB_cursor_op)op)) == 0) {
-    op = MDB_NEXT;
-    if (k.mv_size > 8) {
-      uint64_t seq = get_be64((const unsigned char *)k.mv_data + k.mv_size - 8);
-      if (seq > max)
-        max = seq;
-    }
-  }
-  if (rc == MDB_NOTFOUND)
-    rc = 0;
-  mdb_cursor_close(c);
-  mv = val_of(&max, sizeof(max));
-  return rc ? rc : mdb_put(txn, s->dbi[DB_META], &mk, &mv, 0);
-}
-
-/* Version 1 -> 2: new databases, idx_kind built from every task, and the
- * history counter restored. */
-static int migrate_1_to_2(store_t *s, MDB_txn *txn)
-{
-  int rc = open_dbis(s, txn, 2, true);
-  MDB_cursor *c = NULL;
-  if (!rc)
-    rc = mdb_cursor_open(txn, s->dbi[DB_TASKS], &c);
-  MDB_val k, v;
-  int op = MDB_FIRST;
-  while (!rc && (rc = mdb_cursor_get(c, &k, &v, (MDB_cursor_op)op)) == 0) {
-    op = MDB_NEXT;
-    proto_task_t t;
-    rc = decode_task(&v, &t);
-    if (!rc)
-      rc = put_kind_index(txn, s->dbi[DB_IDX_KIND], &t);
-    store_task_free(&t);
-  }
-  if (rc == MDB_NOTFOUND)
-    rc = 0;
-  mdb_cursor_close(c);
-  if (!rc)
-    rc = restore_history_seq(s, txn);
-  return rc;
-}
-
+/* Migrate an older schema in one write transaction (store_migrate.c). */
 static int migrate(store_t *s, unsigned from)
 {
-  MDB_txn *txn;
-  int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+  store_txn_t t = {.s = s};
+  int rc = mdb_txn_begin(s->env, NULL, 0, &t.txn);
   if (rc)
     return rc;
-  rc = open_dbis(s, txn, from, false);
-  if (!rc && from < 2)
-    rc = migrate_1_to_2(s, txn);
+  msgpack_sbuffer_init(&t.buf);
+  msgpack_sbuffer_init(&t.hbuf);
+  rc = store__migrate(&t, from);
   if (!rc)
-    rc = meta_put_u32(txn, s->dbi[DB_META], KEY_VERSION, STORE_SCHEMA_VERSION);
-  if (rc) {
-    mdb_txn_abort(txn); /* all or nothing: the old store is untouched */
-    return rc;
-  }
-  return mdb_txn_commit(txn);
+    rc = meta_put_u32(t.txn, s->dbi[DB_META], KEY_VERSION,
+                      STORE_SCHEMA_VERSION);
+  if (rc)
+    mdb_txn_abort(t.txn); /* all or nothing: the old store is untouched */
+  else
+    rc = mdb_txn_commit(t.txn);
+  msgpack_sbuffer_destroy(&t.buf);
+  msgpack_sbuffer_destroy(&t.hbuf);
+  return rc;
 }
 
 static int open_existing(store_t *s)
 {
   MDB_txn *txn;
-  int rc = read_begin(s, &txn);
+  int rc = store__read_begin(s, &txn);
   if (rc)
     return rc;
-  rc = open_dbis(s, txn, STORE_SCHEMA_VERSION, false);
+  rc = store__open_dbis(s, txn, STORE_SCHEMA_VERSION, false);
   if (rc) {
-    read_end(s, txn);
+    store__read_end(s, txn);
     return rc;
   }
   /* Handles opened in a read transaction stay valid after its commit. */
@@ -477,8 +328,8 @@ static int check_and_prepare(store_t *s, char *err, size_t errlen)
   if (v > STORE_SCHEMA_VERSION) {
     char found[32];
     snprintf(found, sizeof(found), "%u", v);
-    set_err(err, errlen, "schema version %s is newer than this ccm's (%s); "
-            "upgrade ccm", found, "2");
+    set_err(err, errlen, "schema version %s is newer than this ccm's (%d); "
+            "upgrade ccm", found, STORE_SCHEMA_VERSION);
     return STORE_ENEWER;
   }
   if (v == 0)
@@ -631,182 +482,8 @@ static int encode(store_txn_t *t, const proto_msg_t *m, MDB_val *out)
   int rc = proto_msgpack_encode(m, &t->buf);
   if (rc)
     return rc;
-  *out = val_of(t->buf.data, t->buf.size);
+  *out = store__val(t->buf.data, t->buf.size);
   return 0;
-}
-
-static int index_op(store_txn_t *t, const proto_task_t *task, bool add)
-{
-  keybuf_t k;
-  MDB_val empty = val_of("", 0), kv;
-  struct {
-    int db;
-    const char *prefix;
-  } pairs[] = {{DB_IDX_REPO, task->repo}, {DB_IDX_KIND, task->kind}};
-  int rc = key_state(&k, task);
-  for (size_t i = 0; !rc && i <= 2; i++) {
-    int db = DB_IDX_STATE;
-    if (i > 0) {
-      db = pairs[i - 1].db;
-      rc = key_pair(&k, pairs[i - 1].prefix, task->id);
-    }
-    kv = key_val(&k);
-    if (!rc)
-      rc = add ? mdb_put(t->txn, t->s->dbi[db], &kv, &empty, 0)
-               : mdb_del(t->txn, t->s->dbi[db], &kv, NULL);
-    if (rc == MDB_NOTFOUND && !add)
-      rc = 0; /* an index entry already gone is what we wanted */
-  }
-  return rc;
-}
-
-/*
- * History entries. A transition is a TASK_UPDATE. A task's creation is not
- * a transition (the protocol refuses an update from a state to itself, and
- * a task may be created in a state that "new" cannot reach), so it is an
- * EVENT with topic HIST_CREATED and data {"task_id", "state", "actor",
- * "reason", "at"}; store_history_foreach() reports it as an update from
- * "new" to the initial state. Each entry is encoded (and so validated)
- * before anything is written: a write that fails validation changes
- * nothing, also inside a shared transaction.
- */
-#define HIST_CREATED "task.created"
-
-static int history_encode(store_txn_t *t, const char *id, bool created,
-                          proto_state_t from, proto_state_t to,
-                          const char *actor, const char *reason, int64_t at)
-{
-  proto_msg_t m;
-  json_t *data = NULL;
-  if (created) {
-    data = json_pack("{s:s, s:s, s:I}", "task_id", id, "state",
-                     proto_state_name(to), "at", (json_int_t)at);
-    if (data && actor)
-      json_object_set_new(data, "actor", json_string(actor));
-    if (data && reason)
-      json_object_set_new(data, "reason", json_string(reason));
-    if (!data)
-      return STORE_ENOMEM;
-    m = (proto_msg_t){.type = PROTO_EVENT};
-    m.u.event = (proto_event_t){.seq = 1, .topic = HIST_CREATED, .data = data};
-  } else {
-    m = (proto_msg_t){.type = PROTO_TASK_UPDATE};
-    m.u.task_update = (proto_task_update_t){
-        .task_id = (char *)id, .from = from, .to = to,
-        .reason = (char *)reason, .actor = (char *)actor, .at = at};
-  }
-  msgpack_sbuffer_clear(&t->hbuf);
-  int rc = proto_msgpack_encode(&m, &t->hbuf);
-  json_decref(data);
-  return rc;
-}
-
-/* Append the entry history_encode() prepared, under the next seq (one
- * counter for all tasks, kept in meta). */
-static int history_put(store_txn_t *t, const char *id)
-{
-  uint64_t seq = 0;
-  MDB_val mk = str_val(KEY_HIST_SEQ), mv;
-  if (mdb_get(t->txn, t->s->dbi[DB_META], &mk, &mv) == 0 &&
-      mv.mv_size == sizeof(seq))
-    memcpy(&seq, mv.mv_data, sizeof(seq));
-  seq++;
-  MDB_val sv = val_of(&seq, sizeof(seq));
-  int rc = mdb_put(t->txn, t->s->dbi[DB_META], &mk, &sv, 0);
-  keybuf_t k;
-  if (!rc)
-    rc = key_pair(&k, id, "");
-  if (rc)
-    return rc;
-  put_be64(k.b + k.len, seq);
-  k.len += 8;
-  MDB_val kv = key_val(&k), v = val_of(t->hbuf.data, t->hbuf.size);
-  return mdb_put(t->txn, t->s->dbi[DB_HISTORY], &kv, &v, 0);
-}
-
-/* Replace @p old (NULL when new) by @p nt: record and indexes. */
-static int task_write(store_txn_t *t, const proto_task_t *old,
-                      const proto_task_t *nt)
-{
-  proto_msg_t m = {.type = PROTO_TASK};
-  m.u.task = *nt;
-  MDB_val k = str_val(nt->id), v;
-  /* Encode first: a task that does not validate changes nothing. */
-  int rc = encode(t, &m, &v);
-  if (!rc && old)
-    rc = index_op(t, old, false);
-  if (!rc)
-    rc = mdb_put(t->txn, t->s->dbi[DB_TASKS], &k, &v, 0);
-  if (!rc)
-    rc = index_op(t, nt, true);
-  return rc;
-}
-
-static int task_load(MDB_txn *txn, MDB_dbi dbi, const char *id,
-                     proto_task_t *out)
-{
-  MDB_val k = str_val(id), v;
-  memset(out, 0, sizeof(*out)); /* callers free it whatever happened */
-  int rc = mdb_get(txn, dbi, &k, &v);
-  if (rc == MDB_NOTFOUND)
-    return STORE_ENOTFOUND;
-  return rc ? rc : decode_task(&v, out);
-}
-
-int store_task_put(store_txn_t *t, const proto_task_t *task,
-                   const char *actor, const char *reason)
-{
-  if (!task || !task->id || !task->repo || !task->kind || !task->id[0])
-    return STORE_EINVAL;
-  proto_task_t old;
-  int rc = task_load(t->txn, t->s->dbi[DB_TASKS], task->id, &old);
-  if (rc && rc != STORE_ENOTFOUND)
-    return rc;
-  bool exists = rc == 0;
-  rc = 0;
-  proto_task_t nt = *task; /* shallow: only scalar fields change */
-  if (exists) {
-    if (old.state != task->state &&
-        !proto_state_transition_ok(old.state, task->state))
-      rc = STORE_ETRANSITION;
-    nt.first_seen = old.first_seen ? old.first_seen : task->first_seen;
-  }
-  bool record = !exists || old.state != task->state;
-  if (!rc && record)
-    rc = history_encode(t, task->id, !exists,
-                        exists ? old.state : PROTO_STATE_NEW, task->state,
-                        actor, exists ? reason : "created", task->updated_at);
-  if (!rc)
-    rc = task_write(t, exists ? &old : NULL, &nt);
-  if (!rc && record)
-    rc = history_put(t, task->id);
-  if (exists)
-    store_task_free(&old);
-  return rc;
-}
-
-int store_task_transition(store_txn_t *t, const char *id, proto_state_t to,
-                          const char *actor, const char *reason, int64_t at)
-{
-  if (!id)
-    return STORE_EINVAL;
-  proto_task_t old;
-  int rc = task_load(t->txn, t->s->dbi[DB_TASKS], id, &old);
-  if (rc)
-    return rc;
-  if (!proto_state_transition_ok(old.state, to))
-    rc = STORE_ETRANSITION;
-  proto_task_t nt = old;
-  nt.state = to;
-  nt.updated_at = at;
-  if (!rc)
-    rc = history_encode(t, id, false, old.state, to, actor, reason, at);
-  if (!rc)
-    rc = task_write(t, &old, &nt);
-  if (!rc)
-    rc = history_put(t, id);
-  store_task_free(&old);
-  return rc;
 }
 
 static int last_seq(MDB_txn *txn, MDB_dbi dbi, uint64_t *seq)
@@ -819,7 +496,7 @@ static int last_seq(MDB_txn *txn, MDB_dbi dbi, uint64_t *seq)
     return rc;
   rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
   if (!rc && k.mv_size == 8)
-    *seq = get_be64(k.mv_data);
+    *seq = store__get_be64(k.mv_data);
   mdb_cursor_close(c);
   return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -830,7 +507,7 @@ static int trim_events(store_txn_t *t, uint64_t keep_after)
   MDB_val k, v;
   int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_EVENTS], &c);
   while (!rc && (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 &&
-         k.mv_size == 8 && get_be64(k.mv_data) <= keep_after)
+         k.mv_size == 8 && store__get_be64(k.mv_data) <= keep_after)
     rc = mdb_cursor_del(c, 0);
   if (!rc || rc == MDB_NOTFOUND)
     rc = 0;
@@ -854,8 +531,8 @@ int store_event_append(store_txn_t *t, const char *topic, const json_t *data,
   m.u.event = (proto_event_t){.seq = seq, .topic = (char *)topic, .ts = ts,
                               .data = (json_t *)data};
   unsigned char kb[8];
-  put_be64(kb, seq);
-  MDB_val k = val_of(kb, 8), v;
+  store__put_be64(kb, seq);
+  MDB_val k = store__val(kb, 8), v;
   rc = encode(t, &m, &v);
   if (!rc)
     rc = mdb_put(t->txn, t->s->dbi[DB_EVENTS], &k, &v, MDB_APPEND);
@@ -868,191 +545,19 @@ int store_event_append(store_txn_t *t, const char *topic, const json_t *data,
 
 /* ----------------------------------------------------------------- reads */
 
-void store_task_free(proto_task_t *t)
-{
-  proto_msg_t m = {.type = PROTO_TASK};
-  m.u.task = *t;
-  proto_msg_fini(&m);
-  memset(t, 0, sizeof(*t));
-}
-
-int store_task_get(store_t *s, const char *id, proto_task_t *out)
-{
-  memset(out, 0, sizeof(*out));
-  if (!id)
-    return STORE_EINVAL;
-  MDB_txn *txn;
-  int rc = read_begin(s, &txn);
-  if (rc)
-    return rc;
-  rc = task_load(txn, s->dbi[DB_TASKS], id, out);
-  read_end(s, txn);
-  return rc;
-}
-
-static bool task_matches(const proto_task_t *t, const store_filter_t *f)
-{
-  if (f->state >= 0 && (int)t->state != f->state)
-    return false;
-  if (f->repo && strcmp(t->repo, f->repo) != 0)
-    return false;
-  return !f->kind || strcmp(t->kind, f->kind) == 0;
-}
-
-typedef struct scan_ctx {
-  MDB_txn *txn;
-  store_t *s;
-  const store_filter_t *f;
-  int (*fn)(const proto_task_t *, void *);
-  void *arg;
-  size_t id_offset; /* where the task id starts in an index key */
-  int corrupt;
-} scan_ctx_t;
-
-/* Walk index keys starting with @p prefix; returns non-zero to stop. */
-static int scan_prefix(scan_ctx_t *sc, int db, const void *prefix,
-                       size_t plen)
-{
-  MDB_cursor *c;
-  int rc = mdb_cursor_open(sc->txn, sc->s->dbi[db], &c);
-  MDB_val k = val_of(prefix, plen), v;
-  int stop = 0;
-  if (!rc)
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-  while (!rc && !stop && k.mv_size >= plen &&
-         memcmp(k.mv_data, prefix, plen) == 0) {
-    size_t off = sc->id_offset ? sc->id_offset : plen;
-    char id[PROTO_MAX_STR + 1];
-    size_t n = k.mv_size - off;
-    if (n <= PROTO_MAX_STR) {
-      memcpy(id, (char *)k.mv_data + off, n);
-      id[n] = '\0';
-      proto_task_t t;
-      int r = task_load(sc->txn, sc->s->dbi[DB_TASKS], id, &t);
-      if (r)
-        sc->corrupt = STORE_ECORRUPT;
-      else if (task_matches(&t, sc->f))
-        stop = sc->fn(&t, sc->arg);
-      store_task_free(&t);
-    }
-    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-  }
-  mdb_cursor_close(c);
-  return stop ? 1 : (rc == MDB_NOTFOUND ? 0 : rc);
-}
-
-static int scan_states(scan_ctx_t *sc)
-{
-  sc->id_offset = 9;
-  for (int st = 0; st < PROTO_STATE_COUNT; st++) {
-    if (sc->f->state >= 0 && st != sc->f->state)
-      continue;
-    unsigned char p = (unsigned char)st;
-    int rc = scan_prefix(sc, DB_IDX_STATE, &p, 1);
-    if (rc)
-      return rc;
-  }
-  return 0;
-}
-
-int store_task_foreach(store_t *s, const store_filter_t *f,
-                       int (*fn)(const proto_task_t *t, void *arg), void *arg)
-{
-  store_filter_t any = {.state = -1};
-  scan_ctx_t sc = {.s = s, .f = f ? f : &any, .fn = fn, .arg = arg};
-  int rc = read_begin(s, &sc.txn);
-  if (rc)
-    return rc;
-  keybuf_t k;
-  if (sc.f->state < 0 && (sc.f->repo || sc.f->kind)) {
-    /* No state given: walk the smaller, exact index instead of all. */
-    int db = sc.f->repo ? DB_IDX_REPO : DB_IDX_KIND;
-    rc = key_pair(&k, sc.f->repo ? sc.f->repo : sc.f->kind, "");
-    if (!rc)
-      rc = scan_prefix(&sc, db, k.b, k.len);
-  } else {
-    rc = scan_states(&sc);
-  }
-  read_end(s, sc.txn);
-  if (rc == 1)
-    rc = 0; /* stopped by the callback */
-  return rc ? rc : sc.corrupt;
-}
-
-/* A history entry as an update (see history_encode): *u borrows from *m. */
-static int history_decode(const MDB_val *v, const char *id, proto_msg_t *m,
-                          proto_task_update_t *u)
-{
-  if (proto_msgpack_decode(v->mv_data, v->mv_size, m, NULL, 0) != 0)
-    return STORE_ECORRUPT;
-  if (m->type == PROTO_TASK_UPDATE) {
-    *u = m->u.task_update;
-    return 0;
-  }
-  if (m->type != PROTO_EVENT || strcmp(m->u.event.topic, HIST_CREATED) != 0)
-    return STORE_ECORRUPT;
-  json_t *d = m->u.event.data;
-  const char *state = json_string_value(json_object_get(d, "state"));
-  int to = state ? proto_state_from_name(state) : -1;
-  if (to < 0)
-    return STORE_ECORRUPT;
-  *u = (proto_task_update_t){
-      .task_id = (char *)id,
-      .from = PROTO_STATE_NEW,
-      .to = (proto_state_t)to,
-      .actor = (char *)json_string_value(json_object_get(d, "actor")),
-      .reason = (char *)json_string_value(json_object_get(d, "reason")),
-      .at = json_integer_value(json_object_get(d, "at"))};
-  return 0;
-}
-
-int store_history_foreach(store_t *s, const char *id,
-                          int (*fn)(const proto_task_update_t *u, void *arg),
-                          void *arg)
-{
-  keybuf_t k;
-  MDB_txn *txn;
-  int rc = id ? key_pair(&k, id, "") : STORE_EINVAL;
-  if (!rc)
-    rc = read_begin(s, &txn);
-  if (rc)
-    return rc;
-  MDB_cursor *c;
-  MDB_val kv = key_val(&k), v;
-  size_t plen = k.len;
-  rc = mdb_cursor_open(txn, s->dbi[DB_HISTORY], &c);
-  if (!rc)
-    rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE);
-  int stop = 0, corrupt = 0;
-  while (!rc && !stop && kv.mv_size == plen + 8 &&
-         memcmp(kv.mv_data, k.b, plen) == 0) {
-    proto_msg_t m;
-    proto_task_update_t u;
-    if (history_decode(&v, id, &m, &u) == 0)
-      stop = fn(&u, arg);
-    else
-      corrupt = STORE_ECORRUPT;
-    proto_msg_fini(&m);
-    rc = mdb_cursor_get(c, &kv, &v, MDB_NEXT);
-  }
-  mdb_cursor_close(c);
-  read_end(s, txn);
-  return (rc && rc != MDB_NOTFOUND) ? rc : corrupt;
-}
-
 int store_event_foreach(store_t *s, uint64_t after,
                         int (*fn)(const proto_event_t *e, void *arg), void *arg)
 {
   MDB_txn *txn;
   if (after == UINT64_MAX)
     return 0; /* nothing can come after the last seq */
-  int rc = read_begin(s, &txn);
+  int rc = store__read_begin(s, &txn);
   if (rc)
     return rc;
   unsigned char kb[8];
-  put_be64(kb, after + 1);
+  store__put_be64(kb, after + 1);
   MDB_cursor *c;
-  MDB_val k = val_of(kb, 8), v;
+  MDB_val k = store__val(kb, 8), v;
   rc = mdb_cursor_open(txn, s->dbi[DB_EVENTS], &c);
   if (!rc)
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
@@ -1068,7 +573,7 @@ int store_event_foreach(store_t *s, uint64_t after,
     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
   }
   mdb_cursor_close(c);
-  read_end(s, txn);
+  store__read_end(s, txn);
   return (rc && rc != MDB_NOTFOUND) ? rc : corrupt;
 }
 
@@ -1076,31 +581,111 @@ int store_stats(store_t *s, store_stats_t *out)
 {
   memset(out, 0, sizeof(*out));
   MDB_txn *txn;
-  int rc = read_begin(s, &txn);
+  int rc = store__read_begin(s, &txn);
   if (rc)
     return rc;
   MDB_stat st;
-  if (mdb_stat(txn, s->dbi[DB_TASKS], &st) == 0)
-    out->tasks = st.ms_entries;
   if (mdb_stat(txn, s->dbi[DB_EVENTS], &st) == 0)
     out->events = st.ms_entries;
   last_seq(txn, s->dbi[DB_EVENTS], &out->last_seq);
-  MDB_cursor *c;
-  MDB_val k, v;
-  rc = mdb_cursor_open(txn, s->dbi[DB_IDX_STATE], &c);
-  int op = MDB_FIRST;
-  while (!rc && (rc = mdb_cursor_get(c, &k, &v, (MDB_cursor_op)op)) == 0) {
-    op = MDB_NEXT;
-    unsigned st_i = ((unsigned char *)k.mv_data)[0];
-    if (st_i < PROTO_STATE_COUNT)
-      out->by_state[st_i]++;
-  }
-  if (!rc || rc == MDB_NOTFOUND)
-    rc = 0;
-  mdb_cursor_close(c);
+  rc = store__task_stats(s, txn, out);
   MDB_envinfo info;
   if (mdb_env_info(s->env, &info) == 0)
     out->map_size = info.me_mapsize;
-  read_end(s, txn);
+  store__read_end(s, txn);
   return rc;
+}
+
+/* ------------------------------------------------------- GitHub cache */
+/* Value layout: etag | 0 | last_modified | 0 | link | 0 | body (the body
+ * may hold any bytes; the three header values are NUL-free). */
+
+#define GH_FIELDS 3
+
+int store_gh_cache_put(store_txn_t *t, const char *key,
+                       const store_gh_entry_t *e)
+{
+  size_t klen = key ? strlen(key) : 0;
+  if (!t || !e || klen == 0 || klen > STORE_GH_KEY_MAX || (e->len && !e->body))
+    return STORE_EINVAL;
+  const char *f[GH_FIELDS] = {e->etag, e->last_modified, e->link};
+  size_t fl[GH_FIELDS], total = e->len;
+  for (int i = 0; i < GH_FIELDS; i++) {
+    fl[i] = f[i] ? strlen(f[i]) : 0;
+    total += fl[i] + 1;
+  }
+  MDB_val k = store__val(key, klen);
+  MDB_val v = {.mv_size = total, .mv_data = NULL};
+  int rc = mdb_put(t->txn, t->s->dbi[DB_GH_CACHE], &k, &v, MDB_RESERVE);
+  if (rc)
+    return rc;
+  unsigned char *p = v.mv_data;
+  for (int i = 0; i < GH_FIELDS; i++) {
+    if (fl[i])
+      memcpy(p, f[i], fl[i]);
+    p[fl[i]] = 0;
+    p += fl[i] + 1;
+  }
+  if (e->len)
+    memcpy(p, e->body, e->len);
+  return 0;
+}
+
+static int gh_entry_decode(const MDB_val *v, store_gh_entry_t *out)
+{
+  const char *p = v->mv_data;
+  const char *end = p + v->mv_size;
+  char **dst[GH_FIELDS] = {&out->etag, &out->last_modified, &out->link};
+  for (int i = 0; i < GH_FIELDS; i++) {
+    const char *z = p < end ? memchr(p, 0, (size_t)(end - p)) : NULL;
+    if (!z) {
+      store_gh_entry_fini(out);
+      return STORE_ECORRUPT;
+    }
+    if (!(*dst[i] = strdup(p))) {
+      store_gh_entry_fini(out);
+      return STORE_ENOMEM;
+    }
+    p = z + 1;
+  }
+  out->len = (size_t)(end - p);
+  out->body = out->len ? malloc(out->len) : NULL;
+  if (out->len && !out->body) {
+    store_gh_entry_fini(out);
+    return STORE_ENOMEM;
+  }
+  if (out->len)
+    memcpy(out->body, p, out->len);
+  return 0;
+}
+
+int store_gh_cache_get(store_t *s, const char *key, store_gh_entry_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  size_t klen = key ? strlen(key) : 0;
+  if (!s || klen == 0 || klen > STORE_GH_KEY_MAX)
+    return STORE_EINVAL;
+  MDB_txn *txn;
+  int rc = store__read_begin(s, &txn);
+  if (rc)
+    return rc;
+  MDB_val k = store__val(key, klen), v;
+  rc = mdb_get(txn, s->dbi[DB_GH_CACHE], &k, &v);
+  if (rc == MDB_NOTFOUND)
+    rc = STORE_ENOTFOUND;
+  else if (!rc)
+    rc = gh_entry_decode(&v, out);
+  store__read_end(s, txn);
+  return rc;
+}
+
+void store_gh_entry_fini(store_gh_entry_t *e)
+{
+  if (!e)
+    return;
+  free(e->etag);
+  free(e->last_modified);
+  free(e->link);
+  free(e->body);
+  memset(e, 0, sizeof(*e));
 }

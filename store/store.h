@@ -13,20 +13,25 @@
  * the environment is opened with MDB_NOTLS and each read uses its own
  * short read transaction.
  *
- * Named databases (schema version STORE_SCHEMA_VERSION):
- *   meta        "schema_version" -> u32, "magic" -> "ccm-store"
- *   repos       repo id -> JSON object (config snapshot)
- *   findings    fingerprint -> msgpack FINDING
- *   tasks       task id -> msgpack TASK
- *   idx_state   state(1) | ~score(8, big endian) | task id -> ""   (ranked lists)
- *   idx_repo    repo id | 0 | task id -> ""
- *   idx_kind    kind | 0 | task id -> ""
- *   history     task id | 0 | seq(8, BE) -> msgpack TASK_UPDATE (append-only;
- *               a creation, which is no transition, is an EVENT with topic
- *               "task.created", reported as an update from "new")
- *   events      seq(8, BE) -> msgpack EVENT (bounded retention)
- *   audit       seq(8, BE) -> JSON object
- *   gh_cache    URL -> etag | 0 | body
+ * Named databases (schema version STORE_SCHEMA_VERSION; integers are big
+ * endian, so keys sort by number):
+ *   meta          "schema_version" -> u32, "magic" -> "ccm-store"
+ *   repos         repo id -> JSON object (config snapshot)
+ *   findings      fingerprint -> msgpack FINDING
+ *   task_ids      task id -> row(8): tasks live under a row id handed out
+ *                 in sequence, so new tasks append (store_task.c)
+ *   task_rows     row(8) -> msgpack TASK, and its history beside it:
+ *                 row(8) | seq(8) -> msgpack TASK_UPDATE (append-only, seq
+ *                 counts per task from 1; a creation, which is no
+ *                 transition, is an EVENT with topic "task.created",
+ *                 reported as an update from "new")
+ *   task_index    'r' | state(1) | ~score(8) | row(8) -> ""  (ranked lists)
+ *                 'p' | repo id | 0 | row(8) -> ""
+ *                 'k' | kind | 0 | row(8) -> ""
+ *   events        seq(8) -> msgpack EVENT (bounded retention)
+ *   audit         seq(8) -> JSON object
+ *   gh_cache      URL -> etag | 0 | last_modified | 0 | link | 0 | body
+ *                 (store_gh_cache_*)
  */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
@@ -41,7 +46,7 @@
 extern "C" {
 #endif
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_FILE "ccm.lmdb"
 
 /* Error codes: 0 ok; LMDB's own codes (-30799..-30780) and -errno pass
@@ -135,8 +140,9 @@ typedef struct store_filter {
 
 /**
  * Call @p fn for each matching task, highest score first within a state
- * (states in table order when state is -1). @p fn returns non-zero to stop.
- * The task passed is borrowed for the call. @p fn may read the store
+ * (states in table order when state is -1; equal scores: the oldest task
+ * first). With only repo or kind given: the oldest task first. @p fn
+ * returns non-zero to stop. The task passed is borrowed for the call. @p fn may read the store
  * (nested reads are fine) but must not wait for a store write: a pending
  * map growth waits for this read to end.
  * @return 0, or the first error (a record that does not decode is reported
@@ -164,6 +170,39 @@ typedef struct store_stats {
   size_t map_size;
 } store_stats_t;
 int store_stats(store_t *s, store_stats_t *out);
+
+/* ---- GitHub response cache (github/ keeps conditional-request
+ * validators here; see github/README.md) ---- */
+
+/** A cached response: validators and body, each owned (malloc'd). */
+typedef struct store_gh_entry {
+  char *etag;          /* "" when the response had none */
+  char *last_modified; /* "" when the response had none */
+  char *link;          /* the Link header, "" when none */
+  void *body;          /* NULL when len is 0 */
+  size_t len;
+} store_gh_entry_t;
+
+/** Longest cache key (LMDB's key limit); callers hash longer URLs. */
+#define STORE_GH_KEY_MAX 511
+
+/**
+ * Insert or replace the cached response for @p key (a URL, at most
+ * STORE_GH_KEY_MAX bytes). The strings of @p e may be NULL (stored as "").
+ * @return 0, STORE_EINVAL (key empty or too long), LMDB errors.
+ */
+int store_gh_cache_put(store_txn_t *t, const char *key,
+                       const store_gh_entry_t *e);
+
+/**
+ * Read the cached response for @p key into *out (owned copies; release
+ * with store_gh_entry_fini). Any thread.
+ * @return 0, STORE_ENOTFOUND, STORE_EINVAL, STORE_ECORRUPT, STORE_ENOMEM.
+ */
+int store_gh_cache_get(store_t *s, const char *key, store_gh_entry_t *out);
+
+/** Free what an entry owns and zero it. NULL is a no-op. */
+void store_gh_entry_fini(store_gh_entry_t *e);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,9 @@
  *   TASK_UPDATE -> transition (store_task_transition with its fields)
  *   EVENT       -> append (topic, data, ts; seq assigned)
  * The reply, STORE_MSG_ACK with a store_ack_t payload, comes only after the
- * transaction holding the write committed durably. Writes that arrive while
+ * transaction holding the write committed durably (a payload that does not
+ * decode, or a type the store does not take, is refused at once: nothing
+ * was written). Writes that arrive while
  * a commit is in flight are batched into the next one: one fsync covers
  * them all. Transactions run on a runtime blocking thread (an fsync must
  * not stall a worker); a full map is grown and the batch replayed.

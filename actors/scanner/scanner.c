@@ -42,7 +42,8 @@ typedef struct coord {
   rt_actor_t *shards[MAX_SHARDS];
   unsigned inflight[MAX_SHARDS];
   unsigned nshards;
-  chunk_t *head, *tail;
+  chunk_t *head, *tail;       /* paths not dealt yet */
+  chunk_t *out_head, *out_tail; /* findings batches waiting for a credit */
   unsigned credits_used;
   bool walk_done, finished;
   char *walk_error;
@@ -195,7 +196,7 @@ static int start_walk(coord_t *c)
 
 /* ---- dealing chunks ---- */
 
-static void push_chunk(coord_t *c, rt_msg_t *m)
+static void fifo_push(chunk_t **head, chunk_t **tail, rt_msg_t *m)
 {
   chunk_t *k = malloc(sizeof *k);
   if (!k) {
@@ -204,11 +205,31 @@ static void push_chunk(coord_t *c, rt_msg_t *m)
   }
   k->next = NULL;
   k->msg = m;
-  if (c->tail)
-    c->tail->next = k;
+  if (*tail)
+    (*tail)->next = k;
   else
-    c->head = k;
-  c->tail = k;
+    *head = k;
+  *tail = k;
+}
+
+static rt_msg_t *fifo_pop(chunk_t **head, chunk_t **tail)
+{
+  chunk_t *k = *head;
+  if (!k)
+    return NULL;
+  *head = k->next;
+  if (!*head)
+    *tail = NULL;
+  rt_msg_t *m = k->msg;
+  free(k);
+  return m;
+}
+
+static void fifo_clear(chunk_t **head, chunk_t **tail)
+{
+  rt_msg_t *m;
+  while ((m = fifo_pop(head, tail)) != NULL)
+    rt_msg_free(m);
 }
 
 static unsigned least_loaded_shard(const coord_t *c)
@@ -224,19 +245,15 @@ static unsigned least_loaded_shard(const coord_t *c)
 /* Give queued chunks to shards with room, while the sink keeps up. */
 static void deal(coord_t *c)
 {
-  while (c->head && c->credits_used < SCANNER_CREDITS) {
+  while (c->head && c->credits_used < SCANNER_CREDITS && !c->out_head) {
     unsigned i = least_loaded_shard(c);
     if (c->inflight[i] >= SHARD_DEPTH)
       return;
-    chunk_t *k = c->head;
-    c->head = k->next;
-    if (!c->head)
-      c->tail = NULL;
-    if (rt_send(c->shards[i], &k->msg) != 0)
-      rt_msg_free(k->msg);
+    rt_msg_t *m = fifo_pop(&c->head, &c->tail);
+    if (rt_send(c->shards[i], &m) != 0)
+      rt_msg_free(m);
     else
       c->inflight[i]++;
-    free(k);
   }
 }
 
@@ -246,7 +263,7 @@ static void on_paths(coord_t *c, rt_msg_t *msg)
   void *data = rt_msg_take_payload(msg, &len);
   rt_msg_t *work = NULL;
   if (data && rt_msg_new_take(SCANNER_MSG__WORK, data, len, &work) == 0)
-    push_chunk(c, work);
+    fifo_push(&c->head, &c->tail, work);
   deal(c);
 }
 
@@ -293,11 +310,19 @@ static void forward_findings(coord_t *c, const msgpack_object *arr)
   rt_msg_t *m = NULL;
   if (scanner_msg_from_sbuffer(SCANNER_MSG_FINDINGS, &sb, &m) != 0)
     return;
-  if (rt_send(c->sink, &m) == 0) {
-    c->credits_used++;
-    c->findings += arr->via.array.size;
-  } else {
-    rt_msg_free(m);
+  c->findings += arr->via.array.size;
+  fifo_push(&c->out_head, &c->out_tail, m);
+}
+
+/* Send waiting findings batches while the sink has credit. */
+static void flush_findings(coord_t *c)
+{
+  while (c->out_head && c->credits_used < SCANNER_CREDITS) {
+    rt_msg_t *m = fifo_pop(&c->out_head, &c->out_tail);
+    if (rt_send(c->sink, &m) == 0)
+      c->credits_used++;
+    else
+      rt_msg_free(m); /* the sink is gone: nobody to acknowledge */
   }
 }
 
@@ -340,6 +365,7 @@ static void on_result(coord_t *c, rt_msg_t *msg)
     forward_warnings(c, &a[4]);
   }
   msgpack_unpacked_destroy(&u);
+  flush_findings(c);
   deal(c);
   maybe_finish(c);
 }
@@ -374,7 +400,7 @@ static void send_progress(coord_t *c)
 
 static void maybe_finish(coord_t *c)
 {
-  if (c->finished || !c->walk_done || c->head)
+  if (c->finished || !c->walk_done || c->head || c->out_head)
     return;
   for (unsigned i = 0; i < c->nshards; i++) {
     if (c->inflight[i])
@@ -443,12 +469,8 @@ static int coord_start(rt_ctx_t *ctx, void *state, const void *arg)
 static void coord_stop(rt_ctx_t *ctx, void *state)
 {
   coord_t *c = state;
-  while (c->head) {
-    chunk_t *k = c->head;
-    c->head = k->next;
-    rt_msg_free(k->msg);
-    free(k);
-  }
+  fifo_clear(&c->head, &c->tail);
+  fifo_clear(&c->out_head, &c->out_tail);
   for (unsigned i = 0; i < c->nshards; i++) {
     rt_actor_stop(c->shards[i]);
     rt_actor_release(c->shards[i]);
@@ -495,7 +517,9 @@ static void coord_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
   case SCANNER_MSG_ACK:
     if (c->credits_used)
       c->credits_used--;
+    flush_findings(c);
     deal(c);
+    maybe_finish(c);
     break;
   case SCANNER_MSG__TICK:
     if (!c->finished)

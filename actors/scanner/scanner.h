@@ -13,10 +13,11 @@
  * secrets and refactoring candidates (scan/), and sends the chunk's
  * findings back. The coordinator forwards them to the sink as
  * SCANNER_MSG_FINDINGS and the sink answers each with SCANNER_MSG_ACK:
- * at most SCANNER_CREDITS batches are unacknowledged, and no new chunk is
- * dealt while the sink is behind, so memory stays bounded whatever the
- * repository's size and however slow the sink (the analyzer writing to
- * the store, say). Files are read on the workers: they are short reads,
+ * at most SCANNER_CREDITS batches are unacknowledged; results that come
+ * back meanwhile wait in the coordinator, and no new chunk is dealt while
+ * any wait, so at most SCANNER_CREDITS + 2 x shards batches exist at once,
+ * whatever the repository's size and however slow the sink (the analyzer
+ * writing to the store, say). Files are read on the workers: they are short reads,
  * mostly from the page cache (docs/scanner.md says when that is not so).
  *
  * What the sink receives (payloads are msgpack):

@@ -199,28 +199,19 @@ static int on_function(void *ud, const scan_function_t *fn)
   return 0;
 }
 
-static uint32_t count_lines(const char *p, size_t n)
-{
-  uint32_t lines = 0;
-  const char *e = p + n;
-  for (const char *q = p; (q = memchr(q, '\n', (size_t)(e - q))); q++)
-    lines++;
-  return lines + (n > 0 && p[n - 1] != '\n');
-}
-
 static void check_file_size(shard_t *s, size_t len)
 {
-  uint32_t lines = count_lines(s->file.data, len);
-  uint32_t max = s->sh->thresholds.max_file_lines;
-  if (!max || lines <= max)
+  char why[128];
+  uint32_t lines = scan_count_lines(s->file.data, len);
+  if (!scan_file_breaks(&s->sh->thresholds, lines, why, sizeof why))
     return;
   proto_finding_t f;
-  char text[128];
+  char text[160];
   memset(&f, 0, sizeof f);
   f.kind = strdup("refactor");
   f.loc.line = 1;
   f.loc.column = 1;
-  snprintf(text, sizeof text, "file has %u lines > %u", lines, max);
+  snprintf(text, sizeof text, "file: %s", why);
   f.text = strdup(text);
   f.details = json_pack("{s:{s:i}}", "metrics", "file_lines", (json_int_t)lines);
   emit_finding(s, &f, "file", 4);

@@ -3,6 +3,7 @@
  * markers apart (scan/fingerprint.h).
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "scan/fingerprint.h"

@@ -2,9 +2,11 @@
  * test_store.c: the LMDB data layer in store/store.h.
  *
  * These tests assert the store's contract: a store is created where asked
- * and reopened as it was; a version-1 store is migrated on a read-write
- * open (idx_kind built, history kept in order) and refused read-only with
- * STORE_EMIGRATE; a newer schema (STORE_ENEWER), a file that is not LMDB
+ * and reopened as it was; version-1 and version-2 stores are migrated on
+ * a read-write open (tasks, indexes, history in order, events and the
+ * rest kept; new history follows the old) and refused read-only with
+ * STORE_EMIGRATE, and a migration that fails leaves the file untouched;
+ * an upsert that changes nothing commits nothing; a newer schema (STORE_ENEWER), a file that is not LMDB
  * and an LMDB file that is not a ccm store (STORE_ENOTSTORE) are refused
  * without a byte of them changing; a read-only open of a missing directory
  * fails clearly and creates nothing. Through the store, the task state
@@ -193,25 +195,30 @@ static void v1_expect_kind(store_t *s, const char *kind, int n, int rem) {
   tst_task_list_free(&l);
 }
 
-Test(store, v1_migrates_on_read_write_open, .init = setup, .fini = teardown) {
-  enum { N = 30 };
-  tst_build_v1(g_dir, N);
+/* An older store opened read-only: refused with STORE_EMIGRATE and a
+ * sentence, and not a byte of it changed. */
+static void expect_migration_refused_read_only(const char *dir) {
   char file[4096];
-  tst_store_file(g_dir, file, sizeof file);
+  tst_store_file(dir, file, sizeof file);
   size_t size0, size1;
   uint64_t h0 = tst_file_hash(file, &size0);
-
-  /* Read-only: refused, untouched. */
   store_options_t ro = {.read_only = true};
   store_t *s = (store_t *)1;
   char err[512] = "";
-  TST_SRC(store_open(g_dir, &ro, &s, err, sizeof err), STORE_EMIGRATE);
+  TST_SRC(store_open(dir, &ro, &s, err, sizeof err), STORE_EMIGRATE);
   cr_assert_null(s);
   cr_assert_neq(err[0], '\0');
   cr_assert_eq(tst_file_hash(file, &size1), h0, "read-only open changed the file");
+}
+
+Test(store, v1_migrates_on_read_write_open, .init = setup, .fini = teardown) {
+  enum { N = 30 };
+  tst_build_v1(g_dir, N);
+  expect_migration_refused_read_only(g_dir);
 
   /* Read-write: migrated, everything kept. */
-  s = tst_store_open(g_dir, NULL);
+  store_options_t ro = {.read_only = true};
+  store_t *s = tst_store_open(g_dir, NULL);
   cr_assert_eq(store_schema_found(s), 1u);
   store_stats_t st;
   TST_SOK(store_stats(s, &st));
@@ -256,12 +263,168 @@ Test(store, v1_migrates_on_read_write_open, .init = setup, .fini = teardown) {
   }
   store_close(s);
 
-  /* Reopened: already version 2; raw view consistent. */
+  /* Reopened: already the current version; raw view consistent. */
   s = tst_store_open(g_dir, &ro);
   cr_assert_eq(store_schema_found(s), (unsigned)STORE_SCHEMA_VERSION);
   v1_expect_kind(s, "fixme", N, 1);
   store_close(s);
   tst_raw_check(g_dir, NULL);
+}
+
+/* v2 fixture (tst_build_v2): where task i ended up. */
+static proto_state_t v2_state(int i) {
+  return i % 6 == 0   ? PROTO_STATE_RUNNING
+         : i % 3 == 0 ? PROTO_STATE_READY
+                      : PROTO_STATE_TRIAGED;
+}
+
+static void v2_expect_history(store_t *s, int i) {
+  char id[32];
+  snprintf(id, sizeof id, "v2-%04d", i);
+  proto_task_update_t *h;
+  size_t n = tst_history(s, id, &h);
+  size_t want = i % 6 == 0 ? 3 : i % 3 == 0 ? 2 : 1;
+  cr_assert_eq(n, want, "%s: %zu history entries, want %zu", id, n, want);
+  cr_assert_eq(h[0].from, PROTO_STATE_NEW);
+  cr_assert_eq(h[0].to, PROTO_STATE_TRIAGED);
+  cr_assert_str_eq(h[0].actor, "v2");
+  cr_assert_eq(h[0].at, 1650000000000 + i);
+  for (size_t j = 1; j < n; j++) {
+    cr_assert_eq(h[j].from, h[j - 1].to, "%s: history out of order", id);
+    cr_assert_str_eq(h[j].reason, "moved");
+    cr_assert_eq(h[j].at, 1650000000000 + i + (int64_t)j * 1000);
+  }
+  cr_assert_eq(h[n - 1].to, v2_state(i));
+  tst_history_free(h, n);
+}
+
+Test(store, v2_migrates_to_v3_keeping_everything, .init = setup,
+     .fini = teardown) {
+  enum { N = 40 };
+  tst_build_v2(g_dir, N);
+  expect_migration_refused_read_only(g_dir);
+
+  store_options_t ro = {.read_only = true};
+  store_t *s = tst_store_open(g_dir, NULL);
+  cr_assert_eq(store_schema_found(s), 2u);
+  store_stats_t st;
+  TST_SOK(store_stats(s, &st));
+  cr_assert_eq(st.tasks, (uint64_t)N);
+  size_t want[PROTO_STATE_COUNT] = {0};
+  for (int i = 0; i < N; i++) want[v2_state(i)]++;
+  for (int k = 0; k < PROTO_STATE_COUNT; k++)
+    cr_assert_eq(st.by_state[k], want[k], "state %d: %" PRIu64 " tasks",
+                 k, st.by_state[k]);
+  cr_assert_eq(st.last_seq, 7u, "the v2 event is kept");
+  for (int i = 0; i < N; i++) v2_expect_history(s, i);
+
+  /* Indexes: by repo, by kind, and ranked by score within a state. */
+  tst_task_list_t l = {0};
+  store_filter_t by_repo = {.state = -1, .repo = "r1"};
+  TST_SOK(tst_collect(s, &by_repo, &l));
+  cr_assert_eq(l.n, (size_t)(N / 3 + (N % 3 > 1)));
+  tst_task_list_free(&l);
+  store_filter_t fixme = {.state = -1, .kind = "fixme"};
+  TST_SOK(tst_collect(s, &fixme, &l));
+  cr_assert_eq(l.n, (size_t)N / 2);
+  tst_task_list_free(&l);
+  store_filter_t triaged = {.state = PROTO_STATE_TRIAGED};
+  TST_SOK(tst_collect(s, &triaged, &l));
+  cr_assert_eq(l.n, want[PROTO_STATE_TRIAGED]);
+  for (size_t i = 1; i < l.n; i++)
+    cr_assert_geq(l.rows[i - 1].score, l.rows[i].score, "rank order lost");
+  tst_task_list_free(&l);
+
+  /* New history follows the migrated one; new tasks get new rows. */
+  store_txn_t *x;
+  TST_SOK(store_write_begin(s, &x));
+  TST_SOK(store_task_transition(x, "v2-0000", PROTO_STATE_REVIEW, "tester",
+                                "after migration", 1800000000000));
+  proto_task_t nt;
+  tst_task_init(&nt, "v2-new", "r0", "todo", PROTO_STATE_NEW, 9);
+  TST_SOK(store_task_put(x, &nt, "tester", "new"));
+  store_task_free(&nt);
+  TST_SOK(store_write_commit(x));
+  proto_task_update_t *h;
+  size_t n = tst_history(s, "v2-0000", &h);
+  cr_assert_eq(n, 4u);
+  cr_assert_eq(h[2].to, PROTO_STATE_RUNNING);
+  cr_assert_eq(h[3].to, PROTO_STATE_REVIEW);
+  cr_assert_str_eq(h[3].actor, "tester");
+  tst_history_free(h, n);
+  store_close(s);
+
+  s = tst_store_open(g_dir, &ro);
+  cr_assert_eq(store_schema_found(s), (unsigned)STORE_SCHEMA_VERSION);
+  store_close(s);
+  tst_raw_report_t rep;
+  tst_raw_check(g_dir, &rep);
+  cr_assert_eq(rep.tasks, (size_t)N + 1);
+  /* The databases v3 did not change are as they were. */
+  static const char gh_key[] = "https://api.github.com/repos/o/r/issues";
+  cr_assert(tst_raw_equals(g_dir, "gh_cache", gh_key, sizeof gh_key - 1,
+                           TST_V2_GH_VALUE, sizeof TST_V2_GH_VALUE - 1));
+  cr_assert(tst_raw_equals(g_dir, "repos", "r0", 2, "{\"path\":\"/src/r0\"}",
+                           18));
+}
+
+/* A v2 store whose history names a task that does not exist cannot be
+ * converted: the open fails and the file is left exactly as it was. */
+Test(store, failed_migration_changes_nothing, .init = setup,
+     .fini = teardown) {
+  tst_build_v2(g_dir, 12);
+  unsigned char key[14] = "ghost"; /* "ghost" | 0 | seq 99 (8 bytes) */
+  key[13] = 99;
+  tst_raw_put(g_dir, "history", key, 14, "x", 1);
+  char file[4096];
+  tst_store_file(g_dir, file, sizeof file);
+  size_t size0, size1;
+  uint64_t h0 = tst_file_hash(file, &size0);
+  store_t *s = (store_t *)1;
+  char err[512] = "";
+  TST_SRC(store_open(g_dir, NULL, &s, err, sizeof err), STORE_ECORRUPT);
+  cr_assert_null(s);
+  cr_assert_eq(tst_file_hash(file, &size1), h0, "a failed migration wrote");
+  cr_assert_eq(size1, size0);
+}
+
+/* ------------------------------------------------------------ no-op writes */
+
+/* Upserting a task exactly as stored writes nothing: the transaction has
+ * no dirty page, so LMDB commits nothing (its txnid stays). A changed
+ * field is written, and the indexes follow a changed score and state. */
+Test(store, unchanged_upsert_writes_nothing, .init = setup,
+     .fini = teardown) {
+  proto_task_t t;
+  tst_task_init(&t, "same1", "acme", "todo", PROTO_STATE_NEW, 2.0);
+  store_t *s = tst_store_open(g_dir, &fast);
+  tst_put(s, &t);
+  store_close(s);
+  uint64_t before = tst_last_txnid(g_dir);
+
+  s = tst_store_open(g_dir, &fast);
+  tst_put(s, &t);
+  tst_put(s, &t);
+  store_close(s);
+  cr_assert_eq(tst_last_txnid(g_dir), before, "a no-op upsert committed");
+
+  s = tst_store_open(g_dir, &fast);
+  t.last_seen += 1000; /* a rescan saw it again: the record changes */
+  tst_put(s, &t);
+  t.score.total = 7.5; /* re-ranked, then triaged */
+  t.state = PROTO_STATE_TRIAGED;
+  tst_put(s, &t);
+  proto_task_t got;
+  TST_SOK(store_task_get(s, "same1", &got));
+  cr_assert_eq(got.last_seen, t.last_seen);
+  cr_assert_eq(got.score.total, 7.5);
+  store_task_free(&got);
+  store_close(s);
+  cr_assert_eq(tst_last_txnid(g_dir), before + 2);
+  tst_raw_report_t rep;
+  tst_raw_check(g_dir, &rep);
+  cr_assert_eq(rep.history, 2u, "created, then triaged");
+  store_task_free(&t);
 }
 
 /* ------------------------------------------------------------ transitions */
@@ -414,7 +577,11 @@ typedef struct model_task {
   proto_state_t state;
   int repo, kind;
   double score;
+  int created; /* creation order: ties in score rank the oldest first */
 } model_task_t;
+
+/* The model cmp_rank reads creation order from (qsort has no context). */
+static const model_task_t *g_rank_model;
 
 static double rnd_score(unsigned *seed) {
   /* ties on purpose: scores from a small set, some negative */
@@ -425,18 +592,21 @@ static int cmp_rank(const void *a, const void *b) {
   const tst_task_row_t *x = a, *y = b;
   if (x->state != y->state) return (int)x->state - (int)y->state;
   if (x->score != y->score) return x->score > y->score ? -1 : 1;
-  return strcmp(x->id, y->id);
+  return g_rank_model[atoi(x->id + 1)].created -
+         g_rank_model[atoi(y->id + 1)].created;
 }
 
 /* Expected rows for a filter from the model, in the store's order: by state
- * (table order), score descending, then id. With only repo or kind given
- * the store walks that index (id order), so compare those as sets. */
+ * (table order), score descending, then creation order. With only repo or
+ * kind given the store walks that index (creation order), so compare those
+ * as sets. */
 static void check_filter(store_t *s, const model_task_t *m, int state,
                          int repo, int kind) {
   store_filter_t f = {.state = state,
                       .repo = repo >= 0 ? m_repos[repo] : NULL,
                       .kind = kind >= 0 ? m_kinds[kind] : NULL};
   tst_task_list_t got = {0}, want = {0};
+  g_rank_model = m;
   TST_SOK(tst_collect(s, &f, &got));
   for (int i = 0; i < M_TASKS; i++) {
     if (!m[i].exists) continue;
@@ -487,9 +657,10 @@ Test(store, indexes_match_brute_force, .init = setup, .fini = teardown) {
   store_t *s = tst_store_open(g_dir, &fast);
   model_task_t model[M_TASKS], staged[M_TASKS];
   memset(model, 0, sizeof model);
-  int ops = 0, refused = 0, aborted = 0;
+  int ops = 0, refused = 0, aborted = 0, created = 0, staged_created;
   while (ops < 3000) {
     memcpy(staged, model, sizeof model);
+    staged_created = created;
     store_txn_t *x;
     TST_SOK(store_write_begin(s, &x));
     int batch = 1 + rand_r(&seed) % 20;
@@ -514,7 +685,8 @@ Test(store, indexes_match_brute_force, .init = setup, .fini = teardown) {
                   proto_state_transition_ok(mt->state, st);
         if (ok) {
           TST_SOK(rc);
-          *mt = (model_task_t){true, st, repo, kind, score};
+          int when = mt->exists ? mt->created : ++staged_created;
+          *mt = (model_task_t){true, st, repo, kind, score, when};
         } else {
           TST_SRC(rc, STORE_ETRANSITION);
           refused++;
@@ -537,6 +709,7 @@ Test(store, indexes_match_brute_force, .init = setup, .fini = teardown) {
     } else {
       TST_SOK(store_write_commit(x));
       memcpy(model, staged, sizeof model);
+      created = staged_created;
     }
   }
   cr_log_info("%d ops, %d refused transitions, %d aborted transactions", ops,

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <lmdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -266,6 +267,26 @@ static void raw_put_msg(MDB_txn *txn, MDB_dbi db, const void *k, size_t kl,
   msgpack_sbuffer_destroy(&sb);
 }
 
+/* v1/v2 history key: id | 0 | seq. */
+static void raw_put_history(MDB_txn *txn, MDB_dbi hist, const char *id,
+                            uint64_t seq, const proto_msg_t *entry) {
+  unsigned char kb[PROTO_MAX_STR + 16];
+  size_t kl = key_pair(kb, id, "");
+  put_be64(kb + kl, seq);
+  raw_put_msg(txn, hist, kb, kl + 8, entry);
+}
+
+static void raw_put_event(MDB_txn *txn, MDB_dbi ev, uint64_t seq,
+                          int64_t ts) {
+  proto_msg_t e = {.type = PROTO_EVENT};
+  e.u.event.seq = seq;
+  e.u.event.topic = "tasks";
+  e.u.event.ts = ts;
+  unsigned char sk[8];
+  put_be64(sk, seq);
+  raw_put_msg(txn, ev, sk, 8, &e);
+}
+
 void tst_build_v1(const char *dir, int n) {
   mkdir(dir, 0750);
   MDB_env *env = raw_env(dir, false, 64u << 20);
@@ -300,21 +321,122 @@ void tst_build_v1(const char *dir, int n) {
     proto_msg_t u;
     tst_update_msg(&u, id, PROTO_STATE_NEW, st, "v1", "created",
                    1600000000000 + i);
-    size_t kl = key_pair(kb, id, "");
-    put_be64(kb + kl, (uint64_t)i + 1);
-    raw_put_msg(txn, hist, kb, kl + 8, &u);
+    raw_put_history(txn, hist, id, (uint64_t)i + 1, &u);
     proto_msg_fini(&u);
     proto_msg_fini(&m);
   }
-  proto_msg_t e = {.type = PROTO_EVENT};
-  e.u.event.seq = 1;
-  e.u.event.topic = "tasks";
-  e.u.event.ts = 1600000000000;
-  unsigned char sk[8];
-  put_be64(sk, 1);
-  raw_put_msg(txn, ev, sk, 8, &e);
+  raw_put_event(txn, ev, 1, 1600000000000);
   RAW_OK(mdb_txn_commit(txn));
   mdb_env_close(env);
+}
+
+/* A v2 creation entry: EVENT "task.created" (store_task.c). */
+static void raw_put_created(MDB_txn *txn, MDB_dbi hist, const char *id,
+                            proto_state_t st, int64_t at, uint64_t seq) {
+  proto_msg_t e = {.type = PROTO_EVENT};
+  e.u.event.seq = 1;
+  e.u.event.topic = "task.created";
+  e.u.event.data = json_pack("{s:s, s:s, s:I, s:s, s:s}", "task_id", id,
+                             "state", proto_state_name(st), "at",
+                             (json_int_t)at, "actor", "v2", "reason",
+                             "created");
+  cr_assert_not_null(e.u.event.data);
+  raw_put_history(txn, hist, id, seq, &e);
+  json_decref(e.u.event.data);
+}
+
+void tst_build_v2(const char *dir, int n) {
+  mkdir(dir, 0750);
+  MDB_env *env = raw_env(dir, false, 64u << 20);
+  MDB_txn *txn;
+  RAW_OK(mdb_txn_begin(env, NULL, 0, &txn));
+  static const char *const names[] = {"meta", "repos", "findings", "tasks",
+                                      "idx_state", "idx_repo", "idx_kind",
+                                      "history", "events", "audit",
+                                      "gh_cache"};
+  MDB_dbi db[11];
+  for (int i = 0; i < 11; i++)
+    RAW_OK(mdb_dbi_open(txn, names[i], MDB_CREATE, &db[i]));
+  MDB_dbi meta = db[0], repos = db[1], tasks = db[3], ist = db[4],
+          irepo = db[5], ikind = db[6], hist = db[7], ev = db[8],
+          gh = db[10];
+  raw_put(txn, meta, "magic", 5, "ccm-store", 9);
+  uint32_t ver = 2;
+  raw_put(txn, meta, "schema_version", 14, &ver, sizeof ver);
+  unsigned char kb[PROTO_MAX_STR * 2 + 16];
+  uint64_t seq = 0;
+  for (int pass = 0; pass < 3; pass++) {
+    for (int i = 0; i < n; i++) {
+      char id[32], repo[8];
+      snprintf(id, sizeof id, "v2-%04d", i);
+      snprintf(repo, sizeof repo, "r%d", i % 3);
+      int moves = i % 6 == 0 ? 2 : i % 3 == 0 ? 1 : 0;
+      int64_t at = 1650000000000 + i + pass * 1000;
+      if (pass == 0) { /* created triaged, then the record in its end state */
+        static const proto_state_t end[3] = {
+            PROTO_STATE_TRIAGED, PROTO_STATE_READY, PROTO_STATE_RUNNING};
+        raw_put_created(txn, hist, id, PROTO_STATE_TRIAGED, at, ++seq);
+        proto_msg_t m;
+        tst_task_msg(&m, id, repo, i % 2 ? "fixme" : "todo", end[moves],
+                     (double)(i % 5) + 0.25);
+        raw_put_msg(txn, tasks, id, strlen(id), &m);
+        raw_put(txn, ist, kb, key_state(kb, &m.u.task), "", 0);
+        raw_put(txn, irepo, kb, key_pair(kb, repo, id), "", 0);
+        raw_put(txn, ikind, kb, key_pair(kb, m.u.task.kind, id), "", 0);
+        proto_msg_fini(&m);
+      } else if (moves >= pass) { /* triaged -> ready, ready -> running */
+        proto_state_t from = pass == 1 ? PROTO_STATE_TRIAGED
+                                       : PROTO_STATE_READY;
+        proto_msg_t u;
+        tst_update_msg(&u, id, from, (proto_state_t)(from + 1), "v2",
+                       "moved", at);
+        raw_put_history(txn, hist, id, ++seq, &u);
+        proto_msg_fini(&u);
+      }
+    }
+  }
+  raw_put(txn, meta, "history_seq", 11, &seq, sizeof seq);
+  raw_put_event(txn, ev, 7, 1650000000000);
+  raw_put(txn, repos, "r0", 2, "{\"path\":\"/src/r0\"}", 18);
+  raw_put(txn, gh, "https://api.github.com/repos/o/r/issues", 39,
+          TST_V2_GH_VALUE, sizeof TST_V2_GH_VALUE - 1);
+  RAW_OK(mdb_txn_commit(txn));
+  mdb_env_close(env);
+}
+
+void tst_raw_put(const char *dir, const char *db, const void *k, size_t kl,
+                 const void *v, size_t vl) {
+  MDB_env *env = raw_env(dir, false, 0);
+  MDB_txn *txn;
+  MDB_dbi d;
+  RAW_OK(mdb_txn_begin(env, NULL, 0, &txn));
+  RAW_OK(mdb_dbi_open(txn, db, 0, &d));
+  raw_put(txn, d, k, kl, v, vl);
+  RAW_OK(mdb_txn_commit(txn));
+  mdb_env_close(env);
+}
+
+bool tst_raw_equals(const char *dir, const char *db, const void *k,
+                    size_t kl, const void *v, size_t vl) {
+  MDB_env *env = raw_env(dir, true, 0);
+  MDB_txn *txn;
+  MDB_dbi d;
+  RAW_OK(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn));
+  RAW_OK(mdb_dbi_open(txn, db, 0, &d));
+  MDB_val kv = {.mv_size = kl, .mv_data = (void *)k}, got;
+  int rc = mdb_get(txn, d, &kv, &got);
+  bool same = rc == 0 && got.mv_size == vl && !memcmp(got.mv_data, v, vl);
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  return same;
+}
+
+uint64_t tst_last_txnid(const char *dir) {
+  MDB_env *env = raw_env(dir, true, 0);
+  MDB_envinfo info;
+  RAW_OK(mdb_env_info(env, &info));
+  mdb_env_close(env);
+  return (uint64_t)info.me_last_txnid;
 }
 
 void tst_set_schema_version(const char *dir, uint32_t v) {
@@ -357,142 +479,200 @@ static void raw_task(const MDB_val *v, proto_msg_t *m) {
   cr_assert_eq(m->type, PROTO_TASK);
 }
 
-/* The index keys a task must have: compare against the task. */
-static void raw_check_index_entry(MDB_txn *txn, MDB_dbi tasks, int which,
-                                  const MDB_val *k) {
-  const unsigned char *b = k->mv_data;
-  char id[PROTO_MAX_STR + 1], pre[PROTO_MAX_STR + 1];
-  size_t off;
-  if (which == 0) {
-    cr_assert_gt(k->mv_size, 9u, "idx_state key too short");
-    off = 9;
-  } else {
-    const unsigned char *z = memchr(b, 0, k->mv_size);
-    cr_assert_not_null(z, "index key without separator");
-    off = (size_t)(z - b) + 1;
-    memcpy(pre, b, off - 1);
-    pre[off - 1] = 0;
-  }
-  size_t n = k->mv_size - off;
-  cr_assert_leq(n, (size_t)PROTO_MAX_STR);
-  memcpy(id, b + off, n);
-  id[n] = 0;
-  MDB_val kv = {.mv_size = n, .mv_data = id}, v;
-  int rc = mdb_get(txn, tasks, &kv, &v);
-  cr_assert_eq(rc, 0, "index %d points to missing task '%s'", which, id);
+/* Schema-3 task_index keys (store/store_task.c), rebuilt here
+ * independently: 'r' rank, 'p' repo, 'k' kind. */
+static const char raw3_tags[3] = {'r', 'p', 'k'};
+static const char *const raw3_idx_names[3] = {"rank", "repo", "kind"};
+
+static size_t key3_rank(unsigned char *b, const proto_task_t *t,
+                        uint64_t row) {
+  b[0] = 'r';
+  b[1] = (unsigned char)t->state;
+  put_be64(b + 2, ~score_order(t->score.total));
+  put_be64(b + 10, row);
+  return 18;
+}
+
+static size_t key3_pair(unsigned char *b, char tag, const char *a,
+                        uint64_t row) {
+  size_t x = strlen(a);
+  b[0] = (unsigned char)tag;
+  memcpy(b + 1, a, x);
+  b[x + 1] = 0;
+  put_be64(b + x + 2, row);
+  return x + 10;
+}
+
+typedef struct raw3 {
+  MDB_txn *txn;
+  MDB_dbi ids, rows, index;
+} raw3_t;
+
+/* The task of @p row, decoded into @p m (asserts it exists). */
+static void raw3_row_task(const raw3_t *r, uint64_t row, proto_msg_t *m) {
+  unsigned char rk[8];
+  put_be64(rk, row);
+  MDB_val kv = {.mv_size = 8, .mv_data = rk}, v;
+  int rc = mdb_get(r->txn, r->rows, &kv, &v);
+  cr_assert_eq(rc, 0, "row %" PRIu64 " has no record", row);
+  raw_task(&v, m);
+}
+
+/* An index key points to a row whose task makes exactly that key. */
+static void raw3_check_index_entry(const raw3_t *r, const MDB_val *k) {
+  const char *tag = k->mv_size ? memchr(raw3_tags, *(char *)k->mv_data, 3)
+                               : NULL;
+  cr_assert_not_null(tag, "task_index key with an unknown tag");
+  int which = (int)(tag - raw3_tags);
+  cr_assert_gt(k->mv_size, 9u, "%s key too short", raw3_idx_names[which]);
+  uint64_t row = get_be64((const unsigned char *)k->mv_data + k->mv_size - 8);
   proto_msg_t m;
-  raw_task(&v, &m);
+  raw3_row_task(r, row, &m);
   const proto_task_t *t = &m.u.task;
-  if (which == 0) {
-    unsigned char want[PROTO_MAX_STR + 16];
-    size_t wl = key_state(want, t);
-    cr_assert(wl == k->mv_size && !memcmp(want, b, wl),
-              "stale idx_state key for '%s' (state %d, score %g)", id,
-              (int)b[0], t->score.total);
-  } else if (which == 1) {
-    cr_assert_str_eq(pre, t->repo, "stale idx_repo key for '%s'", id);
-  } else {
-    cr_assert_str_eq(pre, t->kind, "stale idx_kind key for '%s'", id);
-  }
+  unsigned char want[PROTO_MAX_STR + 16];
+  size_t wl = which == 0   ? key3_rank(want, t, row)
+              : which == 1 ? key3_pair(want, 'p', t->repo, row)
+                           : key3_pair(want, 'k', t->kind, row);
+  cr_assert(wl == k->mv_size && !memcmp(want, k->mv_data, wl),
+            "stale %s key for '%s' (row %" PRIu64 ")", raw3_idx_names[which],
+            t->id, row);
   proto_msg_fini(&m);
+}
+
+/* The "to" state of one history entry of task @p t (creation events
+ * first only); asserts the entry decodes and chains from @p last_to. */
+static int raw3_history_entry(const proto_task_t *t, const MDB_val *v,
+                              size_t index, int last_to) {
+  proto_msg_t u;
+  char err[256] = "";
+  int rc = proto_msgpack_decode(v->mv_data, v->mv_size, &u, err, sizeof err);
+  cr_assert_eq(rc, 0, "history entry of '%s' does not decode: %s", t->id, err);
+  int to;
+  if (u.type == PROTO_EVENT) { /* a creation (store_task.c: history_encode) */
+    cr_assert_eq(index, 0u, "'%s': creation entry not first", t->id);
+    cr_assert_str_eq(u.u.event.topic, "task.created");
+    json_t *d = u.u.event.data;
+    cr_assert_str_eq(json_string_value(json_object_get(d, "task_id")), t->id);
+    const char *sn = json_string_value(json_object_get(d, "state"));
+    cr_assert_not_null(sn);
+    to = proto_state_from_name(sn);
+  } else {
+    cr_assert_eq(u.type, PROTO_TASK_UPDATE);
+    cr_assert_str_eq(u.u.task_update.task_id, t->id);
+    if (last_to >= 0)
+      cr_assert_eq((int)u.u.task_update.from, last_to,
+                   "'%s': history does not chain", t->id);
+    to = (int)u.u.task_update.to;
+  }
+  proto_msg_fini(&u);
+  return to;
+}
+
+/* History of @p row: in seq order, chained, ending in the task's state. */
+static void raw3_check_history(MDB_cursor *hc, uint64_t row,
+                               const proto_task_t *t) {
+  unsigned char hk0[16];
+  put_be64(hk0, row);
+  put_be64(hk0 + 8, 1);
+  MDB_val hk = {.mv_size = 16, .mv_data = hk0}, hv;
+  int hrc = mdb_cursor_get(hc, &hk, &hv, MDB_SET_RANGE);
+  int last_to = -1;
+  uint64_t last_seq = 0;
+  size_t entries = 0;
+  while (hrc == 0 && hk.mv_size == 16 &&
+         get_be64(hk.mv_data) == row) {
+    uint64_t seq = get_be64((const unsigned char *)hk.mv_data + 8);
+    cr_assert_gt(seq, last_seq, "history of '%s' out of order", t->id);
+    last_seq = seq;
+    last_to = raw3_history_entry(t, &hv, entries++, last_to);
+    hrc = mdb_cursor_get(hc, &hk, &hv, MDB_NEXT);
+  }
+  cr_assert_gt(entries, 0u, "task '%s' has no history", t->id);
+  cr_assert_eq(last_to, (int)t->state,
+               "task '%s': last history entry to %d, state %d", t->id,
+               last_to, (int)t->state);
 }
 
 void tst_raw_check(const char *dir, tst_raw_report_t *out) {
   tst_raw_report_t rep;
   memset(&rep, 0, sizeof rep);
   MDB_env *env = raw_env(dir, true, 0);
-  MDB_txn *txn;
-  RAW_OK(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn));
-  MDB_dbi tasks, idx[3], hist;
-  static const char *const names[3] = {"idx_state", "idx_repo", "idx_kind"};
-  RAW_OK(mdb_dbi_open(txn, "tasks", 0, &tasks));
-  RAW_OK(mdb_dbi_open(txn, "history", 0, &hist));
-  for (int i = 0; i < 3; i++) RAW_OK(mdb_dbi_open(txn, names[i], 0, &idx[i]));
+  raw3_t r;
+  RAW_OK(mdb_txn_begin(env, NULL, MDB_RDONLY, &r.txn));
+  RAW_OK(mdb_dbi_open(r.txn, "task_ids", 0, &r.ids));
+  RAW_OK(mdb_dbi_open(r.txn, "task_rows", 0, &r.rows));
+  RAW_OK(mdb_dbi_open(r.txn, "task_index", 0, &r.index));
+  /* No database of an older schema is left over. */
+  static const char *const gone[] = {"tasks", "idx_state", "idx_repo",
+                                     "idx_kind", "history"};
+  for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) {
+    MDB_dbi d;
+    cr_assert_eq(mdb_dbi_open(r.txn, gone[i], 0, &d), MDB_NOTFOUND,
+                 "old database '%s' still there", gone[i]);
+  }
 
-  /* Every task: its three index keys exist; history ends in its state. */
+  /* Every row: its id maps to it, its three index keys exist, its
+   * history (the row | seq keys after it) ends in its state. */
   MDB_cursor *c, *hc;
-  RAW_OK(mdb_cursor_open(txn, tasks, &c));
-  RAW_OK(mdb_cursor_open(txn, hist, &hc));
+  RAW_OK(mdb_cursor_open(r.txn, r.rows, &c));
+  RAW_OK(mdb_cursor_open(r.txn, r.rows, &hc));
   MDB_val k, v;
-  unsigned char kb[PROTO_MAX_STR * 2 + 16];
+  unsigned char kb[PROTO_MAX_STR + 16];
   int rc;
+  uint64_t last_row = 0;
   for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    cr_assert(k.mv_size == 8 || k.mv_size == 16,
+              "task_rows key of %zu bytes", k.mv_size);
+    uint64_t row = get_be64(k.mv_data);
+    if (k.mv_size == 16) { /* history: after its own record */
+      cr_assert_eq(row, last_row, "history of row %" PRIu64 " without a "
+                   "record", row);
+      rep.history++;
+      continue;
+    }
+    last_row = row;
     proto_msg_t m;
     raw_task(&v, &m);
     const proto_task_t *t = &m.u.task;
-    cr_assert(k.mv_size == strlen(t->id) && !memcmp(k.mv_data, t->id, k.mv_size),
-              "task key and id differ for '%s'", t->id);
-    cr_assert(raw_has(txn, idx[0], kb, key_state(kb, t)),
-              "task '%s' missing from idx_state", t->id);
-    cr_assert(raw_has(txn, idx[1], kb, key_pair(kb, t->repo, t->id)),
-              "task '%s' missing from idx_repo", t->id);
-    cr_assert(raw_has(txn, idx[2], kb, key_pair(kb, t->kind, t->id)),
-              "task '%s' missing from idx_kind", t->id);
-    size_t pl = key_pair(kb, t->id, "");
-    MDB_val hk = {.mv_size = pl, .mv_data = kb}, hv;
-    int hrc = mdb_cursor_get(hc, &hk, &hv, MDB_SET_RANGE);
-    int last_to = -1;
-    uint64_t last_seq = 0;
-    size_t entries = 0;
-    while (hrc == 0 && hk.mv_size == pl + 8 && !memcmp(hk.mv_data, kb, pl)) {
-      uint64_t seq = get_be64((const unsigned char *)hk.mv_data + pl);
-      cr_assert_gt(seq, last_seq, "history of '%s' out of order", t->id);
-      last_seq = seq;
-      proto_msg_t u;
-      char err[256] = "";
-      int drc = proto_msgpack_decode(hv.mv_data, hv.mv_size, &u, err, sizeof err);
-      cr_assert_eq(drc, 0, "history entry of '%s' does not decode: %s", t->id, err);
-      if (u.type == PROTO_EVENT) { /* a creation (store.c: history_encode) */
-        cr_assert_eq(entries, 0u, "'%s': creation entry not first", t->id);
-        cr_assert_str_eq(u.u.event.topic, "task.created");
-        json_t *d = u.u.event.data;
-        cr_assert_str_eq(json_string_value(json_object_get(d, "task_id")), t->id);
-        const char *sn = json_string_value(json_object_get(d, "state"));
-        cr_assert_not_null(sn);
-        last_to = proto_state_from_name(sn);
-      } else {
-        cr_assert_eq(u.type, PROTO_TASK_UPDATE);
-        cr_assert_str_eq(u.u.task_update.task_id, t->id);
-        if (last_to >= 0)
-          cr_assert_eq((int)u.u.task_update.from, last_to,
-                       "'%s': history does not chain", t->id);
-        last_to = (int)u.u.task_update.to;
-      }
-      proto_msg_fini(&u);
-      entries++;
-      hrc = mdb_cursor_get(hc, &hk, &hv, MDB_NEXT);
-    }
-    cr_assert_gt(entries, 0u, "task '%s' has no history", t->id);
-    cr_assert_eq(last_to, (int)t->state,
-                 "task '%s': last history entry to %d, state %d", t->id,
-                 last_to, (int)t->state);
+    MDB_val idk = {.mv_size = strlen(t->id), .mv_data = t->id}, idv;
+    cr_assert_eq(mdb_get(r.txn, r.ids, &idk, &idv), 0,
+                 "task '%s' missing from task_ids", t->id);
+    cr_assert(idv.mv_size == 8 && get_be64(idv.mv_data) == row,
+              "task_ids maps '%s' elsewhere than row %" PRIu64, t->id, row);
+    cr_assert(raw_has(r.txn, r.index, kb, key3_rank(kb, t, row)),
+              "task '%s' missing from the rank index", t->id);
+    cr_assert(raw_has(r.txn, r.index, kb, key3_pair(kb, 'p', t->repo, row)),
+              "task '%s' missing from the repo index", t->id);
+    cr_assert(raw_has(r.txn, r.index, kb, key3_pair(kb, 'k', t->kind, row)),
+              "task '%s' missing from the kind index", t->id);
+    raw3_check_history(hc, row, t);
     rep.tasks++;
     rep.by_state[t->state]++;
     proto_msg_fini(&m);
   }
-  cr_assert_eq(rc, MDB_NOTFOUND, "tasks cursor: %s", mdb_strerror(rc));
+  cr_assert_eq(rc, MDB_NOTFOUND, "rows cursor: %s", mdb_strerror(rc));
 
-  /* Every index key: points to a task whose fields make that key. */
-  for (int i = 0; i < 3; i++) {
-    MDB_cursor *ic;
-    MDB_stat st;
-    RAW_OK(mdb_stat(txn, idx[i], &st));
-    cr_assert_eq(st.ms_entries, rep.tasks, "%s has %zu keys for %zu tasks",
-                 names[i], (size_t)st.ms_entries, rep.tasks);
-    RAW_OK(mdb_cursor_open(txn, idx[i], &ic));
-    for (rc = mdb_cursor_get(ic, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(ic, &k, &v, MDB_NEXT))
-      raw_check_index_entry(txn, tasks, i, &k);
-    cr_assert_eq(rc, MDB_NOTFOUND);
-    mdb_cursor_close(ic);
-  }
-  MDB_stat hs;
-  RAW_OK(mdb_stat(txn, hist, &hs));
-  rep.history = hs.ms_entries;
+  /* As many ids as rows (each id was checked to point at its row), and
+   * every index key points to a row whose fields make that key. */
+  MDB_stat st;
+  RAW_OK(mdb_stat(r.txn, r.ids, &st));
+  cr_assert_eq(st.ms_entries, rep.tasks, "task_ids has %zu ids for %zu tasks",
+               (size_t)st.ms_entries, rep.tasks);
+  MDB_cursor *ic;
+  RAW_OK(mdb_stat(r.txn, r.index, &st));
+  cr_assert_eq(st.ms_entries, 3 * rep.tasks,
+               "task_index has %zu keys for %zu tasks",
+               (size_t)st.ms_entries, rep.tasks);
+  RAW_OK(mdb_cursor_open(r.txn, r.index, &ic));
+  for (rc = mdb_cursor_get(ic, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(ic, &k, &v, MDB_NEXT))
+    raw3_check_index_entry(&r, &k);
+  cr_assert_eq(rc, MDB_NOTFOUND);
+  mdb_cursor_close(ic);
   mdb_cursor_close(hc);
   mdb_cursor_close(c);
-  mdb_txn_abort(txn);
+  mdb_txn_abort(r.txn);
   mdb_env_close(env);
   if (out) *out = rep;
 }

@@ -71,6 +71,27 @@ int tst_state_chain(proto_state_t *out, int max);
  * new -> its state keyed id|0|seq (seq 1..n, no counter in meta), and one
  * event. */
 void tst_build_v1(const char *dir, int n);
+/** Build a schema-2 store in @p dir with plain LMDB calls: all eleven v2
+ * databases; @p n tasks "v2-<i>" (repos r0/r1/r2 by i % 3, kinds
+ * todo/fixme by i % 2, score i % 5 + 0.25). Every task was created
+ * triaged (an EVENT "task.created" by actor "v2", at 1650000000000 + i);
+ * tasks with i % 3 == 0 then moved to ready and those with i % 6 == 0 on
+ * to running (TASK_UPDATEs by "v2", reason "moved"), the record in its
+ * end state. History keys are id | 0 | seq with one counter for all tasks,
+ * handed out pass by pass (creations 1..n first, so one task's seqs are
+ * far apart), and meta "history_seq" holds the last. Also: event seq 7,
+ * repos "r0" -> {"path":"/src/r0"}, and gh_cache
+ * "https://api.github.com/repos/o/r/issues" -> TST_V2_GH_VALUE. */
+#define TST_V2_GH_VALUE "W/\"e1\"\0\0[]"
+void tst_build_v2(const char *dir, int n);
+/** Put one record into database @p db of the store in @p dir. */
+void tst_raw_put(const char *dir, const char *db, const void *k, size_t kl,
+                 const void *v, size_t vl);
+/** Does database @p db of the store in @p dir hold exactly @p v at @p k? */
+bool tst_raw_equals(const char *dir, const char *db, const void *k,
+                    size_t kl, const void *v, size_t vl);
+/** The id of the last committed write transaction (LMDB's txnid). */
+uint64_t tst_last_txnid(const char *dir);
 /** Rewrite meta schema_version of the store in @p dir (plain LMDB). */
 void tst_set_schema_version(const char *dir, uint32_t v);
 /** An LMDB environment at <dir>/ccm.lmdb with named databases that are not
@@ -80,11 +101,14 @@ void tst_build_foreign_lmdb(const char *dir);
 typedef struct tst_raw_report {
   size_t tasks;           /* records in the tasks database */
   size_t by_state[PROTO_STATE_COUNT];
-  size_t history;         /* entries in the history database */
+  size_t history;         /* history entries of all tasks */
 } tst_raw_report_t;
-/** Check with plain LMDB that the indexes match the task records exactly
- * (both directions) and that every task has history whose last entry's
- * "to" is its state. Asserts; fills @p out when non-NULL. */
+/** Check with plain LMDB (schema-3 layout, store/store_task.c) that the
+ * id map and the indexes match the task records exactly (both directions),
+ * that every task has history, in seq order and chained, whose last
+ * entry's "to" is its state, that no history belongs to a missing row,
+ * and that no database of an older schema is left. Asserts; fills @p out
+ * when non-NULL. */
 void tst_raw_check(const char *dir, tst_raw_report_t *out);
 
 /* ---- collecting store_task_foreach results ---- */

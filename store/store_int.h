@@ -1,0 +1,140 @@
+/*
+ * store_int.h: internals shared by the store/ sources only.
+ *
+ *   store.c          environment, schema check, transactions, map growth,
+ *                    events, stats, GitHub cache
+ *   store_task.c     tasks, their indexes and history (schema v3 layout)
+ *   store_migrate.c  v1 -> v2 -> v3, in the opening write transaction
+ *
+ * Databases by schema version (store.h has the layouts): a v3 store has
+ * the "since 3" and "since 1/2, until -" ones; the v1/v2 task databases
+ * are read only by the migration, which drops them.
+ */
+#ifndef STORE_STORE_INT_H
+#define STORE_STORE_INT_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "store/store.h"
+
+enum store__db {
+  DB_META, DB_REPOS, DB_FINDINGS, DB_EVENTS, DB_AUDIT, DB_GH_CACHE,
+  /* v3 tasks */
+  DB_TASK_IDS, DB_TASK_ROWS, DB_TASK_INDEX,
+  /* v1/v2 tasks: read and dropped by the migration */
+  DB_V2_TASKS, DB_V2_IDX_STATE, DB_V2_IDX_REPO, DB_V2_IDX_KIND,
+  DB_V2_HISTORY,
+  DB_COUNT
+};
+
+struct store {
+  MDB_env *env;
+  /* Growing the map remaps it: no transaction of this process may be open
+   * then (LMDB's rule). Every transaction holds this lock shared and
+   * store_grow() (or adopting another process's larger map) holds it
+   * exclusive, so readers on other threads (the daemon's REST handlers)
+   * never see the map move under them. The lock prefers the grower (a
+   * stream of overlapping readers must not starve the writer); a thread
+   * that already holds it shared (a read inside a foreach callback) does
+   * not take it again (store.c: map_lock_shared), so nesting cannot
+   * deadlock. */
+  pthread_rwlock_t map_lock;
+  MDB_dbi dbi[DB_COUNT];
+  store_options_t opt;
+  unsigned schema_found;
+};
+
+struct store_txn {
+  store_t *s;
+  MDB_txn *txn;
+  uint64_t next_row;    /* next task row id; 0 = not read yet */
+  msgpack_sbuffer buf;  /* the record being written */
+  msgpack_sbuffer hbuf; /* the history entry that goes with it */
+};
+
+/* ---- small codecs ---- */
+
+static inline void store__put_be64(unsigned char *p, uint64_t v)
+{
+  for (int i = 7; i >= 0; i--) {
+    p[i] = (unsigned char)(v & 0xff);
+    v >>= 8;
+  }
+}
+
+static inline uint64_t store__get_be64(const void *p)
+{
+  const unsigned char *b = p;
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++)
+    v = (v << 8) | b[i];
+  return v;
+}
+
+static inline MDB_val store__val(const void *p, size_t n)
+{
+  MDB_val v = {.mv_size = n, .mv_data = (void *)p};
+  return v;
+}
+
+static inline MDB_val store__str_val(const char *s)
+{
+  return store__val(s, strlen(s));
+}
+
+/* ---- store.c ---- */
+
+/** Begin a read transaction (map lock held shared until store__read_end). */
+int store__read_begin(store_t *s, MDB_txn **txn);
+void store__read_end(store_t *s, MDB_txn *txn);
+/** Open the databases of schema @p version (creating them if @p create). */
+int store__open_dbis(store_t *s, MDB_txn *txn, unsigned version, bool create);
+
+/* ---- store_task.c ---- */
+
+/* A task upsert prepared outside the write transaction (the store actor
+ * does it while the previous commit runs): the task's record and the
+ * history entry of its creation, encoded and so validated. */
+typedef struct store__task_prep {
+  const proto_task_t *task; /* borrowed */
+  MDB_val record;           /* the encoding of *task */
+  MDB_val created;          /* its creation entry, used if it is new */
+} store__task_prep_t;
+
+/** Prepare an upsert of @p task by @p actor, encoding into @p rec and
+ * @p created (cleared first; *out points into them). @p encoded, when not
+ * NULL, is the record: the bytes @p task was just decoded (and so
+ * validated) from, stored as they came instead of encoded again. */
+int store__task_prepare(const proto_task_t *task, const char *actor,
+                        const MDB_val *encoded, msgpack_sbuffer *rec,
+                        msgpack_sbuffer *created, store__task_prep_t *out);
+/** store_task_put() of a prepared upsert (a new task is stored as
+ * prepared; an existing one as store_task_put() does it). */
+int store__task_put_prepared(store_txn_t *t, const store__task_prep_t *p,
+                             const char *actor, const char *reason);
+/** Decode a task record (STORE_ECORRUPT if it is not one; *out zeroed). */
+int store__task_decode(const MDB_val *v, proto_task_t *out);
+/** Map task @p id to the next row unless it has a row: *row gets the
+ * row, *existed whether it was there already (then nothing changed). */
+int store__id_claim(store_txn_t *t, const char *id, uint64_t *row,
+                    bool *existed);
+/** Store the record and index keys of new task @p task under @p row (just
+ * claimed with store__id_claim). */
+int store__task_insert(store_txn_t *t, const proto_task_t *task,
+                       const MDB_val *record, uint64_t row);
+/** Fill the task counts of @p out (tasks, by_state). */
+int store__task_stats(store_t *s, MDB_txn *txn, store_stats_t *out);
+/** Put a history entry (encoded) under @p row with sequence @p seq. */
+int store__history_put_at(store_txn_t *t, uint64_t row, uint64_t seq,
+                          const MDB_val *entry);
+
+/* ---- store_migrate.c ---- */
+
+/** Migrate schema @p from (1 or 2) to STORE_SCHEMA_VERSION inside @p t. */
+int store__migrate(store_txn_t *t, unsigned from);
+
+#endif /* STORE_STORE_INT_H */

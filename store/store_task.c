@@ -1,0 +1,719 @@
+/*
+ * store_task.c: tasks, their indexes and their history (schema v3).
+ *
+ * Design: a task lives under a row id, a u64 handed out in sequence (the
+ * last row + 1), and its fingerprint id maps to that row. Keys that are
+ * written at every upsert are then sequential wherever the query allows:
+ * a new task's record and its first history entry go to the end of
+ * task_rows (MDB_APPEND), side by side in one leaf, and the repo/kind
+ * index keys end in the row, so they append within their prefix. Only the
+ * id map and the rank key are random per new task, and both are small
+ * (40 + 8 and 18 bytes), so a commit of many new tasks dirties a few
+ * hundred small leaves instead of one 4 KiB leaf of the big record tree
+ * per task. Three databases, not six: LMDB copies the root-to-leaf path of
+ * every tree a transaction changes, so each tree touched is pages written
+ * at commit (LMDB writes every dirty page at commit: the page count is
+ * what a commit costs; store/README.md has the measurements).
+ *
+ *   task_ids    task id -> row(8)
+ *   task_rows   row(8) -> msgpack TASK
+ *               row(8) | seq(8) -> history entry: msgpack TASK_UPDATE, or
+ *               the creation EVENT "task.created"; seq counts from 1
+ *   task_index  'r' | state(1) | ~score(8) | row(8) -> ""  (ranked lists)
+ *               'p' | repo | 0 | row(8) -> ""
+ *               'k' | kind | 0 | row(8) -> ""
+ *
+ * An upsert writes only what changed: an identical record is not
+ * rewritten, and an index key is moved only when its fields changed (a
+ * rescan that re-upserts unchanged tasks dirties no page). Every entry is
+ * encoded (and so validated) before anything is written: a write that
+ * fails validation changes nothing, also inside a shared transaction.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+/* ------------------------------------------------------------ keys */
+
+typedef struct keybuf {
+  unsigned char b[PROTO_MAX_STR + 16];
+  size_t len;
+} keybuf_t;
+
+static MDB_val key_val(const keybuf_t *k) { return store__val(k->b, k->len); }
+
+/* Map a double to a u64 whose unsigned order is the number order. */
+static uint64_t score_order(double d)
+{
+  uint64_t bits;
+  memcpy(&bits, &d, sizeof(bits));
+  return (bits & 0x8000000000000000ull) ? ~bits : bits | 0x8000000000000000ull;
+}
+
+static void key_row(keybuf_t *k, uint64_t row)
+{
+  store__put_be64(k->b, row);
+  k->len = 8;
+}
+
+/* The three kinds of task_index keys, by their first byte. */
+#define IDX_RANK 'r'
+#define IDX_REPO 'p'
+#define IDX_KIND 'k'
+
+static void key_rank(keybuf_t *k, const proto_task_t *t, uint64_t row)
+{
+  k->b[0] = IDX_RANK;
+  k->b[1] = (unsigned char)t->state;
+  store__put_be64(k->b + 2, ~score_order(t->score.total));
+  store__put_be64(k->b + 10, row);
+  k->len = 18;
+}
+
+/* tag | prefix | 0 | row */
+static int key_pair(keybuf_t *k, char tag, const char *prefix, uint64_t row)
+{
+  size_t n = strlen(prefix);
+  if (n > PROTO_MAX_STR)
+    return STORE_EINVAL;
+  k->b[0] = (unsigned char)tag;
+  memcpy(k->b + 1, prefix, n);
+  k->b[n + 1] = 0;
+  store__put_be64(k->b + n + 2, row);
+  k->len = n + 10;
+  return 0;
+}
+
+static void key_history(keybuf_t *k, uint64_t row, uint64_t seq)
+{
+  store__put_be64(k->b, row);
+  store__put_be64(k->b + 8, seq);
+  k->len = 16;
+}
+
+/* ------------------------------------------------------------ lookups */
+
+int store__task_decode(const MDB_val *v, proto_task_t *out)
+{
+  proto_msg_t m;
+  if (proto_msgpack_decode(v->mv_data, v->mv_size, &m, NULL, 0) != 0 ||
+      m.type != PROTO_TASK) {
+    proto_msg_fini(&m);
+    memset(out, 0, sizeof(*out));
+    return STORE_ECORRUPT;
+  }
+  *out = m.u.task;
+  return 0;
+}
+
+static int row_of(MDB_txn *txn, const store_t *s, const char *id,
+                  uint64_t *row)
+{
+  MDB_val k = store__str_val(id), v;
+  int rc = mdb_get(txn, s->dbi[DB_TASK_IDS], &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return STORE_ENOTFOUND;
+  if (rc)
+    return rc;
+  if (v.mv_size != 8)
+    return STORE_ECORRUPT;
+  *row = store__get_be64(v.mv_data);
+  return 0;
+}
+
+static int record_of(MDB_txn *txn, const store_t *s, uint64_t row,
+                     MDB_val *rec)
+{
+  keybuf_t k;
+  key_row(&k, row);
+  MDB_val kv = key_val(&k);
+  int rc = mdb_get(txn, s->dbi[DB_TASK_ROWS], &kv, rec);
+  return rc == MDB_NOTFOUND ? STORE_ECORRUPT : rc; /* the id map said so */
+}
+
+/* Find task @p id: its row, its record bytes (valid in @p txn until the
+ * next write) and, decoded, the task (zeroed unless 0 is returned; free
+ * it with store_task_free). */
+static int task_find(MDB_txn *txn, const store_t *s, const char *id,
+                     uint64_t *row, MDB_val *rec, proto_task_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  if (strlen(id) > PROTO_MAX_STR)
+    return STORE_ENOTFOUND; /* longer than any stored id (and LMDB keys) */
+  int rc = row_of(txn, s, id, row);
+  if (!rc)
+    rc = record_of(txn, s, *row, rec);
+  return rc ? rc : store__task_decode(rec, out);
+}
+
+/* ------------------------------------------------------------ indexes */
+
+static int index_put(store_txn_t *t, const keybuf_t *k)
+{
+  MDB_val kv = key_val(k), empty = store__val("", 0);
+  return mdb_put(t->txn, t->s->dbi[DB_TASK_INDEX], &kv, &empty, 0);
+}
+
+static int index_del(store_txn_t *t, const keybuf_t *k)
+{
+  MDB_val kv = key_val(k);
+  int rc = mdb_del(t->txn, t->s->dbi[DB_TASK_INDEX], &kv, NULL);
+  return rc == MDB_NOTFOUND ? 0 : rc; /* already gone is what we wanted */
+}
+
+/* Move the rank key of @p row from @p old (NULL: none) to @p nt, unless
+ * state and score are unchanged. */
+static int rank_update(store_txn_t *t, uint64_t row, const proto_task_t *old,
+                       const proto_task_t *nt)
+{
+  keybuf_t k;
+  if (old && old->state == nt->state &&
+      score_order(old->score.total) == score_order(nt->score.total))
+    return 0;
+  int rc = 0;
+  if (old) {
+    key_rank(&k, old, row);
+    rc = index_del(t, &k);
+  }
+  key_rank(&k, nt, row);
+  return rc ? rc : index_put(t, &k);
+}
+
+/* The same for a tag | prefix | 0 | row key (repo, kind). */
+static int pair_update(store_txn_t *t, char tag, uint64_t row,
+                       const char *old, const char *now)
+{
+  keybuf_t k;
+  if (old && strcmp(old, now) == 0)
+    return 0;
+  int rc = 0;
+  if (old && (rc = key_pair(&k, tag, old, row)) == 0)
+    rc = index_del(t, &k);
+  if (!rc)
+    rc = key_pair(&k, tag, now, row);
+  return rc ? rc : index_put(t, &k);
+}
+
+static int indexes_update(store_txn_t *t, uint64_t row,
+                          const proto_task_t *old, const proto_task_t *nt)
+{
+  int rc = rank_update(t, row, old, nt);
+  if (!rc)
+    rc = pair_update(t, IDX_REPO, row, old ? old->repo : NULL, nt->repo);
+  if (!rc)
+    rc = pair_update(t, IDX_KIND, row, old ? old->kind : NULL, nt->kind);
+  return rc;
+}
+
+/* ------------------------------------------------------------ records */
+
+/* The next row id: one more than the last row (read once per txn). */
+static int next_row(store_txn_t *t, uint64_t *row)
+{
+  if (!t->next_row) {
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_TASK_ROWS], &c);
+    if (rc)
+      return rc;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND)
+      return rc;
+    /* The last key is the last row's record or history entry. */
+    t->next_row = (!rc && k.mv_size >= 8) ? store__get_be64(k.mv_data) + 1 : 1;
+  }
+  *row = t->next_row;
+  return 0;
+}
+
+int store__id_claim(store_txn_t *t, const char *id, uint64_t *row,
+                    bool *existed)
+{
+  unsigned char rb[8];
+  int rc = next_row(t, row);
+  if (rc)
+    return rc;
+  store__put_be64(rb, *row);
+  MDB_val k = store__str_val(id), v = store__val(rb, 8);
+  /* One descent both ways: a new id is entered, an existing one is
+   * returned in v (and nothing is written). */
+  rc = mdb_put(t->txn, t->s->dbi[DB_TASK_IDS], &k, &v, MDB_NOOVERWRITE);
+  *existed = rc == MDB_KEYEXIST;
+  if (rc == 0)
+    t->next_row++;
+  if (!*existed)
+    return rc;
+  if (v.mv_size != 8)
+    return STORE_ECORRUPT;
+  *row = store__get_be64(v.mv_data);
+  return 0;
+}
+
+int store__task_insert(store_txn_t *t, const proto_task_t *task,
+                       const MDB_val *record, uint64_t row)
+{
+  keybuf_t k;
+  key_row(&k, row);
+  MDB_val kv = key_val(&k), rec = *record;
+  /* The largest row so far: appended at the end. Nothing below fails but
+   * LMDB (the task was validated), which breaks the transaction anyway. */
+  int rc = mdb_put(t->txn, t->s->dbi[DB_TASK_ROWS], &kv, &rec, MDB_APPEND);
+  return rc ? rc : indexes_update(t, row, NULL, task);
+}
+
+static int record_replace(store_txn_t *t, uint64_t row, const MDB_val *rec)
+{
+  keybuf_t k;
+  key_row(&k, row);
+  MDB_val kv = key_val(&k), v = *rec;
+  return mdb_put(t->txn, t->s->dbi[DB_TASK_ROWS], &kv, &v, 0);
+}
+
+/* Encode a task into @p buf (cleared first). */
+static int task_encode(msgpack_sbuffer *buf, const proto_task_t *task,
+                       MDB_val *out)
+{
+  proto_msg_t m = {.type = PROTO_TASK};
+  m.u.task = *task;
+  msgpack_sbuffer_clear(buf);
+  int rc = proto_msgpack_encode(&m, buf);
+  if (!rc)
+    *out = store__val(buf->data, buf->size);
+  return rc;
+}
+
+/* ------------------------------------------------------------ history */
+
+/*
+ * A transition is a TASK_UPDATE. A task's creation is not a transition
+ * (the protocol refuses an update from a state to itself, and a task may
+ * be created in a state that "new" cannot reach), so it is an EVENT with
+ * topic HIST_CREATED and data {"task_id", "state", "actor", "reason",
+ * "at"}; store_history_foreach() reports it as an update from "new" to the
+ * initial state.
+ */
+#define HIST_CREATED "task.created"
+
+/* Encode a history entry into @p buf (cleared first). */
+static int history_encode(msgpack_sbuffer *buf, const char *id, bool created,
+                          proto_state_t from, proto_state_t to,
+                          const char *actor, const char *reason, int64_t at)
+{
+  proto_msg_t m;
+  json_t *data = NULL;
+  if (created) {
+    data = json_pack("{s:s, s:s, s:I}", "task_id", id, "state",
+                     proto_state_name(to), "at", (json_int_t)at);
+    if (data && actor)
+      json_object_set_new(data, "actor", json_string(actor));
+    if (data && reason)
+      json_object_set_new(data, "reason", json_string(reason));
+    if (!data)
+      return STORE_ENOMEM;
+    m = (proto_msg_t){.type = PROTO_EVENT};
+    m.u.event = (proto_event_t){.seq = 1, .topic = HIST_CREATED, .data = data};
+  } else {
+    m = (proto_msg_t){.type = PROTO_TASK_UPDATE};
+    m.u.task_update = (proto_task_update_t){
+        .task_id = (char *)id, .from = from, .to = to,
+        .reason = (char *)reason, .actor = (char *)actor, .at = at};
+  }
+  msgpack_sbuffer_clear(buf);
+  int rc = proto_msgpack_encode(&m, buf);
+  json_decref(data);
+  return rc;
+}
+
+/* The last seq of @p row's history (0 when it has none). */
+static int history_last_seq(store_txn_t *t, uint64_t row, uint64_t *seq)
+{
+  keybuf_t k;
+  key_row(&k, row + 1); /* just past this row's record and entries */
+  MDB_val kv = key_val(&k), v;
+  MDB_cursor *c;
+  int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_TASK_ROWS], &c);
+  if (rc)
+    return rc;
+  rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE);
+  if (rc == 0 || rc == MDB_NOTFOUND) /* the entry before, or the last one */
+    rc = mdb_cursor_get(c, &kv, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+  *seq = 0;
+  if (!rc && kv.mv_size == 16 && store__get_be64(kv.mv_data) == row)
+    *seq = store__get_be64((const unsigned char *)kv.mv_data + 8);
+  mdb_cursor_close(c);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int history_put(store_txn_t *t, uint64_t row, uint64_t seq,
+                       const MDB_val *entry, unsigned flags)
+{
+  keybuf_t k;
+  key_history(&k, row, seq);
+  MDB_val kv = key_val(&k), v = *entry;
+  return mdb_put(t->txn, t->s->dbi[DB_TASK_ROWS], &kv, &v, flags);
+}
+
+int store__history_put_at(store_txn_t *t, uint64_t row, uint64_t seq,
+                          const MDB_val *entry)
+{
+  return history_put(t, row, seq, entry, 0);
+}
+
+/* Append @p entry to @p row's history. */
+static int history_append(store_txn_t *t, uint64_t row, bool new_row,
+                          const MDB_val *entry)
+{
+  if (new_row) /* its record was just appended: the entry sorts next */
+    return history_put(t, row, 1, entry, MDB_APPEND);
+  uint64_t seq;
+  int rc = history_last_seq(t, row, &seq);
+  return rc ? rc : history_put(t, row, seq + 1, entry, 0);
+}
+
+/* ------------------------------------------------------------ writes */
+
+static bool same_bytes(const MDB_val *a, const MDB_val *b)
+{
+  return a->mv_size == b->mv_size &&
+         memcmp(a->mv_data, b->mv_data, a->mv_size) == 0;
+}
+
+static bool task_valid(const proto_task_t *task)
+{
+  return task && task->id && task->repo && task->kind && task->id[0];
+}
+
+int store__task_prepare(const proto_task_t *task, const char *actor,
+                        const MDB_val *encoded, msgpack_sbuffer *rec,
+                        msgpack_sbuffer *created, store__task_prep_t *out)
+{
+  if (!task_valid(task))
+    return STORE_EINVAL;
+  out->task = task;
+  int rc = 0;
+  if (encoded)
+    out->record = *encoded;
+  else
+    rc = task_encode(rec, task, &out->record);
+  if (!rc)
+    rc = history_encode(created, task->id, true, PROTO_STATE_NEW,
+                        task->state, actor, "created", task->updated_at);
+  if (!rc)
+    out->created = store__val(created->data, created->size);
+  return rc;
+}
+
+/* Update existing task @p old (at @p row, stored as @p oldrec) to @p p. */
+static int task_update(store_txn_t *t, const store__task_prep_t *p,
+                       uint64_t row, const proto_task_t *old,
+                       const MDB_val *oldrec, const char *actor,
+                       const char *reason)
+{
+  const proto_task_t *task = p->task;
+  bool moved = old->state != task->state;
+  if (moved && !proto_state_transition_ok(old->state, task->state))
+    return STORE_ETRANSITION;
+  proto_task_t nt = *task; /* shallow: only scalar fields change */
+  nt.first_seen = old->first_seen ? old->first_seen : task->first_seen;
+  MDB_val rec = p->record, entry;
+  int rc = 0;
+  if (nt.first_seen != task->first_seen) /* (p may point into t->buf) */
+    rc = task_encode(&t->buf, &nt, &rec);
+  if (!rc && moved)
+    rc = history_encode(&t->hbuf, task->id, false, old->state, task->state,
+                        actor, reason, task->updated_at);
+  entry = store__val(t->hbuf.data, t->hbuf.size);
+  if (!rc && !same_bytes(&rec, oldrec)) { /* else: nothing changed */
+    rc = record_replace(t, row, &rec);
+    if (!rc)
+      rc = indexes_update(t, row, old, &nt);
+  }
+  if (!rc && moved)
+    rc = history_append(t, row, false, &entry);
+  return rc;
+}
+
+int store__task_put_prepared(store_txn_t *t, const store__task_prep_t *p,
+                             const char *actor, const char *reason)
+{
+  uint64_t row = 0;
+  bool existed = false;
+  MDB_val oldrec;
+  proto_task_t old = {0};
+  int rc = store__id_claim(t, p->task->id, &row, &existed);
+  if (!rc && !existed) { /* new: record and creation as prepared */
+    rc = store__task_insert(t, p->task, &p->record, row);
+    return rc ? rc : history_append(t, row, true, &p->created);
+  }
+  if (!rc)
+    rc = record_of(t->txn, t->s, row, &oldrec);
+  if (!rc)
+    rc = store__task_decode(&oldrec, &old);
+  if (!rc)
+    rc = task_update(t, p, row, &old, &oldrec, actor, reason);
+  store_task_free(&old);
+  return rc;
+}
+
+int store_task_put(store_txn_t *t, const proto_task_t *task,
+                   const char *actor, const char *reason)
+{
+  store__task_prep_t p;
+  int rc = store__task_prepare(task, actor, NULL, &t->buf, &t->hbuf, &p);
+  return rc ? rc : store__task_put_prepared(t, &p, actor, reason);
+}
+
+int store_task_transition(store_txn_t *t, const char *id, proto_state_t to,
+                          const char *actor, const char *reason, int64_t at)
+{
+  if (!id)
+    return STORE_EINVAL;
+  uint64_t row;
+  MDB_val oldrec, rec;
+  proto_task_t old;
+  int rc = task_find(t->txn, t->s, id, &row, &oldrec, &old);
+  if (!rc && !proto_state_transition_ok(old.state, to))
+    rc = STORE_ETRANSITION;
+  proto_task_t nt = old;
+  nt.state = to;
+  nt.updated_at = at;
+  if (!rc)
+    rc = history_encode(&t->hbuf, id, false, old.state, to, actor, reason,
+                        at);
+  if (!rc)
+    rc = task_encode(&t->buf, &nt, &rec);
+  if (!rc)
+    rc = record_replace(t, row, &rec);
+  if (!rc)
+    rc = indexes_update(t, row, &old, &nt);
+  MDB_val entry = store__val(t->hbuf.data, t->hbuf.size);
+  if (!rc)
+    rc = history_append(t, row, false, &entry);
+  store_task_free(&old);
+  return rc;
+}
+
+/* ------------------------------------------------------------ reads */
+
+void store_task_free(proto_task_t *t)
+{
+  proto_msg_t m = {.type = PROTO_TASK};
+  m.u.task = *t;
+  proto_msg_fini(&m);
+  memset(t, 0, sizeof(*t));
+}
+
+int store_task_get(store_t *s, const char *id, proto_task_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  if (!id)
+    return STORE_EINVAL;
+  MDB_txn *txn;
+  int rc = store__read_begin(s, &txn);
+  if (rc)
+    return rc;
+  uint64_t row;
+  MDB_val rec;
+  rc = task_find(txn, s, id, &row, &rec, out);
+  store__read_end(s, txn);
+  return rc;
+}
+
+static bool task_matches(const proto_task_t *t, const store_filter_t *f)
+{
+  if (f->state >= 0 && (int)t->state != f->state)
+    return false;
+  if (f->repo && strcmp(t->repo, f->repo) != 0)
+    return false;
+  return !f->kind || strcmp(t->kind, f->kind) == 0;
+}
+
+typedef struct scan_ctx {
+  MDB_txn *txn;
+  store_t *s;
+  const store_filter_t *f;
+  int (*fn)(const proto_task_t *, void *);
+  void *arg;
+  int corrupt;
+} scan_ctx_t;
+
+/* The task whose row ends index key @p k: to the callback if it matches. */
+static int scan_visit(scan_ctx_t *sc, const MDB_val *k)
+{
+  MDB_val rec;
+  proto_task_t t;
+  uint64_t row = store__get_be64((const unsigned char *)k->mv_data +
+                                 k->mv_size - 8);
+  int stop = 0;
+  int rc = record_of(sc->txn, sc->s, row, &rec);
+  if (!rc)
+    rc = store__task_decode(&rec, &t);
+  if (rc)
+    sc->corrupt = STORE_ECORRUPT;
+  else if (task_matches(&t, sc->f))
+    stop = sc->fn(&t, sc->arg);
+  if (!rc)
+    store_task_free(&t);
+  return stop;
+}
+
+/* Walk the task_index keys that are @p prefix + @p tail bytes; returns
+ * non-zero when stopped. */
+static int scan_prefix(scan_ctx_t *sc, const void *prefix, size_t plen,
+                       size_t tail)
+{
+  MDB_cursor *c;
+  int rc = mdb_cursor_open(sc->txn, sc->s->dbi[DB_TASK_INDEX], &c);
+  MDB_val k = store__val(prefix, plen), v;
+  int stop = 0;
+  if (!rc)
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+  while (!rc && !stop && k.mv_size >= plen &&
+         memcmp(k.mv_data, prefix, plen) == 0) {
+    if (k.mv_size == plen + tail)
+      stop = scan_visit(sc, &k);
+    else
+      sc->corrupt = STORE_ECORRUPT;
+    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(c);
+  return stop ? 1 : (rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+static int scan_states(scan_ctx_t *sc)
+{
+  for (int st = 0; st < PROTO_STATE_COUNT; st++) {
+    if (sc->f->state >= 0 && st != sc->f->state)
+      continue;
+    unsigned char p[2] = {IDX_RANK, (unsigned char)st};
+    int rc = scan_prefix(sc, p, 2, 16);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+int store_task_foreach(store_t *s, const store_filter_t *f,
+                       int (*fn)(const proto_task_t *t, void *arg), void *arg)
+{
+  store_filter_t any = {.state = -1};
+  scan_ctx_t sc = {.s = s, .f = f ? f : &any, .fn = fn, .arg = arg};
+  int rc = store__read_begin(s, &sc.txn);
+  if (rc)
+    return rc;
+  keybuf_t k;
+  if (sc.f->state < 0 && (sc.f->repo || sc.f->kind)) {
+    /* No state given: walk the smaller, exact index instead of all. */
+    rc = key_pair(&k, sc.f->repo ? IDX_REPO : IDX_KIND,
+                  sc.f->repo ? sc.f->repo : sc.f->kind, 0);
+    if (!rc)
+      rc = scan_prefix(&sc, k.b, k.len - 8, 8);
+  } else {
+    rc = scan_states(&sc);
+  }
+  store__read_end(s, sc.txn);
+  if (rc == 1)
+    rc = 0; /* stopped by the callback */
+  return rc ? rc : sc.corrupt;
+}
+
+int store__task_stats(store_t *s, MDB_txn *txn, store_stats_t *out)
+{
+  MDB_stat st;
+  int rc = mdb_stat(txn, s->dbi[DB_TASK_IDS], &st);
+  if (rc)
+    return rc;
+  out->tasks = st.ms_entries;
+  MDB_cursor *c;
+  unsigned char rank = IDX_RANK;
+  MDB_val k = store__val(&rank, 1), v;
+  rc = mdb_cursor_open(txn, s->dbi[DB_TASK_INDEX], &c);
+  if (!rc)
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+  while (!rc && k.mv_size == 18 && ((unsigned char *)k.mv_data)[0] == rank) {
+    unsigned st_i = ((unsigned char *)k.mv_data)[1];
+    if (st_i < PROTO_STATE_COUNT)
+      out->by_state[st_i]++;
+    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(c);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* A history entry as an update (see history_encode): *u borrows from *m. */
+static int history_decode(const MDB_val *v, const char *id, proto_msg_t *m,
+                          proto_task_update_t *u)
+{
+  if (proto_msgpack_decode(v->mv_data, v->mv_size, m, NULL, 0) != 0)
+    return STORE_ECORRUPT;
+  if (m->type == PROTO_TASK_UPDATE) {
+    *u = m->u.task_update;
+    return 0;
+  }
+  if (m->type != PROTO_EVENT || strcmp(m->u.event.topic, HIST_CREATED) != 0)
+    return STORE_ECORRUPT;
+  json_t *d = m->u.event.data;
+  const char *state = json_string_value(json_object_get(d, "state"));
+  int to = state ? proto_state_from_name(state) : -1;
+  if (to < 0)
+    return STORE_ECORRUPT;
+  *u = (proto_task_update_t){
+      .task_id = (char *)id,
+      .from = PROTO_STATE_NEW,
+      .to = (proto_state_t)to,
+      .actor = (char *)json_string_value(json_object_get(d, "actor")),
+      .reason = (char *)json_string_value(json_object_get(d, "reason")),
+      .at = json_integer_value(json_object_get(d, "at"))};
+  return 0;
+}
+
+/* Call @p fn on each entry of @p row's history, oldest first. */
+static int history_walk(MDB_txn *txn, const store_t *s, uint64_t row,
+                        const char *id,
+                        int (*fn)(const proto_task_update_t *u, void *arg),
+                        void *arg)
+{
+  keybuf_t k;
+  key_history(&k, row, 1);
+  MDB_cursor *c;
+  MDB_val kv = key_val(&k), v;
+  int rc = mdb_cursor_open(txn, s->dbi[DB_TASK_ROWS], &c);
+  if (!rc)
+    rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE);
+  int stop = 0, corrupt = 0;
+  while (!rc && !stop && kv.mv_size == 16 &&
+         store__get_be64(kv.mv_data) == row) {
+    proto_msg_t m;
+    proto_task_update_t u;
+    if (history_decode(&v, id, &m, &u) == 0)
+      stop = fn(&u, arg);
+    else
+      corrupt = STORE_ECORRUPT;
+    proto_msg_fini(&m);
+    rc = mdb_cursor_get(c, &kv, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(c);
+  return (rc && rc != MDB_NOTFOUND) ? rc : corrupt;
+}
+
+int store_history_foreach(store_t *s, const char *id,
+                          int (*fn)(const proto_task_update_t *u, void *arg),
+                          void *arg)
+{
+  MDB_txn *txn;
+  if (!id)
+    return STORE_EINVAL;
+  int rc = store__read_begin(s, &txn);
+  if (rc)
+    return rc;
+  uint64_t row;
+  rc = strlen(id) > PROTO_MAX_STR ? STORE_ENOTFOUND : row_of(txn, s, id, &row);
+  if (!rc)
+    rc = history_walk(txn, s, row, id, fn, arg);
+  else if (rc == STORE_ENOTFOUND)
+    rc = 0; /* no such task: no history */
+  store__read_end(s, txn);
+  return rc;
+}

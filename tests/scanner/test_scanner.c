@@ -1,0 +1,154 @@
+/*
+ * test_scanner.c: the scanner actors (actors/scanner/scanner.h) driven
+ * directly: every file's findings arrive, a sink that does not acknowledge
+ * holds the scan at SCANNER_CREDITS batches (memory stays bounded), and a
+ * root that does not exist ends with PROTO_SCAN_DONE carrying the error.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/scanner/scanner.h"
+#include "protocol/proto.h"
+#include "runtime/rt.h"
+#include "tests/scanner/scan_fixture.h"
+#include "tests/support/rt_test.h"
+#include "tests/support/store_test.h"
+
+#define NFILES 2000 /* 16 chunks of 128 paths: more batches than credits */
+
+static char *many_files(void)
+{
+  char *d = tst_tmpdir();
+  char rel[64], text[128];
+  for (int i = 0; i < NFILES; i++) {
+    snprintf(rel, sizeof rel, "d%02d/f%04d.c", i % 17, i);
+    snprintf(text, sizeof text, "int f%d;\n// TODO: item %d\n", i, i);
+    fx_write(d, rel, text);
+  }
+  return d;
+}
+
+static uint32_t batch_size(const rt_msg_t *m)
+{
+  size_t len;
+  const void *data = rt_msg_data(m, &len);
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  cr_assert_eq(msgpack_unpack_next(&u, data, len, NULL), MSGPACK_UNPACK_SUCCESS);
+  cr_assert_eq(u.data.type, MSGPACK_OBJECT_ARRAY);
+  uint32_t n = u.data.via.array.size;
+  for (uint32_t i = 0; i < n; i++) {
+    const msgpack_object *o = &u.data.via.array.ptr[i];
+    proto_msg_t f;
+    cr_assert_eq(o->type, MSGPACK_OBJECT_BIN);
+    cr_assert_eq(proto_msgpack_decode(o->via.bin.ptr, o->via.bin.size, &f, NULL, 0), 0);
+    cr_assert_eq(f.type, PROTO_FINDING);
+    cr_assert_str_eq(f.u.finding.kind, "todo");
+    cr_assert_str_eq(f.u.finding.repo, "fx");
+    proto_msg_fini(&f);
+  }
+  msgpack_unpacked_destroy(&u);
+  return n;
+}
+
+static void ack(rt_runtime_t *rt, const rt_msg_t *m)
+{
+  rt_msg_t *a = NULL;
+  TST_OK(rt_msg_new(SCANNER_MSG_ACK, NULL, 0, &a));
+  /* Once the last batch is out the coordinator may already have stopped:
+   * a late acknowledgement finds nobody, which is fine. */
+  int rc = rt_send_id(rt, rt_msg_sender(m), &a);
+  if (rc == RT_ENOTFOUND)
+    rt_msg_free(a);
+  else
+    TST_OK(rc);
+}
+
+Test(scanner, a_sink_that_stops_acknowledging_holds_the_scan, .timeout = 60)
+{
+  char *d = many_files();
+  rt_runtime_t *rt = tst_runtime(2);
+  rt_port_t *port = NULL;
+  TST_OK(rt_port_new(rt, 0, &port));
+  scanner_opts_t o = {.repo = "fx", .root = d, .no_secrets = true,
+                      .no_refactor = true, .no_git = true, .shards = 2};
+  TST_OK(scanner_start(rt, &o, rt_port_actor(port)));
+
+  /* Take batches without acknowledging: at most SCANNER_CREDITS arrive. */
+  rt_msg_t *held[SCANNER_CREDITS + 1];
+  unsigned nheld = 0;
+  uint32_t findings = 0;
+  rt_msg_t *m = NULL;
+  while (rt_port_recv(port, 1500, &m) == 0) {
+    cr_assert_neq(rt_msg_type(m), PROTO_SCAN_DONE, "finished without acks");
+    if (rt_msg_type(m) != SCANNER_MSG_FINDINGS) {
+      rt_msg_free(m);
+      continue;
+    }
+    cr_assert_lt(nheld, SCANNER_CREDITS, "more batches than credits");
+    findings += batch_size(m);
+    held[nheld++] = m;
+  }
+  cr_assert_eq(nheld, SCANNER_CREDITS, "the scan should use every credit");
+  cr_assert_lt(findings, NFILES);
+
+  /* Acknowledge everything from now on: the rest arrives, then DONE. */
+  for (unsigned i = 0; i < nheld; i++) {
+    ack(rt, held[i]);
+    rt_msg_free(held[i]);
+  }
+  bool done = false;
+  while (!done) {
+    TST_OK(rt_port_recv(port, 30000, &m));
+    if (rt_msg_type(m) == SCANNER_MSG_FINDINGS) {
+      findings += batch_size(m);
+      ack(rt, m);
+    } else if (rt_msg_type(m) == PROTO_SCAN_DONE) {
+      size_t len;
+      const void *data = rt_msg_data(m, &len);
+      proto_msg_t dm;
+      TST_OK(proto_msgpack_decode(data, len, &dm, NULL, 0));
+      cr_assert_eq(dm.u.scan_done.files, NFILES);
+      cr_assert_eq(dm.u.scan_done.findings, NFILES);
+      cr_assert_null(dm.u.scan_done.error);
+      proto_msg_fini(&dm);
+      done = true;
+    }
+    rt_msg_free(m);
+  }
+  cr_assert_eq(findings, NFILES, "one TODO per file");
+  rt_port_free(port);
+  tst_runtime_free(rt);
+  tst_rmrf(d);
+  free(d);
+}
+
+Test(scanner, a_missing_root_ends_with_an_error, .timeout = 30)
+{
+  rt_runtime_t *rt = tst_runtime(2);
+  rt_port_t *port = NULL;
+  TST_OK(rt_port_new(rt, 0, &port));
+  scanner_opts_t o = {.repo = "fx", .root = "/nonexistent/ccm-scanner"};
+  TST_OK(scanner_start(rt, &o, rt_port_actor(port)));
+  rt_msg_t *m = NULL;
+  for (;;) {
+    TST_OK(rt_port_recv(port, 10000, &m));
+    if (rt_msg_type(m) == PROTO_SCAN_DONE)
+      break;
+    rt_msg_free(m);
+  }
+  size_t len;
+  const void *data = rt_msg_data(m, &len);
+  proto_msg_t dm;
+  TST_OK(proto_msgpack_decode(data, len, &dm, NULL, 0));
+  cr_assert_not_null(dm.u.scan_done.error);
+  cr_assert(strstr(dm.u.scan_done.error, "/nonexistent/ccm-scanner"), "%s",
+            dm.u.scan_done.error);
+  cr_assert_eq(dm.u.scan_done.files, 0);
+  proto_msg_fini(&dm);
+  rt_msg_free(m);
+  rt_port_free(port);
+  tst_runtime_free(rt);
+}

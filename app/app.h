@@ -14,4 +14,16 @@ int app_cmd_show(int argc, char **argv);
 int app_cmd_status(int argc, char **argv);
 int app_cmd_scan(int argc, char **argv);
 
+#include <stddef.h>
+
+#include "runtime/actor.h"
+#include "store/store.h"
+
+/* The id of the repository at @p dir: its directory name, lower case,
+ * anything outside [a-z0-9._-] turned into '-' ("repo" when empty). */
+void app_repo_id_of(const char *dir, char *id, size_t cap);
+/* ccm serve: scan the current directory now and periodically (app_scan.c). */
+int app_scan_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor);
+void app_scan_release(void);
+
 #endif /* APP_APP_H */

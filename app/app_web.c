@@ -12,21 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/app.h"
 #include "app/app_web.h"
-
-static void repo_id_of(const char *dir, char *id, size_t cap)
-{
-  const char *base = strrchr(dir, '/');
-  base = base && base[1] ? base + 1 : dir;
-  size_t n = 0;
-  for (; base[n] && n + 1 < cap && n < 64; n++) {
-    int c = tolower((unsigned char)base[n]);
-    id[n] = (isalnum(c) || c == '.' || c == '_' || c == '-') ? (char)c : '-';
-  }
-  id[n] = '\0';
-  if (n == 0)
-    snprintf(id, cap, "repo");
-}
 
 int app_web_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
                   const char *listen, web_t **out)
@@ -34,7 +21,7 @@ int app_web_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
   char cwd[4096], id[72], err[512];
   if (!getcwd(cwd, sizeof(cwd)))
     snprintf(cwd, sizeof(cwd), ".");
-  repo_id_of(cwd, id, sizeof(id));
+  app_repo_id_of(cwd, id, sizeof(id));
   web_repo_t repo = {.id = id, .path = cwd};
   web_config_t cfg;
   web_config_defaults(&cfg);

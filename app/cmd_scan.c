@@ -9,10 +9,8 @@
  * stderr shows a progress line while the scan runs; a one-line summary
  * ends every scan.
  *
- * Default rank, until the prioritizer lands (issue #6): a base score per
- * kind (secret 9, bug 8, fixme 7, hack/xxx 6, todo 5, refactor 4,
- * optimize 3, other 4), +2 for a TODO(date) that is overdue, +0.5 when the
- * marker names an issue. Ties: path, then line.
+ * Rank: scan/rank.h's default until the prioritizer lands (issue #6).
+ * Ties: path, then line.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -27,6 +25,7 @@
 #include "app/app.h"
 #include "protocol/proto.h"
 #include "runtime/rt.h"
+#include "scan/rank.h"
 #include "scan/walk.h"
 
 #define MAX_PATHS 64
@@ -207,35 +206,11 @@ static void settle_excludes(scan_cli_t *c)
 
 /* ---- ranking ---- */
 
-static double kind_base(const char *kind)
-{
-  static const struct { const char *k; double s; } base[] = {
-      {"secret", 9}, {"bug", 8},  {"fixme", 7}, {"hack", 6},     {"xxx", 6},
-      {"todo", 5},   {"refactor", 4}, {"optimize", 3},
-  };
-  for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
-    if (!strcmp(kind, base[i].k))
-      return base[i].s;
-  }
-  return 4;
-}
-
-static bool overdue(const proto_finding_t *f)
-{
-  json_t *due = f->details ? json_object_get(f->details, "due") : NULL;
-  char today[16];
-  time_t t = time(NULL);
-  struct tm tm;
-  if (!json_is_string(due))
-    return false;
-  gmtime_r(&t, &tm);
-  strftime(today, sizeof today, "%Y-%m-%d", &tm);
-  return strcmp(json_string_value(due), today) < 0;
-}
-
 static double default_score(const proto_finding_t *f)
 {
-  return kind_base(f->kind) + (overdue(f) ? 2 : 0) + (f->issue_ref ? 0.5 : 0);
+  json_t *due = f->details ? json_object_get(f->details, "due") : NULL;
+  return scan_default_score(f->kind, json_string_value(due), f->issue_ref != 0,
+                            NULL, NULL, 0);
 }
 
 static int by_rank(const void *a, const void *b)
@@ -350,23 +325,6 @@ static int on_port_msg(rt_runtime_t *rt, results_t *r, rt_msg_t *msg,
 
 /* ---- one path ---- */
 
-static void repo_id_of(const char *path, char *out, size_t cap)
-{
-  char real[PATH_MAX];
-  const char *base = realpath(path, real) ? strrchr(real, '/') : NULL;
-  base = base && base[1] ? base + 1 : "repo";
-  size_t n = 0;
-  for (; *base && n + 1 < cap; base++) {
-    char ch = *base;
-    if (ch >= 'A' && ch <= 'Z')
-      ch = (char)(ch + 32);
-    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-              ch == '.' || ch == '_' || ch == '-';
-    out[n++] = ok ? ch : '-';
-  }
-  out[n] = '\0';
-}
-
 static void summary(const results_t *r, const proto_scan_done_t *d,
                     size_t before)
 {
@@ -384,7 +342,7 @@ static int scan_path(rt_runtime_t *rt, scan_cli_t *c, results_t *r,
   proto_scan_done_t done;
   size_t before = r->len;
   memset(&done, 0, sizeof done);
-  repo_id_of(path, repo, sizeof repo);
+  app_repo_id_of(path, repo, sizeof repo);
   c->opts.repo = repo;
   c->opts.root = path;
   c->opts.progress_ms = isatty(2) ? 100 : 0;

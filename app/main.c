@@ -157,7 +157,9 @@ static int cmd_serve(int argc, char **argv)
     return EXIT_FAIL;
   }
   web_t *web = NULL;
-  if (app_web_start(rt, store, store_actor, o.listen, &web)) {
+  if (app_scan_start(rt, store, store_actor) ||
+      app_web_start(rt, store, store_actor, o.listen, &web)) {
+    app_scan_release();
     rt_actor_release(store_actor);
     rt_runtime_free(rt);
     store_close(store);
@@ -175,6 +177,7 @@ static int cmd_serve(int argc, char **argv)
   int sig = wait_stop_signal(&set);
   fprintf(stderr, "ccm: %s received, stopping\n", strsignal(sig));
   web_stop(web); /* before the runtime: it closes clients, stops its actor */
+  app_scan_release();
   rt_actor_release(store_actor);
   /* DRAIN: writes already queued are committed before the store closes. */
   rt_runtime_shutdown(rt, RT_SHUTDOWN_DRAIN);

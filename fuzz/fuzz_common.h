@@ -1,8 +1,8 @@
 /*
- * fuzz_common.h: shared by the libFuzzer targets in fuzz/.
+ * fuzz_common.h: shared by the protocol fuzz targets in fuzz/.
  *
- * FUZZ_CHECK aborts with a message when a property fails, so libFuzzer
- * records the input as a crash (fuzz/run.sh keeps it under
+ * FUZZ_CHECK (fuzz_check.h) aborts with a message when a property fails,
+ * so libFuzzer records the input as a crash (fuzz/run.sh keeps it under
  * build-fuzz/artifacts/). The properties checked after a successful decode
  * are those of protocol/proto.h: a decoded message re-encodes (the encoder
  * refuses nothing the decoder accepted), the re-encoding decodes again to
@@ -15,17 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/fuzz_check.h"
 #include "protocol/proto.h"
-
-#define FUZZ_CHECK(cond, ...)                                      \
-  do {                                                             \
-    if (!(cond)) {                                                 \
-      fprintf(stderr, "fuzz check failed: %s: ", #cond);           \
-      fprintf(stderr, __VA_ARGS__);                                \
-      fputc('\n', stderr);                                         \
-      abort();                                                     \
-    }                                                              \
-  } while (0)
 
 /* Is @p m all zero bytes (the output of a failed decode)? */
 static inline int fuzz_zeroed(const proto_msg_t *m)

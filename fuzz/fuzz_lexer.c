@@ -23,19 +23,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz/fuzz_check.h"
 #include "scan/lang.h"
 #include "scan/lexer.h"
 #include "scan/markers.h"
-
-#define FUZZ_CHECK(cond, ...)                                      \
-  do {                                                             \
-    if (!(cond)) {                                                 \
-      fprintf(stderr, "fuzz check failed: %s: ", #cond);           \
-      fprintf(stderr, __VA_ARGS__);                                \
-      fputc('\n', stderr);                                         \
-      abort();                                                     \
-    }                                                              \
-  } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

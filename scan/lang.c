@@ -5,6 +5,11 @@
  * (C, Objective-C, device tree and linker scripts all use c_toks). Within a
  * list, openers sharing a first byte are ordered longest first; the lexer
  * tries them in order. Escapes: 'E' below is the backslash.
+ *
+ * Built once (pthread_once, on the first call of any function here): the
+ * class table of each language, and hash tables for base names and
+ * extensions (exact and case-folded), since detection runs for every file
+ * of a repository.
  */
 #include "scan/lang.h"
 
@@ -115,8 +120,9 @@ static const scan_tok_t json_toks[] = {
     TOK_STR("\"", NULL, E, 0), TOK_END};
 
 static const scan_tok_t python_toks[] = {
-    TOK_LINE("#", 0, NULL), TOK_STR("'''", NULL, E, MULTI),
-    TOK_STR("'", NULL, E, 0), TOK_STR("\"\"\"", NULL, E, MULTI),
+    TOK_LINE("#", 0, NULL), TOK_STR("'''", NULL, E, MULTI | SCAN_TF_DOCSTRING),
+    TOK_STR("'", NULL, E, 0),
+    TOK_STR("\"\"\"", NULL, E, MULTI | SCAN_TF_DOCSTRING),
     TOK_STR("\"", NULL, E, 0), TOK_END};
 
 static const scan_tok_t coffee_toks[] = {

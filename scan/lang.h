@@ -75,6 +75,10 @@ typedef enum {
 /* Block comments: */
 #define SCAN_TF_NEST 0x1000u    /* nests (Rust, Swift, Haskell, OCaml, ...) */
 #define SCAN_TF_CLOSE_BOL 0x2000u /* closer must start its line (=end, %}) */
+/* Python triple-quoted strings: one standing alone as a statement (first
+ * on its line, nothing but blanks or a comment after it) is a docstring,
+ * reported as a doc comment (SCAN_COMMENT_DOCSTRING). */
+#define SCAN_TF_DOCSTRING 0x4000u
 
 /* One opener of a language. Read-only. */
 typedef struct scan_tok {

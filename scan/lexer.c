@@ -184,16 +184,23 @@ static size_t line_end(const lexer_t *lx, size_t p)
   }
 }
 
-static size_t lex_line_comment(lexer_t *lx, const scan_tok_t *t, size_t p)
+/* Where the body of the comment opened by t at p starts: after the opener
+ * and a doc marker, which adds SCAN_COMMENT_DOC to *flags. */
+static size_t comment_body(const lexer_t *lx, const scan_tok_t *t, size_t p,
+                           unsigned *flags)
 {
   size_t o = p + t->open_len;
+  if (!is_doc(lx, t, o))
+    return o;
+  *flags |= SCAN_COMMENT_DOC;
+  return o + 1;
+}
+
+static size_t lex_line_comment(lexer_t *lx, const scan_tok_t *t, size_t p)
+{
   unsigned flags = SCAN_COMMENT_LINE;
-  size_t body = o;
-  if (is_doc(lx, t, o)) {
-    flags |= SCAN_COMMENT_DOC;
-    body++;
-  }
-  size_t end = line_end(lx, body < lx->n ? body : lx->n);
+  size_t body = comment_body(lx, t, p, &flags);
+  size_t end = line_end(lx, body);
   size_t body_end = end;
   if (body_end > body && lx->b[body_end - 1] == '\r')
     body_end--;
@@ -251,11 +258,7 @@ static size_t lex_block_comment(lexer_t *lx, const scan_tok_t *t, size_t p)
 {
   size_t o = p + t->open_len;
   unsigned flags = SCAN_COMMENT_BLOCK;
-  size_t body = o;
-  if (is_doc(lx, t, o)) {
-    flags |= SCAN_COMMENT_DOC;
-    body++;
-  }
+  size_t body = comment_body(lx, t, p, &flags);
   size_t at = (t->flags & SCAN_TF_NEST) ? find_nested_closer(lx, t, o)
                                         : find_closer(lx, t, o);
   size_t end;
@@ -334,8 +337,34 @@ static size_t lex_string_from(lexer_t *lx, const scan_tok_t *t, size_t o)
   return next;
 }
 
+/* Only blanks, or a comment, between end and the end of its line? */
+static bool rest_of_line_empty(const lexer_t *lx, size_t end)
+{
+  while (end < lx->n && (is_blank(lx->b[end]) || lx->b[end] == '\r'))
+    end++;
+  return end >= lx->n || lx->b[end] == '\n' || lx->b[end] == '#' ||
+         lx->b[end] == ';';
+}
+
+/* A string standing alone as a statement: reported as a doc comment. */
+static size_t lex_docstring(lexer_t *lx, const scan_tok_t *t, size_t p)
+{
+  size_t o = p + t->open_len, next;
+  size_t end = string_body(lx, t, o, &next);
+  if (!rest_of_line_empty(lx, next)) {
+    emit_string(lx, o, end);
+    return next;
+  }
+  emit_comment(lx, p, next, o, end,
+               SCAN_COMMENT_BLOCK | SCAN_COMMENT_DOC | SCAN_COMMENT_DOCSTRING |
+                   (end >= lx->n ? SCAN_COMMENT_UNTERMINATED : 0));
+  return next;
+}
+
 static size_t lex_string(lexer_t *lx, const scan_tok_t *t, size_t p)
 {
+  if ((t->flags & SCAN_TF_DOCSTRING) && at_bol(lx, p))
+    return lex_docstring(lx, t, p);
   return lex_string_from(lx, t, p + t->open_len);
 }
 

@@ -23,8 +23,15 @@
  *     @"...", heredocs (shell, Ruby, Perl, PHP, HCL), Lua/CMake long
  *     brackets [==[ ]==], JS regular expression literals, character
  *     literals when their shape fits ('a', '\n': Rust lifetimes, OCaml type
- *     variables and Haskell primes are not literals). Python docstrings
- *     are strings, so markers inside them are not reported (as leasot).
+ *     variables and Haskell primes are not literals).
+ *   - Python docstrings: a triple-quoted string standing alone as a
+ *     statement (first on its line, only blanks or a comment after it) is
+ *     lexed as a string (a '#' inside is no comment) but reported as a doc
+ *     comment (SCAN_COMMENT_BLOCK | _DOC | _DOCSTRING, body = the text
+ *     between the quotes), so markers in docstrings count: they are notes
+ *     to the reader, and leasot counts them too (its one-line form
+ *     """TODO: x"""). A triple-quoted string in an expression
+ *     (x = """...""", f("""...""")) stays a string.
  *   - A string that may not span lines (most "..." and '...') ends at the
  *     end of its line when unterminated, so one stray quote spoils at most
  *     one line. An unterminated block comment, multi-line string or
@@ -51,6 +58,7 @@
 #define SCAN_COMMENT_BLOCK 0x2u /* a block comment */
 #define SCAN_COMMENT_DOC 0x4u   /* a doc comment (with _LINE or _BLOCK) */
 #define SCAN_COMMENT_UNTERMINATED 0x8u /* block comment cut by the end */
+#define SCAN_COMMENT_DOCSTRING 0x10u /* a Python docstring (with _BLOCK|_DOC) */
 
 typedef struct {
   const char *text; /* the body without its delimiters (into buf) */

@@ -29,6 +29,7 @@
 
 #define NO_POS ((size_t)-1)
 #define PAREN_MAX 128 /* TODO(...) longer than this is text, not fields */
+#define URL_LOOKBACK 512 /* "://" further back in a word is not looked for */
 #define ELLIPSIS "\xE2\x80\xA6"
 #define REPLACEMENT "\xEF\xBF\xBD"
 
@@ -455,6 +456,10 @@ typedef struct mscan {
   bool stopped;
   size_t next_cand; /* first candidate at or after the last comment seen */
   build_t cur;
+  /* position cursor inside the current comment (pos_in_comment) */
+  const char *pc_comment;
+  const unsigned char *pc_pos, *pc_last_nl;
+  uint32_t pc_line;
 } mscan_t;
 
 /* Is [p, e) blank or decoration ('*') only? */
@@ -468,13 +473,15 @@ static bool only_decoration(const unsigned char *p, const unsigned char *e)
 }
 
 /* Does the tag at q start a sentence of the line starting at s: first
- * word, or after ". ; ! ? ( [ - : /" and blanks? */
+ * word, or after ". ; ! ? ( [ - :" and blanks? */
 static bool starts_sentence(const unsigned char *s, const unsigned char *q)
 {
   const unsigned char *p = q;
+  if (p > s && p[-1] == '@') /* @TODO, as in doc comments */
+    p--;
   while (p > s && is_space(p[-1]))
     p--;
-  return p == s || strchr(".;!?([-:/", p[-1]) != NULL;
+  return p == s || strchr(".;!?([-:", p[-1]) != NULL;
 }
 
 /* May the tag at q, ending at after, be a marker? Starting a sentence of
@@ -485,20 +492,24 @@ static bool tag_follows_ok(const unsigned char *q, const unsigned char *after,
                            const unsigned char *s, const unsigned char *e,
                            const unsigned char *cend)
 {
+  if (after + 1 < e && after[0] == '(' && after[1] == ')')
+    return false; /* BUG(): a call, not a marker */
   if (starts_sentence(s, q))
     return after == e || *after == ':' || *after == '(' || is_space(*after);
   if (after < e && *after == ':')
     return true;
-  if (after + 1 < e && *after == '(' && after[1] != ')')
+  if (after < e && *after == '(')
     return true;
   return only_decoration(after, cend);
 }
 
-/* Is the tag at q inside a URL (a word holding "://" before it)? */
+/* Is the tag at q inside a URL (a word holding "://" before it)? The
+ * look-back is bounded (URL_LOOKBACK) so that a huge word full of tags
+ * stays linear. */
 static bool in_url(const unsigned char *s, const unsigned char *q)
 {
   const unsigned char *w = q;
-  while (w > s && !is_space(w[-1]))
+  while (w > s && !is_space(w[-1]) && q - w < URL_LOOKBACK)
     w--;
   return q - w >= 3 && memmem(w, (size_t)(q - w), "://", 3) != NULL;
 }
@@ -552,21 +563,30 @@ static int flush(mscan_t *ms)
   return ms->stopped;
 }
 
-/* Line and column of q inside comment c. */
-static void pos_in_comment(const scan_comment_t *c, const unsigned char *q,
-                           uint32_t *line, uint32_t *col)
+/* Line and column of q inside comment c. Positions asked for within one
+ * comment only move forward: the count goes on from the previous one
+ * (ms->pc_*), so a huge comment full of tags stays linear. */
+static void pos_in_comment(mscan_t *ms, const scan_comment_t *c,
+                           const unsigned char *q, uint32_t *line,
+                           uint32_t *col)
 {
   const unsigned char *s = (const unsigned char *)c->start;
-  const unsigned char *last_nl = NULL;
-  uint32_t nl = 0;
-  for (const unsigned char *p = s; p < q; p++) {
+  if (ms->pc_comment != c->start || q < ms->pc_pos) {
+    ms->pc_comment = c->start;
+    ms->pc_pos = s;
+    ms->pc_line = c->line;
+    ms->pc_last_nl = NULL;
+  }
+  for (const unsigned char *p = ms->pc_pos; p < q; p++) {
     if (*p == '\n') {
-      nl++;
-      last_nl = p;
+      ms->pc_line++;
+      ms->pc_last_nl = p;
     }
   }
-  *line = c->line + nl;
-  *col = last_nl ? (uint32_t)(q - last_nl) : c->col + (uint32_t)(q - s);
+  ms->pc_pos = q;
+  *line = ms->pc_line;
+  *col = ms->pc_last_nl ? (uint32_t)(q - ms->pc_last_nl)
+                        : c->col + (uint32_t)(q - s);
 }
 
 /* The closer of c when it is a nesting block comment ("a /+ TODO: x +/
@@ -608,7 +628,7 @@ static void start_marker(mscan_t *ms, const scan_comment_t *c,
   bd->text_len = bd->owner_len = 0;
   bd->issue = 0;
   bd->due = -1;
-  pos_in_comment(c, q, &bd->line, &bd->col);
+  pos_in_comment(ms, c, q, &bd->line, &bd->col);
   const unsigned char *p = q + ms->m.t[k].len;
   e = cut_at_closer(ms, p, e);
   if (p < e && *p == '(') {
@@ -699,7 +719,8 @@ static void parse_comment(mscan_t *ms, const scan_comment_t *c)
     return;
   }
   uint32_t line, col;
-  pos_in_comment(c, (const unsigned char *)c->start + c->span, &line, &col);
+  pos_in_comment(ms, c, (const unsigned char *)c->start + c->span, &line,
+                 &col);
   ms->cur.pending = true;
   ms->cur.last_line = line;
   ms->cur.open_col = c->col;
@@ -767,6 +788,7 @@ int scan_markers(const scan_marker_cfg_t *cfg, const struct scan_lang *lang,
   ms.count = 0;
   ms.stopped = false;
   ms.cur.active = ms.cur.pending = false;
+  ms.pc_comment = NULL;
   scan_lex_comments(lang, buf, len, on_comment, &ms);
   if (!ms.stopped)
     flush(&ms);

@@ -10,16 +10,17 @@
  *
  * Rules:
  *   - A tag counts inside a comment only (a trailing `code(); // TODO` too;
- *     never in a string, a docstring, a heredoc, or code).
+ *     never in a string, a heredoc, or code). Python docstrings count as
+ *     comments (scan/lexer.h says which strings are docstrings).
  *   - As a whole word: not preceded or followed by [A-Za-z0-9_] or a
  *     non-ASCII byte (TODOS, XTODO, todo_list, BUG_ON are not tags).
  *   - Starting a sentence (the first word of a comment line after the
  *     opener, blanks and a leading '*' decoration, or a word after one of
- *     . ; ! ? ( [ - : / and blanks): followed by ':', '(', whitespace or the
+ *     . ; ! ? ( [ - : and blanks): followed by ':', '(', whitespace or the
  *     end of the line. Inside a sentence, where the word is mostly prose
- *     ("a BUG message", "if BUG() is a NOP", "where XXX is the name"), only
- *     as "TAG:", "TAG(x)", or as the last word of the comment
- *     (x = 1; // see 5.2 - big TODO).
+ *     ("a BUG message", "where XXX is the name"), only as "TAG:", "TAG(x)",
+ *     or as the last word of the comment (x = 1; // see 5.2 - big TODO).
+ *     "TAG()" is a call (BUG()), never a marker.
  *   - Upper case only, as configured (todo: is not a marker), unless
  *     SCAN_MARKER_ANY_CASE is set in the configuration.
  *   - Not inside a URL: a tag in a word that holds "://" before it

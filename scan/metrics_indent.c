@@ -84,10 +84,12 @@ static size_t read_logical(const char *c, size_t len, size_t i, uint32_t *line,
     if (!is_blank(ch)) {
       L->blank = false;
       L->last = ch;
+      L->last_line = *line; /* not past an open bracket's final newline */
     }
   }
   L->end = i;
-  L->last_line = *line;
+  if (L->blank)
+    L->last_line = L->first_line;
   return i;
 }
 

@@ -492,7 +492,10 @@ static void report(struct sctx *c, const char *rule, size_t pos,
   memcpy(s.digest, digest, 32);
   if (nhead > PREVIEW_CHARS)
     nhead = PREVIEW_CHARS;
-  memcpy(s.preview, head, nhead);
+  for (size_t k = 0; k < nhead; k++) { /* printable ASCII only: it is shown */
+    unsigned char ch = (unsigned char)head[k];
+    s.preview[k] = ch > ' ' && ch < 0x7f ? (char)ch : '?';
+  }
   memcpy(s.preview + nhead, "****", 5);
   s.entropy = entropy;
   c->count++;
@@ -821,6 +824,8 @@ static bool value_qualifies(const struct sctx *c, const struct value *v,
     return false;
   for (size_t i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)s[i];
+    if (ch <= ' ' || ch == 0x7f)
+      return false; /* prose ('Password used to generate key') or binary */
     digit |= is_digit(ch);
     alpha |= is_alpha(ch);
     hex &= is_hex(ch);

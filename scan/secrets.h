@@ -11,7 +11,7 @@
  *     password/passwd/passphrase/secret/token/api_key/private_key/secret_key
  *     (any case, _ - . ignored: DB_PASSWORD, apiKey, spring.x.password) with
  *     `=`, `:`, `:=`, `=>` or <name>value</name>, whose value (quoted or
- *     bare) has 16..256 characters, is no placeholder and has a Shannon
+ *     bare) has 16..256 characters and no blank, is no placeholder and has a Shannon
  *     entropy >= 3.5 bits per character (>= 3.0 for values made of hex
  *     digits only, whose alphabet caps them at 4.0). Bare values need a
  *     digit and a letter, so identifiers (settings.SECRET) never qualify.

@@ -1,23 +1,30 @@
 /*
  * store_actor.c: group commit for the store (see store_actor.h).
  *
- * State: `pending` (writes received since the last commit started) and at
- * most one batch in flight on a blocking thread. A write arriving while
- * nothing is in flight schedules a FLUSH message to ourselves, so every
- * write already queued in the mailbox joins the same transaction; writes
- * arriving during a commit wait for it and go together in the next.
- * Replies are sent by the blocking thread right after its commit returned,
- * so acknowledgement never precedes durability.
+ * Shape: the actor decodes and prepares each write as it arrives and puts
+ * it on a queue it shares with one committer, a loop on a blocking thread
+ * that takes everything queued, applies it in one transaction, commits,
+ * and takes the next lot, until the queue is empty. So a batch is every
+ * write that arrived during the previous commit, and the next transaction
+ * starts as soon as the previous one is durable (no round trip through the
+ * actor's mailbox, where hundreds of new writes may be waiting).
  *
  * Pipelining: the transaction is the one serial part (LMDB has one writer,
- * and a commit's two flushes are most of its time), so everything that
- * does not need it happens before it, on the actor's worker, while the
- * previous batch commits: each write is decoded as it arrives (a payload
- * that does not decode is refused at once), and an upsert's record and
- * creation entry are encoded then too (store__task_prepare). The blocking
- * thread is left with the lookups and puts and the commit.
+ * and a commit's two flushes are most of its time), so the rest happens
+ * beside it. Before: each write is decoded as it arrives (a payload that
+ * does not decode is refused at once), and an upsert's creation entry is
+ * encoded then too (store__task_prepare), on the actor's worker. After:
+ * the acknowledgements and the freeing of a committed batch go to another
+ * blocking job, so the committer goes straight on to the next batch.
+ * Acknowledgement never precedes durability: acks are sent only for a
+ * batch whose commit returned.
+ *
+ * Starting: the first write into an idle queue schedules a FLUSH message
+ * to ourselves, so that every write already in the mailbox joins the
+ * first transaction too; the committer starts on that FLUSH.
  */
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +34,6 @@
 #include "store/store_int.h"
 
 #define MSG_FLUSH 0x5303u
-#define MSG_COMMITTED 0x5304u
 #define ACTOR_NAME "store" /* history entries made here name this actor */
 
 typedef struct write_op {
@@ -42,15 +48,23 @@ typedef struct batch {
   store_t *store;
   write_op_t *ops;
   size_t n;
-  atomic_int refs; /* the commit job and the actor: the last frees it */
+  int commit_rc;
 } batch_t;
 
-typedef struct store_actor {
+/* What the actor and the committer share; freed by the last of them. */
+typedef struct commit_queue {
+  pthread_mutex_t lock;
+  atomic_int refs;
   store_t *store;
-  write_op_t *pending;
+  rt_runtime_t *rt;
+  write_op_t *ops; /* prepared, waiting for a transaction */
   size_t n, cap;
+  bool running;    /* a committer is on a blocking thread */
+} commit_queue_t;
+
+typedef struct store_actor {
+  commit_queue_t *q;
   bool flush_queued;
-  batch_t *in_flight; /* committing on a blocking thread */
   msgpack_sbuffer created; /* scratch for preparing upserts */
 } store_actor_t;
 
@@ -161,71 +175,135 @@ static void ack_one(rt_reply_to_t *to, const store_ack_t *ack)
     rt_reply_later(to, &r);
 }
 
-static void ack_all(batch_t *b, int commit_rc)
+/* Acknowledge every write of a committed (or refused) batch and free its
+ * ops; the batch_t itself stays the caller's. */
+static void batch_finish_in_place(batch_t *b)
 {
   for (size_t i = 0; i < b->n; i++) {
     write_op_t *op = &b->ops[i];
     op->ack.batch = (uint32_t)b->n;
-    if (commit_rc)
-      op->ack.rc = commit_rc;
+    if (b->commit_rc)
+      op->ack.rc = b->commit_rc;
     ack_one(&op->to, &op->ack);
+    op_fini(op);
   }
+  free(b->ops);
 }
 
-/* Drop one reference; the last one frees the ops (decoded messages,
- * prepared bytes): normally the actor, on COMMITTED, off the serial path. */
-static void batch_release(batch_t *b)
+static void batch_finish(batch_t *b)
 {
-  if (atomic_fetch_sub(&b->refs, 1) != 1)
-    return;
-  for (size_t i = 0; i < b->n; i++)
-    op_fini(&b->ops[i]);
-  free(b->ops);
+  batch_finish_in_place(b);
   free(b);
 }
 
-/* Runs on a blocking thread. */
-static void commit_job(void *arg, rt_msg_t **result)
+/* A blocking job: acknowledge and free one batch. */
+static void finish_job(void *arg, rt_msg_t **result)
 {
-  batch_t *b = arg;
-  ack_all(b, commit_batch(b));
-  rt_msg_new(MSG_COMMITTED, NULL, 0, result);
-  batch_release(b);
+  (void)result;
+  batch_finish(arg);
 }
 
-static void start_commit(rt_ctx_t *ctx, store_actor_t *s)
+static void queue_release(commit_queue_t *q)
 {
-  if (s->in_flight || s->n == 0)
+  if (atomic_fetch_sub(&q->refs, 1) != 1)
     return;
+  for (size_t i = 0; i < q->n; i++) /* not reached: drained before */
+    op_fini(&q->ops[i]);
+  free(q->ops);
+  pthread_mutex_destroy(&q->lock);
+  free(q);
+}
+
+/* Take everything queued into @p b; false when nothing is. For the
+ * committer (@p committer), finding nothing also ends it: running is
+ * cleared under the same lock that guards the decision to start one. */
+static bool queue_take(commit_queue_t *q, batch_t *b, bool committer)
+{
+  pthread_mutex_lock(&q->lock);
+  bool some = q->n > 0;
+  *b = (batch_t){.store = q->store, .ops = q->ops, .n = q->n};
+  q->ops = NULL;
+  q->n = q->cap = 0;
+  if (!some && committer)
+    q->running = false;
+  pthread_mutex_unlock(&q->lock);
+  if (!some)
+    free(b->ops);
+  return some;
+}
+
+/* Acknowledge and free a committed batch on another blocking thread (or
+ * here, when there is none or no memory). */
+static void batch_hand_off(commit_queue_t *q, batch_t *local)
+{
   batch_t *b = malloc(sizeof(*b));
-  if (!b)
-    return; /* retried at the next write or commit */
-  b->store = s->store;
-  b->ops = s->pending;
-  b->n = s->n;
-  atomic_init(&b->refs, 2);
-  s->pending = NULL;
-  s->n = s->cap = 0;
-  if (rt_blocking_submit(rt_ctx_runtime(ctx), commit_job, b, rt_self(ctx))) {
-    ack_all(b, STORE_EINVAL); /* shutting down: refuse, never pretend */
-    batch_release(b);
-    batch_release(b);
+  if (!b) {
+    batch_finish_in_place(local);
     return;
   }
-  s->in_flight = b;
+  *b = *local;
+  if (rt_blocking_submit(q->rt, finish_job, b, NULL) != 0)
+    batch_finish(b);
 }
 
-static bool pending_room(store_actor_t *s)
+/* The committer: runs on a blocking thread while there is work. */
+static void committer_job(void *arg, rt_msg_t **result)
 {
-  if (s->n < s->cap)
-    return true;
-  size_t cap = s->cap ? s->cap * 2 : 64;
-  write_op_t *p = realloc(s->pending, cap * sizeof(*p));
-  if (!p)
-    return false;
-  s->pending = p;
-  s->cap = cap;
-  return true;
+  commit_queue_t *q = arg;
+  batch_t b;
+  (void)result;
+  while (queue_take(q, &b, true)) {
+    b.commit_rc = commit_batch(&b);
+    batch_hand_off(q, &b);
+  }
+  queue_release(q);
+}
+
+/* Start the committer unless it runs (called on FLUSH). */
+static void committer_start(commit_queue_t *q)
+{
+  pthread_mutex_lock(&q->lock);
+  bool start = !q->running && q->n > 0;
+  if (start) {
+    q->running = true;
+    atomic_fetch_add(&q->refs, 1);
+  }
+  pthread_mutex_unlock(&q->lock);
+  if (start && rt_blocking_submit(q->rt, committer_job, q, NULL) != 0) {
+    /* Shutting down: refuse what is queued, never pretend. */
+    batch_t b;
+    if (queue_take(q, &b, true)) {
+      b.commit_rc = STORE_EINVAL;
+      batch_finish_in_place(&b);
+    }
+    pthread_mutex_lock(&q->lock);
+    q->running = false;
+    pthread_mutex_unlock(&q->lock);
+    queue_release(q);
+  }
+}
+
+/* Queue a prepared write; true when the queue was idle (no committer and
+ * nothing queued), so a FLUSH should start one. */
+static bool queue_put(commit_queue_t *q, const write_op_t *op, int *rc)
+{
+  pthread_mutex_lock(&q->lock);
+  bool idle = !q->running && q->n == 0;
+  *rc = 0;
+  if (q->n == q->cap) {
+    size_t cap = q->cap ? q->cap * 2 : 64;
+    write_op_t *p = realloc(q->ops, cap * sizeof(*p));
+    if (p) {
+      q->ops = p;
+      q->cap = cap;
+    } else {
+      *rc = STORE_ENOMEM;
+    }
+  }
+  if (!*rc)
+    q->ops[q->n++] = *op;
+  pthread_mutex_unlock(&q->lock);
+  return idle && !*rc;
 }
 
 static void on_write(rt_ctx_t *ctx, store_actor_t *s, rt_msg_t *msg)
@@ -235,7 +313,8 @@ static void on_write(rt_ctx_t *ctx, store_actor_t *s, rt_msg_t *msg)
     return; /* not a request: nobody to acknowledge, nothing to do */
   size_t len = 0;
   const void *payload = rt_msg_data(msg, &len);
-  int rc = pending_room(s) ? op_prepare(&op, s, payload, len) : STORE_ENOMEM;
+  int rc = op_prepare(&op, s, payload, len);
+  bool idle = !rc && queue_put(s->q, &op, &rc);
   if (rc) { /* refused before any transaction: nothing was written */
     op.ack.rc = rc;
     op.ack.batch = 1;
@@ -243,21 +322,14 @@ static void on_write(rt_ctx_t *ctx, store_actor_t *s, rt_msg_t *msg)
     op_fini(&op);
     return;
   }
-  s->pending[s->n++] = op;
-  if (!s->flush_queued && !s->in_flight) {
+  if (idle && !s->flush_queued) {
     rt_msg_t *f = NULL;
     if (rt_msg_new(MSG_FLUSH, NULL, 0, &f) == 0 &&
         rt_send(rt_self(ctx), &f) == 0)
       s->flush_queued = true;
+    else
+      committer_start(s->q); /* no FLUSH: start now, with what is here */
   }
-}
-
-static void on_committed(rt_ctx_t *ctx, store_actor_t *s)
-{
-  if (s->in_flight)
-    batch_release(s->in_flight);
-  s->in_flight = NULL;
-  start_commit(ctx, s);
 }
 
 static void store_actor_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
@@ -269,10 +341,7 @@ static void store_actor_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
     break;
   case MSG_FLUSH:
     s->flush_queued = false;
-    start_commit(ctx, s);
-    break;
-  case MSG_COMMITTED:
-    on_committed(ctx, s);
+    committer_start(s->q);
     break;
   default:
     break;
@@ -282,31 +351,34 @@ static void store_actor_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
 static int store_actor_start(rt_ctx_t *ctx, void *state, const void *arg)
 {
   store_actor_t *s = state;
-  (void)ctx;
-  s->store = (store_t *)arg;
+  commit_queue_t *q = calloc(1, sizeof(*q));
+  if (!q || pthread_mutex_init(&q->lock, NULL) != 0) {
+    free(q);
+    return RT_ENOMEM;
+  }
+  atomic_init(&q->refs, 1);
+  q->store = (store_t *)arg;
+  q->rt = rt_ctx_runtime(ctx);
+  s->q = q;
   msgpack_sbuffer_init(&s->created);
   return 0;
 }
 
-/* Stopping: commit what is pending here and now, so a graceful shutdown
- * acknowledges every write it accepted. A commit still in flight on a
- * blocking thread finishes on its own (LMDB serialises the two writers). */
+/* Stopping: commit what is queued here and now, so a graceful shutdown
+ * acknowledges every write it accepted. A committer still running takes
+ * nothing more after this and finishes on its own (LMDB serialises the
+ * two writers); the last of us frees the queue. */
 static void store_actor_stop(rt_ctx_t *ctx, void *state)
 {
   store_actor_t *s = state;
+  batch_t b;
   (void)ctx;
-  if (s->n > 0) {
-    batch_t b = {.store = s->store, .ops = s->pending, .n = s->n};
-    ack_all(&b, commit_batch(&b));
-    for (size_t i = 0; i < b.n; i++)
-      op_fini(&b.ops[i]);
+  if (queue_take(s->q, &b, false)) {
+    b.commit_rc = commit_batch(&b);
+    batch_finish_in_place(&b);
   }
-  if (s->in_flight) /* its job frees it if it is still running */
-    batch_release(s->in_flight);
-  s->in_flight = NULL;
-  free(s->pending);
-  s->pending = NULL;
-  s->n = 0;
+  queue_release(s->q);
+  s->q = NULL;
   msgpack_sbuffer_destroy(&s->created);
 }
 

@@ -21,6 +21,7 @@
 #include "runtime/io.h"
 #include "runtime/rt.h"
 #include "runtime/timer.h"
+#include "scan/fingerprint.h"
 #include "scan/walk.h"
 
 #define SHARD_DEPTH 2
@@ -398,14 +399,115 @@ static void send_progress(coord_t *c)
   send_proto(c, &m);
 }
 
+/* ---- duplicated blocks, reported once every file has been added ---- */
+
+typedef struct dup_batch {
+  coord_t *c;
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  uint32_t n;
+  scan_occurrences_t occ;
+} dup_batch_t;
+
+static json_t *dup_locations(const scan_dup_t *d)
+{
+  json_t *locs = json_array();
+  for (size_t i = 0; i < d->nlocs; i++)
+    json_array_append_new(locs, json_pack("{s:s,s:i,s:i}", "path",
+                                          d->locs[i].path, "start",
+                                          (json_int_t)d->locs[i].start_line,
+                                          "end",
+                                          (json_int_t)d->locs[i].end_line));
+  return locs;
+}
+
+/* Key: the other places' paths and the size, not their lines (which move). */
+static size_t dup_key(const scan_dup_t *d, char *key, size_t cap)
+{
+  size_t n = (size_t)snprintf(key, cap, "duplicate:%u", d->lines);
+  for (size_t i = 1; i < d->nlocs && n < cap; i++)
+    n += (size_t)snprintf(key + n, cap - n, ":%s", d->locs[i].path);
+  return n < cap ? n : cap - 1;
+}
+
+static int on_dup(void *ud, const scan_dup_t *d)
+{
+  dup_batch_t *b = ud;
+  const scan_dup_loc_t *first = &d->locs[0];
+  char key[1024], text[512], fp[SCAN_FP_HEX + 1];
+  size_t klen = dup_key(d, key, sizeof key);
+  uint32_t occ = scan_occurrence_next(&b->occ, "refactor", key, klen);
+  scan_fingerprint(fp, b->c->shared.opts->repo, "refactor", first->path, key,
+                   klen, occ);
+  snprintf(text, sizeof text, "duplicated block of %u lines (lines %u-%u), "
+           "also in %s:%u-%u%s", d->lines, first->start_line, first->end_line,
+           d->locs[1].path, d->locs[1].start_line, d->locs[1].end_line,
+           d->nlocs > 2 ? " and more" : "");
+  proto_msg_t m = {.type = PROTO_FINDING};
+  proto_finding_t *f = &m.u.finding;
+  f->repo = (char *)b->c->shared.opts->repo;
+  f->kind = (char *)"refactor";
+  f->loc.path = (char *)first->path;
+  f->loc.line = first->start_line;
+  f->loc.column = 1;
+  f->text = text;
+  f->fingerprint = fp;
+  f->details = json_pack("{s:o,s:{s:i}}", "locations", dup_locations(d),
+                         "metrics", "duplicated_lines", (json_int_t)d->lines);
+  msgpack_sbuffer one;
+  msgpack_sbuffer_init(&one);
+  if (proto_msgpack_encode(&m, &one) == 0) {
+    msgpack_pack_bin(&b->pk, one.size);
+    msgpack_pack_bin_body(&b->pk, one.data, one.size);
+    b->n++;
+  }
+  msgpack_sbuffer_destroy(&one);
+  json_decref(f->details);
+  return b->n >= 1000; /* one message stays small: the first 1000 groups */
+}
+
+static void report_dupes(coord_t *c)
+{
+  dup_batch_t b;
+  memset(&b, 0, sizeof b);
+  b.c = c;
+  msgpack_sbuffer_init(&b.sb);
+  msgpack_packer_init(&b.pk, &b.sb, msgpack_sbuffer_write);
+  /* the array header is written last: groups first into a body buffer */
+  scan_dupes_finish(c->shared.dupes, on_dup, &b);
+  scan_dupes_free(c->shared.dupes);
+  c->shared.dupes = NULL;
+  scan_occurrences_free(&b.occ);
+  if (b.n) {
+    msgpack_sbuffer all;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&all);
+    msgpack_packer_init(&pk, &all, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, b.n);
+    msgpack_sbuffer_write(&all, b.sb.data, b.sb.size);
+    rt_msg_t *msg = NULL;
+    if (scanner_msg_from_sbuffer(SCANNER_MSG_FINDINGS, &all, &msg) == 0) {
+      c->findings += b.n;
+      fifo_push(&c->out_head, &c->out_tail, msg);
+    }
+  }
+  msgpack_sbuffer_destroy(&b.sb);
+}
+
 static void maybe_finish(coord_t *c)
 {
-  if (c->finished || !c->walk_done || c->head || c->out_head)
+  if (c->finished || !c->walk_done || c->head)
     return;
   for (unsigned i = 0; i < c->nshards; i++) {
     if (c->inflight[i])
       return;
   }
+  if (c->shared.dupes) {
+    report_dupes(c); /* queues one more batch; the shards are idle */
+    flush_findings(c);
+  }
+  if (c->out_head)
+    return;
   c->finished = true;
   if (c->timer)
     rt_timer_cancel(c->rt, c->timer);
@@ -435,6 +537,8 @@ static void shared_init(scanner_shared_t *sh, const scanner_opts_t *o)
   sh->max_file_size = o->max_file_size ? o->max_file_size
                                        : SCANNER_MAX_FILE_DEFAULT;
   sh->rootfd = open(o->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  pthread_mutex_init(&sh->dupes_lock, NULL);
+  sh->dupes = o->no_refactor ? NULL : scan_dupes_new(NULL);
 }
 
 static int spawn_shards(coord_t *c)
@@ -477,6 +581,8 @@ static void coord_stop(rt_ctx_t *ctx, void *state)
   }
   if (c->shared.rootfd >= 0)
     close(c->shared.rootfd);
+  scan_dupes_free(c->shared.dupes);
+  pthread_mutex_destroy(&c->shared.dupes_lock);
   rt_actor_release(c->sink);
   free(c->walk_error);
 }

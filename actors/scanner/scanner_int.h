@@ -11,8 +11,10 @@
 #define CCM_ACTORS_SCANNER_INT_H
 
 #include <msgpack.h>
+#include <pthread.h>
 
 #include "actors/scanner/scanner.h"
+#include "scan/dupes.h"
 #include "scan/markers.h"
 
 #define SCANNER_CHUNK_PATHS 128
@@ -25,6 +27,11 @@ typedef struct scanner_shared {
   scan_thresholds_t thresholds;
   size_t max_file_size;
   int rootfd;
+  /* Duplicated blocks span shards: one accumulator, shards add under the
+   * lock; the coordinator reports the groups at the end. NULL when the
+   * refactoring findings are off. */
+  pthread_mutex_t dupes_lock;
+  scan_dupes_t *dupes;
 } scanner_shared_t;
 
 extern const rt_actor_type_t scanner_shard_type;

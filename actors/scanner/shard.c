@@ -238,6 +238,12 @@ static void scan_refactor(shard_t *s, const struct scan_lang *lang)
   s->blank[len] = '\0';
   scan_functions(lang->family, s->blank, len, on_function, s);
   check_file_size(s, len);
+  scanner_shared_t *sh = (scanner_shared_t *)s->sh;
+  if (sh->dupes) {
+    pthread_mutex_lock(&sh->dupes_lock);
+    scan_dupes_add(sh->dupes, s->path, s->blank, len);
+    pthread_mutex_unlock(&sh->dupes_lock);
+  }
 }
 
 /* ---- one file ---- */

@@ -85,6 +85,8 @@ static int add_flags(void *ud, const scan_comment_t *c)
   sb_add(b, (c->flags & SCAN_COMMENT_LINE) ? "L" : "B", 1);
   if (c->flags & SCAN_COMMENT_DOC)
     sb_add(b, "D", 1);
+  if (c->flags & SCAN_COMMENT_DOCSTRING)
+    sb_add(b, "S", 1);
   if (c->flags & SCAN_COMMENT_UNTERMINATED)
     sb_add(b, "U", 1);
   return 0;

@@ -26,7 +26,8 @@ char *stst_comments(const char *lang, const char *src);
 /* Same over len bytes (NUL bytes allowed). */
 char *stst_comments_n(const char *lang, const char *src, size_t len);
 
-/* The flags of every comment, as "L,B,LD,BD,BU" joined with '|'. */
+/* The flags of every comment: L or B, then D (doc), S (docstring), U
+ * (unterminated); joined with '|'. */
 char *stst_comment_flags(const char *lang, const char *src);
 
 /* scan_lex_blank of src, NUL-terminated. */

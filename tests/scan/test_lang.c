@@ -14,9 +14,10 @@
 #include <string.h>
 
 #include "scan/lang.h"
+#include "tests/scan/leaks.h"
 #include "tests/scan/scan_test.h"
 
-TestSuite(lang, .timeout = 30);
+TestSuite(lang, .timeout = 30, .fini = scan_test_check_leaks);
 
 Test(lang, at_least_sixty_languages)
 {

@@ -17,9 +17,10 @@
 #include <string.h>
 
 #include "scan/lexer.h"
+#include "tests/scan/leaks.h"
 #include "tests/scan/scan_test.h"
 
-TestSuite(lexer, .timeout = 60);
+TestSuite(lexer, .timeout = 60, .fini = scan_test_check_leaks);
 
 typedef struct {
   const char *lang;
@@ -125,9 +126,13 @@ Test(lexer, nested_and_raw)
 static const lex_case_t hash_cases[] = {
     {"python", "x = 1  # c\n", "1:8[ c]"},
     {"python", "s = '# not'  # c", "1:14[ c]"},
-    {"python", "'''TODO in docstring'''\n# real", "2:1[ real]"},
-    {"python", "\"\"\"doc\n# not\n\"\"\" # c", "3:5[ c]"},
-    {"python", "\"\"\"unterminated\n# not a comment", ""},
+    {"python", "'''TODO in docstring'''\n# real",
+     "1:1[TODO in docstring]|2:1[ real]"},
+    {"python", "\"\"\"doc\n# not\n\"\"\" # c", "1:1[doc\n# not\n]|3:5[ c]"},
+    {"python", "def f():\n    \"\"\"doc\"\"\"\n", "2:5[doc]"},
+    {"python", "x = \"\"\"no # doc\"\"\"  # c", "1:21[ c]"},
+    {"python", "f(\"\"\"a\n\"\"\", 1) # c", "2:9[ c]"},
+    {"python", "\"\"\"unterminated\n# in it", "1:1[unterminated\n# in it]"},
     {"python", "s = 'a\\'b # no' # c", "1:17[ c]"},
     {"python", "s = 'unterminated\n# c", "2:1[ c]"},
     {"shell", "echo $# ${#x} a#b # c", "1:19[ c]"},
@@ -258,6 +263,9 @@ Test(lexer, doc_and_unterminated_flags)
   free(f);
   f = stst_comment_flags("haskell", "{-| doc -}");
   cr_assert_str_eq(f, "BD");
+  free(f);
+  f = stst_comment_flags("python", "\"\"\"doc\"\"\"\n'\'\'open");
+  cr_assert_str_eq(f, "BDS|BDSU");
   free(f);
 }
 

@@ -3,7 +3,8 @@
  *
  * Contract checked: each default tag is found in line, block, trailing and
  * nested comments of each language family, at the tag's line and column;
- * never in any kind of string, docstring, heredoc or URL; whole words
+ * never in any kind of string, heredoc or URL, but in Python docstrings;
+ * whole words
  * only, upper case unless SCAN_MARKER_ANY_CASE, with the rules on what may
  * follow; TODO(owner) / (#123) / (date) / (owner, date) and "TODO: #123"
  * are parsed; bodies continue over line comments in the same column and
@@ -17,9 +18,10 @@
 #include <string.h>
 
 #include "scan/markers.h"
+#include "tests/scan/leaks.h"
 #include "tests/scan/scan_test.h"
 
-TestSuite(markers, .timeout = 60);
+TestSuite(markers, .timeout = 60, .fini = scan_test_check_leaks);
 
 typedef struct {
   const char *lang;
@@ -98,7 +100,10 @@ static const mk_case_t family_cases[] = {
     {"go", "s := `// TODO: no`\n// TODO: yes", "2:4 TODO yes"},
     {"javascript", "x = `${y} // TODO: no` // TODO: yes", "1:27 TODO yes"},
     {"python", "x = 1  # TODO: py\n", "1:10 TODO py"},
-    {"python", "def f():\n    \"\"\"TODO: docstrings are strings\"\"\"\n", ""},
+    {"python", "def f():\n    \"\"\"TODO: in a docstring\"\"\"\n",
+     "2:8 TODO in a docstring"},
+    {"python", "\"\"\"\nModule.\n\nFIXME: a\nb\n\"\"\"", "4:1 FIXME a b"},
+    {"python", "x = \"\"\"TODO: a string\"\"\"", ""},
     {"python", "s = '# TODO: no'  # BUG: yes", "1:21 BUG yes"},
     {"shell", "echo '# TODO no' # TODO: yes", "1:20 TODO yes"},
     {"shell", "cat <<EOF\n# TODO: heredoc\nEOF\n# FIXME: after", "4:3 FIXME after"},
@@ -211,7 +216,9 @@ static const mk_case_t field_cases[] = {
     {"c", "// TODO( spaced name ): x", "1:4 TODO x @spaced name"},
     {"c", "// TODO(unclosed text", "1:4 TODO (unclosed text"},
     {"c", "// TODO(#99999999999) big", "1:4 TODO big @#99999999999"},
-    {"c", "// TODO(): empty", "1:4 TODO empty"},
+    {"c", "// TODO(): a call", ""},
+    {"php", "/**\n * @TODO fix this\n */", "2:5 TODO fix this"},
+    {"c", "/* siblings. BUG() if they differ */", ""},
 };
 
 Test(markers, owner_issue_and_due_date)
@@ -332,7 +339,7 @@ Test(markers, text_exactly_at_the_cap_is_kept_whole)
 static const mk_case_t open_cases[] = {
     {"c", "/* TODO: open at the end", "1:4 TODO open at the end"},
     {"c", "s = \"TODO: open\n// FIXME: next", "2:4 FIXME next"},
-    {"python", "'''TODO: open docstring", ""},
+    {"python", "'''TODO: open docstring", "1:4 TODO open docstring"},
     {"shell", "cat <<EOF\n# TODO: never closed", ""},
     {"rust", "/* /* TODO: x */", "1:7 TODO x"},
     {"javascript", "`${ // TODO: in code of a template", "1:8 TODO in code of a template"},
@@ -405,6 +412,32 @@ Test(markers, many_markers_in_one_file)
   cr_assert_eq(count, 200);
   cr_assert(strstr(got, "200:") != NULL);
   free(got);
+  free(src);
+}
+
+/* A 1 MiB comment with a tag on every line, and a 1 MiB word of URLs
+ * with tags: each must take linear time (the timeout catches a quadratic
+ * position or URL search; under ASan that would take minutes). */
+Test(markers, huge_inputs_stay_linear, .timeout = 30)
+{
+  size_t n = 1 << 20, lines = 0;
+  char *src = malloc(n);
+  memcpy(src, "/*", 2);
+  size_t i = 2;
+  while (i + 10 < n) {
+    memcpy(src + i, "\nTODO: x ", 9);
+    i += 9;
+    lines++;
+  }
+  memcpy(src + i, "*/", 2);
+  i += 2;
+  int count = scan_markers(NULL, stst_lang("c"), src, i, NULL, NULL);
+  cr_assert_eq(count, (int)lines);
+  memcpy(src, "//", 2);
+  for (i = 2; i + 15 < n; i += 14)
+    memcpy(src + i, "http://x/TODO:", 14);
+  count = scan_markers(NULL, stst_lang("c"), src, i, NULL, NULL);
+  cr_assert_eq(count, 0);
   free(src);
 }
 

@@ -435,6 +435,7 @@ Test(secrets, generic_rule_skips_placeholders_references_and_weak_values)
     "password: {{ vault_db_password_value }}\n",
     "token = \"sha512-abcdefABCDEF0123456789abcdefABCDEF0123\"\n",
     fmt("Use the token %s to log in.\n", v),
+    "const password = 'Password used to generate key';\n",
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     expect_none("app/settings.py", cases[i]);

@@ -197,3 +197,57 @@ Test(scan_cli, custom_markers_and_kinds_left_out)
   tst_rmrf(d);
   free(d);
 }
+
+/* A function of @p n statements. */
+static void long_function(char *buf, size_t cap, const char *name, int n)
+{
+  size_t off = (size_t)snprintf(buf, cap, "int %s(int x)\n{\n", name);
+  for (int i = 0; i < n && off < cap; i++)
+    off += (size_t)snprintf(buf + off, cap - off, "  x = x * %d + %d;\n", i + 3, i);
+  snprintf(buf + off, cap - off, "  return x;\n}\n");
+}
+
+Test(scan_cli, refactoring_duplicates_and_secrets_never_printed_in_full)
+{
+  char *d = tst_tmpdir(), *out, *err;
+  char code[8192], secret[64], cfg[256];
+  long_function(code, sizeof code, "too_long", 120);
+  fx_write(d, "src/long.c", code);
+  const char *block =
+      "  total = total + price * count;\n  count = count - 1;\n"
+      "  price = price * rate / 100;\n  log_value(total, price);\n"
+      "  check_limits(total, count);\n  update_totals(&state, total);\n"
+      "  notify(listeners, total);\n";
+  snprintf(code, sizeof code, "void a(void)\n{\n%s}\n", block);
+  fx_write(d, "src/one.c", code);
+  snprintf(code, sizeof code, "void b(void)\n{\n  int z = 1;\n%s}\n", block);
+  fx_write(d, "src/two.c", code);
+  /* built at run time: the repository holds no token-shaped string */
+  snprintf(secret, sizeof secret, "gh%s_%s%s", "p", "R8kq2LmZ7xTn4Wc9Yv1Bp6Hd",
+           "3Fs0Jg5Qa2Ex");
+  snprintf(cfg, sizeof cfg, "token = \"%s\"\n", secret);
+  fx_write(d, "deploy.cfg", cfg);
+  int rc = ccm(&out, &err, "--json", d, NULL, NULL);
+  cr_assert_eq(rc, 0, "%s", err);
+  json_t *arr = lines(out);
+  json_t *fn = find_text(arr, "refactor", "too_long");
+  cr_assert_not_null(fn, "%s", out);
+  cr_assert_str_eq(json_string_value(json_object_get(fn, "symbol")), "too_long");
+  cr_assert_gt(json_integer_value(json_object_get(
+                   json_object_get(json_object_get(fn, "details"), "metrics"),
+                   "lines")), 80);
+  json_t *dup = find_text(arr, "refactor", "duplicated block");
+  cr_assert_not_null(dup, "%s", out);
+  cr_assert(strstr(json_string_value(json_object_get(dup, "text")), "src/"));
+  json_t *sec = find_text(arr, "secret", "");
+  cr_assert_not_null(sec, "%s", out);
+  cr_assert_str_eq(json_string_value(json_object_get(sec, "path")), "deploy.cfg");
+  cr_assert_null(strstr(out, secret), "the secret was printed");
+  cr_assert_null(strstr(err, secret), "the secret was printed");
+  cr_assert_null(strstr(out, secret + 4), "most of the secret was printed");
+  json_decref(arr);
+  free(out);
+  free(err);
+  tst_rmrf(d);
+  free(d);
+}

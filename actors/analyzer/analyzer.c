@@ -1,0 +1,559 @@
+/*
+ * analyzer.c: see analyzer.h.
+ *
+ * Bookkeeping: every store write is an rt_request whose corr is recorded
+ * in a small open-addressing table with the batch it belongs to; a batch
+ * is acknowledged to its scanner when its last write is acknowledged (or
+ * timed out: counted as failed). A SCAN_DONE waits until no write is
+ * outstanding, because the resolve pass reads last_seen from the store
+ * and must see every update of the scan committed.
+ */
+#include "actors/analyzer/analyzer.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actors/scanner/scanner.h"
+#include "protocol/proto.h"
+#include "runtime/msg.h"
+#include "scan/rank.h"
+#include "store/store_actor.h"
+
+#define WRITE_TIMEOUT_MS 60000
+#define MAX_BATCHES 64
+
+typedef struct batch {
+  uint64_t scanner;     /* actor to acknowledge; 0 = a resolve pass */
+  uint32_t outstanding;
+  bool used;
+} batch_t;
+
+typedef struct pend {
+  uint64_t corr; /* 0 = empty slot */
+  uint32_t batch;
+} pend_t;
+
+typedef struct done_wait {
+  struct done_wait *next;
+  rt_msg_t *msg;  /* the SCAN_DONE, kept */
+  int64_t before; /* tasks last seen before this were not seen by the scan */
+} done_wait_t;
+
+/* A scan in progress: when its first findings arrived. Tasks it sees get
+ * a last_seen at or after that time; those of earlier scans of the same
+ * repository have one before it (scans of one repository do not overlap). */
+#define MAX_OPEN_SCANS 32
+typedef struct open_scan {
+  char repo[128];
+  int64_t started;
+} open_scan_t;
+
+typedef struct analyzer {
+  const analyzer_opts_t *o;
+  rt_ctx_t *ctx;
+  batch_t batches[MAX_BATCHES];
+  pend_t *pend;
+  size_t pend_cap, pend_len;
+  uint64_t outstanding;
+  done_wait_t *dones, *dones_tail;
+  analyzer_summary_t sum; /* of the scan being finished */
+  rt_msg_t *resolving;    /* the SCAN_DONE whose resolve pass runs */
+  open_scan_t open[MAX_OPEN_SCANS];
+} analyzer_t;
+
+static void note_scan(analyzer_t *a, const char *repo, int64_t now)
+{
+  int free_slot = -1;
+  for (int i = 0; i < MAX_OPEN_SCANS; i++) {
+    if (a->open[i].repo[0] && !strcmp(a->open[i].repo, repo))
+      return;
+    if (!a->open[i].repo[0] && free_slot < 0)
+      free_slot = i;
+  }
+  if (free_slot >= 0) {
+    snprintf(a->open[free_slot].repo, sizeof a->open[free_slot].repo, "%s", repo);
+    a->open[free_slot].started = now;
+  }
+}
+
+/* When the scan of @p repo began (and forget it); @p now if unknown. */
+static int64_t close_scan(analyzer_t *a, const char *repo, int64_t now)
+{
+  for (int i = 0; i < MAX_OPEN_SCANS; i++) {
+    if (a->open[i].repo[0] && !strcmp(a->open[i].repo, repo)) {
+      a->open[i].repo[0] = '\0';
+      return a->open[i].started;
+    }
+  }
+  return now;
+}
+
+static int64_t wall_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- corr -> batch ---- */
+
+static size_t slot_of(uint64_t corr, size_t cap)
+{
+  return (size_t)(corr * 0x9E3779B97F4A7C15ull) & (cap - 1);
+}
+
+static int pend_grow(analyzer_t *a)
+{
+  size_t cap = a->pend_cap ? a->pend_cap * 2 : 256;
+  pend_t *t = calloc(cap, sizeof *t);
+  if (!t)
+    return -1;
+  for (size_t i = 0; i < a->pend_cap; i++) {
+    if (!a->pend[i].corr)
+      continue;
+    size_t j = slot_of(a->pend[i].corr, cap);
+    while (t[j].corr)
+      j = (j + 1) & (cap - 1);
+    t[j] = a->pend[i];
+  }
+  free(a->pend);
+  a->pend = t;
+  a->pend_cap = cap;
+  return 0;
+}
+
+static int pend_put(analyzer_t *a, uint64_t corr, uint32_t batch)
+{
+  if ((a->pend_len + 1) * 2 > a->pend_cap && pend_grow(a) != 0)
+    return -1;
+  size_t j = slot_of(corr, a->pend_cap);
+  while (a->pend[j].corr)
+    j = (j + 1) & (a->pend_cap - 1);
+  a->pend[j].corr = corr;
+  a->pend[j].batch = batch;
+  a->pend_len++;
+  return 0;
+}
+
+/* Remove @p corr; returns its batch or -1. Backward-shift deletion. */
+static int pend_take(analyzer_t *a, uint64_t corr)
+{
+  if (!a->pend_cap)
+    return -1;
+  size_t mask = a->pend_cap - 1, j = slot_of(corr, a->pend_cap);
+  while (a->pend[j].corr && a->pend[j].corr != corr)
+    j = (j + 1) & mask;
+  if (!a->pend[j].corr)
+    return -1;
+  int batch = (int)a->pend[j].batch;
+  a->pend[j].corr = 0;
+  a->pend_len--;
+  for (size_t k = (j + 1) & mask; a->pend[k].corr; k = (k + 1) & mask) {
+    pend_t e = a->pend[k];
+    a->pend[k].corr = 0;
+    size_t h = slot_of(e.corr, a->pend_cap);
+    while (a->pend[h].corr)
+      h = (h + 1) & mask;
+    a->pend[h] = e;
+  }
+  return batch;
+}
+
+/* ---- writes ---- */
+
+static int new_batch(analyzer_t *a, uint64_t scanner)
+{
+  for (int i = 0; i < MAX_BATCHES; i++) {
+    if (!a->batches[i].used) {
+      a->batches[i] = (batch_t){scanner, 0, true};
+      return i;
+    }
+  }
+  return -1;
+}
+
+/* Encode @p m and send it to the store actor as part of batch @p b. */
+static void write_msg(analyzer_t *a, int b, const proto_msg_t *m)
+{
+  msgpack_sbuffer sb;
+  rt_msg_t *req = NULL;
+  uint64_t corr = 0;
+  msgpack_sbuffer_init(&sb);
+  if (proto_msgpack_encode(m, &sb) != 0 ||
+      rt_msg_new_take(STORE_MSG_WRITE, sb.data, sb.size, &req) != 0) {
+    msgpack_sbuffer_destroy(&sb);
+    a->sum.failed_writes++;
+    return;
+  }
+  if (rt_request(a->ctx, a->o->store_actor, &req, WRITE_TIMEOUT_MS, &corr) != 0) {
+    rt_msg_free(req);
+    a->sum.failed_writes++;
+    return;
+  }
+  pend_put(a, corr, (uint32_t)b);
+  a->batches[b].outstanding++;
+  a->outstanding++;
+}
+
+/* A "tasks" event for the control plane (the task as REST shows it). */
+static void write_task_event(analyzer_t *a, int b, const proto_msg_t *task,
+                             int64_t now)
+{
+  proto_msg_t e = {.type = PROTO_EVENT};
+  e.u.event.seq = 1; /* assigned by the store */
+  e.u.event.topic = (char *)"tasks";
+  e.u.event.ts = now;
+  e.u.event.data = proto_json_encode(task);
+  if (e.u.event.data)
+    write_msg(a, b, &e);
+  json_decref(e.u.event.data);
+}
+
+static void copy_finding_into(proto_task_t *t, const proto_finding_t *f)
+{
+  t->loc.line = f->loc.line;
+  t->loc.column = f->loc.column;
+  free(t->loc.path);
+  t->loc.path = f->loc.path ? strdup(f->loc.path) : NULL;
+  free(t->loc.symbol);
+  t->loc.symbol = f->loc.symbol ? strdup(f->loc.symbol) : NULL;
+  free(t->text);
+  t->text = f->text ? strdup(f->text) : NULL;
+  if (f->author && !t->author)
+    t->author = strdup(f->author);
+  if (f->authored_at)
+    t->authored_at = f->authored_at;
+  if (f->issue_ref)
+    t->issue_number = f->issue_ref;
+}
+
+static char *title_of(const proto_finding_t *f)
+{
+  const char *text = f->text ? f->text : "";
+  size_t n = strcspn(text, "\n");
+  if (n > 120)
+    n = 120;
+  char *t = malloc(n + 64);
+  if (t)
+    snprintf(t, n + 64, "%s%s%.*s", f->tag ? f->tag : f->kind, n ? ": " : "",
+             (int)n, text);
+  return t;
+}
+
+static void analyze_one(analyzer_t *a, int b, const proto_finding_t *f,
+                        int64_t now)
+{
+  proto_msg_t m = {.type = PROTO_TASK};
+  proto_task_t *t = &m.u.task;
+  int rc = store_task_get(a->o->store, f->fingerprint, t);
+  bool changed = rc != 0;
+  if (rc == 0) {
+    changed = t->loc.line != f->loc.line ||
+              strcmp(t->text ? t->text : "", f->text ? f->text : "") != 0;
+    if (t->state == PROTO_STATE_RESOLVED) {
+      t->state = PROTO_STATE_NEW; /* the finding is back */
+      changed = true;
+      a->sum.reopened++;
+    } else {
+      a->sum.updated++;
+    }
+  } else {
+    memset(t, 0, sizeof *t);
+    t->id = strdup(f->fingerprint);
+    t->repo = strdup(f->repo);
+    t->kind = strdup(f->kind);
+    t->title = title_of(f);
+    t->state = PROTO_STATE_NEW;
+    t->first_seen = now;
+    a->sum.created++;
+  }
+  copy_finding_into(t, f);
+  if (t->score.total == 0 && !t->pinned) {
+    char why[160];
+    json_t *due = f->details ? json_object_get(f->details, "due") : NULL;
+    t->score.total = scan_default_score(f->kind, json_string_value(due),
+                                        f->issue_ref != 0, NULL, why, sizeof why);
+    free(t->score.why);
+    t->score.why = strdup(why);
+  }
+  t->last_seen = now;
+  t->updated_at = now;
+  write_msg(a, b, &m);
+  if (changed) /* a rescan that changes nothing says nothing */
+    write_task_event(a, b, &m, now);
+  proto_msg_fini(&m);
+}
+
+static void ack_scanner(analyzer_t *a, uint64_t scanner)
+{
+  rt_msg_t *ack = NULL;
+  if (scanner && rt_msg_new(SCANNER_MSG_ACK, NULL, 0, &ack) == 0 &&
+      rt_send_id(rt_ctx_runtime(a->ctx), scanner, &ack) != 0)
+    rt_msg_free(ack);
+}
+
+static void analyze_batch(analyzer_t *a, int b, const void *data, size_t len)
+{
+  int64_t now = wall_ms();
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+      u.data.type == MSGPACK_OBJECT_ARRAY) {
+    for (uint32_t i = 0; i < u.data.via.array.size; i++) {
+      const msgpack_object *o = &u.data.via.array.ptr[i];
+      proto_msg_t f;
+      if (o->type != MSGPACK_OBJECT_BIN ||
+          proto_msgpack_decode(o->via.bin.ptr, o->via.bin.size, &f, NULL, 0))
+        continue;
+      if (f.type == PROTO_FINDING) {
+        note_scan(a, f.u.finding.repo, now);
+        analyze_one(a, b, &f.u.finding, now);
+      }
+      proto_msg_fini(&f);
+    }
+  }
+  msgpack_unpacked_destroy(&u);
+}
+
+static void on_findings(analyzer_t *a, rt_msg_t *msg)
+{
+  size_t len;
+  const void *data = rt_msg_data(msg, &len);
+  uint64_t scanner = rt_msg_sender(msg);
+  int b = new_batch(a, scanner);
+  if (b < 0) {
+    /* more batches in flight than scanners may send: never expected;
+     * the findings come back with the next scan */
+    a->sum.failed_writes++;
+    ack_scanner(a, scanner);
+    return;
+  }
+  analyze_batch(a, b, data, len);
+  if (a->batches[b].outstanding == 0) {
+    a->batches[b].used = false;
+    ack_scanner(a, scanner);
+  }
+}
+
+/* ---- the resolve pass ---- */
+
+typedef struct resolve_scan {
+  const char *repo;
+  int64_t before;
+  char **ids;
+  size_t n, cap;
+} resolve_scan_t;
+
+static bool scanned_kind(const char *kind)
+{
+  return strcmp(kind, "issue") != 0 && strcmp(kind, "stale-issue") != 0;
+}
+
+static int collect_stale(const proto_task_t *t, void *arg)
+{
+  resolve_scan_t *r = arg;
+  if (!scanned_kind(t->kind) || t->last_seen >= r->before ||
+      t->state == PROTO_STATE_RESOLVED ||
+      !proto_state_transition_ok(t->state, PROTO_STATE_RESOLVED))
+    return 0;
+  if (r->n == r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 64;
+    char **v = realloc(r->ids, cap * sizeof *v);
+    if (!v)
+      return 1;
+    r->ids = v;
+    r->cap = cap;
+  }
+  r->ids[r->n] = strdup(t->id);
+  if (r->ids[r->n])
+    r->n++;
+  return 0;
+}
+
+static void finish_done(analyzer_t *a);
+
+/* Runs when no write is outstanding: read the store, resolve what the
+ * scan did not see, then report. */
+static void start_resolve(analyzer_t *a, rt_msg_t *done, int64_t before)
+{
+  size_t len;
+  const void *data = rt_msg_data(done, &len);
+  proto_msg_t d;
+  a->resolving = done;
+  if (proto_msgpack_decode(data, len, &d, NULL, 0) != 0) {
+    finish_done(a);
+    return;
+  }
+  snprintf(a->sum.repo, sizeof a->sum.repo, "%s", d.u.scan_done.repo);
+  if (!d.u.scan_done.error) {
+    resolve_scan_t r = {.repo = d.u.scan_done.repo, .before = before};
+    store_filter_t f = {.state = -1, .repo = d.u.scan_done.repo};
+    store_task_foreach(a->o->store, &f, collect_stale, &r);
+    int b = r.n ? new_batch(a, 0) : -1;
+    for (size_t i = 0; i < r.n; i++) {
+      proto_msg_t m = {.type = PROTO_TASK_UPDATE};
+      proto_task_t cur;
+      if (b >= 0 && store_task_get(a->o->store, r.ids[i], &cur) == 0) {
+        m.u.task_update.task_id = r.ids[i];
+        m.u.task_update.from = cur.state;
+        m.u.task_update.to = PROTO_STATE_RESOLVED;
+        m.u.task_update.reason = (char *)"finding gone";
+        m.u.task_update.actor = (char *)"analyzer";
+        m.u.task_update.at = wall_ms();
+        write_msg(a, b, &m);
+        a->sum.resolved++;
+        proto_msg_t tm = {.type = PROTO_TASK};
+        tm.u.task = cur;
+        tm.u.task.state = PROTO_STATE_RESOLVED;
+        write_task_event(a, b, &tm, m.u.task_update.at);
+        store_task_free(&cur);
+      }
+      free(r.ids[i]);
+    }
+    free(r.ids);
+    if (b >= 0 && a->batches[b].outstanding == 0)
+      a->batches[b].used = false;
+  }
+  proto_msg_fini(&d);
+  if (a->outstanding == 0)
+    finish_done(a);
+}
+
+static void send_to_listener(analyzer_t *a, rt_msg_t **m)
+{
+  if (!a->o->done_to || rt_send(a->o->done_to, m) != 0)
+    rt_msg_free(*m);
+  *m = NULL;
+}
+
+static void finish_done(analyzer_t *a)
+{
+  rt_msg_t *sum = NULL;
+  if (rt_msg_new(ANALYZER_MSG_SUMMARY, &a->sum, sizeof a->sum, &sum) == 0)
+    send_to_listener(a, &sum);
+  send_to_listener(a, &a->resolving);
+  memset(&a->sum, 0, sizeof a->sum);
+}
+
+static void run_waiting_dones(analyzer_t *a)
+{
+  while (!a->resolving && a->outstanding == 0 && a->dones) {
+    done_wait_t *w = a->dones;
+    a->dones = w->next;
+    if (!a->dones)
+      a->dones_tail = NULL;
+    rt_msg_t *m = w->msg;
+    int64_t before = w->before;
+    free(w);
+    start_resolve(a, m, before);
+  }
+}
+
+static void on_done(analyzer_t *a, rt_msg_t *msg)
+{
+  size_t len;
+  void *data = rt_msg_take_payload(msg, &len);
+  rt_msg_t *kept = NULL;
+  done_wait_t *w = malloc(sizeof *w);
+  if (!data || !w || rt_msg_new_take(PROTO_SCAN_DONE, data, len, &kept) != 0) {
+    free(w);
+    return;
+  }
+  w->next = NULL;
+  w->msg = kept;
+  w->before = wall_ms();
+  proto_msg_t d;
+  const void *bytes = rt_msg_data(kept, &len);
+  if (proto_msgpack_decode(bytes, len, &d, NULL, 0) == 0) {
+    w->before = close_scan(a, d.u.scan_done.repo, w->before);
+    proto_msg_fini(&d);
+  }
+  if (a->dones_tail)
+    a->dones_tail->next = w;
+  else
+    a->dones = w;
+  a->dones_tail = w;
+  run_waiting_dones(a);
+}
+
+/* A store acknowledgement (or its timeout). */
+static void on_write_reply(analyzer_t *a, rt_msg_t *msg, bool timed_out)
+{
+  int b = pend_take(a, rt_msg_corr(msg));
+  if (b < 0)
+    return;
+  if (timed_out)
+    a->sum.failed_writes++;
+  a->outstanding--;
+  batch_t *bt = &a->batches[b];
+  if (--bt->outstanding == 0) {
+    bt->used = false;
+    ack_scanner(a, bt->scanner);
+  }
+  if (a->resolving && a->outstanding == 0)
+    finish_done(a);
+  run_waiting_dones(a);
+}
+
+/* ---- the actor ---- */
+
+static int an_start(rt_ctx_t *ctx, void *state, const void *arg)
+{
+  analyzer_t *a = state;
+  a->o = arg;
+  return 0;
+}
+
+static void an_stop(rt_ctx_t *ctx, void *state)
+{
+  analyzer_t *a = state;
+  while (a->dones) {
+    done_wait_t *w = a->dones;
+    a->dones = w->next;
+    rt_msg_free(w->msg);
+    free(w);
+  }
+  rt_msg_free(a->resolving);
+  free(a->pend);
+}
+
+static void an_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
+{
+  analyzer_t *a = state;
+  a->ctx = ctx;
+  switch (rt_msg_type(msg)) {
+  case SCANNER_MSG_FINDINGS:
+    on_findings(a, msg);
+    break;
+  case PROTO_SCAN_DONE:
+    on_done(a, msg);
+    break;
+  case STORE_MSG_ACK:
+    on_write_reply(a, msg, false);
+    break;
+  case RT_MSG_TIMEOUT:
+    on_write_reply(a, msg, true);
+    break;
+  case SCANNER_MSG_WARNING:
+  case PROTO_SCAN_PROGRESS:
+  default:
+    break;
+  }
+}
+
+static const rt_actor_type_t analyzer_type = {
+    .name = "analyzer",
+    .state_size = sizeof(analyzer_t),
+    .on_start = an_start,
+    .on_msg = an_msg,
+    .on_stop = an_stop,
+};
+
+int analyzer_spawn(rt_runtime_t *rt, const analyzer_opts_t *opts,
+                   rt_actor_t **out)
+{
+  rt_spawn_opts_t so = {.name = "analyzer"};
+  return rt_actor_spawn(rt, &analyzer_type, opts, &so, out);
+}

@@ -1,0 +1,46 @@
+/*
+ * analyzer.h: findings become tasks in the store.
+ *
+ * The analyzer is the sink of every scan in the daemon (scanner.h). For
+ * each finding of a SCANNER_MSG_FINDINGS batch it reads the task with the
+ * same id (the finding's fingerprint) and writes, through the store actor
+ * (group commit), either a new task (state new, first_seen now) or the
+ * known task with its location, text and last_seen refreshed (state,
+ * score, labels, links and attempts kept); a task that was `resolved` and
+ * whose finding is back moves to `new` again. It acknowledges the batch to
+ * the scanner only when the store acknowledged every write of it, so a
+ * slow disk slows the scan instead of growing queues.
+ *
+ * At PROTO_SCAN_DONE (a scan without error) every task of that repository
+ * of a kind the scan looks for (markers, refactor, secret) that the scan
+ * did not see is moved to `resolved` ("finding gone"). A scan that failed
+ * resolves nothing.
+ *
+ * Listeners: done_to (optional) receives the PROTO_SCAN_DONE message once
+ * the resolve pass has been written, with the counts of this scan in an
+ * ANALYZER_MSG_SUMMARY ({repo, new, updated, resolved}) just before it.
+ */
+#ifndef CCM_ACTORS_ANALYZER_H
+#define CCM_ACTORS_ANALYZER_H
+
+#include "runtime/actor.h"
+#include "store/store.h"
+
+#define ANALYZER_MSG_SUMMARY 0x5A000001u
+
+typedef struct analyzer_summary {
+  char repo[64];
+  uint64_t created, updated, reopened, resolved, failed_writes;
+} analyzer_summary_t;
+
+typedef struct analyzer_opts {
+  store_t *store;          /* for reads (borrowed) */
+  rt_actor_t *store_actor; /* for writes (borrowed) */
+  rt_actor_t *done_to;     /* may be NULL */
+} analyzer_opts_t;
+
+/** Spawn the analyzer (registered as "analyzer"). @p opts must outlive it. */
+int analyzer_spawn(rt_runtime_t *rt, const analyzer_opts_t *opts,
+                   rt_actor_t **out);
+
+#endif /* CCM_ACTORS_ANALYZER_H */

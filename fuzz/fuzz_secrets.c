@@ -28,19 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/fuzz_check.h"
 #include "scan/dupes.h"
 #include "scan/metrics.h"
 #include "scan/secrets.h"
 
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      fprintf(stderr, "fuzz check failed: %s: ", #cond);   \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fputc('\n', stderr);                                 \
-      abort();                                             \
-    }                                                      \
-  } while (0)
+#define CHECK FUZZ_CHECK
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

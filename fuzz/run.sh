@@ -18,12 +18,12 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 
-usage() { echo "usage: fuzz/run.sh msgpack|json|lexer|all SECONDS" >&2; exit 2; }
+usage() { echo "usage: fuzz/run.sh msgpack|json|lexer|secrets|all SECONDS" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 case "$2" in ''|*[!0-9]*) usage ;; esac
 case "$1" in
-  msgpack|json|lexer) targets=("$1") ;;
-  all) targets=(msgpack json lexer) ;;
+  msgpack|json|lexer|secrets) targets=("$1") ;;
+  all) targets=(msgpack json lexer secrets) ;;
   *) usage ;;
 esac
 secs=$2
@@ -32,15 +32,25 @@ CC=${FUZZ_CC:-clang-14}
 command -v "$CC" >/dev/null || CC=clang
 mkdir -p "$out"
 
+# The scan/ targets: sources and libraries beyond the flags every target gets.
+scan_sources() {
+  case $1 in
+    lexer) echo scan/lang.c scan/lexer.c scan/markers.c ;;
+    secrets) echo scan/secrets.c scan/metrics.c scan/metrics_brace.c \
+      scan/metrics_indent.c scan/metrics_keyword.c scan/dupes.c ;;
+  esac
+}
+
 build() {
   local t=$1
-  if [ "$t" = lexer ]; then
+  if [ "$t" = lexer ] || [ "$t" = secrets ]; then
+    # shellcheck disable=SC2046
     "$CC" -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
       -Wall -Wextra -Werror -Wno-unused-parameter -Wstrict-prototypes \
       -Wmissing-prototypes -Wold-style-definition -Wvla -Wshadow -Wformat=2 -I. \
-      scan/lang.c scan/lexer.c scan/markers.c fuzz/fuzz_lexer.c \
-      -o "$out/fuzz_$t" -lpthread
+      $(scan_sources "$t") "fuzz/fuzz_$t.c" \
+      -o "$out/fuzz_$t" -lcrypto -lm -lpthread
     return
   fi
   # shellcheck disable=SC2046

@@ -45,13 +45,16 @@
  *            indented deeper (blank lines and lines inside a multi-line
  *            string do not end it); a one-line `def f(): return 1` is a
  *            one-line function.
- *   keyword  Ruby `def ... end`, Lua `function ... end`, shell `name() {`
- *            and `function name {`, Elixir `def/defp ... do ... end` and
- *            `fn ... end`: a stack of block openers (class module if unless
- *            while until for case begin do repeat function def fn, `{`)
- *            and closers (end fi done esac until `}`), where if/unless/
- *            while/until open a block only as the first word of a
- *            statement (Ruby modifiers do not).
+ *   keyword  Ruby `def ... end` (also `def f(x) = x`), Lua `function ...
+ *            end` (named by `local f = function`), shell `name() {` and
+ *            `function name {`, Elixir `def/defp ... do ... end` (also
+ *            `def f(x), do: x`): a stack of block openers (class module if
+ *            unless while until for case begin do repeat function def fn,
+ *            `{`) and closers (end fi done esac until `}`), where if/
+ *            unless/while/until open a block only as the first word of a
+ *            statement (Ruby modifiers do not). Elixir `fn ... end` is a
+ *            block, not a function. Other keyword languages (Julia works;
+ *            Pascal, Fortran, VB, MATLAB only roughly) get the same rules.
  *
  * Functions are reported when they end (inner before outer); a function
  * still open at the end of the buffer ends on the last line.

@@ -18,7 +18,9 @@
 typedef unsigned char scan_v16 __attribute__((vector_size(16)));
 typedef unsigned char scan_v32 __attribute__((vector_size(32)));
 
-#if defined(__x86_64__) && defined(__GNUC__)
+/* Not under ThreadSanitizer: the clones' ifunc resolvers run while the
+ * loader relocates, before TSan's runtime is up, and crash there. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
 #define SCAN_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define SCAN_SIMD_CLONES

@@ -68,11 +68,12 @@ run_suite build-ci/asan "ASan+UBSan build: all suites"
 
 CC=${SAN_CC:-gcc} setup build-ci/tsan --buildtype=debugoptimized -Dtests=enabled \
   -Db_sanitize=thread -Db_lundef=false
-run_suite build-ci/tsan "TSan build: runtime suite" --suite runtime
+run_suite build-ci/tsan "TSan build: runtime and scanner suites" \
+  --suite runtime --suite scanner
 
 # A short, bounded fuzz run of each decoder (the long runs are documented
 # in fuzz/README.md); a crash, leak or UB report fails it.
-echo "== fuzz: msgpack and JSON decoders, ${FUZZ_SECONDS:-30} s each"
+echo "== fuzz: every fuzz target (fuzz/run.sh all), ${FUZZ_SECONDS:-30} s each"
 if fuzz/run.sh all "${FUZZ_SECONDS:-30}"; then
   passed=$((passed + 1))
 else

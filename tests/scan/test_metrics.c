@@ -424,6 +424,12 @@ Test(metrics, unbalanced_input_ends_open_functions_at_the_last_line)
   memset(&l, 0, sizeof l);
   const char *py = "def f(a,\n      b";
   cr_assert_eq(scan_functions(SCAN_FAMILY_INDENT, py, strlen(py), collect, &l), 0);
+  /* a bracket still open at the end: the function ends on its last line
+   * with text, not past the final newline (found by fuzz_secrets) */
+  memset(&l, 0, sizeof l);
+  const char *open = "def f(a):\n    return [x\n";
+  cr_assert_eq(scan_functions(SCAN_FAMILY_INDENT, open, strlen(open), collect, &l), 1);
+  cr_assert_str_eq(l.v[0].row, "f:1-2 p1 c1 n0");
 }
 
 Test(metrics, a_long_function_is_measured_to_its_closing_brace)

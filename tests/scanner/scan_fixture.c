@@ -17,7 +17,7 @@ static void mkdirs_for(const char *path)
       continue;
     *p = '\0';
     if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-      cr_assert_fail("mkdir %s: %s", tmp, strerror(errno));
+      cr_assert(0, "mkdir %s: %s", tmp, strerror(errno));
     *p = '/';
   }
 }

@@ -6,7 +6,9 @@ once into bench/.cache/ (BENCH_KERNEL=DIR uses another tree). Every tool
 sees the same files: ccm with --no-default-excludes (the tarball has no
 vendored folders to skip), ripgrep with --hidden --no-ignore (outside git
 it would read hidden files' rules otherwise), leasot on every file ccm
-reads that leasot knows a comment syntax for.
+reads that leasot knows a comment syntax for. ccm walks the tree with
+--no-git (the unpacked tarball sits inside this repository's ignored
+bench/.cache/, and is no git repository of its own).
 
 Figures (medians of BENCH_REPEAT warm runs, default 3, tools interleaved):
   markers   `ccm scan --json --no-secrets --no-refactor` (every marker as a
@@ -66,9 +68,9 @@ def timed(cmd, cwd=None, ok=(0,)):
 
 
 def ccm_cmd(tree, full):
-    cmd = [CCM, "scan", "--json", "--no-default-excludes", tree]
+    cmd = [CCM, "scan", "--json", "--no-git", "--no-default-excludes", tree]
     if not full:
-        cmd[3:3] = ["--no-secrets", "--no-refactor"]
+        cmd[4:4] = ["--no-secrets", "--no-refactor"]
     return cmd
 
 

@@ -75,6 +75,9 @@ static const char *const scan_help =
     "  --no-default-excludes do not skip vendor/, node_modules/, ...\n"
     "  --max-file-size N     skip files above N bytes (default 1048576)\n"
     "  --no-git              walk the tree even inside a git work tree\n"
+    "  --blame               author and date of each finding's line from\n"
+    "                        git blame (one git process per file with\n"
+    "                        findings)\n"
     "  --no-markers, --no-secrets, --no-refactor\n"
     "                        leave a kind of finding out\n"
     "  --shards N            scanner shards (default: one per core)\n"
@@ -156,6 +159,8 @@ static int parse_flag(scan_cli_t *c, const char *a)
     c->opts.no_refactor = true;
   else if (!strcmp(a, "--no-default-excludes"))
     c->no_default_excludes = true;
+  else if (!strcmp(a, "--blame"))
+    c->opts.blame = true;
   else
     return app_usage_error("unknown option", a);
   return 0;
@@ -390,6 +395,10 @@ static json_t *finding_json(const found_t *x)
     json_object_set_new(o, "symbol", json_string(f->loc.symbol));
   if (f->owner)
     json_object_set_new(o, "owner", json_string(f->owner));
+  if (f->author) {
+    json_object_set_new(o, "author", json_string(f->author));
+    json_object_set_new(o, "authored_at", json_integer(f->authored_at));
+  }
   if (f->issue_ref)
     json_object_set_new(o, "issue_ref", json_integer(f->issue_ref));
   if (f->details)

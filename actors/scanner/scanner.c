@@ -49,6 +49,7 @@ typedef struct coord {
   bool walk_done, finished;
   char *walk_error;
   uint64_t listed, files, bytes, skipped, findings, warnings;
+  int64_t blame_pending; /* jobs counted by results minus jobs back */
   uint64_t started_ms, timer;
 } coord_t;
 
@@ -330,11 +331,12 @@ static void flush_findings(coord_t *c)
 static bool is_result(const msgpack_object *o)
 {
   const msgpack_object *a = o->via.array.ptr;
-  return o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 5 &&
+  return o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 6 &&
          a[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
          a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
          a[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-         a[3].type == MSGPACK_OBJECT_ARRAY && a[4].type == MSGPACK_OBJECT_ARRAY;
+         a[3].type == MSGPACK_OBJECT_ARRAY && a[4].type == MSGPACK_OBJECT_ARRAY &&
+         a[5].type == MSGPACK_OBJECT_POSITIVE_INTEGER;
 }
 
 static void shard_done(coord_t *c, uint64_t sender)
@@ -364,7 +366,25 @@ static void on_result(coord_t *c, rt_msg_t *msg)
     c->skipped += a[2].via.u64;
     forward_findings(c, &a[3]);
     forward_warnings(c, &a[4]);
+    c->blame_pending += (int64_t)a[5].via.u64;
   }
+  msgpack_unpacked_destroy(&u);
+  flush_findings(c);
+  deal(c);
+  maybe_finish(c);
+}
+
+/* A blame job's findings (may come before the result that counted it). */
+static void on_blamed(coord_t *c, rt_msg_t *msg)
+{
+  size_t len;
+  const void *data = rt_msg_data(msg, &len);
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  c->blame_pending--;
+  if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+      u.data.type == MSGPACK_OBJECT_ARRAY)
+    forward_findings(c, &u.data);
   msgpack_unpacked_destroy(&u);
   flush_findings(c);
   deal(c);
@@ -496,7 +516,7 @@ static void report_dupes(coord_t *c)
 
 static void maybe_finish(coord_t *c)
 {
-  if (c->finished || !c->walk_done || c->head)
+  if (c->finished || !c->walk_done || c->head || c->blame_pending != 0)
     return;
   for (unsigned i = 0; i < c->nshards; i++) {
     if (c->inflight[i])
@@ -619,6 +639,9 @@ static void coord_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
     break;
   case SCANNER_MSG__WALK_DONE:
     on_walk_done(c, msg);
+    break;
+  case SCANNER_MSG__BLAMED:
+    on_blamed(c, msg);
     break;
   case SCANNER_MSG_ACK:
     if (c->credits_used)

@@ -52,6 +52,7 @@ enum {
   SCANNER_MSG__RESULT,    /* internal: shard -> coordinator */
   SCANNER_MSG__TICK,      /* internal: progress timer */
   SCANNER_MSG__BEGIN,     /* internal: first message */
+  SCANNER_MSG__BLAMED,    /* internal: a blame job's findings */
 };
 
 #define SCANNER_CREDITS 8
@@ -66,6 +67,7 @@ typedef struct scanner_opts {
   bool no_git;                 /* walk the tree even inside git */
   size_t max_file_size;        /* 0: 1 MiB */
   bool no_markers, no_secrets, no_refactor;
+  bool blame;                  /* author and date from git blame */
   scan_thresholds_t thresholds; /* zeros: scan_thresholds_default() */
   const scan_allowlist_t *allow; /* secrets allowlist, may be NULL */
   unsigned shards;             /* 0: one per worker */

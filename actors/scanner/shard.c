@@ -14,6 +14,8 @@
 
 #include "actors/scanner/scanner_int.h"
 #include "protocol/proto.h"
+#include "runtime/io.h"
+#include "scan/blame.h"
 #include "scan/file.h"
 #include "scan/fingerprint.h"
 #include "scan/lang.h"
@@ -34,6 +36,9 @@ typedef struct shard {
   uint32_t nwarnings;
   uint64_t files, bytes, skipped;
   const char *path; /* the file being scanned */
+  rt_ctx_t *ctx;
+  uint64_t coord;   /* the coordinator of the chunk in progress */
+  uint32_t blame_jobs; /* submitted for this chunk */
   uint32_t file_findings; /* findings kept for it so far */
 } shard_t;
 
@@ -246,6 +251,110 @@ static void scan_refactor(shard_t *s, const struct scan_lang *lang)
   }
 }
 
+/* ---- authors from git blame, on a blocking thread ---- */
+
+typedef struct blame_job {
+  const char *root;      /* the scan's root (lives as long as the scan) */
+  char *path;
+  char *bins;            /* the file's encoded findings, back to back */
+  size_t len;
+  uint32_t n;
+} blame_job_t;
+
+static uint32_t blame_fill(const scan_blame_line_t *bl, size_t nb,
+                           proto_finding_t *f)
+{
+  for (size_t i = 0; i < nb; i++) {
+    if (bl[i].line == f->loc.line && bl[i].author[0]) {
+      f->author = strdup(bl[i].author);
+      f->authored_at = bl[i].time;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Decode the findings, blame their lines, re-encode them with authors. */
+static void blame_run(void *arg, rt_msg_t **result)
+{
+  blame_job_t *j = arg;
+  proto_msg_t *ms = calloc(j->n, sizeof *ms);
+  scan_blame_line_t *bl = calloc(j->n, sizeof *bl);
+  msgpack_unpacker up;
+  msgpack_unpacked u;
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  uint32_t n = 0;
+  msgpack_unpacker_init(&up, j->len + 16);
+  memcpy(msgpack_unpacker_buffer(&up), j->bins, j->len);
+  msgpack_unpacker_buffer_consumed(&up, j->len);
+  msgpack_unpacked_init(&u);
+  while (ms && bl && n < j->n &&
+         msgpack_unpacker_next(&up, &u) == MSGPACK_UNPACK_SUCCESS) {
+    if (u.data.type == MSGPACK_OBJECT_BIN &&
+        proto_msgpack_decode(u.data.via.bin.ptr, u.data.via.bin.size, &ms[n],
+                             NULL, 0) == 0) {
+      bl[n].line = ms[n].u.finding.loc.line;
+      n++;
+    }
+  }
+  msgpack_unpacked_destroy(&u);
+  msgpack_unpacker_destroy(&up);
+  char err[256];
+  int brc = n ? scan_blame(j->root, j->path, bl, n, err, sizeof err) : -1;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, n);
+  for (uint32_t i = 0; i < n; i++) {
+    msgpack_sbuffer one;
+    msgpack_sbuffer_init(&one);
+    if (brc == 0)
+      blame_fill(bl, n, &ms[i].u.finding);
+    proto_msgpack_encode(&ms[i], &one);
+    msgpack_pack_bin(&pk, one.size);
+    msgpack_pack_bin_body(&pk, one.data, one.size);
+    msgpack_sbuffer_destroy(&one);
+    proto_msg_fini(&ms[i]);
+  }
+  scanner_msg_from_sbuffer(SCANNER_MSG__BLAMED, &sb, result);
+  free(ms);
+  free(bl);
+  free(j->bins);
+  free(j->path);
+  free(j);
+}
+
+/* Move the current file's findings (from @p mark on) into a blame job. */
+static void blame_later(shard_t *s, size_t mark, uint32_t nmark)
+{
+  rt_actor_t *coord = NULL;
+  blame_job_t *j = calloc(1, sizeof *j);
+  size_t len = s->findings_sb.size - mark;
+  if (!j || !(j->bins = malloc(len)) || !(j->path = strdup(s->path)) ||
+      rt_actor_lookup_id(rt_ctx_runtime(s->ctx), s->coord, &coord) != 0) {
+    if (j) {
+      free(j->bins);
+      free(j->path);
+    }
+    free(j);
+    return; /* the findings stay in the chunk, without authors */
+  }
+  memcpy(j->bins, s->findings_sb.data + mark, len);
+  j->len = len;
+  j->n = s->nfindings - nmark;
+  j->root = s->sh->opts->root;
+  if (rt_blocking_submit(rt_ctx_runtime(s->ctx), blame_run, j, coord) == 0) {
+    s->findings_sb.size = mark;
+    s->nfindings = nmark;
+    s->blame_jobs++;
+  } else {
+    free(j->bins);
+    free(j->path);
+    free(j);
+  }
+  rt_actor_release(coord);
+}
+
 /* ---- one file ---- */
 
 static void warn(shard_t *s, const char *path, const char *why)
@@ -275,6 +384,8 @@ static void scan_one(shard_t *s, const char *path)
   s->bytes += s->file.len;
   s->path = path;
   s->file_findings = 0;
+  size_t mark = s->findings_sb.size;
+  uint32_t nmark = s->nfindings;
   scan_occurrences_reset(&s->occ);
   size_t head = s->file.len < 256 ? s->file.len : 256;
   const struct scan_lang *lang = scan_lang_detect(path, s->file.data, head);
@@ -286,6 +397,8 @@ static void scan_one(shard_t *s, const char *path)
     scan_refactor(s, lang);
   if (s->file_findings > SHARD_MAX_FINDINGS_PER_FILE)
     warn(s, path, "more than 1000 findings; the first 1000 are kept");
+  if (o->blame && s->nfindings > nmark)
+    blame_later(s, mark, nmark);
   s->path = NULL;
 }
 
@@ -299,16 +412,17 @@ static void chunk_begin(shard_t *s)
   msgpack_packer_init(&s->warnings, &s->warnings_sb, msgpack_sbuffer_write);
   s->nfindings = s->nwarnings = 0;
   s->files = s->bytes = s->skipped = 0;
+  s->blame_jobs = 0;
 }
 
-/* [files, bytes, skipped, [findings...], [warnings...]] */
+/* [files, bytes, skipped, [findings...], [warnings...], blame_jobs] */
 static int chunk_result(shard_t *s, rt_msg_t **out)
 {
   msgpack_sbuffer sb;
   msgpack_packer pk;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_array(&pk, 5);
+  msgpack_pack_array(&pk, 6);
   msgpack_pack_uint64(&pk, s->files);
   msgpack_pack_uint64(&pk, s->bytes);
   msgpack_pack_uint64(&pk, s->skipped);
@@ -316,6 +430,7 @@ static int chunk_result(shard_t *s, rt_msg_t **out)
   msgpack_sbuffer_write(&sb, s->findings_sb.data, s->findings_sb.size);
   msgpack_pack_array(&pk, s->nwarnings);
   msgpack_sbuffer_write(&sb, s->warnings_sb.data, s->warnings_sb.size);
+  msgpack_pack_uint32(&pk, s->blame_jobs);
   msgpack_sbuffer_destroy(&s->findings_sb);
   msgpack_sbuffer_destroy(&s->warnings_sb);
   return scanner_msg_from_sbuffer(SCANNER_MSG__RESULT, &sb, out);
@@ -347,6 +462,8 @@ static void shard_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
   if (rt_msg_type(msg) != SCANNER_MSG__WORK)
     return;
   const void *data = rt_msg_data(msg, &len);
+  s->ctx = ctx;
+  s->coord = rt_msg_sender(msg);
   chunk_begin(s);
   scan_chunk(s, data, len);
   rt_msg_t *res = NULL;

@@ -251,3 +251,34 @@ Test(scan_cli, refactoring_duplicates_and_secrets_never_printed_in_full)
   tst_rmrf(d);
   free(d);
 }
+
+Test(scan_cli, blame_gives_author_and_date_of_committed_lines)
+{
+  char *d = tst_tmpdir(), *out, *err;
+  fx_write(d, "a.c", "int a;\n// TODO: committed\n");
+  fx_sh(d, "git init -q . && git config user.email t@example.com && "
+           "git config user.name 'Ann Author' && git add -A && "
+           "GIT_AUTHOR_DATE='2025-01-02T03:04:05Z' git commit -qm one");
+  fx_write(d, "a.c", "int a;\n// TODO: committed\n// FIXME: not yet\n");
+  int rc = ccm(&out, &err, "--json", "--blame", d, NULL);
+  cr_assert_eq(rc, 0, "%s", err);
+  json_t *arr = lines(out);
+  json_t *old = find_text(arr, "todo", "committed");
+  json_t *fresh = find_text(arr, "fixme", "not yet");
+  cr_assert_not_null(old, "%s", out);
+  cr_assert_not_null(fresh, "%s", out);
+  cr_assert_str_eq(json_string_value(json_object_get(old, "author")), "Ann Author");
+  cr_assert_eq(json_integer_value(json_object_get(old, "authored_at")), 1735787045);
+  cr_assert_null(json_object_get(fresh, "author"), "not committed: no author");
+  json_decref(arr);
+  free(out);
+  free(err);
+  /* without --blame: no author, and the same ids */
+  rc = ccm(&out, &err, "--json", d, NULL, NULL);
+  cr_assert_eq(rc, 0);
+  cr_assert_null(strstr(out, "Ann Author"));
+  free(out);
+  free(err);
+  tst_rmrf(d);
+  free(d);
+}

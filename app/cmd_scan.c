@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "actors/scanner/scanner.h"
@@ -75,6 +76,8 @@ static const char *const scan_help =
     "  --no-default-excludes do not skip vendor/, node_modules/, ...\n"
     "  --max-file-size N     skip files above N bytes (default 1048576)\n"
     "  --no-git              walk the tree even inside a git work tree\n"
+    "  --any-case            markers in any case (todo:, Todo:), not only\n"
+    "                        upper case\n"
     "  --blame               author and date of each finding's line from\n"
     "                        git blame (one git process per file with\n"
     "                        findings)\n"
@@ -161,6 +164,8 @@ static int parse_flag(scan_cli_t *c, const char *a)
     c->no_default_excludes = true;
   else if (!strcmp(a, "--blame"))
     c->opts.blame = true;
+  else if (!strcmp(a, "--any-case"))
+    c->opts.any_case = true;
   else
     return app_usage_error("unknown option", a);
   return 0;
@@ -347,9 +352,20 @@ static int scan_path(rt_runtime_t *rt, scan_cli_t *c, results_t *r,
   proto_scan_done_t done;
   size_t before = r->len;
   memset(&done, 0, sizeof done);
-  app_repo_id_of(path, repo, sizeof repo);
-  c->opts.repo = repo;
+  char dir[PATH_MAX];
+  struct stat st;
   c->opts.root = path;
+  c->opts.only = NULL;
+  if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+    /* one file: its directory is the root, the file the only path */
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1,
+             slash ? (slash == path ? "/" : path) : ".");
+    c->opts.root = dir;
+    c->opts.only = slash ? slash + 1 : path;
+  }
+  app_repo_id_of(c->opts.root, repo, sizeof repo);
+  c->opts.repo = repo;
   c->opts.progress_ms = isatty(2) ? 100 : 0;
   r->started_ms = now_ms();
   r->progress_shown = false;

@@ -290,6 +290,10 @@ int scan_walk(const scan_walk_cfg_t *cfg, scan_path_fn fn, void *ud,
   w.fn = fn;
   w.ud = ud;
   w.stats = stats;
+  if (cfg->only) {
+    stats->listed = 1;
+    return fn(ud, cfg->only, strlen(cfg->only));
+  }
   if (!cfg->no_git && git_inside_work_tree(cfg->root))
     return walk_git(&w, err, errlen);
   return walk_tree(&w, err, errlen);

@@ -29,6 +29,8 @@ typedef struct scan_walk_cfg {
   const char *const *excludes;  /* rules as above; NULL = the defaults */
   size_t nexcludes;
   bool no_git;                  /* walk the tree even in a git work tree */
+  const char *only;             /* list just this file (relative to root,
+                                   no excludes applied), NULL: walk */
 } scan_walk_cfg_t;
 
 /* Receives one relative path (NUL-terminated, len bytes); non-zero stops. */

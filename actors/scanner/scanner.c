@@ -153,6 +153,7 @@ static void walk_run(void *arg, rt_msg_t **result)
       .excludes = j->opts.excludes,
       .nexcludes = j->opts.nexcludes,
       .no_git = j->opts.no_git,
+      .only = j->opts.only,
   };
   scan_walk_stats_t st;
   char err[512] = "";
@@ -551,6 +552,7 @@ static void shared_init(scanner_shared_t *sh, const scanner_opts_t *o)
                                 : (const char **)default_markers;
   sh->markers.ntags = o->markers ? o->nmarkers
                                  : sizeof default_markers / sizeof *default_markers;
+  sh->markers.flags = o->any_case ? SCAN_MARKER_ANY_CASE : 0;
   sh->thresholds = o->thresholds;
   if (!sh->thresholds.max_function_lines && !sh->thresholds.max_file_lines)
     sh->thresholds = scan_thresholds_default();

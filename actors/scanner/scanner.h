@@ -65,9 +65,11 @@ typedef struct scanner_opts {
   const char *const *excludes; /* NULL: scan_walk_default_excludes() */
   size_t nexcludes;
   bool no_git;                 /* walk the tree even inside git */
+  const char *only;            /* scan just this file of root */
   size_t max_file_size;        /* 0: 1 MiB */
   bool no_markers, no_secrets, no_refactor;
   bool blame;                  /* author and date from git blame */
+  bool any_case;               /* markers in any case (todo:, Todo:) */
   scan_thresholds_t thresholds; /* zeros: scan_thresholds_default() */
   const scan_allowlist_t *allow; /* secrets allowlist, may be NULL */
   unsigned shards;             /* 0: one per worker */

@@ -6,7 +6,9 @@ optionally edits files in its working directory (the task's worktree), and
 replays a recorded stream-json transcript from tests/data/agent/ on stdout.
 Behaviours the executor must survive are options: stall (stop writing),
 ignore SIGTERM, fork grandchildren (that ignore SIGTERM too), leave the
-process group while holding stdout, an oversized line, a given exit code.
+process group while holding stdout, an oversized line, a given exit code,
+and a different first run (--marker FILE: while FILE does not exist the
+run creates it and replays --first-transcript with --first-exit instead).
 
 Options may also come from the prompt: every line of the form
 `fake-agent: ARGS` adds ARGS (shell words) to the command line, so one
@@ -43,6 +45,9 @@ def parse(argv):
     p.add_argument("--env-out")
     p.add_argument("--argv-out")
     p.add_argument("--delay-ms", type=int, default=0)
+    p.add_argument("--marker")
+    p.add_argument("--first-transcript")
+    p.add_argument("--first-exit", type=int, default=1)
     p.add_argument("--session-id", default="00000000-0000-0000-0000-000000000000")
     args, _ = p.parse_known_args(argv)
     return args
@@ -129,6 +134,11 @@ def main():
     if args.argv_out:
         with open(args.argv_out, "w") as f:
             json.dump(sys.argv, f)
+    if args.marker and not os.path.exists(args.marker):
+        open(args.marker, "w").close()  # the first run behaves differently
+        args.transcript = args.first_transcript
+        args.exit = args.first_exit
+        args.edit = []
     fork_grandchildren(args)
     if args.stderr:
         sys.stderr.write(args.stderr + "\n")

@@ -123,8 +123,12 @@ static int take_strings(const msgpack_object *v, const gh__field_t *f)
     const msgpack_object *it = &a->ptr[i];
     if (it->type != MSGPACK_OBJECT_STR)
       rc = GH_EMALFORMED;
-    else if (!(out[i] = strndup(it->via.str.ptr, it->via.str.size)))
+    else if (!(out[i] = malloc(it->via.str.size + 1)))
       rc = GH_ENOMEM;
+    else { /* not strndup: the bytes are not NUL-terminated */
+      memcpy(out[i], it->via.str.ptr, it->via.str.size);
+      out[i][it->via.str.size] = '\0';
+    }
   }
   if (rc) {
     for (uint32_t i = 0; i < a->size; i++)

@@ -1053,9 +1053,13 @@ static int add_glob(scan_allowlist_t *a, const char *rule, const char *g,
   if (!v)
     return -1;
   a->globs = v;
-  char *copy = strndup(g, n);
+  /* not strndup: g is not NUL-terminated, and ASan's strndup checks
+   * one byte past n when it finds no NUL (a fuzz finding) */
+  char *copy = malloc(n + 1);
   if (!copy)
     return -1;
+  memcpy(copy, g, n);
+  copy[n] = '\0';
   v[a->nglobs++] = (struct allow_glob){rule, copy};
   return 0;
 }

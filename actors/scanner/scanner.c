@@ -392,6 +392,17 @@ static void on_blamed(coord_t *c, rt_msg_t *msg)
   maybe_finish(c);
 }
 
+/* A msgpack string as a C string (its bytes are not NUL-terminated). */
+static char *copy_str(const msgpack_object *o)
+{
+  char *s = malloc(o->via.str.size + 1);
+  if (s) {
+    memcpy(s, o->via.str.ptr, o->via.str.size);
+    s[o->via.str.size] = '\0';
+  }
+  return s;
+}
+
 static void on_walk_done(coord_t *c, rt_msg_t *msg)
 {
   size_t len;
@@ -403,7 +414,7 @@ static void on_walk_done(coord_t *c, rt_msg_t *msg)
     const msgpack_object *a = u.data.via.array.ptr;
     c->listed = a[0].via.u64;
     if (a[3].type == MSGPACK_OBJECT_STR)
-      c->walk_error = strndup(a[3].via.str.ptr, a[3].via.str.size);
+      c->walk_error = copy_str(&a[3]);
   }
   msgpack_unpacked_destroy(&u);
   c->walk_done = true;

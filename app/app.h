@@ -13,6 +13,8 @@ int app_cmd_tasks(int argc, char **argv);
 int app_cmd_show(int argc, char **argv);
 int app_cmd_status(int argc, char **argv);
 int app_cmd_scan(int argc, char **argv);
+/* `ccm config check [FILE]` (cmd_config.c); argv[0] is "config". */
+int app_cmd_config(int argc, char **argv);
 
 #include <stddef.h>
 

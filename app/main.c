@@ -6,9 +6,10 @@
  * the mask and one sigwait() here receives them), starts the runtime, and
  * stops it in order.
  *
- * Commands in this build: serve, tasks, show, status, version, help. The
- * others of SPEC §3 (run) are listed by `ccm help` as coming, and
- * exit 2 with a clear message until the modules behind them exist.
+ * Commands in this build: serve, tasks, show, status, scan, config,
+ * version, help. The others of SPEC §3 (run) are listed by `ccm help` as
+ * coming, and exit 2 with a clear message until the modules behind them
+ * exist.
  */
 #include <errno.h>
 #include <signal.h>
@@ -51,6 +52,8 @@ static const char *const usage_text =
     "                 store counts by state\n"
     "  scan [PATH...] [--json] [options]\n"
     "                 scan once and print the ranked tasks (no state)\n"
+    "  config check [FILE] [--env]\n"
+    "                 validate a config file (default ./ccm.yaml)\n"
     "  version        print the version\n"
     "  help [COMMAND] print this help, or a command's\n"
     "\n"
@@ -193,6 +196,10 @@ static int cmd_help(int argc, char **argv)
     fputs(serve_help, stdout);
     return EXIT_OK;
   }
+  if (argc > 2 && !strcmp(argv[2], "config")) {
+    char *config_argv[] = {argv[2], (char *)"--help", NULL};
+    return app_cmd_config(2, config_argv);
+  }
   if (argc > 2 && !strcmp(argv[2], "scan")) {
     char *scan_argv[] = {argv[2], (char *)"--help", NULL};
     return app_cmd_scan(2, scan_argv);
@@ -225,6 +232,8 @@ int main(int argc, char **argv)
     return app_cmd_status(argc, argv);
   if (!strcmp(cmd, "scan"))
     return app_cmd_scan(argc - 1, argv + 1);
+  if (!strcmp(cmd, "config"))
+    return app_cmd_config(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("ccm %s\n", CCM_VERSION);
     return EXIT_OK;

@@ -70,7 +70,8 @@ typedef struct cfg_error {
 typedef struct cfg_errors {
   char *file;         /* the name errors are printed with */
   cfg_error_t *v;     /* sorted by line, then column */
-  size_t n;           /* at most CFG_ERRORS_MAX */
+  size_t n;           /* at most CFG_ERRORS_MAX, + 1 when the check had
+                         to stop early (the last word on why) */
   size_t dropped;     /* errors found beyond the cap */
 } cfg_errors_t;
 

@@ -74,6 +74,10 @@ void cfg__error_add(cfg_errors_t *e, unsigned line, unsigned column,
 void cfg__error_vadd(cfg_errors_t *e, unsigned line, unsigned column,
                      const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
+/* Add the error that stopped a walk: kept even past the cap (the list
+ * then holds CFG_ERRORS_MAX + 1), since it explains why checking ended. */
+void cfg__error_fatal(cfg_errors_t *e, unsigned line, unsigned column,
+                      const char *message);
 void cfg__errors_sort(cfg_errors_t *e);
 size_t cfg__errors_count(const cfg_errors_t *e);
 
@@ -148,9 +152,7 @@ unsigned cfg__edit_distance(const char *a, const char *b);
 /* Fill @p c (already holding the defaults) from the tree's root. */
 void cfg__apply_tree(cfg_t *c, const cfg_node_t *root, cfg_errors_t *errs);
 
-/* Built-in preset "claude-code" (config.c). */
-void cfg__preset_builtin(cfg_preset_t *p);
-void cfg__preset_fini(cfg_preset_t *p);
+/* Free what one list element owns and zero it (config.c). */
 void cfg__repo_fini(cfg_repo_t *r);
 void cfg__alert_fini(cfg_alert_t *a);
 void cfg__webhook_fini(cfg_webhook_t *w);

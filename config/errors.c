@@ -125,6 +125,34 @@ void cfg_errors_fini(cfg_errors_t *e)
   memset(e, 0, sizeof(*e));
 }
 
+/* Length of the valid UTF-8 sequence at @p s (1-4), or 0 when invalid. */
+static size_t utf8_len(const unsigned char *s)
+{
+  size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2
+           : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+           : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+  for (size_t i = 1; i < n; i++)
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+  return n;
+}
+
+/* Messages quote keys and values from the file: make them safe to print
+ * on a terminal or in a log line (no control characters, valid UTF-8:
+ * "%.64s" may have cut a character in two). */
+static void sanitize(char *m)
+{
+  unsigned char *s = (unsigned char *)m;
+  while (*s) {
+    size_t n = utf8_len(s);
+    if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7F))) {
+      *s++ = '?';
+      continue;
+    }
+    s += n;
+  }
+}
+
 void cfg__error_vadd(cfg_errors_t *e, unsigned line, unsigned column,
                      const char *fmt, va_list ap)
 {
@@ -134,6 +162,7 @@ void cfg__error_vadd(cfg_errors_t *e, unsigned line, unsigned column,
   }
   char buf[512];
   vsnprintf(buf, sizeof buf, fmt, ap);
+  sanitize(buf);
   e->v = cfg__xrealloc(e->v, (e->n + 1) * sizeof(*e->v));
   e->v[e->n++] = (cfg_error_t){line, column, cfg__xstrdup(buf)};
 }
@@ -145,6 +174,15 @@ void cfg__error_add(cfg_errors_t *e, unsigned line, unsigned column,
   va_start(ap, fmt);
   cfg__error_vadd(e, line, column, fmt, ap);
   va_end(ap);
+}
+
+void cfg__error_fatal(cfg_errors_t *e, unsigned line, unsigned column,
+                      const char *message)
+{
+  char *m = cfg__xstrdup(message);
+  sanitize(m);
+  e->v = cfg__xrealloc(e->v, (e->n + 1) * sizeof(*e->v));
+  e->v[e->n++] = (cfg_error_t){line, column, m};
 }
 
 size_t cfg__errors_count(const cfg_errors_t *e)

@@ -33,19 +33,71 @@ typedef struct builder {
   unsigned docs;
   bool stop;    /* a second document: ignore the rest */
   bool broken;  /* a syntax error: the tree is incomplete */
+  unsigned end_line, end_col; /* the place just after the last character */
 } builder_t;
 
-static unsigned line_of(yaml_mark_t m) { return (unsigned)m.line + 1; }
-static unsigned col_of(yaml_mark_t m) { return (unsigned)m.column + 1; }
+typedef struct place {
+  unsigned line, col; /* 1-based */
+} place_t;
+
+/* Bytes of the line break at @p i (0: none), as libyaml counts them:
+ * \r\n, \r, \n, NEL (U+0085), LS and PS (U+2028, U+2029). */
+static size_t break_at(const char *t, size_t len, size_t i)
+{
+  const unsigned char *u = (const unsigned char *)t;
+  if (u[i] == '\r')
+    return i + 1 < len && u[i + 1] == '\n' ? 2 : 1;
+  if (u[i] == '\n')
+    return 1;
+  if (u[i] == 0xC2 && i + 1 < len && u[i + 1] == 0x85)
+    return 2;
+  if (u[i] == 0xE2 && i + 2 < len && u[i + 1] == 0x80 &&
+      (u[i + 2] == 0xA8 || u[i + 2] == 0xA9))
+    return 3;
+  return 0;
+}
+
+/* Line and column (1-based, in characters) of byte @p offset: reader
+ * errors carry an offset, not a mark. */
+static void place_of_offset(const char *text, size_t len, size_t offset,
+                            unsigned *line, unsigned *col)
+{
+  *line = 1;
+  *col = 1;
+  for (size_t i = 0; i < offset && i < len;) {
+    size_t br = break_at(text, len, i);
+    if (br) {
+      (*line)++;
+      *col = 1;
+      i += br;
+      continue;
+    }
+    if (((unsigned char)text[i] & 0xC0) != 0x80)
+      (*col)++;
+    i++;
+  }
+}
+
+/* The 1-based place of libyaml mark @p m. At the end of a file without
+ * a final line break libyaml's marks are on the line after the last one:
+ * those point at the end of the text instead. */
+static place_t place_of(const builder_t *b, yaml_mark_t m)
+{
+  place_t p = {(unsigned)m.line + 1, (unsigned)m.column + 1};
+  if (p.line > b->end_line)
+    p = (place_t){b->end_line, b->end_col};
+  return p;
+}
 
 static cfg_node_t *node_new(builder_t *b, cfg_node_kind_t kind,
                             yaml_mark_t m)
 {
   cfg_tree_t *t = b->t;
   cfg_node_t *n = cfg__xcalloc(1, sizeof(*n));
+  place_t at = place_of(b, m);
   n->kind = kind;
-  n->line = line_of(m);
-  n->column = col_of(m);
+  n->line = at.line;
+  n->column = at.col;
   cfg__grow(&t->all, &t->capall, t->nall + 1, sizeof(*t->all));
   t->all[t->nall++] = n;
   return n;
@@ -113,7 +165,8 @@ static bool tag_ok(builder_t *b, const yaml_char_t *tag, yaml_mark_t m)
   if (!tag || !strcmp((const char *)tag, "!") ||
       !strncmp((const char *)tag, YAML_TAG_PREFIX, strlen(YAML_TAG_PREFIX)))
     return true;
-  cfg__error_add(b->errs, line_of(m), col_of(m),
+  place_t at = place_of(b, m);
+  cfg__error_add(b->errs, at.line, at.col,
                  "the tag '%.40s' is not supported here", (const char *)tag);
   return false;
 }
@@ -135,7 +188,8 @@ static void on_scalar(builder_t *b, const yaml_event_t *ev)
 static void on_alias(builder_t *b, const yaml_event_t *ev)
 {
   const char *name = (const char *)ev->data.alias.anchor;
-  unsigned line = line_of(ev->start_mark), col = col_of(ev->start_mark);
+  place_t at = place_of(b, ev->start_mark);
+  unsigned line = at.line, col = at.col;
   cfg_node_t *target = anchor_find(b, name);
   if (at_key(b)) {
     cfg__error_add(b->errs, line, col, "an alias (*%.40s) cannot be a key",
@@ -161,7 +215,8 @@ static void on_collection_start(builder_t *b, const yaml_event_t *ev,
                                 cfg_node_kind_t kind)
 {
   if (b->depth == CFG_DEPTH_MAX) {
-    cfg__error_add(b->errs, line_of(ev->start_mark), col_of(ev->start_mark),
+    place_t at = place_of(b, ev->start_mark);
+    cfg__error_add(b->errs, at.line, at.col,
                    "nested deeper than %d levels", CFG_DEPTH_MAX);
     b->broken = true;
     return;
@@ -235,26 +290,11 @@ static void on_document_start(builder_t *b, const yaml_event_t *ev)
 {
   if (++b->docs < 2)
     return;
-  cfg__error_add(b->errs, line_of(ev->start_mark), col_of(ev->start_mark),
+  place_t at = place_of(b, ev->start_mark);
+  cfg__error_add(b->errs, at.line, at.col,
                  "a second YAML document starts here; a config file holds "
                  "one document");
   b->stop = true;
-}
-
-/* Line and column of byte @p offset (reader errors carry no mark). */
-static void place_of_offset(const char *text, size_t len, size_t offset,
-                            unsigned *line, unsigned *col)
-{
-  *line = 1;
-  *col = 1;
-  for (size_t i = 0; i < offset && i < len; i++) {
-    if (text[i] == '\n') {
-      (*line)++;
-      *col = 1;
-    } else if (((unsigned char)text[i] & 0xC0) != 0x80) {
-      (*col)++;
-    }
-  }
 }
 
 static void report_parser_error(builder_t *b, const yaml_parser_t *p,
@@ -268,14 +308,16 @@ static void report_parser_error(builder_t *b, const yaml_parser_t *p,
                    problem);
   } else if (p->error == YAML_MEMORY_ERROR) {
     cfg__error_add(b->errs, 0, 0, "out of memory while parsing YAML");
-  } else if (p->context) {
-    cfg__error_add(b->errs, line_of(p->problem_mark), col_of(p->problem_mark),
-                   "YAML syntax error: %s (%s at line %u, column %u)", problem,
-                   p->context, line_of(p->context_mark),
-                   col_of(p->context_mark));
   } else {
-    cfg__error_add(b->errs, line_of(p->problem_mark), col_of(p->problem_mark),
-                   "YAML syntax error: %s", problem);
+    place_t at = place_of(b, p->problem_mark);
+    place_t ctx = place_of(b, p->context_mark);
+    if (p->context)
+      cfg__error_add(b->errs, at.line, at.col,
+                     "YAML syntax error: %s (%s at line %u, column %u)",
+                     problem, p->context, ctx.line, ctx.col);
+    else
+      cfg__error_add(b->errs, at.line, at.col, "YAML syntax error: %s",
+                     problem);
   }
   b->broken = true;
 }
@@ -316,6 +358,7 @@ bool cfg__tree_parse(cfg_tree_t *t, const char *text, size_t len,
 {
   memset(t, 0, sizeof(*t));
   builder_t b = {.t = t, .errs = errs};
+  place_of_offset(text, len, len, &b.end_line, &b.end_col);
   yaml_parser_t p;
   if (!yaml_parser_initialize(&p)) {
     cfg__error_add(errs, 0, 0, "out of memory while parsing YAML");

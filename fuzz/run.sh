@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # run.sh: build and run the fuzz targets (libFuzzer, clang 14).
 #
-#   fuzz/run.sh TARGET SECONDS     TARGET: msgpack | json | lexer | all
+#   fuzz/run.sh TARGET SECONDS     TARGET: msgpack | json | lexer | secrets
+#                                          | config | all
 #
 # Builds build-fuzz/fuzz_TARGET with one direct clang command line
 # (-fsanitize=fuzzer,address,undefined, every UBSan report fatal) from
-# protocol/*.c (scan/lang.c, lexer.c, markers.c for lexer) and
-# fuzz/fuzz_TARGET.c, then runs it for SECONDS seconds on
-# build-fuzz/corpus/TARGET: a working copy seeded from fuzz/corpus/TARGET
+# protocol/*.c (scan/lang.c, lexer.c, markers.c for lexer; config/*.c
+# and libyaml for config) and fuzz/fuzz_TARGET.c, then runs it for
+# SECONDS seconds on build-fuzz/corpus/TARGET: a working copy seeded from fuzz/corpus/TARGET
 # (new seeds are added on every run; what libFuzzer found is kept there
 # between runs). Inputs up to 64 KiB. Crashes, leaks and timeouts are
 # written to build-fuzz/artifacts/TARGET/; add each one to
@@ -18,12 +19,12 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 
-usage() { echo "usage: fuzz/run.sh msgpack|json|lexer|secrets|all SECONDS" >&2; exit 2; }
+usage() { echo "usage: fuzz/run.sh msgpack|json|lexer|secrets|config|all SECONDS" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 case "$2" in ''|*[!0-9]*) usage ;; esac
 case "$1" in
-  msgpack|json|lexer|secrets) targets=("$1") ;;
-  all) targets=(msgpack json lexer secrets) ;;
+  msgpack|json|lexer|secrets|config) targets=("$1") ;;
+  all) targets=(msgpack json lexer secrets config) ;;
   *) usage ;;
 esac
 secs=$2
@@ -41,24 +42,30 @@ scan_sources() {
   esac
 }
 
+# Flags every target is built with.
+common_flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
+  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+  -Wall -Wextra -Werror -Wno-unused-parameter -Wstrict-prototypes
+  -Wmissing-prototypes -Wold-style-definition -Wvla -Wshadow -Wformat=2 -I.)
+
 build() {
   local t=$1
   if [ "$t" = lexer ] || [ "$t" = secrets ]; then
     # shellcheck disable=SC2046
-    "$CC" -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-      -Wall -Wextra -Werror -Wno-unused-parameter -Wstrict-prototypes \
-      -Wmissing-prototypes -Wold-style-definition -Wvla -Wshadow -Wformat=2 -I. \
-      $(scan_sources "$t") "fuzz/fuzz_$t.c" \
+    "$CC" "${common_flags[@]}" $(scan_sources "$t") "fuzz/fuzz_$t.c" \
       -o "$out/fuzz_$t" -lcrypto -lm -lpthread
     return
   fi
+  if [ "$t" = config ]; then
+    # shellcheck disable=SC2046
+    "$CC" "${common_flags[@]}" $(pkg-config --cflags yaml-0.1) \
+      config/config.c config/errors.c config/schema.c config/secrets.c \
+      config/tree.c config/values.c fuzz/fuzz_config.c \
+      -o "$out/fuzz_config" $(pkg-config --libs yaml-0.1) -lm
+    return
+  fi
   # shellcheck disable=SC2046
-  "$CC" -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -Wall -Wextra -Werror -Wno-unused-parameter -Wstrict-prototypes \
-    -Wmissing-prototypes -Wold-style-definition -Wvla -Wshadow -Wformat=2 -I. \
-    $(pkg-config --cflags msgpack jansson) \
+  "$CC" "${common_flags[@]}" $(pkg-config --cflags msgpack jansson) \
     protocol/proto.c protocol/schema.c protocol/codec.c \
     protocol/codec_msgpack.c protocol/codec_json.c "fuzz/fuzz_$t.c" tests/support/json_msgpack.c \
     -o "$out/fuzz_$t" $(pkg-config --libs msgpack jansson) -lm

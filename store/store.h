@@ -142,9 +142,9 @@ typedef struct store_filter {
  * Call @p fn for each matching task, highest score first within a state
  * (states in table order when state is -1; equal scores: the oldest task
  * first). With only repo or kind given: the oldest task first. @p fn
- * returns non-zero to stop. The task passed is borrowed for the call. @p fn may read the store
- * (nested reads are fine) but must not wait for a store write: a pending
- * map growth waits for this read to end.
+ * returns non-zero to stop. The task passed is borrowed for the call.
+ * @p fn may read the store (nested reads are fine) but must not wait for
+ * a store write: a pending map growth waits for this read to end.
  * @return 0, or the first error (a record that does not decode is reported
  *         as STORE_ECORRUPT after the others were listed).
  */

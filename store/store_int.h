@@ -56,6 +56,10 @@ struct store_txn {
   msgpack_sbuffer hbuf; /* the history entry that goes with it */
 };
 
+/* Longest LMDB key: 0.9's compile-time MDB_MAXKEYSIZE (Debian's build
+ * keeps the default; mdb_env_get_maxkeysize() says 511). */
+#define STORE__KEY_MAX 511
+
 /* ---- small codecs ---- */
 
 static inline void store__put_be64(unsigned char *p, uint64_t v)

@@ -23,7 +23,9 @@
  *               'p' | repo | 0 | row(8) -> ""
  *               'k' | kind | 0 | row(8) -> ""
  *
- * An upsert writes only what changed: an identical record is not
+ * An upsert writes only what changed: the id is entered with
+ * MDB_NOOVERWRITE, which in the same descent hands back the row of a task
+ * that exists (and then writes nothing); an identical record is not
  * rewritten, and an index key is moved only when its fields changed (a
  * rescan that re-upserts unchanged tasks dirties no page). Every entry is
  * encoded (and so validated) before anything is written: a write that
@@ -139,8 +141,8 @@ static int task_find(MDB_txn *txn, const store_t *s, const char *id,
                      uint64_t *row, MDB_val *rec, proto_task_t *out)
 {
   memset(out, 0, sizeof(*out));
-  if (strlen(id) > PROTO_MAX_STR)
-    return STORE_ENOTFOUND; /* longer than any stored id (and LMDB keys) */
+  if (strlen(id) > STORE__KEY_MAX)
+    return STORE_ENOTFOUND; /* longer than any stored id */
   int rc = row_of(txn, s, id, row);
   if (!rc)
     rc = record_of(txn, s, *row, rec);
@@ -380,9 +382,15 @@ static bool same_bytes(const MDB_val *a, const MDB_val *b)
          memcmp(a->mv_data, b->mv_data, a->mv_size) == 0;
 }
 
+/* Ids, repos and kinds are parts of LMDB keys, which hold at most
+ * STORE__KEY_MAX bytes: longer ones are refused here, as a bad write,
+ * rather than by LMDB, which would break the whole transaction. */
 static bool task_valid(const proto_task_t *task)
 {
-  return task && task->id && task->repo && task->kind && task->id[0];
+  return task && task->id && task->repo && task->kind && task->id[0] &&
+         strlen(task->id) <= STORE__KEY_MAX &&
+         strlen(task->repo) <= STORE__KEY_MAX - 10 &&
+         strlen(task->kind) <= STORE__KEY_MAX - 10;
 }
 
 int store__task_prepare(const proto_task_t *task, const char *actor,
@@ -709,7 +717,8 @@ int store_history_foreach(store_t *s, const char *id,
   if (rc)
     return rc;
   uint64_t row;
-  rc = strlen(id) > PROTO_MAX_STR ? STORE_ENOTFOUND : row_of(txn, s, id, &row);
+  rc = strlen(id) > STORE__KEY_MAX ? STORE_ENOTFOUND
+                                    : row_of(txn, s, id, &row);
   if (!rc)
     rc = history_walk(txn, s, row, id, fn, arg);
   else if (rc == STORE_ENOTFOUND)

@@ -329,11 +329,14 @@ static bool budget_spent(pool_t *p, char *why, size_t wlen)
              b->max_tasks_per_day);
     return true;
   }
+  /* Runs in flight may each still spend their per-task cap. */
+  double inflight = (double)p->active * b->max_usd_per_task;
   if (b->max_usd_per_day > 0 &&
-      p->day_usd + b->max_usd_per_task > b->max_usd_per_day) {
-    snprintf(why, wlen, "budget: $%.2f spent today, $%.2f per task would "
-             "pass the $%.2f a day", p->day_usd, b->max_usd_per_task,
-             b->max_usd_per_day);
+      (p->day_usd >= b->max_usd_per_day ||
+       p->day_usd + inflight + b->max_usd_per_task > b->max_usd_per_day)) {
+    snprintf(why, wlen, "budget: $%.2f spent today and $%.2f in flight; "
+             "$%.2f more per task would pass the $%.2f a day", p->day_usd,
+             inflight, b->max_usd_per_task, b->max_usd_per_day);
     return true;
   }
   return false;

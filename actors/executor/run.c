@@ -47,6 +47,7 @@ typedef struct run_job {
   char base_sha[EXEC_SHA_MAX];
   char log_out[PATH_MAX], log_err[PATH_MAX];
   bool delete_branch;
+  bool keep; /* cleanup: leave the worktree (config keep_worktrees) */
   int rc;
   char err[512];
   exec_changes_t changes;
@@ -165,9 +166,10 @@ static void job_fn(void *arg, rt_msg_t **result)
                            j->err, sizeof j->err);
     break;
   case JOB_CLEANUP:
-    j->rc = exec_wt_remove(j->repo, j->dir,
-                           j->delete_branch ? j->branch : NULL, j->err,
-                           sizeof j->err);
+    if (!j->keep)
+      j->rc = exec_wt_remove(j->repo, j->dir,
+                             j->delete_branch ? j->branch : NULL, j->err,
+                             sizeof j->err);
     break;
   }
   /* The pointer travels by value; the actor checks it is its current job
@@ -195,6 +197,7 @@ static run_job_t *job_new(run_t *r, job_kind_t kind)
   j->branch = dup_or_null(r->branch);
   j->runs = dup_or_null(r->runs);
   j->prompt_path = dup_or_null(r->prompt_path);
+  j->keep = kind == JOB_CLEANUP && r->spec->cfg.keep_worktrees;
   memcpy(j->base_sha, r->base_sha, sizeof j->base_sha);
   return j;
 }

@@ -1,11 +1,19 @@
 /*
  * worktree.c: see worktree.h. Every command goes through gitcmd_run
  * (scan/gitcmd.h), whose output is collected up to a cap.
+ *
+ * Adding, removing and pruning worktrees edit the repository's shared
+ * list of worktrees: a `git worktree prune` that runs while another
+ * `worktree add` is half done removes the new entry ("failed to read
+ * .git/worktrees/<id>/commondir"). Those operations are therefore
+ * serialised (one lock for the process: each takes milliseconds), and
+ * automatic gc, which may prune too, is off for every command.
  */
 #include "actors/executor/worktree.h"
 
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +24,8 @@
 #include "scan/gitcmd.h"
 
 #define GIT_ARGS_MAX 24
+
+static pthread_mutex_t worktree_list_lock = PTHREAD_MUTEX_INITIALIZER;
 #define OUT_MAX ((size_t)8 << 20) /* numstat of EXEC_CHANGES_MAX files fits */
 
 typedef struct outbuf {
@@ -63,10 +73,12 @@ static int collect(void *ud, const char *data, size_t n)
 static int git(const char *dir, const char *const *args, outbuf_t *out,
                char *err, size_t errlen)
 {
-  const char *argv[GIT_ARGS_MAX + 3];
+  const char *argv[GIT_ARGS_MAX + 5];
   size_t n = 0;
   argv[n++] = "-c";
   argv[n++] = "core.hooksPath=/dev/null";
+  argv[n++] = "-c";
+  argv[n++] = "gc.auto=0";
   for (size_t i = 0; args[i]; i++) {
     if (n >= GIT_ARGS_MAX)
       return -E2BIG;
@@ -144,8 +156,8 @@ static bool branch_exists(const char *repo, const char *branch)
   return git(repo, args, NULL, NULL, 0) == 0;
 }
 
-int exec_wt_remove(const char *repo, const char *dir, const char *branch,
-                   char *err, size_t errlen)
+static int remove_locked(const char *repo, const char *dir, const char *branch,
+                         char *err, size_t errlen)
 {
   int rc = 0;
   if (exists(dir)) {
@@ -164,23 +176,30 @@ int exec_wt_remove(const char *repo, const char *dir, const char *branch,
   return git(repo, del, NULL, err, errlen);
 }
 
+int exec_wt_remove(const char *repo, const char *dir, const char *branch,
+                   char *err, size_t errlen)
+{
+  pthread_mutex_lock(&worktree_list_lock);
+  int rc = remove_locked(repo, dir, branch, err, errlen);
+  pthread_mutex_unlock(&worktree_list_lock);
+  return rc;
+}
+
 int exec_wt_create(const char *repo, const char *base, const char *dir,
                    const char *branch, char base_sha[EXEC_SHA_MAX],
                    char *err, size_t errlen)
 {
   base_sha[0] = '\0';
-  int rc = exec_wt_remove(repo, dir, branch, err, errlen);
-  if (rc)
-    return rc;
-  rc = mkdir_parents(dir);
-  if (rc) {
+  pthread_mutex_lock(&worktree_list_lock);
+  int rc = remove_locked(repo, dir, branch, err, errlen);
+  if (!rc && (rc = mkdir_parents(dir)) != 0)
     set_err(err, errlen, "cannot make the parents of %s: %s", dir,
             strerror(-rc));
-    return rc;
-  }
   const char *add[] = {"worktree", "add", "-q", "-b", branch, dir,
                        base ? base : "HEAD", NULL};
-  rc = git(repo, add, NULL, err, errlen);
+  if (!rc)
+    rc = git(repo, add, NULL, err, errlen);
+  pthread_mutex_unlock(&worktree_list_lock);
   if (!rc)
     rc = head_sha(dir, base_sha, err, errlen);
   return rc;

@@ -13,7 +13,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/support/rt_test.h" /* TST_ASAN */
 #include "tests/support/store_test.h"
+
+#if TST_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+void ext_leak_check(void)
+{
+#if TST_ASAN
+  if (__lsan_do_recoverable_leak_check()) {
+    fprintf(stderr, "LeakSanitizer found leaks in this test (above)\n");
+    abort();
+  }
+#endif
+}
 
 void ext_collect(void *ud, int stream, const char *line, size_t len,
                  unsigned flags)

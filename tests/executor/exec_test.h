@@ -60,6 +60,12 @@ void ext_write_file(const char *path, const char *text);
  * fixed author. Returns the directory (free() it; tst_rmrf() it). */
 char *ext_git_repo(void);
 
+/** A criterion .fini hook: in AddressSanitizer builds, run LeakSanitizer
+ * and abort the test process (the test then counts as crashed) on any
+ * leak. (An assertion in .fini would not fail the test; criterion's
+ * workers leave with _exit, so the exit-time check never runs.) */
+void ext_leak_check(void);
+
 /** "<EXT_DATA_DIR>/<name>.jsonl" in a static buffer. */
 const char *ext_transcript(const char *name);
 

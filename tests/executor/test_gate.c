@@ -14,8 +14,9 @@
 #include <string.h>
 
 #include "actors/executor/gate.h"
+#include "tests/executor/exec_test.h"
 
-TestSuite(gate, .timeout = 30);
+TestSuite(gate, .timeout = 30, .fini = ext_leak_check);
 
 Test(gate, glob_rules)
 {

@@ -18,7 +18,7 @@
 #include "actors/executor/lines.h"
 #include "tests/executor/exec_test.h"
 
-TestSuite(lines, .timeout = 30);
+TestSuite(lines, .timeout = 30, .fini = ext_leak_check);
 
 static void feed_in_steps(exec_lines_t *l, const char *s, size_t step,
                           ext_lines_t *got)

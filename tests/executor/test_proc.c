@@ -29,7 +29,7 @@
 #include "tests/executor/exec_test.h"
 #include "tests/support/store_test.h"
 
-TestSuite(proc, .timeout = 60);
+TestSuite(proc, .timeout = 60, .fini = ext_leak_check);
 
 static const exec_limits_t relaxed = {.idle_ms = 20000, .wall_ms = 40000,
                                       .grace_ms = 2000};

@@ -16,6 +16,8 @@
  *  - garbage (non-JSON, ANSI escapes, arrays, invalid UTF-8, truncated
  *    JSON, unknown types, fields of the wrong type, cut lines) is counted
  *    and skipped without changing the verdict;
+ *  - a transcript recorded from the real CLI (2.1.331, against the fake
+ *    Messages API of fake_anthropic.mjs) reads as the success it was;
  *  - agent text is made valid UTF-8 without NUL bytes for republishing.
  */
 #include <criterion/criterion.h>
@@ -27,7 +29,7 @@
 #include "actors/executor/stream.h"
 #include "tests/executor/exec_test.h"
 
-TestSuite(stream, .timeout = 30);
+TestSuite(stream, .timeout = 30, .fini = ext_leak_check);
 
 static void feed_line(void *ud, int stream, const char *line, size_t len,
                       unsigned flags)
@@ -82,6 +84,22 @@ Test(stream, success_with_costs_tokens_and_session)
   cr_assert_not(s.limit_rejected, "an allowed rate-limit event is no limit");
   cr_assert_eq(s.not_json, 0);
   cr_assert(strstr(why, "3 turns"), "%s", why);
+  exec_stream_fini(&s);
+}
+
+Test(stream, real_cli_transcript)
+{
+  exec_stream_t s;
+  char why[512];
+  cr_assert_eq(classify_file("real_claude_2.1.331", &exit0, &s, why,
+                             sizeof why), EXEC_CLASS_SUCCESS, "%s", why);
+  cr_assert_eq(s.turns, 2);
+  cr_assert_float_eq(s.cost_usd, 0.00216, 1e-9);
+  cr_assert_eq(s.tokens_in, 240);
+  cr_assert_eq(s.tokens_out, 60);
+  cr_assert_eq(s.tool_uses, 1);
+  cr_assert_eq(s.tool_results, 1);
+  cr_assert_eq(s.not_json + s.unknown, 0);
   exec_stream_fini(&s);
 }
 

@@ -13,9 +13,12 @@
  *    is deleted too;
  *  - repository hooks never run;
  *  - a base other than HEAD is honoured; a bad repository is an error
- *    with a sentence.
+ *    with a sentence;
+ *  - runs of one repository may make and remove worktrees at the same time
+ *    (a prune never eats another run's half-made worktree).
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +28,7 @@
 #include "tests/executor/exec_test.h"
 #include "tests/support/store_test.h"
 
-TestSuite(worktree, .timeout = 120);
+TestSuite(worktree, .timeout = 120, .fini = ext_leak_check);
 
 typedef struct fixture {
   char *repo, *data;
@@ -255,5 +258,47 @@ Test(worktree, base_branch_and_errors)
   cr_assert_neq(exec_wt_create(f.repo, "no-such-branch", f.wt, "ccm/t3",
                                f.base, err, sizeof err), 0);
   cr_assert_neq(err[0], '\0');
+  teardown(&f);
+}
+
+typedef struct racer {
+  const char *repo, *data;
+  int id;
+  int failures;
+  char err[512];
+} racer_t;
+
+static void *race(void *arg)
+{
+  racer_t *r = arg;
+  char dir[4096], branch[64], sha[EXEC_SHA_MAX];
+  for (int i = 0; i < 6; i++) {
+    snprintf(dir, sizeof dir, "%s/worktrees/r%d-%d", r->data, r->id, i);
+    snprintf(branch, sizeof branch, "ccm/r%d-%d", r->id, i);
+    if (exec_wt_create(r->repo, NULL, dir, branch, sha, r->err,
+                       sizeof r->err) != 0 ||
+        exec_wt_remove(r->repo, dir, branch, r->err, sizeof r->err) != 0)
+      r->failures++;
+  }
+  return NULL;
+}
+
+Test(worktree, concurrent_runs_of_one_repository)
+{
+  fixture_t f;
+  setup(&f);
+  racer_t r[4];
+  pthread_t th[4];
+  for (int i = 0; i < 4; i++) {
+    r[i] = (racer_t){.repo = f.repo, .data = f.data, .id = i};
+    cr_assert_eq(pthread_create(&th[i], NULL, race, &r[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    cr_assert_eq(r[i].failures, 0, "racer %d: %s", i, r[i].err);
+  }
+  char *list = ext_sh_out("git -C '%s' worktree list | wc -l", f.repo);
+  cr_assert_str_eq(list, "1");
+  free(list);
   teardown(&f);
 }

@@ -6,9 +6,10 @@
  * a read-write open (tasks, indexes, history in order, events and the
  * rest kept; new history follows the old) and refused read-only with
  * STORE_EMIGRATE, and a migration that fails leaves the file untouched;
- * an upsert that changes nothing commits nothing; a newer schema (STORE_ENEWER), a file that is not LMDB
- * and an LMDB file that is not a ccm store (STORE_ENOTSTORE) are refused
- * without a byte of them changing; a read-only open of a missing directory
+ * an upsert that changes nothing commits nothing; ids, repos and kinds too
+ * long for an LMDB key fail alone (STORE_EINVAL); a newer schema
+ * (STORE_ENEWER), a file that is not LMDB and an LMDB file that is not a
+ * ccm store (STORE_ENOTSTORE) are refused without a byte of them changing; a read-only open of a missing directory
  * fails clearly and creates nothing. Through the store, the task state
  * machine refuses every illegal transition (STORE_ETRANSITION, nothing
  * changed) and records every legal one in history, in order, with its
@@ -425,6 +426,43 @@ Test(store, unchanged_upsert_writes_nothing, .init = setup,
   tst_raw_check(g_dir, &rep);
   cr_assert_eq(rep.history, 2u, "created, then triaged");
   store_task_free(&t);
+}
+
+/* Keys longer than LMDB takes (511 bytes) are refused as bad writes: the
+ * transaction goes on and its other writes commit. */
+Test(store, oversized_keys_fail_alone, .init = setup, .fini = teardown) {
+  store_t *s = tst_store_open(g_dir, &fast);
+  char long_id[600], long_repo[505];
+  memset(long_id, 'f', sizeof long_id - 1);
+  long_id[sizeof long_id - 1] = '\0';
+  memset(long_repo, 'r', sizeof long_repo - 1);
+  long_repo[sizeof long_repo - 1] = '\0';
+  proto_task_t ok, bad_id, bad_repo;
+  tst_task_init(&ok, "fine", "acme", "todo", PROTO_STATE_NEW, 1);
+  tst_task_init(&bad_id, long_id, "acme", "todo", PROTO_STATE_NEW, 1);
+  tst_task_init(&bad_repo, "fine2", long_repo, "todo", PROTO_STATE_NEW, 1);
+  store_txn_t *x;
+  TST_SOK(store_write_begin(s, &x));
+  TST_SRC(store_task_put(x, &bad_id, "t", "r"), STORE_EINVAL);
+  TST_SOK(store_task_put(x, &ok, "t", "r"));
+  TST_SRC(store_task_put(x, &bad_repo, "t", "r"), STORE_EINVAL);
+  TST_SOK(store_write_commit(x));
+  proto_task_t got;
+  TST_SOK(store_task_get(s, "fine", &got));
+  store_task_free(&got);
+  TST_SRC(store_task_get(s, long_id, &got), STORE_ENOTFOUND);
+  TST_SRC(store_task_get(s, "fine2", &got), STORE_ENOTFOUND);
+  TST_SOK(store_write_begin(s, &x));
+  TST_SRC(store_task_transition(x, long_id, PROTO_STATE_TRIAGED, "t", "r", 1),
+          STORE_ENOTFOUND);
+  store_write_abort(x);
+  store_task_free(&ok);
+  store_task_free(&bad_id);
+  store_task_free(&bad_repo);
+  store_close(s);
+  tst_raw_report_t rep;
+  tst_raw_check(g_dir, &rep);
+  cr_assert_eq(rep.tasks, 1u);
 }
 
 /* ------------------------------------------------------------ transitions */

@@ -27,5 +27,9 @@ void app_repo_id_of(const char *dir, char *id, size_t cap);
 /* ccm serve: scan the current directory now and periodically (app_scan.c). */
 int app_scan_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor);
 void app_scan_release(void);
+/* ccm serve: the executor, dry run by default (app_exec.c). */
+int app_exec_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
+                   const char *data_dir);
+void app_exec_release(void);
 
 #endif /* APP_APP_H */

@@ -161,8 +161,10 @@ static int cmd_serve(int argc, char **argv)
   }
   web_t *web = NULL;
   if (app_scan_start(rt, store, store_actor) ||
+      app_exec_start(rt, store, store_actor, o.data) ||
       app_web_start(rt, store, store_actor, o.listen, &web)) {
     app_scan_release();
+    app_exec_release();
     rt_actor_release(store_actor);
     rt_runtime_free(rt);
     store_close(store);
@@ -181,6 +183,7 @@ static int cmd_serve(int argc, char **argv)
   fprintf(stderr, "ccm: %s received, stopping\n", strsignal(sig));
   web_stop(web); /* before the runtime: it closes clients, stops its actor */
   app_scan_release();
+  app_exec_release();
   rt_actor_release(store_actor);
   /* DRAIN: writes already queued are committed before the store closes. */
   rt_runtime_shutdown(rt, RT_SHUTDOWN_DRAIN);

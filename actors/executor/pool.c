@@ -793,6 +793,35 @@ static void on_begin(rt_ctx_t *ctx, pool_t *p)
 
 /* ------------------------------------------------------------ the actor */
 
+/* The control plane's COMMAND {"action": "run"|"cancel", "args": {"task":
+ * id}} (web/web.h WEB_MSG_COMMAND), sent after it changed the task's state:
+ * handled as EXEC_MSG_RUN / EXEC_MSG_CANCEL without a reply. */
+#define WEB_MSG_COMMAND_TYPE 0x5702u
+
+static void on_web_command(rt_ctx_t *ctx, pool_t *p, const rt_msg_t *msg)
+{
+  size_t len;
+  const void *data = rt_msg_data(msg, &len);
+  proto_msg_t m;
+  if (proto_msgpack_decode(data, len, &m, NULL, 0) != 0)
+    return;
+  json_t *task = m.type == PROTO_COMMAND && m.u.command.args
+                     ? json_object_get(m.u.command.args, "task") : NULL;
+  const char *id = json_string_value(task);
+  bool run = id && !strcmp(m.u.command.action, "run");
+  bool cancel = id && !strcmp(m.u.command.action, "cancel");
+  rt_msg_t *as = NULL;
+  if ((run || cancel) &&
+      rt_msg_new(run ? EXEC_MSG_RUN : EXEC_MSG_CANCEL, id, strlen(id), &as) == 0) {
+    if (run)
+      on_run(ctx, p, as);
+    else
+      on_cancel(p, as);
+    rt_msg_free(as);
+  }
+  proto_msg_fini(&m);
+}
+
 static void pool_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
 {
   pool_t *p = state;
@@ -807,6 +836,9 @@ static void pool_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
     break;
   case EXEC_MSG_STATUS:
     on_status(p, msg);
+    break;
+  case WEB_MSG_COMMAND_TYPE:
+    on_web_command(ctx, p, msg);
     break;
   case EXEC__MSG_BEGIN:
     on_begin(ctx, p);

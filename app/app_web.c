@@ -4,7 +4,8 @@
  * current directory as the repository (its id is the directory's name,
  * lower-cased, with anything outside [a-z0-9._-] turned into '-'), and the
  * bearer token from the environment variable CCM_TOKEN (the default of
- * the config's auth_token_env).
+ * the config's auth_token_env); the GitHub webhook secret from
+ * CCM_WEBHOOK_SECRET (webhook_secret_env's default), never logged.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -27,6 +28,8 @@ int app_web_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
   web_config_defaults(&cfg);
   cfg.listen = listen;
   cfg.auth_token = getenv("CCM_TOKEN");
+  /* POST /webhooks/github; never logged. Unset: every delivery is 401. */
+  cfg.webhook_secret = getenv("CCM_WEBHOOK_SECRET");
   cfg.repos = &repo;
   cfg.n_repos = 1;
   int rc = web_start(rt, store, store_actor, &cfg, out, err, sizeof(err));

@@ -9,6 +9,7 @@
  * ("agents.budget.max_turns: ...") and is placed at the value's line and
  * column (at the key's for unknown keys).
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -292,7 +293,8 @@ static bool number_in_range(walk_t *w, const cfg_node_t *n, const field_t *f,
 {
   if (!take_number(w, n, d))
     return false;
-  if (whole && *d != (double)(int64_t)*d && *d > -1e18 && *d < 1e18)
+  /* floor(), not a cast to an integer: that is undefined out of range. */
+  if (whole && *d != floor(*d))
     fail(w, n, "want a whole number, got %g", *d);
   else if (*d < 0 && f->lo >= 0)
     fail(w, n, "must not be negative (got %g)", *d);

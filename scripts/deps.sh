@@ -14,7 +14,7 @@ BUILD_PKGS=(
   lmdb-utils prometheus chromium
 )
 BENCH_PKGS=(libcaf-dev erlang-nox g++ libsqlite3-dev python3 ripgrep
-            linux-source-6.1)
+            linux-source-6.1 wrk nginx-light)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--bench" ]; then want+=("${BENCH_PKGS[@]}"); fi

@@ -461,7 +461,9 @@ void web__action_job_done(web_t *w, web_job_t *job)
     job_error(job, &e);
   }
   web__job_free(job);
-  if (done.kind == WEB_OWNER_HTTP) {
+  if (done.kind == WEB_OWNER_HOOK) {
+    json_decref(task); /* answered already; the task was published */
+  } else if (done.kind == WEB_OWNER_HTTP) {
     http_req_t *r = done.owner;
     r->token = 0;
     if (task)

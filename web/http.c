@@ -5,8 +5,10 @@
  * A request is checked in this order, each failure answering at once:
  * path length (404), route (404), OPTIONS (204 + Allow, CORS preflight
  * when configured), bearer token (401; the panel's static files are
- * public), method (405 + Allow), and for POST the media type (415) and the
- * announced length (413). A POST body is read raw into a buffer capped at
+ * public; webhooks are signed instead), method (405 + Allow), and for POST
+ * the media type (415) and the announced length (413); a webhook is
+ * checked for its signature header first (401), has its own body cap and
+ * no media type. A POST body is read raw into a buffer capped at
  * max_body (FACTS.md: lws_spa is for forms; a chunked body that grows past
  * the cap also gets 413), then rest.c answers.
  *
@@ -74,8 +76,8 @@ void web__http_json(http_req_t *r, int status, json_t *body)
 
 void web__http_error(http_req_t *r, const web_err_t *e)
 {
-  if (e->status == 401)
-    r->www_auth = true;
+  if (e->status == 401 && r->route != WEB_R_WEBHOOK)
+    r->www_auth = true; /* a webhook's 401 is about its HMAC */
   web__http_json(r, e->status, web__err_json(e));
 }
 
@@ -252,18 +254,30 @@ static void dispatch(web_t *w, http_req_t *r)
   web__rest_dispatch(w, r);
 }
 
+/* Webhooks carry bigger bodies (push payloads) and need no media type:
+ * their HMAC is checked on the raw bytes. */
+static size_t body_cap(const web_t *w, const http_req_t *r)
+{
+  return r->route == WEB_R_WEBHOOK ? w->cfg.webhook_max_body
+                                   : w->cfg.max_body;
+}
+
 /* Headers of a POST are in: check them and start reading the body. */
 static int begin_post(web_t *w, http_req_t *r)
 {
   long clen = header_long(r->wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
   bool chunked = lws_hdr_total_length(r->wsi,
                                       WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+  bool hook = r->route == WEB_R_WEBHOOK;
   r->reading_body = clen > 0 || chunked;
+  if (hook && !web__webhook_signed(r->wsi))
+    return early_error(r, 401, "unauthorized",
+                       "missing or malformed X-Hub-Signature-256");
   if (clen == -2)
     return early_error(r, 400, "bad_request", "bad Content-Length");
-  if (clen > (long)w->cfg.max_body)
+  if (clen > (long)body_cap(w, r))
     return early_error(r, 413, "too_large", "request body too large");
-  if (r->reading_body && !is_json_type(r->wsi))
+  if (r->reading_body && !hook && !is_json_type(r->wsi))
     return early_error(r, 415, "unsupported_media_type",
                        "send the body as application/json");
   if (!r->reading_body)
@@ -294,7 +308,8 @@ static int on_request(web_t *w, http_req_t *r, struct lws *wsi,
     web__http_text(r, 204, "text/plain", NULL, 0);
     return 0;
   }
-  if (r->route != WEB_R_PANEL && !web__auth_ok(w, wsi, false))
+  if (r->route != WEB_R_PANEL && r->route != WEB_R_WEBHOOK &&
+      !web__auth_ok(w, wsi, false))
     return early_error(r, 401, "unauthorized",
                        "missing or wrong bearer token");
   if (r->method < 0 || !(methods & (1u << r->method)))
@@ -310,7 +325,7 @@ static int on_body(web_t *w, http_req_t *r, const void *in, size_t len)
 {
   if (!r->reading_body)
     return 0; /* answered already (413); the rest is dropped */
-  if (r->body.len + len > w->cfg.max_body) {
+  if (r->body.len + len > body_cap(w, r)) {
     r->body_too_big = true;
     return early_error(r, 413, "too_large", "request body too large");
   }

@@ -36,6 +36,7 @@ static const char *const route_names[WEB_R_COUNT] = {
     [WEB_R_METRICS] = "/metrics",
     [WEB_R_WS] = "/ws",
     [WEB_R_PANEL] = "/",
+    [WEB_R_WEBHOOK] = "/webhooks/github",
     [WEB_R_OTHER] = "other",
 };
 

@@ -11,6 +11,7 @@
  *   GET  /api/v1/actors                 {"actors":[...]}
  *   GET  /api/v1/metrics/summary
  *   GET  /metrics                       Prometheus text format
+ *   POST /webhooks/github               202 | 400 | 401 | 413 (webhook.c)
  *
  * Reads go straight to the store (a read transaction per call); writes
  * go through actions.c and the bridge. Task lists come in the store's
@@ -55,6 +56,7 @@ static const route_t routes[] = {
     {"/api/v1/metrics/summary", WEB_R_SUMMARY, M_GET},
     {"/metrics", WEB_R_METRICS, M_GET},
     {"/ws", WEB_R_WS, M_GET},
+    {"/webhooks/github", WEB_R_WEBHOOK, M_POST},
 };
 
 static bool id_char(int c)
@@ -480,6 +482,7 @@ void web__rest_dispatch(web_t *w, http_req_t *r)
   case WEB_R_METRICS: get_metrics(w, r); break;
   case WEB_R_WS: get_ws_plain(r); break;
   case WEB_R_PANEL: web__panel_serve(w, r); break;
+  case WEB_R_WEBHOOK: web__webhook_post(w, r); break;
   default: {
     web_err_t e;
     web__err(&e, 404, "not_found", "no such path");

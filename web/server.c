@@ -33,6 +33,7 @@ void web_config_defaults(web_config_t *c)
   memset(c, 0, sizeof(*c));
   c->listen = "127.0.0.1:8080";
   c->max_body = 64 * 1024;
+  c->webhook_max_body = 1024 * 1024;
   c->ws_max_message = 64 * 1024;
   c->ws_max_clients = 1024;
   c->ws_queue_max = 1024;
@@ -330,11 +331,14 @@ static int copy_config(web_t *w, const web_config_t *cfg)
   w->cfg.panel_dir = w->panel_dir;
   w->cfg.ws_origins = (const char *const *)w->ws_origins;
   w->cfg.repos = w->repos;
+  w->cfg.webhook_secret = NULL; /* gh_webhook keeps the only copy */
   if (!w->cfg.max_body || !w->cfg.ws_max_message || !w->cfg.ws_queue_max ||
       !w->cfg.ws_max_clients || !w->cfg.ws_ping_s ||
-      !w->cfg.store_timeout_ms || w->cfg.ws_ping_s > 30000)
+      !w->cfg.store_timeout_ms || !w->cfg.webhook_max_body ||
+      w->cfg.ws_ping_s > 30000)
     return WEB_EINVAL;
-  return web_addr_parse(w->listen, &w->addr);
+  int rc = web_addr_parse(w->listen, &w->addr);
+  return rc ? rc : web__webhook_init(w, cfg->webhook_secret);
 }
 
 static void free_server(web_t *w)
@@ -354,6 +358,7 @@ static void free_server(web_t *w)
     free((char *)w->repos[i].github);
   }
   free(w->repos);
+  web__webhook_fini(w);
   for (size_t i = 0; i < w->n_pending; i++)
     free(w->pending[i].cmd_id);
   free(w->pending);

@@ -82,6 +82,11 @@ typedef struct web_config {
    * default is the source tree's web/panel of this build. NULL or a
    * missing folder: "/" answers 404. */
   const char *panel_dir;
+  /* Shared secret of GitHub webhooks (POST /webhooks/github, checked
+   * with X-Hub-Signature-256); copied and wiped on stop; never logged.
+   * NULL or "": every delivery is refused with 401. */
+  const char *webhook_secret;
+  size_t webhook_max_body;  /* webhook body cap, bytes (1 MiB) */
   size_t max_body;          /* HTTP request body cap, bytes (64 KiB) */
   size_t ws_max_message;    /* WebSocket message cap, bytes (64 KiB) */
   unsigned ws_max_clients;  /* concurrent WebSocket clients (1024) */

@@ -136,7 +136,13 @@ typedef enum web_action {
   WEB_ACT_COUNT
 } web_action_t;
 
-typedef enum web_owner_kind { WEB_OWNER_HTTP, WEB_OWNER_WS } web_owner_kind_t;
+/* WEB_OWNER_HOOK: a webhook delivery, already answered (owner NULL); the
+ * result is only published. */
+typedef enum web_owner_kind {
+  WEB_OWNER_HTTP,
+  WEB_OWNER_WS,
+  WEB_OWNER_HOOK
+} web_owner_kind_t;
 
 typedef struct web_pending {
   uint64_t token;
@@ -164,6 +170,7 @@ typedef enum web_route {
   WEB_R_METRICS,
   WEB_R_WS,
   WEB_R_PANEL,
+  WEB_R_WEBHOOK,
   WEB_R_OTHER,
   WEB_R_COUNT
 } web_route_t;
@@ -186,6 +193,7 @@ struct web {
   rt_actor_t *bridge;      /* retained */
   rt_port_t *port;
   rt_actor_t *port_actor;  /* retained, for the bridge's sends */
+  struct gh_webhook *webhook; /* verify + dedupe (any thread) */
 
   /* Start-up hand-shake with the service thread. */
   pthread_t thread;
@@ -320,6 +328,17 @@ void web__rest_dispatch(web_t *w, http_req_t *r);
 bool web__panel_has(const char *path);
 /* Answer GET @p r->path from the panel folder. */
 void web__panel_serve(web_t *w, http_req_t *r);
+
+/* webhook.c: POST /webhooks/github */
+/* Create the verifier (@p secret copied; NULL refuses every delivery).
+ * Returns 0 or RT_ENOMEM. */
+int web__webhook_init(web_t *w, const char *secret);
+void web__webhook_fini(web_t *w);
+/* Does the request carry a well-formed X-Hub-Signature-256? (checked
+ * before the size cap, so an unsigned request is always a 401) */
+bool web__webhook_signed(struct lws *wsi);
+/* Answer a delivery whose body is read, then hand its event on. */
+void web__webhook_post(web_t *w, http_req_t *r);
 
 /* metrics.c */
 void web__count_http(web_t *w, web_route_t route, int status);

@@ -4,25 +4,12 @@
  */
 #include "tests/protocol/proto_test.h"
 #include "tests/support/json_msgpack.h"
+#include "tests/support/leak_check.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(__SANITIZE_ADDRESS__)
-#define PTST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PTST_ASAN 1
-#endif
-#endif
-#ifndef PTST_ASAN
-#define PTST_ASAN 0
-#endif
-#if PTST_ASAN
-#include <sanitizer/lsan_interface.h>
-#endif
 
 #ifndef PTST_DATA_DIR
 #error "PTST_DATA_DIR must name tests/data/protocol (set by tests/meson.build)"
@@ -35,13 +22,7 @@ const proto_type_t ptst_types[PTST_NTYPES] = {
     PROTO_METRIC_SAMPLE, PROTO_AGENT_OUTPUT, PROTO_ALERT,
 };
 
-void ptst_check_leaks(void)
-{
-#if PTST_ASAN
-  int leaked = __lsan_do_recoverable_leak_check();
-  cr_assert_eq(leaked, 0, "LeakSanitizer found leaks (report on stderr)");
-#endif
-}
+void ptst_check_leaks(void) { tst_leak_check(); }
 
 /* ---- example messages ---- */
 

@@ -64,9 +64,8 @@ json_t *ptst_wrong_value(const json_t *v);
 /** @p levels nested containers (objects {"k": ...} or arrays) around 1. */
 json_t *ptst_nested(int levels, bool arrays);
 
-/** ASan builds: run LeakSanitizer now and fail the test on any leak.
- * Criterion's workers end with _exit, so leaks would otherwise go unseen.
- * No-op in other builds. */
+/** tst_leak_check() (tests/support/leak_check.h): ASan builds, fail the
+ * test on any leak so far. Every test also ends with one by itself. */
 void ptst_check_leaks(void);
 
 /* A JSON string of @p n copies of @p c (for cap tests). */

@@ -19,6 +19,7 @@
 #include "runtime/msg.h"
 #include "runtime/rt.h"
 #include "runtime/timer.h"
+#include "tests/support/leak_check.h" /* TST_ASAN, tst_leak_check */
 
 /* Upper bound for any wait on something that must happen. Generous, so
  * sanitizer builds on a loaded 2-core machine do not flake; a test that
@@ -38,18 +39,6 @@
 #endif
 #ifndef TST_SANITIZED
 #define TST_SANITIZED 0
-#endif
-
-/* AddressSanitizer builds also check for leaks at the end of each test. */
-#if defined(__SANITIZE_ADDRESS__)
-#define TST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TST_ASAN 1
-#endif
-#endif
-#ifndef TST_ASAN
-#define TST_ASAN 0
 #endif
 
 /* Assert that @p expr (an rt_ call) returned @p want, naming both codes. */
@@ -73,9 +62,8 @@ rt_runtime_t *tst_runtime_cfg(const rt_config_t *cfg);
 void tst_quiesce(rt_runtime_t *rt);
 /** rt_runtime_free, then (ASan builds) assert that nothing leaked. */
 void tst_runtime_free(rt_runtime_t *rt);
-/** ASan builds: run LeakSanitizer now and fail the test on any leak (the
- * report goes to stderr). Criterion's worker leaves the process with _exit,
- * so without this call leaks in a test would go unnoticed. No-op otherwise. */
+/** tst_leak_check() (leak_check.h), where the build has it: a check
+ * part-way through a test. Every test also ends with one by itself. */
 void tst_check_leaks(void);
 /** A port of @p capacity messages (asserts success). */
 rt_port_t *tst_port(rt_runtime_t *rt, uint32_t capacity);

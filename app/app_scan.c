@@ -1,10 +1,10 @@
 /*
- * app_scan.c: the daemon's discovery for `ccm serve`, until the YAML
- * config (issue #8) provides repositories and intervals: the current
- * directory is the one repository, scanned at start and every 10 minutes
- * (CCM_SCAN_INTERVAL_S overrides, 0 = only on request), findings through
- * the analyzer into the store. Also the repository id rule shared by
- * `ccm scan` and the control plane.
+ * app_scan.c: the daemon's discovery for `ccm serve`: each configured
+ * repository with a local path (the embedded default: the current
+ * directory) is scanned at start, every scan_interval (the shortest one
+ * configured; default 10 min) and on request, with the config's scan
+ * settings; findings go through the analyzer into the store. Also the
+ * repository id rule shared by `ccm scan` and the control plane.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -16,8 +16,8 @@
 #include "actors/analyzer/analyzer.h"
 #include "actors/analyzer/scan_service.h"
 #include "app/app.h"
+#include "scan/markers.h"
 
-#define DEFAULT_INTERVAL_S 600
 
 void app_repo_id_of(const char *dir, char *id, size_t cap)
 {
@@ -35,40 +35,75 @@ void app_repo_id_of(const char *dir, char *id, size_t cap)
     snprintf(id, cap, "repo");
 }
 
+#define MAX_REPOS SCAN_SERVICE_MAX_REPOS
+
 static struct {
-  char root[PATH_MAX];
-  char repo[72];
+  char root[MAX_REPOS][PATH_MAX];
+  char repo[MAX_REPOS][72];
+  const char *markers[SCAN_MARKER_TAGS_MAX];
+  const char *excludes[256];
   scan_service_opts_t svc;
   analyzer_opts_t an;
   rt_actor_t *service, *analyzer;
 } daemon_scan;
 
-static uint64_t interval_ms(void)
+/* The scanner's settings from the config's scan section. */
+static void scan_settings(scanner_opts_t *so, const cfg_scan_t *sc)
 {
-  const char *v = getenv("CCM_SCAN_INTERVAL_S");
-  if (!v || !*v)
-    return DEFAULT_INTERVAL_S * 1000ull;
-  char *end;
-  unsigned long long s = strtoull(v, &end, 10);
-  if (*end) {
-    fprintf(stderr, "ccm: CCM_SCAN_INTERVAL_S='%s' is not a number of "
-                    "seconds; using %d\n", v, DEFAULT_INTERVAL_S);
-    return DEFAULT_INTERVAL_S * 1000ull;
-  }
-  return s * 1000ull;
+  size_t nm = sc->markers.n < SCAN_MARKER_TAGS_MAX ? sc->markers.n
+                                                   : SCAN_MARKER_TAGS_MAX;
+  size_t ne = sc->exclude.n < 256 ? sc->exclude.n : 256;
+  for (size_t i = 0; i < nm; i++)
+    daemon_scan.markers[i] = sc->markers.v[i];
+  for (size_t i = 0; i < ne; i++)
+    daemon_scan.excludes[i] = sc->exclude.v[i];
+  so->markers = daemon_scan.markers;
+  so->nmarkers = nm;
+  so->no_markers = nm == 0;
+  so->any_case = sc->markers_any_case;
+  so->excludes = daemon_scan.excludes;
+  so->nexcludes = ne;
+  so->no_git = !sc->use_git;
+  so->max_file_size = (size_t)sc->max_file_size;
+  so->no_refactor = !sc->refactor;
+  so->no_secrets = !sc->secrets;
+  so->thresholds = (scan_thresholds_t){
+      sc->thresholds.max_function_lines, sc->thresholds.max_nesting,
+      sc->thresholds.max_complexity, sc->thresholds.max_params,
+      sc->thresholds.max_file_lines};
 }
 
-int app_scan_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor)
+/* The shortest scan_interval of the repositories (the service has one
+ * timer); 0 when every repository is scanned on request only. */
+static uint64_t interval_of(const cfg_t *cfg)
 {
-  if (!getcwd(daemon_scan.root, sizeof daemon_scan.root))
-    snprintf(daemon_scan.root, sizeof daemon_scan.root, ".");
-  app_repo_id_of(daemon_scan.root, daemon_scan.repo, sizeof daemon_scan.repo);
+  uint64_t ms = 0;
+  for (size_t i = 0; i < cfg->nrepos; i++) {
+    uint64_t r = cfg->repos[i].scan_interval_ms;
+    if (r && (!ms || r < ms))
+      ms = r;
+  }
+  return ms;
+}
+
+int app_scan_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
+                   const cfg_t *cfg)
+{
   scan_service_opts_t *o = &daemon_scan.svc;
   memset(o, 0, sizeof *o);
-  o->repos[0].repo = daemon_scan.repo;
-  o->repos[0].root = daemon_scan.root;
-  o->nrepos = 1;
-  o->interval_ms = interval_ms();
+  for (size_t i = 0; i < cfg->nrepos && o->nrepos < MAX_REPOS; i++) {
+    const char *path = cfg->repos[i].path;
+    if (!path)
+      continue; /* GitHub only: nothing to scan here */
+    size_t k = o->nrepos++;
+    if (!realpath(path, daemon_scan.root[k]))
+      snprintf(daemon_scan.root[k], PATH_MAX, "%s", path);
+    app_repo_id_of(daemon_scan.root[k], daemon_scan.repo[k], 72);
+    scan_settings(&o->repos[k], &cfg->scan);
+    o->repos[k].repo = daemon_scan.repo[k];
+    o->repos[k].root = daemon_scan.root[k];
+  }
+  o->interval_ms = interval_of(cfg);
   int rc = scan_service_spawn(rt, o, &daemon_scan.service);
   if (rc == 0) {
     daemon_scan.an = (analyzer_opts_t){store, store_actor, daemon_scan.service};
@@ -82,9 +117,9 @@ int app_scan_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor)
     fprintf(stderr, "ccm: cannot start the scanner: %s\n", rt_strerror(rc));
     return rc;
   }
-  fprintf(stderr, "ccm: scanning %s as '%s' now and every %llu s\n",
-          daemon_scan.root, daemon_scan.repo,
-          (unsigned long long)(o->interval_ms / 1000));
+  for (size_t k = 0; k < o->nrepos; k++)
+    fprintf(stderr, "ccm: scanning %s as '%s' now%s\n", daemon_scan.root[k],
+            daemon_scan.repo[k], o->interval_ms ? " and periodically" : "");
   return 0;
 }
 

@@ -1,48 +1,78 @@
 /*
- * app_web.c: the control plane's configuration for `ccm serve`, until the
- * YAML config (issue #8) provides it: listen address from --listen, the
- * current directory as the repository (its id is the directory's name,
- * lower-cased, with anything outside [a-z0-9._-] turned into '-'), and the
- * bearer token from the environment variable CCM_TOKEN (the default of
- * the config's auth_token_env); the GitHub webhook secret from
- * CCM_WEBHOOK_SECRET (webhook_secret_env's default), never logged.
+ * app_web.c: the control plane's configuration for `ccm serve` from the
+ * config: the listen address (--listen wins), the repositories (ids from
+ * their directory names, lower-cased, anything outside [a-z0-9._-] turned
+ * into '-'; github names for webhooks), the bearer token from the variable
+ * auth_token_env names (CCM_TOKEN by default) and the webhook secret from
+ * github.webhook_secret_env (CCM_WEBHOOK_SECRET by default). Secrets are
+ * never logged.
  */
-#include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "app/app.h"
 #include "app/app_web.h"
 
-int app_web_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
-                  const char *listen, web_t **out)
+#define MAX_REPOS 16
+
+static struct {
+  char path[MAX_REPOS][PATH_MAX];
+  char id[MAX_REPOS][72];
+  web_repo_t repos[MAX_REPOS];
+} daemon_web;
+
+static const char *env_named(const char *name)
 {
-  char cwd[4096], id[72], err[512];
-  if (!getcwd(cwd, sizeof(cwd)))
-    snprintf(cwd, sizeof(cwd), ".");
-  app_repo_id_of(cwd, id, sizeof(id));
-  web_repo_t repo = {.id = id, .path = cwd};
-  web_config_t cfg;
-  web_config_defaults(&cfg);
-  cfg.listen = listen;
-  cfg.auth_token = getenv("CCM_TOKEN");
+  const char *v = name && *name ? getenv(name) : NULL;
+  return v && *v ? v : NULL;
+}
+
+static size_t repos_of(const cfg_t *cfg)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < cfg->nrepos && n < MAX_REPOS; i++) {
+    const cfg_repo_t *r = &cfg->repos[i];
+    if (r->path) {
+      if (!realpath(r->path, daemon_web.path[n]))
+        snprintf(daemon_web.path[n], PATH_MAX, "%s", r->path);
+      app_repo_id_of(daemon_web.path[n], daemon_web.id[n], 72);
+    } else {
+      app_repo_id_of(r->github_name ? r->github_name : "repo",
+                     daemon_web.id[n], 72);
+    }
+    daemon_web.repos[n] = (web_repo_t){.id = daemon_web.id[n],
+                                       .path = r->path ? daemon_web.path[n]
+                                                       : NULL,
+                                       .github = r->github};
+    n++;
+  }
+  return n;
+}
+
+int app_web_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
+                  const char *listen, const cfg_t *cfg, web_t **out)
+{
+  char err[512];
+  web_config_t wc;
+  web_config_defaults(&wc);
+  wc.listen = listen;
+  wc.auth_token = env_named(cfg->auth_token_env);
   /* POST /webhooks/github; never logged. Unset: every delivery is 401. */
-  cfg.webhook_secret = getenv("CCM_WEBHOOK_SECRET");
-  cfg.repos = &repo;
-  cfg.n_repos = 1;
-  int rc = web_start(rt, store, store_actor, &cfg, out, err, sizeof(err));
+  wc.webhook_secret = env_named(cfg->github.webhook_secret_env);
+  wc.repos = daemon_web.repos;
+  wc.n_repos = repos_of(cfg);
+  int rc = web_start(rt, store, store_actor, &wc, out, err, sizeof(err));
   if (rc) {
     fprintf(stderr, "ccm: cannot start the control plane: %s\n", err);
     return rc;
   }
   web_addr_t a;
   web_addr_parse(listen, &a);
-  fprintf(stderr, "ccm: control plane on http://%s%s%s:%d/%s\n",
+  fprintf(stderr, "ccm: control plane on http://%s%s%s:%d/%s%s\n",
           a.ipv6 ? "[" : "", a.host, a.ipv6 ? "]" : "", web_port(*out),
-          cfg.auth_token && *cfg.auth_token
-                              ? "; bearer token from CCM_TOKEN required"
-                              : "");
+          wc.auth_token ? "; bearer token from $" : "",
+          wc.auth_token ? cfg->auth_token_env : "");
   return 0;
 }

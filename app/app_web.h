@@ -4,16 +4,17 @@
 #ifndef APP_APP_WEB_H
 #define APP_APP_WEB_H
 
+#include "config/config.h"
 #include "web/web.h"
 
 /**
- * Start the control plane on @p listen ("ADDR:PORT") for `ccm serve`: the
- * repository in the current directory is the one repository, the bearer
- * token is read from $CCM_TOKEN when set (never printed). Prints where it
- * listens, or why it cannot. @return 0 or a web_start error; *out always
- * written.
+ * Start the control plane on @p listen ("ADDR:PORT") for `ccm serve` with
+ * the config's repositories, the bearer token from the variable
+ * cfg->auth_token_env names and the webhook secret likewise (never
+ * printed). Prints where it listens, or why it cannot. @return 0 or a
+ * web_start error; *out always written.
  */
 int app_web_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
-                  const char *listen, web_t **out);
+                  const char *listen, const cfg_t *cfg, web_t **out);
 
 #endif /* APP_APP_WEB_H */

@@ -88,9 +88,7 @@ static const char *option_value(int argc, char **argv, int *i)
 
 static int parse_serve(int argc, char **argv, serve_opts_t *o)
 {
-  memset(o, 0, sizeof(*o));
-  o->listen = "127.0.0.1:8080";
-  o->data = "./.ccm";
+  memset(o, 0, sizeof(*o)); /* NULLs: taken from the configuration */
   for (int i = 2; i < argc; i++) {
     const char **slot = NULL;
     if (!strcmp(argv[i], "--config"))
@@ -138,6 +136,17 @@ static int cmd_serve(int argc, char **argv)
   int rc = parse_serve(argc, argv, &o);
   if (rc)
     return rc;
+  cfg_t cfg;
+  if (app_config_load(o.config, &cfg) != 0)
+    return EXIT_FAIL;
+  if (!o.listen)
+    o.listen = cfg.listen.text;
+  if (!o.data)
+    o.data = cfg.data_dir;
+  else {
+    free(cfg.data_dir); /* --data wins; the executor's worktrees follow */
+    cfg.data_dir = strdup(o.data);
+  }
   sigset_t set;
   block_stop_signals(&set);
 
@@ -146,6 +155,7 @@ static int cmd_serve(int argc, char **argv)
   rc = store_open(o.data, NULL, &store, err, sizeof(err));
   if (rc) {
     fprintf(stderr, "ccm: cannot open the store: %s\n", err);
+    cfg_fini(&cfg);
     return EXIT_FAIL;
   }
   rt_runtime_t *rt = NULL;
@@ -157,14 +167,16 @@ static int cmd_serve(int argc, char **argv)
     fprintf(stderr, "ccm: cannot start the runtime: %s\n", rt_strerror(rc));
     rt_runtime_free(rt);
     store_close(store);
+    cfg_fini(&cfg);
     return EXIT_FAIL;
   }
   web_t *web = NULL;
-  if (app_scan_start(rt, store, store_actor) ||
-      app_exec_start(rt, store, store_actor, o.data) ||
-      app_web_start(rt, store, store_actor, o.listen, &web)) {
+  if (app_scan_start(rt, store, store_actor, &cfg) ||
+      app_exec_start(rt, store, store_actor, &cfg) ||
+      app_web_start(rt, store, store_actor, o.listen, &cfg, &web)) {
     app_scan_release();
     app_exec_release();
+    cfg_fini(&cfg);
     rt_actor_release(store_actor);
     rt_runtime_free(rt);
     store_close(store);
@@ -189,6 +201,7 @@ static int cmd_serve(int argc, char **argv)
   rt_runtime_shutdown(rt, RT_SHUTDOWN_DRAIN);
   rt_runtime_free(rt);
   store_close(store);
+  cfg_fini(&cfg);
   fprintf(stderr, "ccm: stopped cleanly\n");
   return EXIT_OK;
 }

@@ -141,3 +141,23 @@ Test(config_cli, env_checks_name_variables_and_never_print_values)
   run_free(&r);
   unlink(path);
 }
+
+Test(config_cli, serve_refuses_an_invalid_config_and_starts_nothing)
+{
+  const char *path = cfg_test_path("broken/many_errors.yaml");
+  char *data = tst_tmpdir(), store_file[4096];
+  char *argv[] = {(char *)tst_prog("CCM_BIN"), "serve", "--config",
+                  (char *)path, "--data", data, NULL};
+  run_t r;
+  r.rc = tst_run(argv, 30000, &r.out, &r.err);
+  cr_assert_eq(r.rc, 1, "serve must not start: %s", r.err);
+  char want[3000];
+  snprintf(want, sizeof want, "%s:1:9: listen: bad listen address", path);
+  cr_assert(strstr(r.err, want), "%s", r.err);
+  cr_assert(strstr(r.err, "not starting"), "%s", r.err);
+  snprintf(store_file, sizeof store_file, "%s/ccm.lmdb", data);
+  cr_assert_not(tst_exists(store_file), "no store created");
+  run_free(&r);
+  tst_rmrf(data);
+  free(data);
+}

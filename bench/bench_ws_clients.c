@@ -16,7 +16,7 @@
  * <p50_us> <p99_us> <max_us>`: delivery latency over every event every
  * client received, from the "bench_ns" (CLOCK_MONOTONIC) the publisher put
  * in the event's data to the moment the read() that brought the frame
- * returned; `errors` counts error messages (slow_consumer, ...), `closed`
+ * returned (10 us buckets, 10 s at most); `errors` counts error messages (slow_consumer, ...), `closed`
  * connections the server closed.
  *
  * A plain epoll loop with a minimal RFC 6455 client (masked frames out,
@@ -42,7 +42,8 @@
 
 #define HANDSHAKES_IN_FLIGHT 64
 #define RXBUF 16384
-#define HIST_US 1000000 /* latency buckets of 1 us up to 1 s */
+#define HIST_STEP_US 10 /* latency buckets of 10 us ... */
+#define HIST_N 1000000 /* ... up to 10 s */
 
 typedef enum cstate { C_IDLE, C_CONNECTING, C_HANDSHAKE, C_SUBSCRIBING,
                       C_READY, C_CLOSED } cstate_t;
@@ -61,7 +62,7 @@ typedef struct swarm {
   unsigned n, started, in_flight, ready, closed, finished;
   client_t *c;
   uint64_t expect, errors, received;
-  uint32_t *hist; /* HIST_US + 1 buckets, the last one for overflow */
+  uint32_t *hist; /* HIST_N + 1 buckets, the last one for overflow */
 } swarm_t;
 
 static void die(const char *what, const char *why)
@@ -189,8 +190,8 @@ static void count_latency(swarm_t *s, const char *msg, size_t len,
   if (!p)
     return;
   uint64_t sent = strtoull(p + sizeof(key) - 1, NULL, 10);
-  uint64_t us = at > sent ? (at - sent) / 1000 : 0;
-  s->hist[us < HIST_US ? us : HIST_US]++;
+  uint64_t b = at > sent ? (at - sent) / 1000 / HIST_STEP_US : 0;
+  s->hist[b < HIST_N ? b : HIST_N]++;
   s->received++;
 }
 
@@ -356,19 +357,19 @@ static bool all_done(const swarm_t *s)
 static uint64_t percentile(const swarm_t *s, double p)
 {
   uint64_t rank = (uint64_t)(p * (double)s->received), seen = 0;
-  for (uint64_t us = 0; us <= HIST_US; us++) {
-    seen += s->hist[us];
+  for (uint64_t b = 0; b <= HIST_N; b++) {
+    seen += s->hist[b];
     if (seen > rank)
-      return us;
+      return b * HIST_STEP_US;
   }
-  return HIST_US;
+  return HIST_N * HIST_STEP_US;
 }
 
 static uint64_t max_latency(const swarm_t *s)
 {
-  for (uint64_t us = HIST_US + 1; us-- > 0;)
-    if (s->hist[us])
-      return us;
+  for (uint64_t b = HIST_N + 1; b-- > 0;)
+    if (s->hist[b])
+      return b * HIST_STEP_US;
   return 0;
 }
 
@@ -392,7 +393,7 @@ int main(int argc, char **argv)
     die("usage", "bench_ws_clients PORT N");
   raise_fd_limit(s.n);
   s.c = calloc(s.n, sizeof(*s.c));
-  s.hist = calloc(HIST_US + 1, sizeof(*s.hist));
+  s.hist = calloc(HIST_N + 1, sizeof(*s.hist));
   s.ep = epoll_create1(0);
   if (!s.c || !s.hist || s.ep < 0)
     die("setup", strerror(errno));

@@ -20,12 +20,15 @@ with the product's defaults), then:
         commit, event log, fan-out), and the clients measure delivery
         latency (send time in the event, CLOCK_MONOTONIC on this machine).
         nginx has no WebSocket side: these rows stand beside the SPEC
-        targets (peer "target", peer_value = the target).
+        targets (peer "target", peer_value = the target). Two lighter
+        loads run the same way and show where the limit lies: 100 clients
+        at 1,000 events/s and 1,000 clients at 100 events/s.
 
 BENCH_REPEAT repetitions (default 3), medians; the table and
 bench/results/web.json (SPEC section 4 shape; ratio = ccm / peer_value).
-Knobs: BENCH_WEB_SECONDS (wrk duration, 10), BENCH_WEB_CLIENTS (1000),
-BENCH_WEB_RATE (events/s, 1000), BENCH_WEB_PUBLISH_S (10).
+Knobs: BENCH_WEB_SECONDS (wrk duration, 10), BENCH_WEB_CLIENTS (1000)
+and BENCH_WEB_RATE (events/s, 1000) for the SPEC load, BENCH_WEB_PUBLISH_S
+(10), BENCH_WEB_LIGHT=0 to skip the lighter loads.
 """
 import json
 import os
@@ -47,6 +50,10 @@ WRK_SECONDS = int(os.environ.get("BENCH_WEB_SECONDS", "10"))
 CLIENTS = int(os.environ.get("BENCH_WEB_CLIENTS", "1000"))
 RATE = int(os.environ.get("BENCH_WEB_RATE", "1000"))
 PUBLISH_S = int(os.environ.get("BENCH_WEB_PUBLISH_S", "10"))
+# (clients, events/s): the SPEC load first, then the lighter ones.
+LOADS = [(CLIENTS, RATE)]
+if os.environ.get("BENCH_WEB_LIGHT", "1") != "0":
+    LOADS += [(100, 1000), (1000, 100)]
 TASKS = 10000
 ENDPOINTS = [("health", "/api/v1/health"),
              ("tasks", "/api/v1/tasks?limit=50")]
@@ -241,10 +248,10 @@ def rest_round(ccm, nginx, samples):
 
 # --------------------------------------------------------------- WebSocket
 
-def ws_round(ccm):
+def ws_round(ccm, clients, rate):
     exe = os.path.join(BUILD, "bench", "bench_ws_clients")
     before = rss_kb(ccm.proc.pid)
-    cl = subprocess.Popen([exe, str(ccm.port), str(CLIENTS)],
+    cl = subprocess.Popen([exe, str(ccm.port), str(clients)],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           text=True)
     try:
@@ -252,11 +259,11 @@ def ws_round(ccm):
         if not ready or ready[0] != "READY":
             raise RuntimeError("bench_ws_clients: %r" % ready)
         idle = rss_kb(ccm.proc.pid)
-        expect = RATE * PUBLISH_S
+        expect = rate * PUBLISH_S
         cl.stdin.write("expect %d %d\n" % (expect, PUBLISH_S + 10))
         cl.stdin.flush()
-        log("ws: %d clients, %d events/s for %d s" % (CLIENTS, RATE, PUBLISH_S))
-        sent, refused = ccm.publish(RATE, PUBLISH_S)
+        log("ws: %d clients, %d events/s for %d s" % (clients, rate, PUBLISH_S))
+        sent, refused = ccm.publish(rate, PUBLISH_S)
         loaded = rss_kb(ccm.proc.pid)
         r = cl.stdout.readline().split()
         cl.wait(timeout=30)
@@ -270,9 +277,10 @@ def ws_round(ccm):
     ws = json.loads(summary)["websocket"]
     return {"rss_before_kb": before, "rss_idle_kb": idle,
             "rss_loaded_kb": loaded,
-            "per_client_kb": (idle - before) / CLIENTS,
+            "clients": clients, "rate": rate,
+            "per_client_kb": (idle - before) / clients,
             "published": sent, "refused": refused,
-            "expected": int(r[2]) * CLIENTS, "received": int(r[3]),
+            "expected": int(r[2]) * clients, "received": int(r[3]),
             "errors": int(r[4]), "closed": int(r[5]),
             "p50_ms": int(r[6]) / 1e3, "p99_ms": int(r[7]) / 1e3,
             "max_ms": int(r[8]) / 1e3,
@@ -309,24 +317,34 @@ def rest_rows(samples, nginx_version):
 
 
 def ws_rows(rounds):
-    def med(key):
-        return statistics.median(r[key] for r in rounds)
-    label = "%d clients, %d events/s" % (CLIENTS, RATE)
-    delivered = statistics.median(r["received"] / r["expected"] for r in rounds)
-    return [
-        row("WebSocket delivery p50 (%s)" % label, med("p50_ms"), "none",
-            None, "ms", False),
-        row("WebSocket delivery p99 (%s)" % label, med("p99_ms"), "target",
-            TARGET_P99_MS, "ms", False),
-        row("WebSocket events delivered (%s)" % label, delivered, "target",
-            1.0, "fraction", True),
-        row("RSS per idle WebSocket client", med("per_client_kb"), "target",
-            TARGET_KB, "KiB", False),
-        row("server RSS, %d idle clients" % CLIENTS, med("rss_idle_kb") / 1024,
-            "none", None, "MiB", False),
-        row("server RSS after the fan-out run", med("rss_loaded_kb") / 1024,
-            "none", None, "MiB", False),
-    ]
+    rows = []
+    for i, (clients, rate) in enumerate(LOADS):
+        rs = [r for r in rounds if (r["clients"], r["rate"]) == (clients, rate)]
+
+        def med(key):
+            return statistics.median(r[key] for r in rs)
+        label = "%d clients, %d events/s" % (clients, rate)
+        spec = i == 0  # the SPEC load has targets; the lighter ones none
+        rows += [
+            row("WebSocket delivery p50 (%s)" % label, med("p50_ms"), "none",
+                None, "ms", False),
+            row("WebSocket delivery p99 (%s)" % label, med("p99_ms"),
+                "target" if spec else "none",
+                TARGET_P99_MS if spec else None, "ms", False),
+            row("WebSocket events delivered (%s)" % label,
+                statistics.median(r["received"] / r["expected"] for r in rs),
+                "target", 1.0, "fraction", True),
+        ]
+        if spec:
+            rows += [
+                row("RSS per idle WebSocket client (%d clients)" % clients,
+                    med("per_client_kb"), "target", TARGET_KB, "KiB", False),
+                row("server RSS, %d idle clients" % clients,
+                    med("rss_idle_kb") / 1024, "none", None, "MiB", False),
+                row("server RSS after the fan-out (%s)" % label,
+                    med("rss_loaded_kb") / 1024, "none", None, "MiB", False),
+            ]
+    return rows
 
 
 def fmt(v):
@@ -367,10 +385,12 @@ def print_table(rows, rounds):
     for t in table:
         print("  ".join(str(c).ljust(widths[i]) for i, c in enumerate(t)))
     for i, r in enumerate(rounds):
-        print("  ws run %d: p50 %.2f ms p99 %.2f ms max %.1f ms, %d/%d "
+        print("  ws run %d (%d clients, %d/s): p50 %.2f ms p99 %.2f ms "
+              "max %.1f ms, %d/%d "
               "delivered, %d error messages, %d closed by the server, "
               "%d publishes refused; RSS %d -> %d KiB idle -> %d KiB" % (
-                  i + 1, r["p50_ms"], r["p99_ms"], r["max_ms"], r["received"],
+                  i + 1, r["clients"], r["rate"], r["p50_ms"], r["p99_ms"],
+                  r["max_ms"], r["received"],
                   r["expected"], r["errors"], r["closed"], r["refused"],
                   r["rss_before_kb"], r["rss_idle_kb"], r["rss_loaded_kb"]))
 
@@ -394,12 +414,13 @@ def main():
         version, nginx = nginx.version, None
         ccm.stop()
         for rep in range(REPEAT):
-            # A fresh server each round: freed memory a previous round's
-            # clients left in the allocator would hide the per-client cost.
-            log("WebSocket round %d/%d" % (rep + 1, REPEAT))
-            ccm = CcmServer()
-            rounds.append(ws_round(ccm))
-            ccm.stop()
+            for clients, rate in LOADS:
+                # A fresh server each round: memory a previous round's
+                # clients freed would hide the per-client cost.
+                log("WebSocket round %d/%d" % (rep + 1, REPEAT))
+                ccm = CcmServer()
+                rounds.append(ws_round(ccm, clients, rate))
+                ccm.stop()
     finally:
         if nginx:
             nginx.stop()

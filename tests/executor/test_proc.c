@@ -180,7 +180,10 @@ Test(proc, idle_child_and_grandchildren_killed_as_a_group)
   fake_argv_with(pidfile, "--ignore-term", "--stall", "--grandchildren=2",
                  argv);
   exec_spawn_spec_t spec = {.argv = argv};
-  exec_limits_t lim = {.idle_ms = 400, .wall_ms = 30000, .grace_ms = 300};
+  /* The idle limit must outlast python's start-up on a loaded machine:
+   * a SIGTERM that comes before the agent ignores it would end it early
+   * (seen at 400 ms under a parallel ASan run). */
+  exec_limits_t lim = {.idle_ms = 2500, .wall_ms = 30000, .grace_ms = 300};
   exec_proc_t p;
   uint64_t t0 = exec_now_ms();
   cr_assert_eq(exec_proc_run(&spec, &lim, 0, NULL, NULL, &p, NULL, 0), 0);

@@ -21,12 +21,12 @@
  *     them off the descriptors, so that criterion's teardown, in this
  *     process only, does not run them again) and then tst_leak_check(): all
  *     still in MAIN. When the body fails an assertion, criterion jumps past
- *     the wrapper; the hooks then run in teardown as usual, unchecked (the
- *     test has failed already).
+ *     the wrapper; the hooks then run in teardown as usual, and a leak
+ *     check called there stays quiet (the test has failed already).
  *   - criterion_internal_test_teardown() runs criterion's (it sends END),
- *     then leaves the worker with _exit(0), as criterion's own worker does
- *     (_Exit): the exit-time leak check would only repeat a report made
- *     already, or list what a failed test left behind.
+ *     then leaves the worker with _exit(0): LeakSanitizer's exit-time check
+ *     could only warn there, repeating a report made already or listing
+ *     what a failed test left behind.
  * In ASan builds, criterion_run_all_tests() is wrapped too: in the runner
  * process (workers have BXFI_MAP in their environment, criterion's own
  * test) it runs with LeakSanitizer disabled on its thread. The runner leaks

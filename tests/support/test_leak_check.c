@@ -16,79 +16,28 @@
 #include "tests/support/leak_check.h"
 
 #include <criterion/criterion.h>
-#include <spawn.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-extern char **environ;
+#include "tests/support/store_test.h" /* tst_prog, tst_run */
 
 TestSuite(leak_check, .timeout = 120);
 
 typedef struct probe_run {
-  int exit_code; /* -1 when the probe died of a signal */
-  char *output;  /* its stdout and stderr, NUL-terminated */
+  int exit_code; /* tst_run's: -1 when it had to kill the probe */
+  char *output;  /* the probe's stderr (criterion writes there) */
 } probe_run_t;
 
-/* The environment minus boxfort's worker variables (BXFI_*): with them, the
- * probe's criterion would take itself for one of our workers. */
-static char **probe_environment(void)
-{
-  size_t n = 0;
-  while (environ[n])
-    n++;
-  char **env = calloc(n + 1, sizeof *env);
-  cr_assert_not_null(env);
-  size_t kept = 0;
-  for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "BXFI_", 5) != 0)
-      env[kept++] = environ[i];
-  return env;
-}
-
-static char *slurp(FILE *f)
-{
-  cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-  long len = ftell(f);
-  cr_assert_geq(len, 0);
-  rewind(f);
-  char *text = malloc((size_t)len + 1);
-  cr_assert_not_null(text);
-  size_t got = fread(text, 1, (size_t)len, f);
-  text[got] = '\0';
-  return text;
-}
-
-/* Run the probe's test @p name ("suite/test"), wait for it, keep its output. */
+/* Run the probe's test @p name ("suite/test"), keep its verdict and stderr. */
 static probe_run_t run_probe(const char *name)
 {
-  const char *probe = getenv("LEAK_PROBE");
-  cr_assert(probe && *probe, "LEAK_PROBE is not set (tests/meson.build)");
-  FILE *out = tmpfile();
-  cr_assert_not_null(out);
-
-  posix_spawn_file_actions_t fa;
-  cr_assert_eq(posix_spawn_file_actions_init(&fa), 0);
-  posix_spawn_file_actions_adddup2(&fa, fileno(out), STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&fa, fileno(out), STDERR_FILENO);
-  char *argv[] = {(char *)probe, "--ascii", "-j1", "--filter", (char *)name,
-                  NULL};
-  char **env = probe_environment();
-  pid_t pid;
-  int rc = posix_spawn(&pid, probe, &fa, NULL, argv, env);
-  posix_spawn_file_actions_destroy(&fa);
-  free(env);
-  cr_assert_eq(rc, 0, "posix_spawn %s: %s", probe, strerror(rc));
-
-  int status;
-  cr_assert_eq(waitpid(pid, &status, 0), pid);
-  probe_run_t run = {
-      .exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-      .output = slurp(out),
-  };
-  fclose(out);
+  /* Without boxfort's variable of our own worker: with it, the probe's
+   * criterion would take itself for one of our workers. */
+  unsetenv("BXFI_MAP");
+  char *argv[] = {(char *)tst_prog("LEAK_PROBE"), "--ascii", "-j1",
+                  "--filter", (char *)name, NULL};
+  probe_run_t run = {0};
+  run.exit_code = tst_run(argv, 60000, NULL, &run.output);
   return run;
 }
 
@@ -119,6 +68,14 @@ static void assert_failed(probe_run_t run)
   cr_assert_null(strstr(run.output, "Warning!"), SHOWN(run));
 }
 
+/* Failed with @p message, its .fini hook run exactly once. */
+static void assert_failed_fini_once(probe_run_t run, const char *message)
+{
+  assert_failed(run);
+  cr_assert(strstr(run.output, message), SHOWN(run));
+  cr_assert_eq(count(run.output, "probe: fini ran"), 1, SHOWN(run));
+}
+
 /* Failed for a leak of @p summary ("77 byte(s) leaked in 1 allocation(s)"),
  * reported once, naming @p frame. */
 static void assert_leak_failed(probe_run_t run, const char *summary,
@@ -138,32 +95,45 @@ static void require_asan(void)
     cr_skip_test("leaks are detected in AddressSanitizer builds only");
 }
 
+/* Run @p name: it must pass, having printed @p line once. */
+static void expect_pass(const char *name, const char *line)
+{
+  probe_run_t run = run_probe(name);
+  assert_passed(run);
+  cr_assert_eq(count(run.output, line), 1, SHOWN(run));
+  free(run.output);
+}
+
+/* Run @p name (ASan builds): it must fail for a leak of @p summary,
+ * reported once, naming @p frame. */
+static void expect_leak_failure(const char *name, const char *summary,
+                                const char *frame)
+{
+  require_asan();
+  probe_run_t run = run_probe(name);
+  assert_leak_failed(run, summary, frame);
+  free(run.output);
+}
+
 /* ---- leaks (ASan builds) ---- */
 
 Test(leak_check, clean_test_passes_without_report)
 {
-  probe_run_t run = run_probe("probe/clean");
-  assert_passed(run);
-  cr_assert_eq(count(run.output, "probe: clean body"), 1, SHOWN(run));
-  free(run.output);
+  expect_pass("probe/clean", "probe: clean body");
 }
 
 Test(leak_check, leak_in_body_fails_test)
 {
-  require_asan();
-  probe_run_t run = run_probe("probe/leak_77_bytes");
-  assert_leak_failed(run, "77 byte(s) leaked in 1 allocation(s)",
-                     "probe_leak_77_bytes");
-  free(run.output);
+  expect_leak_failure("probe/leak_77_bytes",
+                      "77 byte(s) leaked in 1 allocation(s)",
+                      "probe_leak_77_bytes");
 }
 
 Test(leak_check, thousand_leaked_blocks_fail_test)
 {
-  require_asan();
-  probe_run_t run = run_probe("probe/leak_1000_blocks");
-  assert_leak_failed(run, "16000 byte(s) leaked in 1000 allocation(s)",
-                     "probe_leak_1000_blocks");
-  free(run.output);
+  expect_leak_failure("probe/leak_1000_blocks",
+                      "16000 byte(s) leaked in 1000 allocation(s)",
+                      "probe_leak_1000_blocks");
 }
 
 Test(leak_check, leak_left_by_fini_hook_fails_test)
@@ -188,47 +158,36 @@ Test(leak_check, failed_test_leftovers_are_not_reported)
 
 Test(leak_check, leak_in_suite_with_hooks_fails_test)
 {
-  require_asan();
-  probe_run_t run = run_probe("probe_suite/leak_77_bytes");
-  assert_leak_failed(run, "77 byte(s) leaked in 1 allocation(s)",
-                     "probe_leak_77_bytes");
-  free(run.output);
+  expect_leak_failure("probe_suite/leak_77_bytes",
+                      "77 byte(s) leaked in 1 allocation(s)",
+                      "probe_leak_77_bytes");
 }
 
 Test(leak_check, leak_in_parameterized_test_fails_test)
 {
-  require_asan();
-  probe_run_t run = run_probe("probe/param_leak");
-  assert_leak_failed(run, "21 byte(s) leaked in 1 allocation(s)",
-                     "probe_param_leak");
-  free(run.output);
+  expect_leak_failure("probe/param_leak",
+                      "21 byte(s) leaked in 1 allocation(s)",
+                      "probe_param_leak");
 }
 
 /* ---- hooks (every build) ---- */
 
 Test(leak_check, fixture_freed_in_fini_passes)
 {
-  probe_run_t run = run_probe("probe/fixture_freed");
-  assert_passed(run);
-  cr_assert_eq(count(run.output, "probe: fini ran"), 1, SHOWN(run));
-  free(run.output);
+  expect_pass("probe/fixture_freed", "probe: fini ran");
 }
 
 Test(leak_check, failed_assertion_in_fini_fails_test)
 {
   probe_run_t run = run_probe("probe/fini_assert_fails");
-  assert_failed(run);
-  cr_assert(strstr(run.output, "a .fini hook failed on purpose"), SHOWN(run));
-  cr_assert_eq(count(run.output, "probe: fini ran"), 1, SHOWN(run));
+  assert_failed_fini_once(run, "a .fini hook failed on purpose");
   free(run.output);
 }
 
 Test(leak_check, failed_body_still_runs_fini_once)
 {
   probe_run_t run = run_probe("probe/body_fails");
-  assert_failed(run);
-  cr_assert(strstr(run.output, "the body failed on purpose"), SHOWN(run));
-  cr_assert_eq(count(run.output, "probe: fini ran"), 1, SHOWN(run));
+  assert_failed_fini_once(run, "the body failed on purpose");
   cr_assert_null(strstr(run.output, "LeakSanitizer"), SHOWN(run));
   free(run.output);
 }

@@ -3,11 +3,12 @@
  * `bench/run web` (bench/run_web.py drives it; bench_ws_clients.c is the
  * WebSocket side).
  *
- *   bench_web --dir DIR [--tasks N]
+ *   bench_web --dir DIR [--tasks N] [--no-sync]
  *
  * Opens a durable store in DIR (as `ccm serve` does: no MDB_NOSYNC),
  * writes N tasks (default 10,000) straight through store/ before anything
- * serves, then starts a runtime (one worker per CPU), the store actor and
+ * serves (--no-sync: MDB_NOSYNC, a diagnostic that shows what the commits'
+ * flushes add to delivery latency), then starts a runtime (one worker per CPU), the store actor and
  * the web server on 127.0.0.1 port 0 with the product's defaults, and
  * prints `PORT <port>`. Then it reads commands on stdin, one per line:
  *
@@ -25,12 +26,14 @@
  * fan-out. Nothing here touches web/ internals.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_util.h"
 #include "runtime/rt.h"
 #include "store/store_actor.h"
 #include "web/web.h"
@@ -39,15 +42,7 @@
 
 static void die(const char *what, const char *why)
 {
-  fprintf(stderr, "bench_web: %s: %s\n", what, why);
-  exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+  bench_die("bench_web", what, why);
 }
 
 /* ----------------------------------------------------------------- tasks */
@@ -82,24 +77,18 @@ static void task_make(task_rec_t *r, uint64_t i)
            (unsigned long long)(mix64(i + (2ull << 40)) & 0xffffffffull));
   snprintf(r->title, sizeof(r->title), "Retry the upload with backoff (#%llu)",
            (unsigned long long)i);
-  proto_task_t *t = &r->t;
-  memset(t, 0, sizeof(*t));
-  t->id = r->id;
-  t->repo = (char *)repos[i % 3];
-  t->kind = (char *)kinds[i % 5];
-  t->title = r->title;
-  t->loc.path = "src/net/http_client.c";
-  t->loc.line = (uint32_t)(i % 4000) + 1;
-  t->loc.column = 5;
-  t->text = "retry with backoff on 503";
-  t->first_seen = t->last_seen = 1700000000000ll + (int64_t)i;
-  t->score.value = (double)(i % 10) + 1;
-  t->score.time_criticality = 4;
-  t->score.risk_reduction = 3;
-  t->score.job_size = (double)(i % 5) + 1;
-  t->score.total = (t->score.value + 7) / t->score.job_size;
-  t->state = states[i % 3];
-  t->updated_at = t->first_seen;
+  int64_t seen = 1700000000000ll + (int64_t)i;
+  double value = (double)(i % 10) + 1, size = (double)(i % 5) + 1;
+  r->t = (proto_task_t){
+      .id = r->id, .repo = (char *)repos[i % 3],
+      .kind = (char *)kinds[i % 5], .title = r->title,
+      .loc = {.path = "src/net/http_client.c",
+              .line = (uint32_t)(i % 4000) + 1, .column = 5},
+      .text = "retry with backoff on 503", .first_seen = seen,
+      .last_seen = seen, .updated_at = seen, .state = states[i % 3],
+      .score = {.value = value, .time_criticality = 4,
+                .risk_reduction = 3, .job_size = size,
+                .total = (value + 7) / size}};
 }
 
 static void seed(store_t *s, uint64_t n)
@@ -148,17 +137,17 @@ static void publish(web_t *web, unsigned rate, unsigned seconds)
 {
   json_t *data = event_data();
   uint64_t total = (uint64_t)rate * seconds, sent = 0, refused = 0;
-  uint64_t period = 1000000000ull / (rate ? rate : 1), start = now_ns();
+  uint64_t period = 1000000000ull / (rate ? rate : 1), start = bench_now_ns();
   for (uint64_t i = 0; i < total; i++) {
     sleep_until(start + i * period);
-    json_object_set_new(data, "bench_ns", json_integer((json_int_t)now_ns()));
+    json_object_set_new(data, "bench_ns", json_integer((json_int_t)bench_now_ns()));
     if (web_publish(web, "tasks", data) == 0)
       sent++;
     else
       refused++;
   }
   printf("PUBLISHED %llu %llu %.3f\n", (unsigned long long)sent,
-         (unsigned long long)refused, (double)(now_ns() - start) / 1e9);
+         (unsigned long long)refused, (double)(bench_now_ns() - start) / 1e9);
   fflush(stdout);
   json_decref(data);
 }
@@ -168,22 +157,26 @@ static void publish(web_t *web, unsigned rate, unsigned seconds)
 typedef struct opts {
   const char *dir;
   uint64_t tasks;
+  bool no_sync;
 } opts_t;
 
 static void parse_args(int argc, char **argv, opts_t *o)
 {
   o->dir = NULL;
   o->tasks = 10000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--dir"))
-      o->dir = argv[i + 1];
-    else if (!strcmp(argv[i], "--tasks"))
-      o->tasks = strtoull(argv[i + 1], NULL, 10);
+  o->no_sync = false;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--no-sync"))
+      o->no_sync = true;
+    else if (i + 1 < argc && !strcmp(argv[i], "--dir"))
+      o->dir = argv[++i];
+    else if (i + 1 < argc && !strcmp(argv[i], "--tasks"))
+      o->tasks = strtoull(argv[++i], NULL, 10);
     else
       die("unknown option", argv[i]);
   }
   if (!o->dir)
-    die("usage", "bench_web --dir DIR [--tasks N]");
+    die("usage", "bench_web --dir DIR [--tasks N] [--no-sync]");
 }
 
 static void command_loop(web_t *web)
@@ -206,7 +199,7 @@ int main(int argc, char **argv)
   parse_args(argc, argv, &o);
   char err[512];
   store_t *store = NULL;
-  store_options_t so = {0};
+  store_options_t so = {.no_sync = o.no_sync};
   int rc = store_open(o.dir, &so, &store, err, sizeof(err));
   if (rc)
     die("store_open", err);

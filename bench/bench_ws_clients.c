@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_util.h"
+
 #define HANDSHAKES_IN_FLIGHT 64
 #define RXBUF 16384
 #define HIST_STEP_US 10 /* latency buckets of 10 us ... */
@@ -67,15 +69,7 @@ typedef struct swarm {
 
 static void die(const char *what, const char *why)
 {
-  fprintf(stderr, "bench_ws_clients: %s: %s\n", what, why);
-  exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+  bench_die("bench_ws_clients", what, why);
 }
 
 static void raise_fd_limit(unsigned n)
@@ -296,7 +290,7 @@ static void on_readable(swarm_t *s, client_t *c)
     close_client(s, c);
     return;
   }
-  uint64_t at = now_ns();
+  uint64_t at = bench_now_ns();
   c->len += (size_t)k;
   if (c->st == C_HANDSHAKE) {
     c->rx[c->len] = '\0';
@@ -330,7 +324,7 @@ static void run(swarm_t *s, uint64_t until_ns, bool (*stop)(const swarm_t *))
   while (!stop(s)) {
     int timeout = 100;
     if (until_ns) {
-      uint64_t now = now_ns();
+      uint64_t now = bench_now_ns();
       if (now >= until_ns)
         return;
       if ((until_ns - now) / 1000000 < 100)
@@ -399,7 +393,7 @@ int main(int argc, char **argv)
     die("setup", strerror(errno));
 
   start_more(&s);
-  run(&s, now_ns() + 60ull * 1000000000ull, all_ready);
+  run(&s, bench_now_ns() + 60ull * 1000000000ull, all_ready);
   if (!all_ready(&s))
     die("connecting", "not every client was subscribed within 60 s");
   printf("READY %u\n", s.ready);
@@ -413,7 +407,7 @@ int main(int argc, char **argv)
   for (unsigned i = 0; i < s.n; i++)
     if (s.c[i].events >= s.expect)
       finish(&s, &s.c[i]);
-  run(&s, now_ns() + (uint64_t)seconds * 1000000000ull, all_done);
+  run(&s, bench_now_ns() + (uint64_t)seconds * 1000000000ull, all_done);
   report(&s);
   for (unsigned i = 0; i < s.n; i++)
     if (s.c[i].st != C_CLOSED)

@@ -104,6 +104,14 @@ def cpu_ticks(pid):
     return total
 
 
+def wait_or_kill(proc, seconds):
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def http_get(port, path):
     with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
                                 timeout=10) as r:
@@ -115,11 +123,12 @@ def http_get(port, path):
 class CcmServer:
     """bench_web: a seeded store and the web server, driven over stdin."""
 
-    def __init__(self):
+    def __init__(self, no_sync=False):
         self.dir = tempfile.mkdtemp(prefix="bench-web-", dir=TMP)
         exe = os.path.join(BUILD, "bench", "bench_web")
         self.proc = subprocess.Popen(
-            [exe, "--dir", self.dir, "--tasks", str(TASKS)],
+            [exe, "--dir", self.dir, "--tasks", str(TASKS)] +
+            (["--no-sync"] if no_sync else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().split()
         if len(line) != 2 or line[0] != "PORT":
@@ -138,11 +147,7 @@ class CcmServer:
         if self.proc.poll() is None and not self.proc.stdin.closed:
             self.proc.stdin.write("quit\n")
             self.proc.stdin.flush()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            wait_or_kill(self.proc, 30)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -196,11 +201,7 @@ class Nginx:
 
     def stop(self):
         self.proc.terminate()  # SIGTERM: fast shutdown of master + worker
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        wait_or_kill(self.proc, 10)
         shutil.rmtree(self.prefix, ignore_errors=True)
 
 
@@ -269,8 +270,7 @@ def ws_round(ccm, clients, rate):
         cl.wait(timeout=30)
     finally:
         if cl.poll() is None:
-            cl.kill()
-            cl.wait()
+            wait_or_kill(cl, 0)
     if len(r) != 9 or r[0] != "RESULT":
         raise RuntimeError("bench_ws_clients result: %r" % r)
     _, summary = http_get(ccm.port, "/api/v1/metrics/summary")

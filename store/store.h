@@ -112,6 +112,13 @@ int store_task_put(store_txn_t *t, const proto_task_t *task,
 /** Move a task to @p to (checked, recorded in history, indexes updated). */
 int store_task_transition(store_txn_t *t, const char *id, proto_state_t to,
                           const char *actor, const char *reason, int64_t at);
+/** Set a task's `pinned` flag (and updated_at = @p at when it changes),
+ * read and written inside this transaction, so a state change committed
+ * meanwhile is kept (an upsert of a task read earlier would undo it). No
+ * history entry: pinning is not a transition. @return 0,
+ * STORE_ENOTFOUND, STORE_EINVAL, LMDB errors. */
+int store_task_set_pinned(store_txn_t *t, const char *id, bool pinned,
+                          int64_t at);
 /** Append an event; its seq is assigned (*seq_out) as last seq + 1. Old
  * events beyond the retention are trimmed in the same transaction. */
 int store_event_append(store_txn_t *t, const char *topic, const json_t *data,

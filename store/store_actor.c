@@ -90,6 +90,23 @@ static int op_keep_prepared(write_op_t *op)
   return 0;
 }
 
+/* COMMAND "pin" {"task": id, "pinned": bool, "at": unix ms (optional)}:
+ * its fields, or STORE_EINVAL for any other command or a bad argument. */
+static int pin_args(const proto_command_t *c, const char **id, bool *pinned,
+                    int64_t *at)
+{
+  const json_t *task = json_object_get(c->args, "task");
+  const json_t *pin = json_object_get(c->args, "pinned");
+  const json_t *when = json_object_get(c->args, "at");
+  if (!c->action || strcmp(c->action, "pin") != 0 || !json_is_string(task) ||
+      !json_is_boolean(pin) || (when && !json_is_integer(when)))
+    return STORE_EINVAL;
+  *id = json_string_value(task);
+  *pinned = json_is_true(pin);
+  *at = when ? (int64_t)json_integer_value(when) : 0;
+  return 0;
+}
+
 /* Decode (and for an upsert, prepare) a write: 0, or the error to ack.
  * An upsert's record is its payload: it was just decoded, so it is a
  * valid encoding of the task (the store is its only reader). */
@@ -108,6 +125,12 @@ static int op_prepare(write_op_t *op, store_actor_t *s, const void *payload,
   case PROTO_TASK_UPDATE:
   case PROTO_EVENT:
     return 0;
+  case PROTO_COMMAND: {
+    const char *id;
+    bool pinned;
+    int64_t at;
+    return pin_args(&op->msg.u.command, &id, &pinned, &at);
+  }
   default:
     return STORE_EINVAL;
   }
@@ -128,6 +151,13 @@ static int apply_one(store_txn_t *t, write_op_t *op)
   case PROTO_EVENT:
     return store_event_append(t, m->u.event.topic, m->u.event.data,
                               m->u.event.ts, &op->ack.seq);
+  case PROTO_COMMAND: { /* "pin", checked by op_prepare */
+    const char *id;
+    bool pinned;
+    int64_t at;
+    int rc = pin_args(&m->u.command, &id, &pinned, &at);
+    return rc ? rc : store_task_set_pinned(t, id, pinned, at);
+  }
   default:
     return STORE_EINVAL; /* not reached: refused by op_prepare */
   }

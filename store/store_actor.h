@@ -6,6 +6,9 @@
  *   TASK        -> upsert (store_task_put, actor "store", reason "upsert")
  *   TASK_UPDATE -> transition (store_task_transition with its fields)
  *   EVENT       -> append (topic, data, ts; seq assigned)
+ *   COMMAND     -> only "pin" {"task": id, "pinned": bool, "at": unix ms}:
+ *                  store_task_set_pinned, the task read inside the
+ *                  transaction (no lost update beside a transition)
  * The reply, STORE_MSG_ACK with a store_ack_t payload, comes only after the
  * transaction holding the write committed durably (a payload that does not
  * decode, or a type the store does not take, is refused at once: nothing

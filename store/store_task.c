@@ -503,6 +503,26 @@ int store_task_transition(store_txn_t *t, const char *id, proto_state_t to,
   return rc;
 }
 
+int store_task_set_pinned(store_txn_t *t, const char *id, bool pinned,
+                          int64_t at)
+{
+  if (!t || !id)
+    return STORE_EINVAL;
+  uint64_t row;
+  MDB_val oldrec, rec;
+  proto_task_t task;
+  int rc = task_find(t->txn, t->s, id, &row, &oldrec, &task);
+  if (!rc && task.pinned != pinned) {
+    task.pinned = pinned; /* no index holds it: the record alone changes */
+    task.updated_at = at;
+    rc = task_encode(&t->buf, &task, &rec);
+    if (!rc)
+      rc = record_replace(t, row, &rec);
+  }
+  store_task_free(&task);
+  return rc;
+}
+
 /* ------------------------------------------------------------ reads */
 
 void store_task_free(proto_task_t *t)

@@ -17,13 +17,20 @@
  *   cancel   running -> ready -> triaged; ready -> triaged; else 409
  *   skip     -> skipped where the machine allows it; no-op when skipped
  *   requeue  -> ready where allowed, else -> triaged; no-op when queued
- *   pin      pinned = args.pinned (default true): an upsert
+ *   pin      pinned = args.pinned (default true), set by the store actor
+ *            on the task as it reads it in its write transaction, so a
+ *            state change committed meanwhile is kept
  *
- * Known limit: pin writes the whole task as read here; a state change
- * that commits between the read and the write would be undone if the
- * state machine allows the way back (the store has no field-level update
- * yet).
+ * A store write that is slow: the owner waits at most store_timeout_ms
+ * (10 s). Then it is answered 202 {"status":"pending","task":<as stored
+ * now>} (a WebSocket command: ok with that data), because the write may
+ * still commit: the bridge keeps waiting for it (WEB__STORE_WAIT_MS), and
+ * when it commits the task is published on "tasks" (and the executor
+ * told) as for any action; a client learns the outcome there or from
+ * GET /tasks/{id}. Answering 503 instead would report a failure that may
+ * not be one.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,13 +231,20 @@ static int build_transitions(web_job_t *job, const proto_task_t *t,
   return 0;
 }
 
+/* The store actor sets the flag on the task as it reads it inside its
+ * write transaction (store_actor.h, COMMAND "pin"): a transition that
+ * committed after our read is kept. */
 static int build_pin(web_job_t *job, const proto_task_t *t, bool pinned)
 {
-  proto_msg_t m = {.type = PROTO_TASK};
-  m.u.task = *t;
-  m.u.task.pinned = pinned;
-  m.u.task.updated_at = web__now_ms();
-  return encode_into(job, &m);
+  json_t *args = json_pack("{s:s,s:b,s:I}", "task", t->id, "pinned", pinned,
+                           "at", (json_int_t)web__now_ms());
+  if (!args)
+    return RT_ENOMEM;
+  proto_msg_t m = {.type = PROTO_COMMAND};
+  m.u.command = (proto_command_t){.action = "pin", .args = args};
+  int rc = encode_into(job, &m);
+  json_decref(args);
+  return rc;
 }
 
 static int arg_pinned(const json_t *args, bool *pinned, web_err_t *e)
@@ -337,6 +351,66 @@ static json_t *current_task(web_t *w, const char *id, bool publish)
   return j;
 }
 
+/* ------------------------------------------------- slow store writes */
+
+static json_t *pending_body(web_t *w, const char *task_id)
+{
+  json_t *task = current_task(w, task_id, false);
+  return json_pack("{s:s,s:o,s:s}", "status", "pending", "task",
+                   task ? task : json_null(), "message",
+                   "the store has not confirmed the change yet; it may "
+                   "still commit: watch the tasks topic or GET the task");
+}
+
+/* Answer @p p's owner "pending"; from now on its result is only
+ * published (the entry stays until the job is done). */
+static void answer_pending(web_t *w, web_pending_t *p)
+{
+  json_t *body = pending_body(w, p->task_id);
+  if (p->kind == WEB_OWNER_HTTP) {
+    http_req_t *r = p->owner;
+    r->token = 0;
+    web__http_action_done(r, 202, body);
+  } else if (p->kind == WEB_OWNER_WS) {
+    web_err_t e;
+    web__err(&e, 500, "internal", "out of memory");
+    web__ws_action_done(p->owner, p->cmd_id, body != NULL, body, &e);
+    json_decref(body);
+  }
+  p->kind = WEB_OWNER_HOOK;
+  p->owner = NULL;
+  p->answered_pending = true;
+}
+
+static void pending_timer(lws_sorted_usec_list_t *sul);
+
+/* Schedule the timer for the earliest deadline of an owner still waiting. */
+static void pending_timer_arm(web_t *w)
+{
+  int64_t next = INT64_MAX;
+  for (size_t i = 0; i < w->n_pending; i++)
+    if (w->pending[i].kind != WEB_OWNER_HOOK &&
+        w->pending[i].deadline_ms < next)
+      next = w->pending[i].deadline_ms;
+  if (next == INT64_MAX)
+    return;
+  int64_t wait_ms = next - web__now_ms();
+  lws_sul_schedule(w->ctx, 0, &w->pending_sul, pending_timer,
+                   (lws_usec_t)(wait_ms > 0 ? wait_ms : 0) * LWS_US_PER_MS +
+                       1);
+}
+
+static void pending_timer(lws_sorted_usec_list_t *sul)
+{
+  web_t *w = lws_container_of(sul, web_t, pending_sul);
+  int64_t now = web__now_ms();
+  for (size_t i = 0; i < w->n_pending; i++)
+    if (w->pending[i].kind != WEB_OWNER_HOOK &&
+        w->pending[i].deadline_ms <= now)
+      answer_pending(w, &w->pending[i]);
+  pending_timer_arm(w);
+}
+
 static int send_job(web_t *w, web_job_t *job)
 {
   rt_msg_t *m = NULL;
@@ -414,6 +488,7 @@ int web__action_start(web_t *w, web_action_t action, const char *task_id,
   }
   p->action = action;
   snprintf(p->task_id, sizeof(p->task_id), "%s", task_id);
+  p->deadline_ms = web__now_ms() + (int64_t)w->cfg.store_timeout_ms;
   job->token = p->token;
   uint64_t token = p->token;
   if ((rc = send_job(w, job)) != 0) {
@@ -423,6 +498,7 @@ int web__action_start(web_t *w, web_action_t action, const char *task_id,
   }
   if (kind == WEB_OWNER_HTTP)
     ((http_req_t *)owner)->token = token;
+  pending_timer_arm(w);
   return 1;
 }
 
@@ -459,6 +535,8 @@ void web__action_job_done(web_t *w, web_job_t *job)
       web__err(&e, 404, "not_found", "the task is gone");
   } else {
     job_error(job, &e);
+    if (done.answered_pending) /* its client watches "tasks": say so */
+      json_decref(current_task(w, done.task_id, true));
   }
   web__job_free(job);
   if (done.kind == WEB_OWNER_HOOK) {

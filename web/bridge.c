@@ -39,6 +39,15 @@ static void job_finish(bridge_t *b, size_t i)
     web__job_free(job); /* the server is stopping: nobody waits for it */
 }
 
+/* A job's write is waited for well past the client's deadline
+ * (store_timeout_ms, after which actions.c answers "pending"), so that a
+ * slow commit still has its outcome published. */
+static uint32_t job_wait_ms(const web_t *w)
+{
+  return w->cfg.store_timeout_ms > WEB__STORE_WAIT_MS
+             ? w->cfg.store_timeout_ms : WEB__STORE_WAIT_MS;
+}
+
 /* Send the job's next write; on failure finish the job with the error. */
 static void job_step(rt_ctx_t *ctx, bridge_t *b, size_t i)
 {
@@ -51,7 +60,7 @@ static void job_step(rt_ctx_t *ctx, bridge_t *b, size_t i)
   int rc = rt_msg_new(STORE_MSG_WRITE, job->writes[job->next].bytes,
                       job->writes[job->next].len, &m);
   if (!rc)
-    rc = rt_request(ctx, b->w->store_actor, &m, b->w->cfg.store_timeout_ms,
+    rc = rt_request(ctx, b->w->store_actor, &m, job_wait_ms(b->w),
                     &job->corr);
   if (rc) {
     job->rc = rc;

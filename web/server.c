@@ -275,6 +275,7 @@ static void *service_main(void *arg)
   pthread_mutex_unlock(&w->wake_lock);
   lws_sul_cancel(&w->poll_sul);
   lws_sul_cancel(&w->more_sul);
+  lws_sul_cancel(&w->pending_sul);
   lws_context_destroy(w->ctx); /* closes every connection (callbacks run) */
   w->ctx = NULL;
   free(w->scratch);

@@ -93,7 +93,8 @@ typedef struct web_config {
   unsigned ws_queue_max;    /* frames queued per client before it is
                                dropped as a slow consumer (1024) */
   unsigned ws_ping_s;       /* idle seconds before a ping (30) */
-  uint32_t store_timeout_ms; /* wait for a store write (10 s) */
+  uint32_t store_timeout_ms; /* then an action whose store write is not
+                                confirmed is answered 202 "pending" (10 s) */
 } web_config_t;
 
 /** Fill @p c with the defaults listed above. */

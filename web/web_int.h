@@ -66,6 +66,11 @@
 #define WEB__CHUNK 16384
 /* Task and repo ids in paths: URL-safe, at most this long. */
 #define WEB__ID_MAX 128
+/* How long the bridge waits for the store to acknowledge one write of an
+ * action. Far beyond store_timeout_ms on purpose: once that passes the
+ * client is answered "pending" (actions.c), and the write, which may
+ * still commit, is waited for so that its outcome is published. */
+#define WEB__STORE_WAIT_MS (10u * 60u * 1000u)
 /* Store writes one action may need (run: new -> triaged -> ready). */
 #define WEB__JOB_MAX 3
 /* Events a catching-up client reads from the log per writeable callback. */
@@ -151,6 +156,8 @@ typedef struct web_pending {
   char *cmd_id;        /* WebSocket command id (may be NULL) */
   web_action_t action;
   char task_id[WEB__ID_MAX + 1];
+  int64_t deadline_ms; /* then the owner is answered "pending" */
+  bool answered_pending; /* it was (the kind is WEB_OWNER_HOOK since) */
 } web_pending_t;
 
 /* ---- the server ---- */
@@ -219,6 +226,7 @@ struct web {
   struct lws_vhost *vhost;
   lws_sorted_usec_list_t poll_sul; /* the one-second log poll */
   lws_sorted_usec_list_t more_sul; /* hub_poll stopped at a batch */
+  lws_sorted_usec_list_t pending_sul; /* the next pending deadline */
   unsigned char *scratch; /* LWS_PRE + WEB__CHUNK */
   uint64_t next_token;
   web_pending_t *pending;

@@ -275,12 +275,7 @@ static bool tasks_events_reach(int n)
 /* Move task @p id from @p from to @p to through the store actor. */
 static void move(const char *id, proto_state_t from, proto_state_t to)
 {
-  proto_msg_t m;
-  store_ack_t ack;
-  tst_update_msg(&m, id, from, to, "test", "", 1);
-  cr_assert_eq(store_write_sync(srv.rt, srv.store_actor, &m, WT_WAIT_MS,
-                                &ack), 0);
-  proto_msg_fini(&m);
+  wt_move(&srv, id, from, to);
 }
 
 Test(rest, run_approves_through_the_state_machine)
@@ -311,6 +306,30 @@ Test(rest, run_approves_through_the_state_machine)
   act("t9", "{\"action\":\"run\"}", &r);
   wt_assert_error(&r, 409, "conflict");
   wt_resp_free(&r);
+  wt_stop(&srv);
+}
+
+/* An action whose store write is not confirmed by store_timeout_ms is
+ * answered 202 {"status":"pending","task":<as stored now>} rather than an
+ * error, since the write may still commit; it does once the store takes
+ * it, and the task is then published on "tasks". */
+Test(rest, slow_store_write_answers_pending_then_publishes)
+{
+  web_config_t cfg;
+  web_config_defaults(&cfg);
+  cfg.store_timeout_ms = 200;
+  wt_start_gated(&srv, &cfg); /* holds every write until opened */
+  wt_put_task(&srv, "t1", "demo", "todo", PROTO_STATE_TRIAGED, 5);
+  wt_resp_t r;
+  cr_assert_eq(act("t1", "{\"action\":\"run\"}", &r), 202, "%s", r.body);
+  cr_assert_str_eq(str_at(r.json, "status"), "pending", "%s", r.body);
+  cr_assert_str_eq(str_at(json_object_get(r.json, "task"), "state"),
+                   "triaged", "%s", r.body);
+  wt_resp_free(&r);
+  cr_assert_eq(wt_task_state(&srv, "t1"), PROTO_STATE_TRIAGED);
+  wt_gate_open(&srv);
+  cr_assert(tasks_events_reach(1), "the late commit is published");
+  cr_assert_eq(wt_task_state(&srv, "t1"), PROTO_STATE_READY);
   wt_stop(&srv);
 }
 

@@ -341,6 +341,74 @@ Test(ws, commands_are_answered_with_their_id)
   stop();
 }
 
+/* ------------------------------------ writes the store is slow to take */
+
+/* The server writes through a gate that holds every write until opened
+ * (web_test.h): a store that is slow to commit, made deterministic. */
+static void start_gated(const web_config_t *cfg)
+{
+  wt_start_gated(&srv, cfg);
+  wt_ws_start(&drv);
+}
+
+/* pin sets the flag on the task as the store reads it in its own write
+ * transaction: a transition committed after the server read the task is
+ * kept (an upsert of the task as read would have moved it back). */
+Test(ws, pin_keeps_a_transition_committed_meanwhile)
+{
+  start_gated(NULL);
+  wt_put_task(&srv, "t1", "demo", "todo", PROTO_STATE_TRIAGED, 3);
+  wt_ws_open(&drv, &srv, "a", "ccm.v1.json");
+  send_pack("a", "{s:s,s:s,s:s,s:{s:s}}", "type", "command", "id", "p1",
+            "action", "pin", "args", "task", "t1");
+  wt_gate_await_held(&srv, 1); /* read as triaged; its write waits */
+  wt_move(&srv, "t1", PROTO_STATE_TRIAGED, PROTO_STATE_READY);
+  wt_gate_open(&srv);
+  json_t *m = expect_type("a", "reply");
+  json_t *task = json_object_get(m, "data");
+  cr_assert(json_is_true(json_object_get(m, "ok")));
+  cr_assert(json_is_true(json_object_get(task, "pinned")));
+  cr_assert_str_eq(str_at(task, "state"), "ready");
+  json_decref(m);
+  proto_task_t t;
+  TST_SOK(store_task_get(srv.store, "t1", &t));
+  cr_assert(t.pinned);
+  cr_assert_eq(t.state, PROTO_STATE_READY, "the transition was undone");
+  store_task_free(&t);
+  stop();
+}
+
+/* A command whose write the store has not confirmed by store_timeout_ms
+ * is answered ok with {"status":"pending","task":<as stored>}; the write
+ * goes on, and once it commits the task is published on "tasks". */
+Test(ws, slow_store_write_replies_pending_then_publishes)
+{
+  web_config_t cfg;
+  web_config_defaults(&cfg);
+  cfg.store_timeout_ms = 200;
+  start_gated(&cfg);
+  wt_put_task(&srv, "t1", "demo", "todo", PROTO_STATE_TRIAGED, 3);
+  wt_ws_open(&drv, &srv, "a", "ccm.v1.json");
+  subscribe("a", "tasks", -1);
+  send_pack("a", "{s:s,s:s,s:s,s:{s:s}}", "type", "command", "id", "s1",
+            "action", "skip", "args", "task", "t1");
+  json_t *m = expect_type("a", "reply");
+  json_t *data = json_object_get(m, "data");
+  cr_assert_str_eq(str_at(m, "id"), "s1");
+  cr_assert(json_is_true(json_object_get(m, "ok")));
+  cr_assert_str_eq(str_at(data, "status"), "pending");
+  cr_assert_str_eq(str_at(json_object_get(data, "task"), "state"),
+                   "triaged", "the task as stored when answered");
+  json_decref(m);
+  wt_gate_open(&srv);
+  m = expect_type("a", "event");
+  cr_assert_str_eq(str_at(m, "topic"), "tasks");
+  cr_assert_str_eq(str_at(json_object_get(m, "data"), "state"), "skipped");
+  json_decref(m);
+  cr_assert_eq(wt_task_state(&srv, "t1"), PROTO_STATE_SKIPPED);
+  stop();
+}
+
 /* ---------------------------------------------------------------- resume */
 
 Test(ws, resume_after_a_disconnect_loses_nothing)

@@ -33,14 +33,17 @@ void wt_start(wt_server_t *s, const web_config_t *cfg)
   wt_start_store(s, cfg, &opt);
 }
 
-void wt_start_store(wt_server_t *s, const web_config_t *cfg,
-                    const store_options_t *opt)
+static rt_actor_t *gate_spawn(wt_server_t *s);
+
+static void start_server(wt_server_t *s, const web_config_t *cfg,
+                         const store_options_t *opt, bool gated)
 {
   memset(s, 0, sizeof(*s));
   s->dir = tst_tmpdir();
   s->store = tst_store_open(s->dir, opt);
   s->rt = tst_runtime(2);
   TST_OK(store_actor_spawn(s->rt, s->store, "store", &s->store_actor));
+  rt_actor_t *writer = gated ? gate_spawn(s) : s->store_actor;
   web_config_t c;
   static const web_repo_t demo = {.id = "demo", .path = "/tmp/demo",
                                   .github = "acme/demo"};
@@ -55,18 +58,32 @@ void wt_start_store(wt_server_t *s, const web_config_t *cfg,
     c.n_repos = 1;
   }
   char err[256];
-  int rc = web_start(s->rt, s->store, s->store_actor, &c, &s->web, err,
+  int rc = web_start(s->rt, s->store, writer, &c, &s->web, err,
                      sizeof(err));
   cr_assert_eq(rc, 0, "web_start: %s (%s)", web_strerror(rc), err);
   s->port = web_port(s->web);
   cr_assert_gt(s->port, 0);
 }
 
+void wt_start_store(wt_server_t *s, const web_config_t *cfg,
+                    const store_options_t *opt)
+{
+  start_server(s, cfg, opt, false);
+}
+
+void wt_start_gated(wt_server_t *s, const web_config_t *cfg)
+{
+  store_options_t opt = {.no_sync = true};
+  start_server(s, cfg, &opt, true);
+}
+
 void wt_stop(wt_server_t *s)
 {
   web_stop(s->web);
+  rt_actor_release(s->gate);
   rt_actor_release(s->store_actor);
   tst_quiesce(s->rt);
+  rt_port_free(s->gate_port); /* after the gate's last report */
   tst_runtime_free(s->rt);
   store_close(s->store);
   tst_rmrf(s->dir);
@@ -80,6 +97,17 @@ void wt_put_task(wt_server_t *s, const char *id, const char *repo,
   proto_msg_t m;
   tst_task_msg(&m, id, repo, kind, st, score);
   store_ack_t ack;
+  int rc = store_write_sync(s->rt, s->store_actor, &m, WT_WAIT_MS, &ack);
+  cr_assert_eq(rc, 0, "store_write_sync: %d", rc);
+  proto_msg_fini(&m);
+}
+
+void wt_move(wt_server_t *s, const char *id, proto_state_t from,
+             proto_state_t to)
+{
+  proto_msg_t m;
+  store_ack_t ack;
+  tst_update_msg(&m, id, from, to, "test", "", 1);
   int rc = store_write_sync(s->rt, s->store_actor, &m, WT_WAIT_MS, &ack);
   cr_assert_eq(rc, 0, "store_write_sync: %d", rc);
   proto_msg_fini(&m);
@@ -121,6 +149,135 @@ rt_actor_t *wt_forwarder(rt_runtime_t *rt, const char *name, rt_port_t *to)
   rt_actor_t *a = NULL;
   TST_OK(rt_actor_spawn(rt, &forwarder, rt_port_actor(to), &o, &a));
   return a;
+}
+
+/* ----------------------------------------------------------------- gate */
+/* An actor between the server and the store actor: it holds every write
+ * (reporting each to the test's port) until opened, then forwards them
+ * and every later one with rt_request, and relays each acknowledgement
+ * (or a timeout, as RT_ETIMEDOUT) to the original requester. It runs on a
+ * worker, where criterion cannot assert: a write it cannot handle gets no
+ * answer, and the test fails at its bound waiting for one. */
+
+#define GATE_OPEN 0x7e01u
+#define GATE_HELD 0x7e02u
+#define GATE_MAX 64 /* writes held or in flight at once */
+
+typedef struct gate_write {
+  rt_reply_to_t to;
+  void *bytes; /* held: the payload; forwarded: NULL */
+  size_t len;
+  uint64_t corr; /* forwarded: the request to the store */
+} gate_write_t;
+
+typedef struct gate {
+  wt_server_t *s;
+  bool open;
+  gate_write_t w[GATE_MAX];
+  size_t n;
+} gate_t;
+
+static void gate_forward(rt_ctx_t *ctx, gate_t *g, gate_write_t *w)
+{
+  rt_msg_t *m = NULL;
+  if (rt_msg_new_take(STORE_MSG_WRITE, w->bytes, w->len, &m) == 0)
+    rt_request(ctx, g->s->store_actor, &m, WT_WAIT_MS, &w->corr);
+  rt_msg_free(m); /* NULL once sent */
+  w->bytes = NULL;
+}
+
+static void gate_write(rt_ctx_t *ctx, gate_t *g, rt_msg_t *m)
+{
+  if (g->n == GATE_MAX)
+    return;
+  gate_write_t *w = &g->w[g->n];
+  if (rt_msg_reply_to(m, &w->to) != 0 ||
+      !(w->bytes = rt_msg_take_payload(m, &w->len)))
+    return;
+  g->n++;
+  if (g->open)
+    gate_forward(ctx, g, w);
+  else
+    tst_send(rt_port_actor(g->s->gate_port), GATE_HELD, NULL, 0);
+}
+
+static void gate_reply(gate_t *g, rt_msg_t *m)
+{
+  for (size_t i = 0; i < g->n; i++) {
+    if (g->w[i].bytes || g->w[i].corr != rt_msg_corr(m))
+      continue;
+    store_ack_t ack = {.rc = RT_ETIMEDOUT};
+    size_t len = 0;
+    const void *d = rt_msg_data(m, &len);
+    if (rt_msg_type(m) == STORE_MSG_ACK && len == sizeof(ack))
+      memcpy(&ack, d, sizeof(ack));
+    rt_msg_t *r = NULL;
+    if (rt_msg_new(STORE_MSG_ACK, &ack, sizeof(ack), &r) == 0)
+      rt_reply_later(&g->w[i].to, &r); /* consumes r */
+    g->w[i] = g->w[--g->n];
+    return;
+  }
+}
+
+static void gate_msg(rt_ctx_t *ctx, void *st, rt_msg_t *m)
+{
+  gate_t *g = st;
+  switch (rt_msg_type(m)) {
+  case STORE_MSG_WRITE:
+    gate_write(ctx, g, m);
+    break;
+  case GATE_OPEN:
+    g->open = true;
+    for (size_t i = 0; i < g->n; i++)
+      if (g->w[i].bytes)
+        gate_forward(ctx, g, &g->w[i]);
+    break;
+  case STORE_MSG_ACK:
+  case RT_MSG_TIMEOUT:
+    gate_reply(g, m);
+    break;
+  default:
+    break;
+  }
+}
+
+static int gate_start(rt_ctx_t *ctx, void *st, const void *arg)
+{
+  (void)ctx;
+  ((gate_t *)st)->s = (wt_server_t *)arg;
+  return 0;
+}
+
+static void gate_stop(rt_ctx_t *ctx, void *st)
+{
+  (void)ctx;
+  gate_t *g = st;
+  for (size_t i = 0; i < g->n; i++)
+    free(g->w[i].bytes);
+}
+
+static const rt_actor_type_t gate_type = {.name = "gate",
+                                          .state_size = sizeof(gate_t),
+                                          .on_start = gate_start,
+                                          .on_msg = gate_msg,
+                                          .on_stop = gate_stop};
+
+static rt_actor_t *gate_spawn(wt_server_t *s)
+{
+  s->gate_port = tst_port(s->rt, GATE_MAX);
+  TST_OK(rt_actor_spawn(s->rt, &gate_type, s, NULL, &s->gate));
+  return s->gate;
+}
+
+void wt_gate_await_held(wt_server_t *s, int n)
+{
+  for (int i = 0; i < n; i++)
+    rt_msg_free(tst_recv_type(s->gate_port, GATE_HELD));
+}
+
+void wt_gate_open(wt_server_t *s)
+{
+  TST_OK(tst_send(s->gate, GATE_OPEN, NULL, 0));
 }
 
 /* ----------------------------------------------------------------- HTTP */

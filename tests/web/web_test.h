@@ -30,6 +30,8 @@ typedef struct wt_server {
   rt_actor_t *store_actor;
   web_t *web;
   int port;
+  rt_actor_t *gate;     /* wt_start_gated: the server's store writer */
+  rt_port_t *gate_port; /* ... which reports held writes here */
 } wt_server_t;
 
 /** Start a runtime, a store (no_sync) and the server. @p cfg NULL means
@@ -39,12 +41,24 @@ void wt_start(wt_server_t *s, const web_config_t *cfg);
 /** wt_start with store options (retention, ...). */
 void wt_start_store(wt_server_t *s, const web_config_t *cfg,
                     const store_options_t *opt);
+/** wt_start (store no_sync), but the server writes through a gate that
+ * holds every write (actions and events) until wt_gate_open(): a store
+ * that is slow to commit, made deterministic. */
+void wt_start_gated(wt_server_t *s, const web_config_t *cfg);
+/** Wait until the gate holds @p n more writes (asserts within a bound). */
+void wt_gate_await_held(wt_server_t *s, int n);
+/** Pass the held writes to the store actor, and every later one. */
+void wt_gate_open(wt_server_t *s);
 /** Stop everything in order and (ASan) check for leaks. */
 void wt_stop(wt_server_t *s);
 
 /** Store a task through the store actor (creation from "new" to @p st). */
 void wt_put_task(wt_server_t *s, const char *id, const char *repo,
                  const char *kind, proto_state_t st, double score);
+/** Move task @p id from @p from to @p to through the store actor itself
+ * (never through the gate of wt_start_gated). */
+void wt_move(wt_server_t *s, const char *id, proto_state_t from,
+             proto_state_t to);
 /** The task's stored state. */
 proto_state_t wt_task_state(wt_server_t *s, const char *id);
 

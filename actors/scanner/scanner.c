@@ -27,9 +27,6 @@
 #define SHARD_DEPTH 2
 #define MAX_SHARDS 64
 
-static const char *const default_markers[] = {"TODO", "FIXME", "HACK",
-                                              "XXX",  "BUG",   "OPTIMIZE"};
-
 typedef struct chunk {
   struct chunk *next;
   rt_msg_t *msg; /* a __WORK message, ready to send */
@@ -559,10 +556,9 @@ static void maybe_finish(coord_t *c)
 static void shared_init(scanner_shared_t *sh, const scanner_opts_t *o)
 {
   sh->opts = o;
-  sh->markers.tags = o->markers ? (const char **)o->markers
-                                : (const char **)default_markers;
-  sh->markers.ntags = o->markers ? o->nmarkers
-                                 : sizeof default_markers / sizeof *default_markers;
+  /* NULL tags: scan/markers.h's defaults (TODO FIXME HACK XXX BUG OPTIMIZE) */
+  sh->markers.tags = o->markers ? (const char **)o->markers : NULL;
+  sh->markers.ntags = o->markers ? o->nmarkers : 0;
   sh->markers.flags = o->any_case ? SCAN_MARKER_ANY_CASE : 0;
   sh->thresholds = o->thresholds;
   if (!sh->thresholds.max_function_lines && !sh->thresholds.max_file_lines)

@@ -501,7 +501,8 @@ int app_cmd_scan(int argc, char **argv)
   settle_excludes(&c);
   rc = run_scans(&c, &r);
   if (rc == 0) {
-    qsort(r.v, r.len, sizeof *r.v, by_rank);
+    if (r.len) /* qsort(NULL, 0, ...) is undefined (UBSan says so) */
+      qsort(r.v, r.len, sizeof *r.v, by_rank);
     if (c.json)
       print_json(&r);
     else

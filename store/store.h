@@ -32,6 +32,13 @@
  *   audit         seq(8) -> JSON object
  *   gh_cache      URL -> etag | 0 | last_modified | 0 | link | 0 | body
  *                 (store_gh_cache_*)
+ *   files         (v4) repo id | 0 | path -> what the last scan saw of the
+ *                 file (size, mtime, blob id; store_files.c); repo id | 0
+ *                 (empty path) -> the repository's last scanned commit
+ *   gh_deliveries (v4) X-GitHub-Delivery id -> time(8) accepted; bounded
+ *                 retention, so a redelivery after a restart is recognised
+ *   kv            (v4) name -> bytes: small persisted values (sweep cursors,
+ *                 monitor aggregates); names are "<owner>/<what>"
  */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
@@ -46,7 +53,7 @@
 extern "C" {
 #endif
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_FILE "ccm.lmdb"
 
 /* Error codes: 0 ok; LMDB's own codes (-30799..-30780) and -errno pass

@@ -4,7 +4,7 @@
  *   store.c          environment, schema check, transactions, map growth,
  *                    events, stats, GitHub cache
  *   store_task.c     tasks, their indexes and history (schema v3 layout)
- *   store_migrate.c  v1 -> v2 -> v3, in the opening write transaction
+ *   store_migrate.c  v1 -> v2 -> v3 -> v4, in the opening write transaction
  *
  * Databases by schema version (store.h has the layouts): a v3 store has
  * the "since 3" and "since 1/2, until -" ones; the v1/v2 task databases
@@ -25,6 +25,8 @@ enum store__db {
   DB_META, DB_REPOS, DB_FINDINGS, DB_EVENTS, DB_AUDIT, DB_GH_CACHE,
   /* v3 tasks */
   DB_TASK_IDS, DB_TASK_ROWS, DB_TASK_INDEX,
+  /* v4: incremental scans, webhook deliveries, small named values */
+  DB_FILES, DB_DELIVERIES, DB_KV,
   /* v1/v2 tasks: read and dropped by the migration */
   DB_V2_TASKS, DB_V2_IDX_STATE, DB_V2_IDX_REPO, DB_V2_IDX_KIND,
   DB_V2_HISTORY,

@@ -1,5 +1,5 @@
 /*
- * store_migrate.c: bring a schema-1 or schema-2 store to schema 3, inside
+ * store_migrate.c: bring a schema-1, -2 or -3 store to schema 4, inside
  * the write transaction store_open() runs it in (all or nothing: on any
  * error the transaction is aborted and the old store is untouched).
  *
@@ -15,6 +15,8 @@
  *   3. the old task databases are dropped and the history counter, which
  *      v3 does not need (seqs count per task), is deleted.
  * The databases v1 lacked (repos, findings, audit, gh_cache) are created.
+ * 4 only adds databases (files, gh_deliveries, kv), created empty; a v3
+ * store needs nothing else.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -109,8 +111,9 @@ int store__migrate(store_txn_t *t, unsigned from)
   int rc = store__open_dbis(t->s, t->txn, from, false);
   if (!rc)
     rc = store__open_dbis(t->s, t->txn, STORE_SCHEMA_VERSION, true);
-  if (!rc)
-    rc = convert_tasks(t);
+  if (rc || from >= 3) /* v3 -> v4 only adds (empty) databases */
+    return rc;
+  rc = convert_tasks(t);
   if (!rc)
     rc = convert_history(t);
   if (!rc)

@@ -369,6 +369,50 @@ Test(store, v2_migrates_to_v3_keeping_everything, .init = setup,
                            18));
 }
 
+/* v3 -> v4 adds the files, gh_deliveries and kv databases and changes
+ * nothing else: a v3 store (a current one with those dropped and the
+ * version set back) keeps its tasks, history and indexes. */
+Test(store, v3_migrates_to_v4_adding_databases, .init = setup,
+     .fini = teardown) {
+  static const char *const added[] = {"files", "gh_deliveries", "kv"};
+  store_t *s = tst_store_open(g_dir, NULL);
+  store_txn_t *x;
+  TST_SOK(store_write_begin(s, &x));
+  for (int i = 0; i < 10; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "v3-%02d", i);
+    proto_task_t t;
+    tst_task_init(&t, id, "r0", "todo", PROTO_STATE_NEW, i);
+    TST_SOK(store_task_put(x, &t, "tester", "made at v3"));
+    store_task_free(&t);
+  }
+  TST_SOK(store_write_commit(x));
+  store_close(s);
+  for (size_t i = 0; i < 3; i++) tst_drop_db(g_dir, added[i]);
+  tst_set_schema_version(g_dir, 3);
+  expect_migration_refused_read_only(g_dir);
+
+  s = tst_store_open(g_dir, NULL);
+  cr_assert_eq(store_schema_found(s), 3u);
+  store_stats_t st;
+  TST_SOK(store_stats(s, &st));
+  cr_assert_eq(st.tasks, 10u);
+  tst_task_list_t l = {0};
+  store_filter_t all_new = {.state = PROTO_STATE_NEW};
+  TST_SOK(tst_collect(s, &all_new, &l));
+  cr_assert_eq(l.n, 10u);
+  for (size_t i = 1; i < l.n; i++)
+    cr_assert_geq(l.rows[i - 1].score, l.rows[i].score, "rank order lost");
+  tst_task_list_free(&l);
+  store_close(s);
+  for (size_t i = 0; i < 3; i++)
+    cr_assert(tst_db_exists(g_dir, added[i]), "%s not created", added[i]);
+  store_options_t ro = {.read_only = true};
+  s = tst_store_open(g_dir, &ro);
+  cr_assert_eq(store_schema_found(s), (unsigned)STORE_SCHEMA_VERSION);
+  store_close(s);
+}
+
 /* A v2 store whose history names a task that does not exist cannot be
  * converted: the open fails and the file is left exactly as it was. */
 Test(store, failed_migration_changes_nothing, .init = setup,

@@ -450,6 +450,28 @@ void tst_set_schema_version(const char *dir, uint32_t v) {
   mdb_env_close(env);
 }
 
+void tst_drop_db(const char *dir, const char *db) {
+  MDB_env *env = raw_env(dir, false, 0);
+  MDB_txn *txn;
+  MDB_dbi d;
+  RAW_OK(mdb_txn_begin(env, NULL, 0, &txn));
+  RAW_OK(mdb_dbi_open(txn, db, 0, &d));
+  RAW_OK(mdb_drop(txn, d, 1));
+  RAW_OK(mdb_txn_commit(txn));
+  mdb_env_close(env);
+}
+
+bool tst_db_exists(const char *dir, const char *db) {
+  MDB_env *env = raw_env(dir, true, 0);
+  MDB_txn *txn;
+  MDB_dbi d;
+  RAW_OK(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn));
+  int rc = mdb_dbi_open(txn, db, 0, &d);
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  return rc == 0;
+}
+
 void tst_build_foreign_lmdb(const char *dir) {
   mkdir(dir, 0750);
   MDB_env *env = raw_env(dir, false, 1u << 20);

@@ -94,6 +94,10 @@ bool tst_raw_equals(const char *dir, const char *db, const void *k,
 uint64_t tst_last_txnid(const char *dir);
 /** Rewrite meta schema_version of the store in @p dir (plain LMDB). */
 void tst_set_schema_version(const char *dir, uint32_t v);
+/** Delete database @p db (plain LMDB), as an older schema would lack it. */
+void tst_drop_db(const char *dir, const char *db);
+/** Does the store in @p dir have a named database @p db? */
+bool tst_db_exists(const char *dir, const char *db);
 /** An LMDB environment at <dir>/ccm.lmdb with named databases that are not
  * ccm's (no meta). */
 void tst_build_foreign_lmdb(const char *dir);

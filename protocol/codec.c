@@ -68,6 +68,23 @@ int proto__fail(proto__err_t *e, int rc, const char *path, const char *fmt,
   return rc;
 }
 
+int proto__decode_begin(proto__err_t *e, proto_msg_t *m, const void *in,
+                        size_t len, const char *codec, const char *noun)
+{
+  if (e->buf != NULL && e->len > 0)
+    e->buf[0] = '\0';
+  if (m == NULL)
+    return proto__fail(e, PROTO_EFIELD, NULL, "no output message");
+  memset(m, 0, sizeof *m);
+  if (len > PROTO_MAX_MSG)
+    return proto__fail(e, PROTO_ETOOBIG, codec,
+                       "%s of %zu bytes is over the %u-byte cap", noun, len,
+                       PROTO_MAX_MSG);
+  if (in == NULL && len > 0)
+    return proto__fail(e, PROTO_EMALFORMED, codec, "no input %s", noun);
+  return 0;
+}
+
 /* Render @p p ("task", "task.score.why", "task.labels[2]") at out + *off,
  * truncating at PROTO__PATH_MAX like the paths always were. */
 static void path_render(const proto__path_t *p, char *out, size_t *off)

@@ -437,17 +437,9 @@ int proto_json_decode_text(proto_type_t type, const char *text, size_t len,
   json_t *root;
   int rc;
 
-  if (err != NULL && errlen > 0)
-    err[0] = '\0';
-  if (m == NULL)
-    return proto__fail(&e, PROTO_EFIELD, NULL, "no output message");
-  memset(m, 0, sizeof *m);
-  if (len > PROTO_MAX_MSG)
-    return proto__fail(&e, PROTO_ETOOBIG, "json",
-                       "body of %zu bytes is over the %u-byte cap", len,
-                       PROTO_MAX_MSG);
-  if (text == NULL && len > 0)
-    return proto__fail(&e, PROTO_EMALFORMED, "json", "no input text");
+  rc = proto__decode_begin(&e, m, text, len, "json", "body");
+  if (rc != 0)
+    return rc;
   root = json_loadb(text != NULL ? text : "", len, JSON_REJECT_DUPLICATES,
                     &je);
   if (root == NULL)

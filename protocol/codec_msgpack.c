@@ -885,17 +885,9 @@ int proto_msgpack_decode(const void *buf, size_t len, proto_msg_t *m,
   proto__err_t e = {err, errlen};
   int rc;
 
-  if (err != NULL && errlen > 0)
-    err[0] = '\0';
-  if (m == NULL)
-    return proto__fail(&e, PROTO_EFIELD, NULL, "no output message");
-  memset(m, 0, sizeof *m);
-  if (len > PROTO_MAX_MSG)
-    return proto__fail(&e, PROTO_ETOOBIG, "msgpack",
-                       "message of %zu bytes is over the %u-byte cap", len,
-                       PROTO_MAX_MSG);
-  if (buf == NULL && len > 0)
-    return proto__fail(&e, PROTO_EMALFORMED, "msgpack", "no input buffer");
+  rc = proto__decode_begin(&e, m, buf, len, "msgpack", "message");
+  if (rc != 0)
+    return rc;
   rc = prescan(buf, len, &e);
   if (rc != 0)
     return rc;

@@ -81,6 +81,13 @@ int proto__fail(proto__err_t *e, int rc, const char *path, const char *fmt,
 int proto__failp(proto__err_t *e, int rc, const proto__path_t *path,
                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* The checks every decoder makes before it reads a byte: clear @p e's
+ * text, require @p m (then zero it), cap @p len at PROTO_MAX_MSG, refuse a
+ * NULL @p in with a length. @p codec names the input ("json", "msgpack")
+ * and @p noun what it is ("body", "message"). 0 or the error code. */
+int proto__decode_begin(proto__err_t *e, proto_msg_t *m, const void *in,
+                        size_t len, const char *codec, const char *noun);
+
 /* Copy at most 32 bytes of untrusted @p p into @p out as printable ASCII
  * (anything else becomes '?', '"' and '\\' are escaped), so that error
  * texts are always valid UTF-8 and short. @p out needs 68 bytes. */

@@ -629,3 +629,115 @@ json_t *ptst_str_of(size_t n, char c)
   free(s);
   return j;
 }
+
+void ptst_err_starts(const char *err, const char *prefix)
+{
+  cr_assert_eq(strncmp(err, prefix, strlen(prefix)), 0,
+               "error \"%s\" should start with \"%s\"", err, prefix);
+}
+
+void ptst_check_wrong_type_per_field(ptst_fixture_fn load,
+                                     ptst_decode_with_fn decode_with)
+{
+  for (int i = 0; i < PTST_NTYPES; i++) {
+    proto_type_t t = ptst_types[i];
+    json_t *d = load(t);
+    const char *key;
+    json_t *v;
+    json_object_foreach(d, key, v) {
+      if (strcmp(key, "data") == 0)
+        continue;
+      proto_msg_t m;
+      char err[PTST_ERRLEN], prefix[96];
+      int rc = decode_with(t, key, ptst_wrong_value(v), &m, err);
+      cr_assert_eq(rc, PROTO_EFIELD, "%s.%s: %d (%s)", proto_type_name(t), key,
+                   rc, err);
+      snprintf(prefix, sizeof prefix, "%s.%s: ", proto_type_name(t), key);
+      ptst_err_starts(err, prefix);
+    }
+    json_decref(d);
+  }
+}
+
+void ptst_check_wrong_type_in_nested_maps(ptst_fixture_fn load,
+                                          ptst_decode_with_fn decode_with)
+{
+  static const struct {
+    proto_type_t t;
+    const char *map;
+  } nested[] = {{PROTO_TASK, "score"}, {PROTO_REPLY, "error"}};
+  for (size_t n = 0; n < 2; n++) {
+    json_t *d = load(nested[n].t);
+    json_t *sub = json_object_get(d, nested[n].map);
+    const char *key;
+    json_t *v;
+    json_object_foreach(sub, key, v) {
+      json_t *copy = json_deep_copy(sub);
+      json_object_set_new(copy, key, ptst_wrong_value(v));
+      proto_msg_t m;
+      char err[PTST_ERRLEN], prefix[96];
+      int rc = decode_with(nested[n].t, nested[n].map, copy, &m, err);
+      cr_assert_eq(rc, PROTO_EFIELD, "%s.%s: %d (%s)", nested[n].map, key, rc,
+                   err);
+      snprintf(prefix, sizeof prefix, "%s.%s.%s: ",
+               proto_type_name(nested[n].t), nested[n].map, key);
+      ptst_err_starts(err, prefix);
+    }
+    json_decref(d);
+  }
+}
+
+void ptst_check_round_trips(void (*round_trip)(const proto_msg_t *m))
+{
+  for (int i = 0; i < PTST_NTYPES; i++) {
+    proto_msg_t m;
+    ptst_example(ptst_types[i], &m);
+    round_trip(&m);
+    proto_msg_fini(&m);
+    ptst_minimal(ptst_types[i], &m);
+    round_trip(&m);
+    proto_msg_fini(&m);
+  }
+}
+
+void ptst_check_required_fields(ptst_decode_with_fn decode_with)
+{
+  for (int i = 0; i < PTST_NTYPES; i++) {
+    proto_type_t t = ptst_types[i];
+    for (const char *const *r = ptst_required(t); *r != NULL; r++) {
+      proto_msg_t m;
+      char err[PTST_ERRLEN], want[128];
+      snprintf(want, sizeof want, "%s.%s: missing required field",
+               proto_type_name(t), *r);
+      PTST_RC(decode_with(t, *r, NULL, &m, err), PROTO_EFIELD);
+      cr_assert_str_eq(err, want);
+      PTST_RC(decode_with(t, *r, json_null(), &m, err), PROTO_EFIELD);
+      cr_assert_str_eq(err, want);
+    }
+  }
+}
+
+void ptst_check_optional_fields(ptst_fixture_fn load,
+                                ptst_decode_with_fn decode_with)
+{
+  for (int i = 0; i < PTST_NTYPES; i++) {
+    proto_type_t t = ptst_types[i];
+    json_t *d = load(t);
+    const char *key;
+    json_t *v;
+    json_object_foreach(d, key, v) {
+      if (ptst_is_required(t, key) ||
+          (t == PROTO_REPLY && strcmp(key, "error") == 0))
+        continue;
+      proto_msg_t m;
+      char err[PTST_ERRLEN];
+      cr_assert_eq(decode_with(t, key, NULL, &m, err), 0, "%s.%s: %s",
+                   proto_type_name(t), key, err);
+      proto_msg_fini(&m);
+      cr_assert_eq(decode_with(t, key, json_null(), &m, err), 0, "%s.%s: %s",
+                   proto_type_name(t), key, err);
+      proto_msg_fini(&m);
+    }
+    json_decref(d);
+  }
+}

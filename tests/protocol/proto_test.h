@@ -71,4 +71,32 @@ void ptst_check_leaks(void);
 /* A JSON string of @p n copies of @p c (for cap tests). */
 json_t *ptst_str_of(size_t n, char c);
 
+/** Length of the error buffers the codec tests pass. */
+#define PTST_ERRLEN 256
+
+/** A codec's "decode the fixture of @p t with field @p key set to @p val
+ * (stolen)" and its fixture loader: the field-rejection drivers below run
+ * the same checks for either codec. */
+typedef int (*ptst_decode_with_fn)(proto_type_t t, const char *key,
+                                   json_t *val, proto_msg_t *m, char *err);
+typedef json_t *(*ptst_fixture_fn)(proto_type_t t);
+
+/** Assert that @p err starts with @p prefix. */
+void ptst_err_starts(const char *err, const char *prefix);
+/** Every field of every fixture, given a value of another type, is refused
+ * with PROTO_EFIELD and an error naming it ("data" takes anything). */
+void ptst_check_wrong_type_per_field(ptst_fixture_fn load,
+                                     ptst_decode_with_fn decode_with);
+/** The same inside the nested maps (task.score, reply.error). */
+void ptst_check_wrong_type_in_nested_maps(ptst_fixture_fn load,
+                                          ptst_decode_with_fn decode_with);
+/** Every required field, missing or null/nil, is refused by name. */
+void ptst_check_required_fields(ptst_decode_with_fn decode_with);
+/** Every optional field may be missing or null/nil (a failed reply's
+ * "error" excepted: it must be there, tested on its own). */
+void ptst_check_optional_fields(ptst_fixture_fn load,
+                                ptst_decode_with_fn decode_with);
+/** Every type's full and minimal example survives @p round_trip. */
+void ptst_check_round_trips(void (*round_trip)(const proto_msg_t *m));
+
 #endif /* TESTS_PROTOCOL_PROTO_TEST_H */

@@ -26,7 +26,7 @@
 
 TestSuite(codec_json, .timeout = 60, .fini = ptst_check_leaks);
 
-#define ERRLEN 256
+#define ERRLEN PTST_ERRLEN
 
 /* ---- helpers ---- */
 
@@ -89,12 +89,6 @@ static int decode_with(proto_type_t t, const char *key, json_t *val,
   }
   json_decref(d);
   return rc;
-}
-
-static void err_starts(const char *err, const char *prefix)
-{
-  cr_assert_eq(strncmp(err, prefix, strlen(prefix)), 0,
-               "error \"%s\" should start with \"%s\"", err, prefix);
 }
 
 static void assert_json_eq(const json_t *got, const json_t *want,
@@ -184,15 +178,7 @@ static void round_trip(const proto_msg_t *m)
 
 Test(codec_json, every_type_round_trips_full_and_minimal)
 {
-  for (int i = 0; i < PTST_NTYPES; i++) {
-    proto_msg_t m;
-    ptst_example(ptst_types[i], &m);
-    round_trip(&m);
-    proto_msg_fini(&m);
-    ptst_minimal(ptst_types[i], &m);
-    round_trip(&m);
-    proto_msg_fini(&m);
-  }
+  ptst_check_round_trips(round_trip);
 }
 
 Test(codec_json, minimal_messages_encode_only_what_is_set)
@@ -318,7 +304,7 @@ Test(codec_json, parse_errors_are_reported_in_ascii)
   char err[ERRLEN];
   PTST_RC(decode_text(PROTO_SCAN_REQUEST, "{\"repo\": \"\xff\xfe\"}", &m, err),
           PROTO_EMALFORMED);
-  err_starts(err, "json: ");
+  ptst_err_starts(err, "json: ");
   for (const char *p = err; *p; p++)
     cr_assert((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f,
               "non-ASCII byte in \"%s\"", err);
@@ -376,50 +362,12 @@ Test(codec_json, websocket_type_key_and_unknown_keys_are_ignored)
 
 Test(codec_json, wrong_value_types_are_refused_per_field)
 {
-  for (int i = 0; i < PTST_NTYPES; i++) {
-    proto_type_t t = ptst_types[i];
-    json_t *d = ptst_load_json(t);
-    const char *key;
-    json_t *v;
-    json_object_foreach(d, key, v) {
-      if (strcmp(key, "data") == 0)
-        continue;
-      proto_msg_t m;
-      char err[ERRLEN], prefix[96];
-      int rc = decode_with(t, key, ptst_wrong_value(v), &m, err);
-      cr_assert_eq(rc, PROTO_EFIELD, "%s.%s: %d (%s)", proto_type_name(t), key,
-                   rc, err);
-      snprintf(prefix, sizeof prefix, "%s.%s: ", proto_type_name(t), key);
-      err_starts(err, prefix);
-    }
-    json_decref(d);
-  }
+  ptst_check_wrong_type_per_field(ptst_load_json, decode_with);
 }
 
 Test(codec_json, wrong_value_types_are_refused_in_nested_maps)
 {
-  static const struct {
-    proto_type_t t;
-    const char *map;
-  } nested[] = {{PROTO_TASK, "score"}, {PROTO_REPLY, "error"}};
-  for (size_t n = 0; n < 2; n++) {
-    json_t *d = ptst_load_json(nested[n].t);
-    json_t *sub = json_object_get(d, nested[n].map);
-    const char *key;
-    json_t *v;
-    json_object_foreach(sub, key, v) {
-      json_t *copy = json_deep_copy(sub);
-      json_object_set_new(copy, key, ptst_wrong_value(v));
-      proto_msg_t m;
-      char err[ERRLEN], prefix[96];
-      PTST_RC(decode_with(nested[n].t, nested[n].map, copy, &m, err),
-              PROTO_EFIELD);
-      snprintf(prefix, sizeof prefix, "%s.%s.%s: ",
-               proto_type_name(nested[n].t), nested[n].map, key);
-      err_starts(err, prefix);
-    }
-    json_decref(d);
-  }
+  ptst_check_wrong_type_in_nested_maps(ptst_load_json, decode_with);
   proto_msg_t m;
   char err[ERRLEN];
   PTST_RC(decode_with(PROTO_TASK, "labels", json_pack("[n]"), &m, err),
@@ -432,43 +380,12 @@ Test(codec_json, wrong_value_types_are_refused_in_nested_maps)
 
 Test(codec_json, missing_or_null_required_fields_are_refused)
 {
-  for (int i = 0; i < PTST_NTYPES; i++) {
-    proto_type_t t = ptst_types[i];
-    for (const char *const *r = ptst_required(t); *r != NULL; r++) {
-      proto_msg_t m;
-      char err[ERRLEN], want[128];
-      snprintf(want, sizeof want, "%s.%s: missing required field",
-               proto_type_name(t), *r);
-      PTST_RC(decode_with(t, *r, NULL, &m, err), PROTO_EFIELD);
-      cr_assert_str_eq(err, want);
-      PTST_RC(decode_with(t, *r, json_null(), &m, err), PROTO_EFIELD);
-      cr_assert_str_eq(err, want);
-    }
-  }
+  ptst_check_required_fields(decode_with);
 }
 
 Test(codec_json, optional_fields_may_be_absent_or_null)
 {
-  for (int i = 0; i < PTST_NTYPES; i++) {
-    proto_type_t t = ptst_types[i];
-    json_t *d = ptst_load_json(t);
-    const char *key;
-    json_t *v;
-    json_object_foreach(d, key, v) {
-      if (ptst_is_required(t, key) ||
-          (t == PROTO_REPLY && strcmp(key, "error") == 0))
-        continue;
-      proto_msg_t m;
-      char err[ERRLEN];
-      cr_assert_eq(decode_with(t, key, NULL, &m, err), 0, "%s.%s: %s",
-                   proto_type_name(t), key, err);
-      proto_msg_fini(&m);
-      cr_assert_eq(decode_with(t, key, json_null(), &m, err), 0, "%s.%s: %s",
-                   proto_type_name(t), key, err);
-      proto_msg_fini(&m);
-    }
-    json_decref(d);
-  }
+  ptst_check_optional_fields(ptst_load_json, decode_with);
 }
 
 /* ---- caps and values ---- */
@@ -488,7 +405,7 @@ Test(codec_json, caps_apply_as_in_msgpack)
   PTST_RC(decode_with(PROTO_TASK, "score",
                       json_pack("{s:o}", "why", ptst_str_of(PROTO_MAX_TEXT + 1, 'w')),
                       &m, err), PROTO_ETOOBIG);
-  err_starts(err, "task.score.why: ");
+  ptst_err_starts(err, "task.score.why: ");
   PTST_RC(decode_with(PROTO_REPLY, "error",
                       json_pack("{s:s,s:o}", "code", "x", "message",
                                 ptst_str_of(PROTO_MAX_TEXT + 1, 'm')),

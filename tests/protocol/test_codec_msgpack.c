@@ -27,7 +27,7 @@
 
 TestSuite(codec_msgpack, .timeout = 60, .fini = ptst_check_leaks);
 
-#define ERRLEN 256
+#define ERRLEN PTST_ERRLEN
 
 /* ---- helpers ---- */
 
@@ -138,12 +138,6 @@ static void pack_ext(msgpack_packer *pk, const void *arg)
 
 
 /* Assert the error text starts with @p prefix. */
-static void err_starts(const char *err, const char *prefix)
-{
-  cr_assert_eq(strncmp(err, prefix, strlen(prefix)), 0,
-               "error \"%s\" should start with \"%s\"", err, prefix);
-}
-
 /* ---- golden fixtures ---- */
 
 Test(codec_msgpack, encoding_each_example_gives_the_fixture_bytes)
@@ -230,15 +224,7 @@ static void round_trip(const proto_msg_t *m)
 
 Test(codec_msgpack, every_type_round_trips_full_and_minimal)
 {
-  for (int i = 0; i < PTST_NTYPES; i++) {
-    proto_msg_t m;
-    ptst_example(ptst_types[i], &m);
-    round_trip(&m);
-    proto_msg_fini(&m);
-    ptst_minimal(ptst_types[i], &m);
-    round_trip(&m);
-    proto_msg_fini(&m);
-  }
+  ptst_check_round_trips(round_trip);
 }
 
 Test(codec_msgpack, extreme_values_round_trip)
@@ -443,7 +429,7 @@ Test(codec_msgpack, wrong_or_missing_version_is_refused)
     msgpack_sbuffer_init(&sb);
     ptst_pack_msg(&sb, versions[i], "task", d);
     PTST_RC(decode_sb(&sb, &m, err), PROTO_EVERSION);
-    err_starts(err, "v: ");
+    ptst_err_starts(err, "v: ");
     msgpack_sbuffer_destroy(&sb);
   }
   json_decref(d);
@@ -486,7 +472,7 @@ Test(codec_msgpack, unknown_or_missing_type_is_refused)
   msgpack_sbuffer_init(&sb);
   ptst_pack_msg(&sb, 1, "task", NULL);
   PTST_RC(decode_sb(&sb, &m, err), PROTO_EFIELD);
-  err_starts(err, "d: ");
+  ptst_err_starts(err, "d: ");
   msgpack_sbuffer_destroy(&sb);
   json_decref(d);
 }
@@ -571,51 +557,13 @@ Test(codec_msgpack, non_string_keys_are_refused)
  * any JSON value and are skipped.) */
 Test(codec_msgpack, wrong_value_types_are_refused_per_field)
 {
-  for (int i = 0; i < PTST_NTYPES; i++) {
-    proto_type_t t = ptst_types[i];
-    json_t *d = ptst_load_d(t);
-    const char *key;
-    json_t *v;
-    json_object_foreach(d, key, v) {
-      if (strcmp(key, "data") == 0)
-        continue;
-      proto_msg_t m;
-      char err[ERRLEN], prefix[96];
-      int rc = decode_with(t, key, ptst_wrong_value(v), &m, err);
-      cr_assert_eq(rc, PROTO_EFIELD, "%s.%s: %d (%s)", proto_type_name(t), key,
-                   rc, err);
-      snprintf(prefix, sizeof prefix, "%s.%s: ", proto_type_name(t), key);
-      err_starts(err, prefix);
-    }
-    json_decref(d);
-  }
+  ptst_check_wrong_type_per_field(ptst_load_d, decode_with);
 }
 
 /* The same inside the nested maps and the list. */
 Test(codec_msgpack, wrong_value_types_are_refused_in_nested_maps)
 {
-  static const struct {
-    proto_type_t t;
-    const char *map;
-  } nested[] = {{PROTO_TASK, "score"}, {PROTO_REPLY, "error"}};
-  for (size_t n = 0; n < 2; n++) {
-    json_t *d = ptst_load_d(nested[n].t);
-    json_t *sub = json_object_get(d, nested[n].map);
-    const char *key;
-    json_t *v;
-    json_object_foreach(sub, key, v) {
-      json_t *copy = json_deep_copy(sub);
-      json_object_set_new(copy, key, ptst_wrong_value(v));
-      proto_msg_t m;
-      char err[ERRLEN], prefix[96];
-      int rc = decode_with(nested[n].t, nested[n].map, copy, &m, err);
-      cr_assert_eq(rc, PROTO_EFIELD, "%s.%s: %d", nested[n].map, key, rc);
-      snprintf(prefix, sizeof prefix, "%s.%s.%s: ",
-               proto_type_name(nested[n].t), nested[n].map, key);
-      err_starts(err, prefix);
-    }
-    json_decref(d);
-  }
+  ptst_check_wrong_type_in_nested_maps(ptst_load_d, decode_with);
   proto_msg_t m;
   char err[ERRLEN];
   PTST_RC(decode_with(PROTO_TASK, "labels", json_pack("[s,i]", "a", 2), &m, err),
@@ -639,46 +587,13 @@ Test(codec_msgpack, binary_and_extension_values_are_refused)
 
 Test(codec_msgpack, missing_or_nil_required_fields_are_refused)
 {
-  for (int i = 0; i < PTST_NTYPES; i++) {
-    proto_type_t t = ptst_types[i];
-    for (const char *const *r = ptst_required(t); *r != NULL; r++) {
-      proto_msg_t m;
-      char err[ERRLEN], want[128];
-      snprintf(want, sizeof want, "%s.%s: missing required field",
-               proto_type_name(t), *r);
-      PTST_RC(decode_with(t, *r, NULL, &m, err), PROTO_EFIELD);
-      cr_assert_str_eq(err, want);
-      PTST_RC(decode_with(t, *r, json_null(), &m, err), PROTO_EFIELD);
-      cr_assert_str_eq(err, want);
-    }
-  }
+  ptst_check_required_fields(decode_with);
 }
 
 /* Every field proto.h does not mark required may be left out or be nil. */
 Test(codec_msgpack, optional_fields_may_be_absent_or_nil)
 {
-  for (int i = 0; i < PTST_NTYPES; i++) {
-    proto_type_t t = ptst_types[i];
-    json_t *d = ptst_load_d(t);
-    const char *key;
-    json_t *v;
-    json_object_foreach(d, key, v) {
-      if (ptst_is_required(t, key))
-        continue;
-      /* A failed reply must carry its error: tested on its own below. */
-      if (t == PROTO_REPLY && strcmp(key, "error") == 0)
-        continue;
-      proto_msg_t m;
-      char err[ERRLEN];
-      cr_assert_eq(decode_with(t, key, NULL, &m, err), 0, "%s.%s: %s",
-                   proto_type_name(t), key, err);
-      proto_msg_fini(&m);
-      cr_assert_eq(decode_with(t, key, json_null(), &m, err), 0, "%s.%s: %s",
-                   proto_type_name(t), key, err);
-      proto_msg_fini(&m);
-    }
-    json_decref(d);
-  }
+  ptst_check_optional_fields(ptst_load_d, decode_with);
 }
 
 Test(codec_msgpack, absent_fields_decode_as_zero)
@@ -754,7 +669,7 @@ Test(codec_msgpack, strings_over_their_caps_are_refused)
   proto_msg_fini(&m);
   PTST_RC(decode_with(PROTO_TASK, "title", ptst_str_of(PROTO_MAX_STR + 1, 'x'),
                       &m, err), PROTO_ETOOBIG);
-  err_starts(err, "task.title: ");
+  ptst_err_starts(err, "task.title: ");
   PTST_RC(decode_with(PROTO_TASK, "id", ptst_str_of(PROTO_MAX_STR + 1, 'x'), &m,
                       err), PROTO_ETOOBIG);
   cr_assert_eq(decode_with(PROTO_FINDING, "text", ptst_str_of(PROTO_MAX_TEXT, 'x'),

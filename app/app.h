@@ -36,5 +36,14 @@ void app_scan_release(void);
 int app_exec_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
                    const cfg_t *cfg);
 void app_exec_release(void);
+/* ccm serve: the GitHub webhook handler and, with a token, the periodic
+ * sync (app_github.c); the actors live until the runtime stops. */
+int app_github_start(rt_runtime_t *rt, store_t *store,
+                     rt_actor_t *store_actor, const cfg_t *cfg);
+/* ccm serve: the prioritizer and GET /api/v1/queue (app_prio.c); after
+ * the control plane started. */
+int app_prio_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
+                   const cfg_t *cfg);
+void app_prio_release(void);
 
 #endif /* APP_APP_H */

@@ -6,6 +6,14 @@
  * run), concurrency, budgets, and the repositories with a local path;
  * worktrees under the data dir. Registered as "executor", the name the
  * control plane sends run/cancel commands to.
+ *
+ * Presets by name: `claude-code` (stream-json, supervision flags),
+ * `claude-flow` (its command template, judged by exit status), a preset
+ * with a `mention` (or named `github-mention`: comments on the task's
+ * issue), anything else a generic command. Pull requests and mentions go
+ * through the GitHub client registered as "github" (app_github.c, started
+ * when github.token_env is set), looked up when a run needs it; without
+ * one a run says so (publishing stops after the push).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -41,13 +49,24 @@ static const char *const *argv_of(const cfg_strv_t *l, const char **out)
   return n ? out : NULL;
 }
 
+static exec_agent_kind_t kind_of(const cfg_preset_t *p)
+{
+  if (!p || !strcmp(p->name, "claude-code"))
+    return EXEC_AGENT_CLAUDE_CODE;
+  if (p->mention || !strcmp(p->name, "github-mention"))
+    return EXEC_AGENT_GITHUB_MENTION;
+  return strcmp(p->name, "claude-flow") ? EXEC_AGENT_COMMAND
+                                        : EXEC_AGENT_CLAUDE_FLOW;
+}
+
 static void preset_of(const cfg_t *cfg)
 {
   const cfg_preset_t *p = cfg_default_preset(cfg);
-  bool claude = p && !strcmp(p->name, "claude-code");
+  bool claude = kind_of(p) == EXEC_AGENT_CLAUDE_CODE;
   daemon_exec.preset = (exec_preset_t){
       .name = p ? p->name : "claude-code",
-      .kind = claude ? EXEC_AGENT_CLAUDE_CODE : EXEC_AGENT_COMMAND,
+      .kind = kind_of(p),
+      .mention = p ? p->mention : NULL,
       .permission_mode = p && p->permission_mode ? p->permission_mode
                                                  : (claude ? "acceptEdits" : NULL),
       .model = p ? p->model : NULL,
@@ -74,6 +93,10 @@ static size_t repos_of(const cfg_t *cfg)
         .path = daemon_exec.root[n],
         .base = r->base,
         .test_command = argv_of(&r->test_command, daemon_exec.test_argv[n]),
+        .github = r->github,
+        .publish = r->publish,
+        .remote = r->remote,
+        .draft = r->draft,
     };
     n++;
   }
@@ -97,6 +120,11 @@ int app_exec_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
   c->budget.max_usd_per_task = cfg->agents.budget.max_usd_per_task;
   c->budget.max_tasks_per_day = cfg->agents.budget.max_tasks_per_day;
   c->budget.max_usd_per_day = cfg->agents.budget.max_usd_per_day;
+  if (cfg->agents.timeout_ms)
+    c->budget.max_wall_s = (unsigned)((cfg->agents.timeout_ms + 999) / 1000);
+  if (cfg->agents.idle_timeout_ms)
+    c->idle_timeout_ms = (unsigned)cfg->agents.idle_timeout_ms;
+  c->github_name = "github"; /* app_github.c's client, when it runs */
   int rc = exec_spawn(rt, c, store, store_actor, "executor",
                       &daemon_exec.executor);
   if (rc != 0) {

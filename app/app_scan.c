@@ -102,6 +102,7 @@ int app_scan_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
     scan_settings(&o->repos[k], &cfg->scan);
     o->repos[k].repo = daemon_scan.repo[k];
     o->repos[k].root = daemon_scan.root[k];
+    o->repos[k].state = store; /* rescans are incremental */
   }
   o->interval_ms = interval_of(cfg);
   int rc = scan_service_spawn(rt, o, &daemon_scan.service);

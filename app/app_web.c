@@ -14,6 +14,7 @@
 
 #include "app/app.h"
 #include "app/app_web.h"
+#include "app/log.h"
 
 #define MAX_REPOS 16
 
@@ -52,7 +53,8 @@ static size_t repos_of(const cfg_t *cfg)
 }
 
 int app_web_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
-                  const char *listen, const cfg_t *cfg, web_t **out)
+                  const char *listen, const cfg_t *cfg, web_t **out,
+                  char *url, size_t url_cap)
 {
   char err[512];
   web_config_t wc;
@@ -65,14 +67,16 @@ int app_web_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
   wc.n_repos = repos_of(cfg);
   int rc = web_start(rt, store, store_actor, &wc, out, err, sizeof(err));
   if (rc) {
-    fprintf(stderr, "ccm: cannot start the control plane: %s\n", err);
+    app_log_kv(APP_LOG_ERROR, "web.start_failed",
+               "cannot start the control plane", "error", err, NULL);
     return rc;
   }
   web_addr_t a;
   web_addr_parse(listen, &a);
-  fprintf(stderr, "ccm: control plane on http://%s%s%s:%d/%s%s\n",
-          a.ipv6 ? "[" : "", a.host, a.ipv6 ? "]" : "", web_port(*out),
-          wc.auth_token ? "; bearer token from $" : "",
-          wc.auth_token ? cfg->auth_token_env : "");
+  snprintf(url, url_cap, "http://%s%s%s:%d/", a.ipv6 ? "[" : "", a.host,
+           a.ipv6 ? "]" : "", web_port(*out));
+  app_log_kv(APP_LOG_INFO, "web.listening", "control plane listening", "url",
+             url, "auth", wc.auth_token ? "bearer token" : "none",
+             "token_env", wc.auth_token ? cfg->auth_token_env : NULL, NULL);
   return 0;
 }

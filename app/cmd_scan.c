@@ -9,7 +9,13 @@
  * stderr shows a progress line while the scan runs; a one-line summary
  * ends every scan.
  *
- * Rank: scan/rank.h's default until the prioritizer lands (issue #6).
+ * With --data DIR (the explicit opt-in to state) the scan runs as the
+ * daemon's does: incremental (only files changed since the last scan with
+ * that DIR are read), findings through the analyzer into the store at
+ * DIR; what is printed then is the repository's open tasks from the store
+ * (unchanged files' tasks included), ranked the same way.
+ *
+ * Rank: the prioritizer's WSJF (actors/prioritizer/wsjf.h), default rules.
  * Ties: path, then line.
  */
 #include <errno.h>
@@ -22,12 +28,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "actors/analyzer/analyzer.h"
 #include "actors/scanner/scanner.h"
 #include "app/app.h"
 #include "protocol/proto.h"
 #include "runtime/rt.h"
-#include "scan/rank.h"
+#include "actors/prioritizer/wsjf.h"
 #include "scan/walk.h"
+#include "store/store_actor.h"
 
 #define MAX_PATHS 64
 #define MAX_MARKERS 32
@@ -46,6 +54,10 @@ typedef struct scan_cli {
   const char *excludes[MAX_EXCLUDES];
   size_t nexcludes;
   scanner_opts_t opts;
+  const char *data;            /* --data DIR: incremental, with state */
+  store_t *store;
+  rt_actor_t *store_actor, *analyzer;
+  analyzer_opts_t an;
 } scan_cli_t;
 
 typedef struct found {
@@ -84,6 +96,11 @@ static const char *const scan_help =
     "  --no-markers, --no-secrets, --no-refactor\n"
     "                        leave a kind of finding out\n"
     "  --shards N            scanner shards (default: one per core)\n"
+    "  --data DIR            keep state in DIR (created if missing): the\n"
+    "                        next scan with it reads only changed files;\n"
+    "                        findings become tasks in DIR's store and the\n"
+    "                        repository's open tasks are printed\n"
+    "  --full                with --data: read every file anyway\n"
     "exit codes: 0 ok, 1 a PATH could not be scanned, 2 usage\n";
 
 static uint64_t now_ms(void)
@@ -127,6 +144,10 @@ static int parse_value_opt(scan_cli_t *c, const char *name, const char *v)
     return app_usage_error("missing value for", name);
   if (!strcmp(name, "--markers"))
     return split_markers(c, v);
+  if (!strcmp(name, "--data")) {
+    c->data = v;
+    return 0;
+  }
   if (!strcmp(name, "--exclude")) {
     if (c->nexcludes == MAX_EXCLUDES)
       return app_usage_error("too many --exclude rules at", v);
@@ -145,6 +166,7 @@ static int parse_value_opt(scan_cli_t *c, const char *name, const char *v)
 static bool takes_value(const char *a)
 {
   return !strcmp(a, "--markers") || !strcmp(a, "--exclude") ||
+         !strcmp(a, "--data") ||
          !strcmp(a, "--max-file-size") || !strcmp(a, "--shards");
 }
 
@@ -166,6 +188,8 @@ static int parse_flag(scan_cli_t *c, const char *a)
     c->opts.blame = true;
   else if (!strcmp(a, "--any-case"))
     c->opts.any_case = true;
+  else if (!strcmp(a, "--full"))
+    c->opts.full = true;
   else
     return app_usage_error("unknown option", a);
   return 0;
@@ -191,6 +215,8 @@ static int parse_args(scan_cli_t *c, int argc, char **argv)
   }
   if (c->npaths == 0)
     c->paths[c->npaths++] = ".";
+  if (c->opts.full && !c->data)
+    return app_usage_error("--full needs", "--data DIR");
   return 0;
 }
 
@@ -216,11 +242,12 @@ static void settle_excludes(scan_cli_t *c)
 
 /* ---- ranking ---- */
 
+/* The prioritizer's WSJF under the default rules (its due date, blame
+ * date and issue reference; no churn, no labels): the score the daemon
+ * gives a new task of the same finding. */
 static double default_score(const proto_finding_t *f)
 {
-  json_t *due = f->details ? json_object_get(f->details, "due") : NULL;
-  return scan_default_score(f->kind, json_string_value(due), f->issue_ref != 0,
-                            NULL, NULL, 0);
+  return prio_score_finding(f, (int64_t)time(NULL) * 1000, NULL, 0);
 }
 
 static int by_rank(const void *a, const void *b)
@@ -333,6 +360,88 @@ static int on_port_msg(rt_runtime_t *rt, results_t *r, rt_msg_t *msg,
   }
 }
 
+/* ---- with --data: the tasks in the store ---- */
+
+static bool marker_kind(const char *kind)
+{
+  return strcmp(kind, "refactor") && strcmp(kind, "secret") &&
+         strcmp(kind, "issue") && strcmp(kind, "stale-issue");
+}
+
+static char *upper_dup(const char *s)
+{
+  char *u = strdup(s);
+  for (char *p = u; p && *p; p++)
+    *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+  return u;
+}
+
+static char *dup_or_null(const char *s)
+{
+  return s ? strdup(s) : NULL;
+}
+
+/* An open task as the finding it came from (what --json prints). */
+static int keep_task(const proto_task_t *t, void *arg)
+{
+  results_t *r = arg;
+  if (t->state == PROTO_STATE_RESOLVED || !strcmp(t->kind, "issue") ||
+      !strcmp(t->kind, "stale-issue"))
+    return 0;
+  proto_finding_t f;
+  memset(&f, 0, sizeof f);
+  f.fingerprint = strdup(t->id);
+  f.repo = strdup(t->repo);
+  f.kind = strdup(t->kind);
+  f.tag = marker_kind(t->kind) ? upper_dup(t->kind) : NULL;
+  f.loc.path = dup_or_null(t->loc.path);
+  f.loc.line = t->loc.line;
+  f.loc.column = t->loc.column;
+  f.loc.symbol = dup_or_null(t->loc.symbol);
+  f.text = dup_or_null(t->text);
+  f.author = dup_or_null(t->author);
+  f.authored_at = t->authored_at;
+  f.issue_ref = t->issue_number;
+  size_t before = r->len;
+  keep_finding(r, &f);
+  if (r->len > before)
+    r->v[before].score = t->score.total;
+  return 0;
+}
+
+/* The store, its writer and an analyzer reporting to @p port. */
+static int state_open(scan_cli_t *c, rt_runtime_t *rt, rt_port_t *port)
+{
+  char err[256] = "";
+  store_options_t so;
+  memset(&so, 0, sizeof so);
+  int rc = store_open(c->data, &so, &c->store, err, sizeof err);
+  if (rc) {
+    fprintf(stderr, "ccm: %s: %s\n", c->data, err[0] ? err : store_strerror(rc));
+    return -1;
+  }
+  c->an = (analyzer_opts_t){.store = c->store};
+  rc = store_actor_spawn(rt, c->store, NULL, &c->store_actor);
+  if (rc == 0) {
+    c->an.store_actor = c->store_actor;
+    c->an.done_to = rt_port_actor(port);
+    rc = analyzer_spawn(rt, &c->an, &c->analyzer);
+  }
+  if (rc) {
+    fprintf(stderr, "ccm: cannot start the store: %s\n", rt_strerror(rc));
+    return -1;
+  }
+  c->opts.state = c->store;
+  return 0;
+}
+
+static void state_close(scan_cli_t *c)
+{
+  rt_actor_release(c->analyzer);
+  rt_actor_release(c->store_actor);
+  c->analyzer = c->store_actor = NULL;
+}
+
 /* ---- one path ---- */
 
 static void summary(const results_t *r, const proto_scan_done_t *d,
@@ -345,10 +454,9 @@ static void summary(const results_t *r, const proto_scan_done_t *d,
 }
 
 static int scan_path(rt_runtime_t *rt, scan_cli_t *c, results_t *r,
-                     const char *path)
+                     rt_port_t *port, const char *path)
 {
   char repo[128];
-  rt_port_t *port = NULL;
   proto_scan_done_t done;
   size_t before = r->len;
   memset(&done, 0, sizeof done);
@@ -364,14 +472,19 @@ static int scan_path(rt_runtime_t *rt, scan_cli_t *c, results_t *r,
     c->opts.root = dir;
     c->opts.only = slash ? slash + 1 : path;
   }
+  if (c->store && c->opts.only) {
+    /* its tasks would be judged as if the file were the whole repository */
+    fprintf(stderr, "ccm: %s: --data scans directories, not single files\n",
+            path);
+    return -1;
+  }
   app_repo_id_of(c->opts.root, repo, sizeof repo);
   c->opts.repo = repo;
   c->opts.progress_ms = isatty(2) ? 100 : 0;
   r->started_ms = now_ms();
   r->progress_shown = false;
-  int rc = rt_port_new(rt, 0, &port);
-  if (rc == 0)
-    rc = scanner_start(rt, &c->opts, rt_port_actor(port));
+  int rc = scanner_start(rt, &c->opts,
+                         c->analyzer ? c->analyzer : rt_port_actor(port));
   for (int end = rc; !end;) {
     rt_msg_t *msg = NULL;
     if (rt_port_recv(port, -1, &msg) != 0)
@@ -379,7 +492,10 @@ static int scan_path(rt_runtime_t *rt, scan_cli_t *c, results_t *r,
     end = on_port_msg(rt, r, msg, &done);
     rt_msg_free(msg);
   }
-  rt_port_free(port);
+  if (rc == 0 && c->store) { /* the analyzer has written the scan */
+    store_filter_t f = {.state = -1, .repo = repo};
+    store_task_foreach(c->store, &f, keep_task, r);
+  }
   if (rc != 0) {
     fprintf(stderr, "ccm: %s: %s\n", path, rt_strerror(rc));
     return -1;
@@ -472,13 +588,20 @@ static int run_scans(scan_cli_t *c, results_t *r)
     fprintf(stderr, "ccm: cannot start the runtime: %s\n", rt_strerror(rc));
     return APP_EXIT_FAIL;
   }
-  for (size_t i = 0; i < c->npaths; i++) {
-    if (scan_path(rt, c, r, c->paths[i]) != 0)
+  rt_port_t *port = NULL;
+  rc = rt_port_new(rt, 0, &port);
+  if (rc == 0 && c->data && state_open(c, rt, port) != 0)
+    rc = -1;
+  for (size_t i = 0; rc == 0 && i < c->npaths; i++) {
+    if (scan_path(rt, c, r, port, c->paths[i]) != 0)
       r->failures++;
   }
+  state_close(c);
+  rt_port_free(port);
   rt_runtime_shutdown(rt, RT_SHUTDOWN_DRAIN);
   rt_runtime_free(rt);
-  return 0;
+  store_close(c->store);
+  return rc == 0 ? 0 : APP_EXIT_FAIL;
 }
 
 int app_cmd_scan(int argc, char **argv)

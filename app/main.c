@@ -2,9 +2,13 @@
  * main.c: the `ccm` command line.
  *
  * Only this folder knows every module: it parses argv, blocks the signals
- * that end the daemon before any thread starts (so every thread inherits
- * the mask and one sigwait() here receives them), starts the runtime, and
- * stops it in order.
+ * the daemon waits for (SIGINT, SIGTERM: stop; SIGHUP: reload the
+ * configuration, app_reload.c) before any thread starts (so every thread
+ * inherits the mask and one sigtimedwait() here receives them), starts
+ * the runtime, and stops it in order. The same loop tells systemd where
+ * the daemon is (READY, RELOADING, STOPPING, watchdog pings:
+ * app_systemd.c). `ccm serve` logs through app/log.h (logfmt or JSON
+ * lines on stderr, registered secrets redacted).
  *
  * Commands in this build: serve, tasks, show, status, scan, config,
  * version, help. The others of SPEC §3 (run) are listed by `ccm help` as
@@ -17,10 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/app_monitor.h"
+#include "app/app_reload.h"
+#include "app/app_systemd.h"
 #include "app/app_web.h"
+#include "app/log.h"
 #include "runtime/actor.h"
 #include "runtime/rt.h"
 #include "store/store.h"
@@ -35,6 +44,7 @@ typedef struct serve_opts {
   const char *config;
   const char *listen;
   const char *data;
+  const char *log_level;
 } serve_opts_t;
 
 static const char *const usage_text =
@@ -42,6 +52,7 @@ static const char *const usage_text =
     "\n"
     "commands:\n"
     "  serve [--config FILE] [--listen ADDR:PORT] [--data DIR]\n"
+    "        [--log-level LEVEL]\n"
     "                 run the daemon (default: this repository, state in\n"
     "                 ./.ccm/, 127.0.0.1:8080, dry-run executor)\n"
     "  tasks [--state S] [--repo R] [--kind K] [--json] [--data DIR]\n"
@@ -62,15 +73,20 @@ static const char *const usage_text =
 
 static const char *const serve_help =
     "usage: ccm serve [--config FILE] [--listen ADDR:PORT] [--data DIR]\n"
+    "                 [--log-level debug|info|warn|error]\n"
     "\n"
-    "Runs the daemon until SIGINT or SIGTERM, then stops cleanly.\n"
+    "Runs the daemon until SIGINT or SIGTERM, then stops cleanly; SIGHUP\n"
+    "re-reads the configuration (an invalid one is refused and the running\n"
+    "one kept).\n"
     "  --config FILE       configuration (default ./ccm.yaml if present)\n"
     "  --listen ADDR:PORT  control plane address (default 127.0.0.1:8080)\n"
     "  --data DIR          state directory (default ./.ccm)\n"
-    "In this build the daemon runs the actor runtime, the store (it\n"
-    "creates DIR/ccm.lmdb) and the control plane (REST, /metrics, /ws; a\n"
-    "bearer token is required when CCM_TOKEN is set); scanners and the\n"
-    "executor arrive with their issues.\n";
+    "  --log-level LEVEL   log records at LEVEL and above (default: the\n"
+    "                      config's log.level, else info)\n"
+    "The log goes to stderr, one record per line (logfmt, or JSON lines\n"
+    "with log.format: json). Under systemd (Type=notify) it reports\n"
+    "READY, RELOADING, STOPPING and watchdog pings; see\n"
+    "docs/operations.md and packaging/ccm.service.\n";
 
 int app_usage_error(const char *what, const char *arg)
 {
@@ -97,6 +113,8 @@ static int parse_serve(int argc, char **argv, serve_opts_t *o)
       slot = &o->listen;
     else if (!strcmp(argv[i], "--data"))
       slot = &o->data;
+    else if (!strcmp(argv[i], "--log-level"))
+      slot = &o->log_level;
     else
       return app_usage_error("serve: unknown option", argv[i]);
     const char *v = option_value(argc, argv, &i);
@@ -104,6 +122,10 @@ static int parse_serve(int argc, char **argv, serve_opts_t *o)
       return app_usage_error("serve: this option needs a value:", argv[i]);
     *slot = v;
   }
+  app_log_level_t lvl;
+  if (o->log_level && app_log_level_parse(o->log_level, &lvl))
+    return app_usage_error("serve: --log-level must be debug, info, warn or "
+                           "error, not", o->log_level);
   return EXIT_OK;
 }
 
@@ -115,6 +137,7 @@ static void block_stop_signals(sigset_t *set)
    * sigwait() sees it. */
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
+  signal(SIGHUP, SIG_DFL); /* under nohup too: SIGHUP means reload here */
   sigemptyset(set);
   sigaddset(set, SIGINT);
   sigaddset(set, SIGTERM);
@@ -122,87 +145,169 @@ static void block_stop_signals(sigset_t *set)
   pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
-static int wait_stop_signal(const sigset_t *set)
+/* The next of the blocked signals, or 0 when @p timeout_ms (0: none)
+ * passed first. */
+static int next_signal(const sigset_t *set, uint64_t timeout_ms)
 {
-  int sig = 0;
-  while (sigwait(set, &sig) != 0)
-    ;
-  return sig;
+  struct timespec ts = {.tv_sec = (time_t)(timeout_ms / 1000),
+                        .tv_nsec = (long)(timeout_ms % 1000) * 1000000L};
+  for (;;) {
+    int sig = timeout_ms ? sigtimedwait(set, NULL, &ts) : sigwaitinfo(set, NULL);
+    if (sig > 0)
+      return sig;
+    if (errno == EAGAIN)
+      return 0;
+    /* EINTR: a signal outside the set (e.g. SIGCHLD) interrupted; wait on. */
+  }
+}
+
+typedef struct serve_run {
+  app_daemon_t d;
+  store_t *store;
+  rt_runtime_t *rt;
+  rt_actor_t *store_actor;
+  web_t *web;
+  char url[320];
+} serve_run_t;
+
+/* Start the runtime and the actors; 0, or EXIT_FAIL with what started
+ * stopped again (logged). */
+static int serve_start(serve_run_t *r, const char *listen, const char *data)
+{
+  const cfg_t *cfg = r->d.cfg;
+  char err[512];
+  int rc = store_open(data, NULL, &r->store, err, sizeof(err));
+  if (rc) {
+    app_log_kv(APP_LOG_ERROR, "store.open_failed", "cannot open the store",
+               "error", err, NULL);
+    return EXIT_FAIL;
+  }
+  r->d.store = r->store;
+  rc = rt_runtime_new(NULL, &r->rt);
+  if (!rc)
+    rc = store_actor_spawn(r->rt, r->store, "store", &r->store_actor);
+  if (rc) {
+    app_log_kv(APP_LOG_ERROR, "runtime.start_failed",
+               "cannot start the runtime", "error", rt_strerror(rc), NULL);
+  } else if (app_scan_start(r->rt, r->store, r->store_actor, cfg) ||
+             app_exec_start(r->rt, r->store, r->store_actor, cfg) ||
+             app_github_start(r->rt, r->store, r->store_actor, cfg) ||
+             app_web_start(r->rt, r->store, r->store_actor, listen, cfg,
+                           &r->web, r->url, sizeof r->url) ||
+             app_prio_start(r->rt, r->store, r->store_actor, cfg) ||
+             app_monitor_start(r->rt, r->store, r->store_actor, cfg,
+                               r->web)) {
+    app_monitor_stop();
+    app_scan_release();
+    app_exec_release();
+    app_prio_release();
+    app_monitor_release();
+    rc = EXIT_FAIL;
+  }
+  if (rc) {
+    rt_actor_release(r->store_actor);
+    rt_runtime_free(r->rt);
+    store_close(r->store);
+    return EXIT_FAIL;
+  }
+  return 0;
+}
+
+static void serve_stop(serve_run_t *r)
+{
+  app_monitor_stop(); /* before web_stop: it publishes there */
+  web_stop(r->web); /* before the runtime: it closes clients, stops its actor */
+  app_scan_release();
+  app_exec_release();
+  app_prio_release();
+  rt_actor_release(r->store_actor);
+  /* DRAIN: writes already queued are committed before the store closes. */
+  rt_runtime_shutdown(r->rt, RT_SHUTDOWN_DRAIN);
+  rt_runtime_free(r->rt);
+  app_monitor_release();
+  store_close(r->store);
+}
+
+/* Serve until a stop signal: reload on SIGHUP, ping the watchdog while
+ * the store's writer lives (a daemon that cannot write is restarted by
+ * systemd rather than kept half alive). @return the stop signal. */
+static int serve_loop(serve_run_t *r, const sigset_t *set)
+{
+  uint64_t watchdog_ms = app_sd_watchdog_interval_ms();
+  char status[400];
+  snprintf(status, sizeof status, "serving on %s", r->url);
+  app_sd_ready(status);
+  for (;;) {
+    int sig = next_signal(set, watchdog_ms);
+    if (sig == 0 || watchdog_ms) {
+      if (!rt_actor_stopped(r->store_actor))
+        app_sd_watchdog();
+      else
+        app_log(APP_LOG_ERROR, "watchdog.unhealthy",
+                "the store writer stopped: no watchdog ping");
+    }
+    if (sig == SIGHUP) {
+      app_sd_reloading("reloading the configuration");
+      int rc = app_reload(&r->d);
+      snprintf(status, sizeof status, "serving on %s; reload %u %s", r->url,
+               r->d.reloads + r->d.refused, rc ? "refused" : "applied");
+      app_sd_ready(status);
+    } else if (sig) {
+      return sig;
+    }
+  }
 }
 
 static int cmd_serve(int argc, char **argv)
 {
+  serve_run_t r = {0};
   serve_opts_t o;
   int rc = parse_serve(argc, argv, &o);
   if (rc)
     return rc;
-  cfg_t cfg;
-  if (app_config_load(o.config, &cfg) != 0)
+  cfg_t *cfg = calloc(1, sizeof *cfg);
+  if (!cfg || app_config_load(o.config, cfg) != 0) {
+    free(cfg);
     return EXIT_FAIL;
-  if (!o.listen)
-    o.listen = cfg.listen.text;
-  if (!o.data)
-    o.data = cfg.data_dir;
-  else {
-    free(cfg.data_dir); /* --data wins; the executor's worktrees follow */
-    cfg.data_dir = strdup(o.data);
   }
+  if (!o.listen)
+    o.listen = cfg->listen.text;
+  if (!o.data)
+    o.data = cfg->data_dir;
+  else {
+    free(cfg->data_dir); /* --data wins; the executor's worktrees follow */
+    cfg->data_dir = strdup(o.data);
+  }
+  r.d = (app_daemon_t){.config_arg = o.config, .log_level_arg = o.log_level};
+  r.d.listen_arg = o.listen != cfg->listen.text ? o.listen : NULL;
+  r.d.data_arg = o.data != cfg->data_dir ? o.data : NULL;
+  app_daemon_init(&r.d, cfg); /* registers the secrets with the log */
   sigset_t set;
   block_stop_signals(&set);
-
-  store_t *store = NULL;
-  char err[512];
-  rc = store_open(o.data, NULL, &store, err, sizeof(err));
-  if (rc) {
-    fprintf(stderr, "ccm: cannot open the store: %s\n", err);
-    cfg_fini(&cfg);
-    return EXIT_FAIL;
-  }
-  rt_runtime_t *rt = NULL;
-  rt_actor_t *store_actor = NULL;
-  rc = rt_runtime_new(NULL, &rt);
-  if (!rc)
-    rc = store_actor_spawn(rt, store, "store", &store_actor);
-  if (rc) {
-    fprintf(stderr, "ccm: cannot start the runtime: %s\n", rt_strerror(rc));
-    rt_runtime_free(rt);
-    store_close(store);
-    cfg_fini(&cfg);
-    return EXIT_FAIL;
-  }
-  web_t *web = NULL;
-  if (app_scan_start(rt, store, store_actor, &cfg) ||
-      app_exec_start(rt, store, store_actor, &cfg) ||
-      app_web_start(rt, store, store_actor, o.listen, &cfg, &web)) {
-    app_scan_release();
-    app_exec_release();
-    cfg_fini(&cfg);
-    rt_actor_release(store_actor);
-    rt_runtime_free(rt);
-    store_close(store);
+  if (serve_start(&r, o.listen, o.data)) {
+    app_daemon_fini(&r.d);
     return EXIT_FAIL;
   }
   char cwd[4096];
   if (!getcwd(cwd, sizeof(cwd)))
     snprintf(cwd, sizeof(cwd), ".");
-  fprintf(stderr,
-          "ccm: up: runtime with %u workers; repository %s; store %s/%s "
-          "(schema %u); dry-run executor\n"
-          "ccm: press Ctrl-C (SIGINT) or send SIGTERM to stop\n",
-          rt_runtime_workers(rt), cwd, o.data, STORE_FILE,
-          STORE_SCHEMA_VERSION);
-  int sig = wait_stop_signal(&set);
-  fprintf(stderr, "ccm: %s received, stopping\n", strsignal(sig));
-  web_stop(web); /* before the runtime: it closes clients, stops its actor */
-  app_scan_release();
-  app_exec_release();
-  rt_actor_release(store_actor);
-  /* DRAIN: writes already queued are committed before the store closes. */
-  rt_runtime_shutdown(rt, RT_SHUTDOWN_DRAIN);
-  rt_runtime_free(rt);
-  store_close(store);
-  cfg_fini(&cfg);
-  fprintf(stderr, "ccm: stopped cleanly\n");
+  char workers[16], schema[16];
+  snprintf(workers, sizeof workers, "%u", rt_runtime_workers(r.rt));
+  snprintf(schema, sizeof schema, "%u", STORE_SCHEMA_VERSION);
+  app_log_kv(APP_LOG_INFO, "serve.up",
+             "ccm is up: Ctrl-C (SIGINT) or SIGTERM stops it, SIGHUP "
+             "reloads the configuration", "version", CCM_VERSION, "workers",
+             workers, "cwd", cwd, "data", o.data, "schema", schema,
+             "config", r.d.cfg->source, "dry_run",
+             r.d.cfg->agents.dry_run ? "true" : "false", NULL);
+  int sig = serve_loop(&r, &set);
+  app_sd_stopping("stopping");
+  app_log_kv(APP_LOG_INFO, "serve.stopping", "stop signal received",
+             "signal", strsignal(sig), NULL);
+  serve_stop(&r);
+  app_log(APP_LOG_INFO, "serve.stopped", "stopped cleanly");
+  app_daemon_fini(&r.d);
+  app_log_secrets_clear();
   return EXIT_OK;
 }
 

@@ -22,6 +22,12 @@
  *                function family (brace, indent, keyword)
  *   functions/c  the same on the C files only
  *   dupes        scan_dupes_add of every file with a family, then finish
+ *   dupes split  the same in the scanner's two steps, each timed: prepare
+ *                (hashing, done by each shard on its own) and add_prepared
+ *                (the append to the shared table, the only part under the
+ *                lock), and finish (once, after the shards): the share of
+ *                the duplicate work that holds the lock (it was all of
+ *                prepare + add while scan_dupes_add ran under it)
  */
 #include <fts.h>
 #include <stdbool.h>
@@ -193,6 +199,36 @@ static void row(const char *name, enum step st, bool c_only, int repeat)
          name, (double)bytes / 1e6, mbs, peer, peer > 0 ? mbs / peer : 0, found);
 }
 
+/* The scanner's split: prepare (no lock) then add_prepared (locked). */
+static void dupes_split_row(void)
+{
+  scan_dupes_t *d = scan_dupes_new(NULL);
+  scan_dupes_prep_t *p = scan_dupes_prep_new(NULL);
+  double prep = 0, add = 0, t;
+  size_t found = 0;
+  for (size_t i = 0; d && p && i < nsrcs; i++) {
+    const struct src *s = &srcs[i];
+    if (!wanted(s, STEP_DUPES, false))
+      continue;
+    t = seconds();
+    scan_dupes_prepare(p, s->blank, s->len);
+    prep += seconds() - t;
+    t = seconds();
+    scan_dupes_add_prepared(d, "x", p);
+    add += seconds() - t;
+  }
+  t = seconds();
+  if (d)
+    scan_dupes_finish(d, on_dup, &found);
+  double fin = seconds() - t;
+  printf("dupes split  prepare %.3f s (no lock), add %.3f s (locked), "
+         "finish %.3f s; locked share of prepare+add: %.1f%% (was 100%%), "
+         "found %zu\n", prep, add, fin,
+         prep + add > 0 ? 100.0 * add / (prep + add) : 0, found);
+  scan_dupes_prep_free(p);
+  scan_dupes_free(d);
+}
+
 int main(int argc, char **argv)
 {
   int repeat = 3;
@@ -218,6 +254,7 @@ int main(int argc, char **argv)
   row("functions", STEP_FUNCTIONS, false, repeat);
   row("functions/c", STEP_FUNCTIONS, true, repeat);
   row("dupes", STEP_DUPES, false, repeat);
+  dupes_split_row();
   for (size_t i = 0; i < nsrcs; i++) {
     free(srcs[i].raw);
     free(srcs[i].blank);

@@ -17,12 +17,18 @@ Figures (medians of BENCH_REPEAT warm runs, default 3, tools interleaved):
             SPEC target: within 1.5x of ripgrep's time
   full      `ccm scan --json` (markers + secrets + refactoring metrics)
             vs the same rg run (for scale; no target)
+  rescan    incremental rescans with `ccm scan --json --data DIR` (full
+            findings; state primed by one scan): of the unchanged tree, and
+            after touching 10 files (new mtimes: those 10 are read again),
+            each vs an `rg -c` run of the whole tree in the same rounds;
+            the files each rescan read are printed (from its summary)
   leasot    ccm markers vs leasot on the subtree BENCH_LEASOT_SUBTREE
             (default: kernel/ and mm/), time and recall: the share of
             leasot's (path, line, tag) findings ccm also reports. leasot
             matches tags in any case, so ccm runs with --any-case here (its
             default is upper case only). Target: many times faster, recall 1.
 
+Quick runs: BENCH_KERNEL=/usr/share/go-1.19/src (Debian golang-1.19-src).
 Writes bench/results/scan.json in the shape of SPEC §4.
 """
 import json
@@ -30,7 +36,10 @@ import os
 import statistics
 import subprocess
 import sys
+import re
+import shutil
 import tarfile
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -141,6 +150,66 @@ def row(name, ccm, peer, peer_value, unit, hib):
             "unit": unit, "higher_is_better": hib}
 
 
+def files_read(err):
+    m = re.search(rb": (\d+) files in", err)
+    return int(m.group(1)) if m else -1
+
+
+def timed_err(cmd):
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=3600)
+    if p.returncode != 0:
+        raise RuntimeError("%s: exit %d" % (cmd[0], p.returncode))
+    return time.monotonic() - t0, p.stderr
+
+
+def ten_files(tree):
+    found = []
+    for root, dirs, names in os.walk(tree):
+        dirs.sort()
+        found += [os.path.join(root, n) for n in sorted(names)
+                  if n.endswith((".c", ".go"))]
+        if len(found) >= 10:
+            return found[:10]
+    return found
+
+
+def incremental_rows(tree):
+    """Rescans with state, interleaved with rg runs of the whole tree."""
+    data = tempfile.mkdtemp(prefix="ccm-bench-data-")
+    cmd = ccm_cmd(tree, True)
+    cmd[2:2] = ["--data", data]
+    try:
+        first, err = timed_err(cmd)
+        sys.stderr.write("scan: primed the state: %d files in %.2f s\n" % (
+            files_read(err), first))
+        touched = ten_files(tree)
+        t = {"rg": [], "unchanged": [], "touched": []}
+        reads = {"unchanged": [], "touched": []}
+        for rep in range(REPEAT):
+            sys.stderr.write("scan: rescans (run %d/%d)...\n" % (rep + 1, REPEAT))
+            t["rg"].append(timed(rg_cmd(tree), ok=(0, 1))[0])
+            dt, err = timed_err(cmd)
+            t["unchanged"].append(dt)
+            reads["unchanged"].append(files_read(err))
+            for f in touched:
+                os.utime(f, None)
+            dt, err = timed_err(cmd)
+            t["touched"].append(dt)
+            reads["touched"].append(files_read(err))
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    med = {k: statistics.median(v) for k, v in t.items()}
+    print("  first scan with --data (full, writes the state): %.2f s" % first)
+    print("  rescans read: unchanged %s files, after touching 10: %s files" % (
+        reads["unchanged"], reads["touched"]))
+    return [row("rescan of the unchanged tree (time)", med["unchanged"],
+                "ripgrep", med["rg"], "s", False),
+            row("rescan after touching 10 files (time)", med["touched"],
+                "ripgrep", med["rg"], "s", False)]
+
+
 def leasot_rows(tree):
     subs = os.environ.get("BENCH_LEASOT_SUBTREE", "kernel mm").split()
     if not os.path.exists(LEASOT):
@@ -189,6 +258,11 @@ def main():
           " (also in strings and code)" % (n_ccm, n_rg))
     target = "met" if med["ccm-markers"] <= 1.5 * med["rg"] else "missed"
     print("  SPEC target (within 1.5x of ripgrep): %s" % target)
+    inc = incremental_rows(tree)
+    for r in inc:
+        print("  %-48s ccm %.3f s  %s %.3f s  ratio %.2fx" % (
+            r["name"], r["ccm"], r["peer"], r["peer_value"], r["ratio"]))
+    rows += inc
     rows += leasot_rows(tree)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     path = os.path.join(HERE, "results", "scan.json")

@@ -275,6 +275,10 @@ def ws_round(ccm, clients, rate):
         raise RuntimeError("bench_ws_clients result: %r" % r)
     _, summary = http_get(ccm.port, "/api/v1/metrics/summary")
     ws = json.loads(summary)["websocket"]
+    _, text = http_get(ccm.port, "/metrics")
+    counters = dict(line.split() for line in text.decode().splitlines()
+                    if line.startswith(("ccm_ws_writes_total ",
+                                        "ccm_ws_frames_sent_total ")))
     return {"rss_before_kb": before, "rss_idle_kb": idle,
             "rss_loaded_kb": loaded,
             "clients": clients, "rate": rate,
@@ -284,7 +288,10 @@ def ws_round(ccm, clients, rate):
             "errors": int(r[4]), "closed": int(r[5]),
             "p50_ms": int(r[6]) / 1e3, "p99_ms": int(r[7]) / 1e3,
             "max_ms": int(r[8]) / 1e3,
-            "slow_consumers_total": ws["slow_consumers"]}
+            "slow_consumers_total": ws["slow_consumers"],
+            # frames per socket write: how much the batching saved
+            "frames_per_write": float(counters["ccm_ws_frames_sent_total"]) /
+            max(1.0, float(counters["ccm_ws_writes_total"]))}
 
 
 # ------------------------------------------------------------------ report
@@ -388,11 +395,13 @@ def print_table(rows, rounds):
         print("  ws run %d (%d clients, %d/s): p50 %.2f ms p99 %.2f ms "
               "max %.1f ms, %d/%d "
               "delivered, %d error messages, %d closed by the server, "
-              "%d publishes refused; RSS %d -> %d KiB idle -> %d KiB" % (
+              "%d publishes refused; RSS %d -> %d KiB idle -> %d KiB; "
+              "%.1f frames per write" % (
                   i + 1, r["clients"], r["rate"], r["p50_ms"], r["p99_ms"],
                   r["max_ms"], r["received"],
                   r["expected"], r["errors"], r["closed"], r["refused"],
-                  r["rss_before_kb"], r["rss_idle_kb"], r["rss_loaded_kb"]))
+                  r["rss_before_kb"], r["rss_idle_kb"], r["rss_loaded_kb"],
+                  r["frames_per_write"]))
 
 
 def main():

@@ -48,6 +48,10 @@ static void github_defaults(cfg_github_t *g)
   g->auth_scheme = CFG_AUTH_TOKEN;
   g->user_agent = cfg__xstrdup("ccm/0.1");
   g->api_version = cfg__xstrdup("2022-11-28");
+  cfg__strv_push(&g->approve_labels, "ccm:approved");
+  g->proposal_label = cfg__xstrdup("ccm:proposal");
+  g->budget = 100;
+  g->sync_interval_ms = 10 * 60 * 1000;
 }
 
 static void scan_defaults(cfg_scan_t *s)
@@ -96,6 +100,7 @@ void cfg_defaults(cfg_t *c)
   github_defaults(&c->github);
   scan_defaults(&c->scan);
   c->priority.weights = (cfg_weights_t){1, 1, 1, 1};
+  c->priority.churn_window_ms = 30ull * 24 * 60 * 60 * 1000;
   agents_defaults(&c->agents);
 }
 
@@ -106,7 +111,11 @@ void cfg__repo_fini(cfg_repo_t *r)
   free(r->github_owner);
   free(r->github_name);
   free(r->base);
+  free(r->remote);
   cfg__strv_fini(&r->test_command);
+  cfg__strv_fini(&r->propose_kinds);
+  cfg__priority_fini(r->priority);
+  free(r->priority);
   memset(r, 0, sizeof(*r));
 }
 
@@ -117,6 +126,7 @@ static void preset_fini(cfg_preset_t *p)
   cfg__kvv_fini(&p->env);
   cfg__strv_fini(&p->pass_env);
   free(p->model);
+  free(p->mention);
   free(p->permission_mode);
   free(p->append_system_prompt);
   cfg__strv_fini(&p->allowed_tools);
@@ -146,6 +156,9 @@ static void github_fini(cfg_github_t *g)
   free(g->accept);
   free(g->user_agent);
   free(g->api_version);
+  cfg__strv_fini(&g->approve_labels);
+  free(g->proposal_label);
+  free(g->login);
 }
 
 static void agents_fini(cfg_agents_t *a)
@@ -156,6 +169,17 @@ static void agents_fini(cfg_agents_t *a)
     preset_fini(&a->presets[i]);
   free(a->presets);
   cfg__kvv_fini(&a->prompts);
+}
+
+static void dora_fini(cfg_dora_t *d)
+{
+  free(d->branch);
+  free(d->tag_pattern);
+  cfg__strv_fini(&d->failures);
+  free(d->hotfix_pattern);
+  free(d->incident_label);
+  free(d->agent_branch_prefix);
+  cfg__strv_fini(&d->agent_authors);
 }
 
 void cfg_fini(cfg_t *c)
@@ -175,12 +199,14 @@ void cfg_fini(cfg_t *c)
   cfg__strv_fini(&c->scan.exclude);
   free(c->scan.secrets_allowlist);
   agents_fini(&c->agents);
+  cfg__priority_fini(&c->priority);
   for (size_t i = 0; i < c->nalerts; i++)
     cfg__alert_fini(&c->alerts[i]);
   free(c->alerts);
   for (size_t i = 0; i < c->nwebhooks; i++)
     cfg__webhook_fini(&c->webhooks[i]);
   free(c->webhooks);
+  dora_fini(&c->dora);
   memset(c, 0, sizeof(*c));
 }
 

@@ -121,6 +121,20 @@ typedef struct cfg_repo {
   char *base;             /* branch agents start from; NULL: HEAD */
   cfg_strv_t test_command; /* argv run in a worktree after an agent; empty:
                               none */
+  bool publish;           /* push ccm/<task> and open a pull request after
+                             an accepted run: false */
+  char *remote;           /* git remote to push to; NULL: origin */
+  bool draft;             /* pull requests as drafts: false */
+  /* priority: this repository's rules over the global ones (weights NAN
+   * and churn_window_ms UINT64_MAX where not given; its mappings come
+   * before the global ones); NULL: the global ones */
+  struct cfg_priority *priority;
+  /* GitHub proposals (actors/github/sync.h): one issue per finding of
+   * these kinds: false; empty kinds: todo, fixme, bug, hack, secret; the
+   * issue of a resolved finding is closed: true */
+  bool propose_issues;
+  cfg_strv_t propose_kinds;
+  bool close_resolved_issues;
 } cfg_repo_t;
 
 typedef enum cfg_auth_scheme {
@@ -137,6 +151,11 @@ typedef struct cfg_github {
   cfg_auth_scheme_t auth_scheme; /* token */
   char *user_agent;         /* ccm/0.1 */
   char *api_version;        /* 2022-11-28; "": no X-GitHub-Api-Version */
+  cfg_strv_t approve_labels; /* [ccm:approved]: a human approves a task */
+  char *proposal_label;     /* ccm:proposal: on the issues ccm opens */
+  uint32_t budget;          /* GitHub requests per sync cycle: 100 */
+  uint64_t sync_interval_ms; /* 10 min; 0 ("off"): webhooks only */
+  char *login;              /* ccm's own account (not human activity) */
 } cfg_github_t;
 
 /* Refactoring thresholds (scan/metrics.h scan_thresholds_t, same
@@ -170,8 +189,25 @@ typedef struct cfg_weights {
   double job_size;
 } cfg_weights_t;
 
+/* A WSJF mapping (actors/prioritizer/wsjf.h): a kind, a label or a path
+ * glob, and the inputs it sets (kinds: 1-10) or adds (labels, paths:
+ * -9..9); NAN where it says nothing. */
+typedef struct cfg_prio_map {
+  char *key;
+  double value, time_criticality, risk_reduction, job_size;
+} cfg_prio_map_t;
+
+typedef struct cfg_prio_maps {
+  cfg_prio_map_t *v; /* in file order */
+  size_t n;
+} cfg_prio_maps_t;
+
 typedef struct cfg_priority {
   cfg_weights_t weights; /* 1 each */
+  uint64_t churn_window_ms; /* commits counted as churn: 30 days; 0: off */
+  cfg_prio_maps_t kinds;    /* base inputs per task kind */
+  cfg_prio_maps_t labels;   /* adjustments per label */
+  cfg_prio_maps_t paths;    /* adjustments of the first matching glob */
 } cfg_priority_t;
 
 typedef struct cfg_budget {
@@ -192,6 +228,7 @@ typedef struct cfg_preset {
   char *append_system_prompt; /* NULL: unset */
   cfg_strv_t allowed_tools;
   cfg_strv_t disallowed_tools;
+  char *mention;        /* github-mention: "@claude"; set: no command */
 } cfg_preset_t;
 
 typedef struct cfg_agents {
@@ -272,6 +309,45 @@ typedef struct cfg_webhook {
   unsigned events;     /* CFG_EVENT() bits; CFG_EVENTS_ALL by default */
 } cfg_webhook_t;
 
+/* log: the daemon's log on stderr (app/log.h). A zeroed cfg_log_t is the
+ * default (info, logfmt): the names tables in schema.c follow these
+ * orders. */
+typedef enum cfg_log_level {
+  CFG_LOG_INFO, CFG_LOG_DEBUG, CFG_LOG_WARN, CFG_LOG_ERROR
+} cfg_log_level_t;
+typedef enum cfg_log_format { CFG_LOG_LOGFMT, CFG_LOG_JSON } cfg_log_format_t;
+typedef struct cfg_log {
+  cfg_log_level_t level;
+  cfg_log_format_t format;
+} cfg_log_t;
+
+/* monitor: the monitor actor's periods (actors/monitor/monitor.h). A
+ * zeroed cfg_monitor_t is the default: 1 s samples, aggregates saved
+ * every minute, an actor stuck after 5 samples without progress. */
+typedef struct cfg_monitor {
+  uint64_t sample_interval_ms;  /* 0: 1 s */
+  uint64_t persist_interval_ms; /* 0: 1 min */
+  uint32_t stuck_samples;       /* 0: 5 */
+} cfg_monitor_t;
+
+/* dora: what counts as a deployment and as a failure (docs/monitor.md).
+ * A zeroed cfg_dora_t is the default: merges to HEAD's branch, every
+ * failure signal, a 24 h hotfix window, ccm/ branches are the agents',
+ * a 30-day window. */
+typedef enum cfg_deploy { CFG_DEPLOY_MERGES, CFG_DEPLOY_TAGS } cfg_deploy_t;
+typedef struct cfg_dora {
+  cfg_deploy_t deployments;  /* merges | tags */
+  char *branch;              /* default branch; NULL: HEAD */
+  char *tag_pattern;         /* tags: NULL: v* */
+  cfg_strv_t failures;       /* revert, hotfix, incident; empty: all */
+  uint64_t hotfix_window_ms; /* 0: 24 h */
+  char *hotfix_pattern;      /* NULL: hotfix */
+  char *incident_label;      /* NULL: incident */
+  char *agent_branch_prefix; /* NULL: ccm/ */
+  cfg_strv_t agent_authors;  /* git author names or e-mails of the agents */
+  uint64_t window_ms;        /* 0: 30 days */
+} cfg_dora_t;
+
 typedef struct cfg {
   char *source;            /* the file's name; "(embedded default)" */
   cfg_listen_t listen;     /* 127.0.0.1:8080 */
@@ -287,6 +363,9 @@ typedef struct cfg {
   size_t nalerts;
   cfg_webhook_t *webhooks;
   size_t nwebhooks;
+  cfg_log_t log;            /* info, logfmt */
+  cfg_monitor_t monitor;    /* zeroed: the monitor's defaults */
+  cfg_dora_t dora;          /* zeroed: the defaults above */
 } cfg_t;
 
 /**

@@ -156,5 +156,7 @@ void cfg__apply_tree(cfg_t *c, const cfg_node_t *root, cfg_errors_t *errs);
 void cfg__repo_fini(cfg_repo_t *r);
 void cfg__alert_fini(cfg_alert_t *a);
 void cfg__webhook_fini(cfg_webhook_t *w);
+/* schema.c: what a priority section owns (the struct itself stays). */
+void cfg__priority_fini(cfg_priority_t *p);
 
 #endif /* CCM_CONFIG_CONFIG_INT_H */

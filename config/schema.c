@@ -714,6 +714,10 @@ static void replace_list(walk_t *w, const cfg_node_t *n, void **arr,
 
 /* ---- repos ---- */
 
+/* repos[i].priority, defined with the priority section below. */
+static void p_repo_priority(walk_t *w, const cfg_node_t *n, void *slot,
+                            const field_t *f);
+
 static const field_t repo_fields[] = {
     FIELD(cfg_repo_t, "path", p_string, path, 0, 0, NULL, 0),
     FIELDC(cfg_repo_t, "github", p_string, github, 0, 0, check_github, 0),
@@ -722,6 +726,16 @@ static const field_t repo_fields[] = {
     FIELD(cfg_repo_t, "base", p_string, base, 0, 0, NULL, 0),
     FIELD(cfg_repo_t, "test_command", p_strv, test_command, 0, 256, NULL,
           F_NULL_OK),
+    FIELD(cfg_repo_t, "publish", p_bool, publish, 0, 0, NULL, 0),
+    FIELD(cfg_repo_t, "remote", p_string, remote, 0, 0, NULL, 0),
+    FIELD(cfg_repo_t, "draft", p_bool, draft, 0, 0, NULL, 0),
+    FIELD(cfg_repo_t, "propose_issues", p_bool, propose_issues, 0, 0, NULL,
+          0),
+    FIELD(cfg_repo_t, "propose_kinds", p_strv, propose_kinds, 0, 64, NULL,
+          F_UNIQUE),
+    FIELD(cfg_repo_t, "close_resolved_issues", p_bool, close_resolved_issues,
+          0, 0, NULL, 0),
+    FIELD(cfg_repo_t, "priority", p_repo_priority, priority, 0, 0, NULL, 0),
 };
 static const section_t repo_section = SECTION(repo_fields);
 
@@ -755,6 +769,7 @@ static void repo_item(walk_t *w, const cfg_node_t *it, void *elem,
 {
   cfg_repo_t *r = elem;
   r->scan_interval_ms = 10 * 60 * 1000;
+  r->close_resolved_issues = true;
   if (!want_kind(w, it, CFG_NODE_MAP))
     return;
   walk_map(w, it, &repo_section, r);
@@ -801,6 +816,14 @@ static const field_t github_fields[] = {
     FIELD(cfg_github_t, "user_agent", p_string, user_agent, 0, 0, NULL, 0),
     FIELD(cfg_github_t, "api_version", p_string, api_version, 0, 0, NULL,
           F_EMPTY_OK),
+    FIELD(cfg_github_t, "approve_labels", p_strv, approve_labels, 0, 16, NULL,
+          F_UNIQUE | F_NONEMPTY),
+    FIELD(cfg_github_t, "proposal_label", p_string, proposal_label, 0, 0,
+          NULL, 0),
+    FIELD(cfg_github_t, "budget", p_uint32, budget, 1, 100000, NULL, 0),
+    FIELD(cfg_github_t, "sync_interval", p_duration, sync_interval_ms,
+          MS_SECOND, 30 * MS_DAY, NULL, F_OFF_OK),
+    FIELD(cfg_github_t, "login", p_string, login, 0, 0, NULL, 0),
 };
 
 /* ---- scan ---- */
@@ -851,10 +874,117 @@ static const field_t weight_fields[] = {
 };
 static const section_t weight_section = SECTION(weight_fields);
 
+/* Mappings: kinds set inputs (1-10), labels and paths add to them. */
+static const field_t prio_base_fields[] = {
+    FIELD(cfg_prio_map_t, "value", p_double, value, 1, 10, NULL, 0),
+    FIELD(cfg_prio_map_t, "time_criticality", p_double, time_criticality, 1,
+          10, NULL, 0),
+    FIELD(cfg_prio_map_t, "risk_reduction", p_double, risk_reduction, 1, 10,
+          NULL, 0),
+    FIELD(cfg_prio_map_t, "job_size", p_double, job_size, 1, 10, NULL, 0),
+};
+static const section_t prio_base_section = SECTION(prio_base_fields);
+
+static const field_t prio_adjust_fields[] = {
+    FIELD(cfg_prio_map_t, "value", p_double, value, -9, 9, NULL, 0),
+    FIELD(cfg_prio_map_t, "time_criticality", p_double, time_criticality, -9,
+          9, NULL, 0),
+    FIELD(cfg_prio_map_t, "risk_reduction", p_double, risk_reduction, -9, 9,
+          NULL, 0),
+    FIELD(cfg_prio_map_t, "job_size", p_double, job_size, -9, 9, NULL, 0),
+};
+static const section_t prio_adjust_section = SECTION(prio_adjust_fields);
+
+static void prio_maps_fini(cfg_prio_maps_t *m)
+{
+  for (size_t i = 0; i < m->n; i++)
+    free(m->v[i].key);
+  free(m->v);
+  m->v = NULL;
+  m->n = 0;
+}
+
+void cfg__priority_fini(cfg_priority_t *p)
+{
+  if (!p)
+    return;
+  prio_maps_fini(&p->kinds);
+  prio_maps_fini(&p->labels);
+  prio_maps_fini(&p->paths);
+}
+
+/* Labels and path globs: any text up to 256 bytes. */
+static const char *check_prio_key(const char *s)
+{
+  return strlen(s) > 256 ? "at most 256 characters" : NULL;
+}
+
+/* One entry "key: {value: ..., ...}" of a mapping table. */
+static void prio_map_entry(walk_t *w, const cfg_node_t *k,
+                           const cfg_node_t *val, const field_t *f,
+                           cfg_prio_maps_t *m)
+{
+  const char *key = key_text(k);
+  if (!key)
+    return;
+  size_t mark = path_key(w, key);
+  check_fn check = f->check;
+  const char *problem = !*key ? "cannot be empty" : check(key);
+  if (problem) {
+    fail(w, k, "%s", problem);
+  } else if (want_kind(w, val, CFG_NODE_MAP)) {
+    cfg_prio_map_t *e = &m->v[m->n++];
+    *e = (cfg_prio_map_t){cfg__xstrdup(key), NAN, NAN, NAN, NAN};
+    walk_map(w, val, f->aux, e);
+  }
+  path_pop(w, mark);
+}
+
+/* A map of key -> {value, time_criticality, risk_reduction, job_size}
+ * (f->aux: which bounds; f->check: the keys); null empties it. */
+static void p_prio_maps(walk_t *w, const cfg_node_t *n, void *slot,
+                        const field_t *f)
+{
+  cfg_prio_maps_t *m = slot;
+  bool is_map = !cfg__is_null(n) && want_kind(w, n, CFG_NODE_MAP);
+  if (!is_map && !cfg__is_null(n))
+    return;
+  prio_maps_fini(m);
+  if (!is_map)
+    return;
+  m->v = cfg__xcalloc(n->n / 2 + 1, sizeof(*m->v));
+  for (size_t i = 0; i + 1 < n->n && visit(w, n->items[i]); i += 2)
+    prio_map_entry(w, n->items[i], n->items[i + 1], f, m);
+}
+
 static const field_t priority_fields[] = {
     FIELD(cfg_priority_t, "weights", p_section, weights, 0, 0,
           &weight_section, 0),
+    FIELD(cfg_priority_t, "churn_window", p_duration, churn_window_ms, 0,
+          3650 * MS_DAY, NULL, F_OFF_OK),
+    {"kinds", p_prio_maps, offsetof(cfg_priority_t, kinds), 0, 0,
+     &prio_base_section, check_word, 0},
+    {"labels", p_prio_maps, offsetof(cfg_priority_t, labels), 0, 0,
+     &prio_adjust_section, check_prio_key, 0},
+    {"paths", p_prio_maps, offsetof(cfg_priority_t, paths), 0, 0,
+     &prio_adjust_section, check_prio_key, 0},
 };
+static const section_t priority_fields_section = SECTION(priority_fields);
+
+/* repos[i].priority: weights and the window "not given" until set. */
+static void p_repo_priority(walk_t *w, const cfg_node_t *n, void *slot,
+                            const field_t *f)
+{
+  cfg_priority_t **pp = slot;
+  if (cfg__is_null(n) || !want_kind(w, n, CFG_NODE_MAP))
+    return;
+  if (!*pp) {
+    *pp = cfg__xcalloc(1, sizeof(**pp));
+    (*pp)->weights = (cfg_weights_t){NAN, NAN, NAN, NAN};
+    (*pp)->churn_window_ms = UINT64_MAX;
+  }
+  walk_map(w, n, &priority_fields_section, *pp);
+}
 
 /* ---- agents ---- */
 
@@ -884,6 +1014,7 @@ static const field_t preset_fields[] = {
           F_UNIQUE | F_NULL_OK),
     FIELD(cfg_preset_t, "disallowed_tools", p_strv, disallowed_tools, 0, 256,
           NULL, F_UNIQUE | F_NULL_OK),
+    FIELD(cfg_preset_t, "mention", p_string, mention, 0, 0, NULL, 0),
 };
 static const section_t preset_section = SECTION(preset_fields);
 
@@ -914,7 +1045,7 @@ static void preset_item(walk_t *w, const cfg_node_t *k, const cfg_node_t *v,
    * change one key (pass_env, model) and keep the command. */
   cfg_preset_t *p = preset_find_or_add(a, k->text);
   walk_map(w, v, &preset_section, p);
-  if (p->command.n == 0 && !cfg__map_get(v, "command"))
+  if (p->command.n == 0 && !cfg__map_get(v, "command") && !p->mention)
     fail(w, v, "missing key 'command' (the program and its arguments, "
                "as a list)");
 }
@@ -1077,6 +1208,60 @@ static void p_webhooks(walk_t *w, const cfg_node_t *n, void *slot,
                sizeof(*c->webhooks), webhook_fini_any, webhook_item);
 }
 
+/* ---- log (cfg_log_t: the names follow the enums' orders) ---- */
+
+static const char *const log_level_names[] = {"info", "debug", "warn",
+                                              "error", NULL};
+static const char *const log_format_names[] = {"logfmt", "json", NULL};
+static const field_t log_fields[] = {
+    FIELD(cfg_log_t, "level", p_enum, level, 0, 0, log_level_names, 0),
+    FIELD(cfg_log_t, "format", p_enum, format, 0, 0, log_format_names, 0),
+};
+static const section_t log_section = SECTION(log_fields);
+
+/* ---- monitor and dora (zeroed structs are the defaults) ---- */
+
+static const field_t monitor_fields[] = {
+    FIELD(cfg_monitor_t, "sample_interval", p_duration, sample_interval_ms,
+          10, MS_DAY, NULL, 0),
+    FIELD(cfg_monitor_t, "persist_interval", p_duration, persist_interval_ms,
+          MS_SECOND, MS_DAY, NULL, 0),
+    FIELD(cfg_monitor_t, "stuck_samples", p_uint32, stuck_samples, 1, 59,
+          NULL, 0),
+};
+static const section_t monitor_section = SECTION(monitor_fields);
+
+static const char *check_dora_failure(const char *s)
+{
+  static const char *const known[] = {"revert", "hotfix", "incident", NULL};
+  return name_index(s, known) >= 0
+             ? NULL
+             : "a failure signal is revert, hotfix or incident";
+}
+
+static const char *const deploy_names[] = {"merges", "tags", NULL};
+static const field_t dora_fields[] = {
+    FIELD(cfg_dora_t, "deployments", p_enum, deployments, 0, 0, deploy_names,
+          0),
+    FIELD(cfg_dora_t, "branch", p_string, branch, 0, 0, NULL, 0),
+    FIELD(cfg_dora_t, "tag_pattern", p_string, tag_pattern, 0, 0, NULL, 0),
+    FIELDC(cfg_dora_t, "failures", p_strv, failures, 0, 3, check_dora_failure,
+          F_UNIQUE | F_NONEMPTY),
+    FIELD(cfg_dora_t, "hotfix_window", p_duration, hotfix_window_ms,
+          MS_SECOND, 365 * MS_DAY, NULL, 0),
+    FIELD(cfg_dora_t, "hotfix_pattern", p_string, hotfix_pattern, 0, 0, NULL,
+          0),
+    FIELD(cfg_dora_t, "incident_label", p_string, incident_label, 0, 0, NULL,
+          0),
+    FIELD(cfg_dora_t, "agent_branch_prefix", p_string, agent_branch_prefix, 0,
+          0, NULL, F_EMPTY_OK),
+    FIELD(cfg_dora_t, "agent_authors", p_strv, agent_authors, 0, 64, NULL,
+          F_NULL_OK),
+    FIELD(cfg_dora_t, "window", p_duration, window_ms, MS_DAY, 3650 * MS_DAY,
+          NULL, 0),
+};
+static const section_t dora_section = SECTION(dora_fields);
+
 /* ---- the top level ---- */
 
 static const section_t github_section = SECTION(github_fields);
@@ -1097,6 +1282,9 @@ static const field_t root_fields[] = {
     FIELD(cfg_t, "agents", p_section, agents, 0, 0, &agents_section, 0),
     FIELD(cfg_t, "alerts", p_alerts, alerts, 0, 0, NULL, 0),
     FIELD(cfg_t, "webhooks", p_webhooks, webhooks, 0, 0, NULL, 0),
+    FIELD(cfg_t, "log", p_section, log, 0, 0, &log_section, 0),
+    FIELD(cfg_t, "monitor", p_section, monitor, 0, 0, &monitor_section, 0),
+    FIELD(cfg_t, "dora", p_section, dora, 0, 0, &dora_section, 0),
 };
 static const section_t root_section = SECTION(root_fields);
 

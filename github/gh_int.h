@@ -138,6 +138,12 @@ typedef struct gh__field {
 int gh__decode_map(const void *data, size_t len, const gh__field_t *fields,
                    size_t nfields);
 
+/* Nesting bound of gh__json_object_ok (jansson's own is 2048). */
+#define GH__JSON_DEPTH 512
+/** Is @p buf exactly one JSON object, by RFC 8259 (json_check.c)? No
+ * allocation, one pass. */
+bool gh__json_object_ok(const void *buf, size_t len);
+
 /** Decode a GH_MSG_REQUEST payload; strings owned by *out (free with
  * gh__request_fini). @return 0, GH_EMALFORMED, GH_ENOMEM. */
 int gh__request_decode(const void *data, size_t len, gh_request_t *out);

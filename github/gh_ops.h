@@ -80,6 +80,7 @@ typedef struct gh_issue {
   char *title;
   char *state;              /* "open" / "closed" */
   char *html_url;
+  char *body;               /* the description (markdown), NULL if none */
   char *author;             /* user.login */
   bool author_bot;          /* user.type "Bot" or a "[bot]" login */
   char *author_association; /* OWNER, MEMBER, CONTRIBUTOR, NONE, ... */

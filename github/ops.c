@@ -389,6 +389,7 @@ static void issue_from(const json_t *o, gh_issue_t *out)
   const json_t *user = json_object_get(o, "user");
   out->number = ju32(o, "number");
   out->title = gh__json_strdup(o, "title");
+  out->body = gh__json_strdup(o, "body");
   out->state = gh__json_strdup(o, "state");
   out->html_url = gh__json_strdup(o, "html_url");
   out->author = gh__json_strdup(user, "login");
@@ -474,6 +475,7 @@ void gh_issue_fini(gh_issue_t *i)
   if (!i)
     return;
   free(i->title);
+  free(i->body);
   free(i->state);
   free(i->html_url);
   free(i->author);

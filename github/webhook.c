@@ -39,6 +39,8 @@ struct gh_webhook {
   pthread_mutex_t mu;
   dedupe_t seen;
   gh_webhook_stats_t stats;
+  bool (*was_accepted)(void *arg, const char *id);
+  void *was_accepted_arg;
 };
 
 void gh_webhook_config_defaults(gh_webhook_config_t *c)
@@ -155,6 +157,8 @@ int gh_webhook_new(const gh_webhook_config_t *cfg, gh_webhook_t **out)
     return GH_ENOMEM;
   pthread_mutex_init(&w->mu, NULL);
   w->max_body = c.max_body;
+  w->was_accepted = c.was_accepted;
+  w->was_accepted_arg = c.was_accepted_arg;
   if (c.secret && *c.secret) {
     w->secret = strdup(c.secret);
     w->secret_len = strlen(c.secret);
@@ -303,6 +307,7 @@ static void parse_payload(const json_t *p, gh_event_t *e)
     e->before = gh__json_strdup(p, "before");
     e->after = gh__json_strdup(p, "after");
     e->commits = (uint32_t)json_array_size(json_object_get(p, "commits"));
+    e->deleted = json_is_true(json_object_get(p, "deleted"));
     e->at = gh_time_parse(json_string_value(
         json_object_get(json_object_get(p, "head_commit"), "timestamp")));
     break;
@@ -331,6 +336,7 @@ static void parse_payload(const json_t *p, gh_event_t *e)
     e->merged = json_is_true(json_object_get(pr, "merged")) ||
                 json_is_string(json_object_get(pr, "merged_at"));
     e->head_ref = gh__json_strdup(json_object_get(pr, "head"), "ref");
+    e->html_url = gh__json_strdup(pr, "html_url");
     break;
   }
   default:
@@ -345,7 +351,7 @@ void gh_event_fini(gh_event_t *e)
   char **strs[] = {&e->name,  &e->delivery, &e->action, &e->repo,
                    &e->sender, &e->title,   &e->state,  &e->label,
                    &e->head_ref, &e->comment_author, &e->ref, &e->before,
-                   &e->after};
+                   &e->after, &e->html_url};
   for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
     free(*strs[i]);
   for (size_t i = 0; i < e->n_labels; i++)
@@ -375,8 +381,17 @@ static bool delivery_ok(const char *id)
   return true;
 }
 
-int gh_webhook_handle(gh_webhook_t *w, const gh_webhook_delivery_t *d,
-                      gh_event_t *out)
+/* Is @p id in the memory set (this process accepted it)? */
+static bool seen_lately(gh_webhook_t *w, const char *id)
+{
+  pthread_mutex_lock(&w->mu);
+  bool has = dedupe_has(&w->seen, id);
+  pthread_mutex_unlock(&w->mu);
+  return has;
+}
+
+int gh_webhook_check(gh_webhook_t *w, const gh_webhook_delivery_t *d,
+                     gh_webhook_verdict_t *out)
 {
   memset(out, 0, sizeof(*out));
   unsigned char sig[32];
@@ -387,23 +402,18 @@ int gh_webhook_handle(gh_webhook_t *w, const gh_webhook_delivery_t *d,
     return count(w, &w->stats.too_big, 413);
   if (!signature_matches(w, d, sig))
     return count(w, &w->stats.unauthorized, 401);
-  json_t *root = d->event && *d->event && d->body
-                     ? json_loadb(d->body, d->len, 0, NULL)
-                     : NULL;
-  if (!json_is_object(root) || (d->delivery && !delivery_ok(d->delivery))) {
-    json_decref(root);
+  if (!d->event || !*d->event || !d->body ||
+      !gh__json_object_ok(d->body, d->len) ||
+      (d->delivery && !delivery_ok(d->delivery)))
     return count(w, &w->stats.malformed, 400);
-  }
   out->kind = kind_of(d->event);
-  out->name = strdup(d->event);
-  out->delivery = d->delivery ? strdup(d->delivery) : NULL;
-  if (out->kind != GH_EVENT_IGNORED)
-    parse_payload(root, out);
-  json_decref(root);
+  bool before_restart = d->delivery && !seen_lately(w, d->delivery) &&
+                        w->was_accepted &&
+                        w->was_accepted(w->was_accepted_arg, d->delivery);
   pthread_mutex_lock(&w->mu);
   /* check and record under one lock: two concurrent redeliveries of the
    * same id cannot both be processed */
-  if (d->delivery && dedupe_has(&w->seen, d->delivery)) {
+  if (d->delivery && (before_restart || dedupe_has(&w->seen, d->delivery))) {
     out->duplicate = true;
     w->stats.duplicates++;
   } else {
@@ -417,6 +427,44 @@ int gh_webhook_handle(gh_webhook_t *w, const gh_webhook_delivery_t *d,
   return 202;
 }
 
+int gh_event_parse(const char *name, const char *delivery, const void *body,
+                   size_t len, gh_event_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  out->kind = name ? kind_of(name) : GH_EVENT_IGNORED;
+  out->name = name ? strdup(name) : NULL;
+  out->delivery = delivery ? strdup(delivery) : NULL;
+  if ((name && !out->name) || (delivery && !out->delivery)) {
+    gh_event_fini(out);
+    return GH_ENOMEM;
+  }
+  if (out->kind == GH_EVENT_IGNORED)
+    return 0; /* nothing in it is read */
+  json_t *root = body ? json_loadb(body, len, 0, NULL) : NULL;
+  int rc = json_is_object(root) ? 0 : GH_EMALFORMED;
+  if (!rc)
+    parse_payload(root, out);
+  else
+    out->kind = GH_EVENT_IGNORED;
+  json_decref(root);
+  return rc;
+}
+
+int gh_webhook_handle(gh_webhook_t *w, const gh_webhook_delivery_t *d,
+                      gh_event_t *out)
+{
+  gh_webhook_verdict_t v;
+  memset(out, 0, sizeof(*out));
+  int status = gh_webhook_check(w, d, &v);
+  if (status != 202)
+    return status;
+  /* checked already: only a number too big for jansson can fail here,
+   * and the event is then acknowledged as ignored */
+  gh_event_parse(d->event, d->delivery, d->body, d->len, out);
+  out->duplicate = v.duplicate;
+  return 202;
+}
+
 /* ------------------------------------------------------------- messages */
 
 int gh_event_msg(const gh_event_t *e, rt_msg_t **out)
@@ -426,7 +474,7 @@ int gh_event_msg(const gh_event_t *e, rt_msg_t **out)
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_map(&pk, 23);
+  msgpack_pack_map(&pk, 25);
   gh__pack_i64(&pk, "kind", e->kind);
   gh__pack_i64(&pk, "dup", e->duplicate);
   gh__pack_cstr(&pk, "name", e->name);
@@ -449,6 +497,8 @@ int gh_event_msg(const gh_event_t *e, rt_msg_t **out)
   gh__pack_i64(&pk, "is_pr", e->is_pull_request);
   gh__pack_i64(&pk, "merged", e->merged);
   gh__pack_cstr(&pk, "head_ref", e->head_ref);
+  gh__pack_cstr(&pk, "html_url", e->html_url);
+  gh__pack_i64(&pk, "deleted", e->deleted);
   gh__pack_cstr(&pk, "comment_author", e->comment_author);
   gh__pack_cstr(&pk, "ref", e->ref);
   gh__pack_cstr(&pk, "before", e->before);
@@ -461,6 +511,46 @@ int gh_event_msg(const gh_event_t *e, rt_msg_t **out)
   return rc;
 }
 
+int gh_delivery_msg(const gh_webhook_delivery_t *d, bool with_body,
+                    rt_msg_t **out)
+{
+  *out = NULL;
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_map(&pk, 3);
+  gh__pack_cstr(&pk, "event", d->event);
+  gh__pack_cstr(&pk, "delivery", d->delivery);
+  if (with_body && d->body)
+    gh__pack_str(&pk, "body", d->body, d->len);
+  else
+    gh__pack_cstr(&pk, "body", NULL);
+  int rc = gh__sbuffer_msg(GH_MSG_DELIVERY, &sb, out);
+  msgpack_sbuffer_destroy(&sb);
+  return rc;
+}
+
+int gh_delivery_decode(const rt_msg_t *m, gh_event_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  if (!m || rt_msg_type(m) != GH_MSG_DELIVERY)
+    return GH_EMALFORMED;
+  size_t len = 0, body_len = 0;
+  const void *data = rt_msg_data(m, &len);
+  char *event = NULL, *delivery = NULL, *body = NULL;
+  const gh__field_t f[] = {{"event", GH__F_STR, &event, NULL},
+                           {"delivery", GH__F_STR, &delivery, NULL},
+                           {"body", GH__F_STR, &body, &body_len}};
+  int rc = gh__decode_map(data, len, f, sizeof(f) / sizeof(f[0]));
+  if (!rc)
+    rc = gh_event_parse(event, delivery, body, body_len, out);
+  free(event);
+  free(delivery);
+  free(body);
+  return rc;
+}
+
 int gh_event_decode(const rt_msg_t *m, gh_event_t *out)
 {
   memset(out, 0, sizeof(*out));
@@ -469,7 +559,7 @@ int gh_event_decode(const rt_msg_t *m, gh_event_t *out)
   size_t len = 0;
   const void *data = rt_msg_data(m, &len);
   int64_t kind = -1, dup = 0, bot = 0, number = 0, is_pr = 0, merged = 0,
-          commits = 0, at = 0;
+          commits = 0, at = 0, deleted = 0;
   const gh__field_t f[] = {
       {"kind", GH__F_INT, &kind, NULL},
       {"dup", GH__F_INT, &dup, NULL},
@@ -487,6 +577,8 @@ int gh_event_decode(const rt_msg_t *m, gh_event_t *out)
       {"is_pr", GH__F_INT, &is_pr, NULL},
       {"merged", GH__F_INT, &merged, NULL},
       {"head_ref", GH__F_STR, &out->head_ref, NULL},
+      {"html_url", GH__F_STR, &out->html_url, NULL},
+      {"deleted", GH__F_INT, &deleted, NULL},
       {"comment_author", GH__F_STR, &out->comment_author, NULL},
       {"ref", GH__F_STR, &out->ref, NULL},
       {"before", GH__F_STR, &out->before, NULL},
@@ -509,6 +601,7 @@ int gh_event_decode(const rt_msg_t *m, gh_event_t *out)
   out->is_pull_request = is_pr != 0;
   out->merged = merged != 0;
   out->commits = (uint32_t)commits;
+  out->deleted = deleted != 0;
   out->at = at;
   return 0;
 }

@@ -15,7 +15,9 @@
  * JSON members are deep-copied out of a caller's tree, but taken by
  * reference out of a tree this file parsed itself (nobody else holds it).
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "protocol/proto_int.h"
@@ -60,9 +62,24 @@ static void iso_format(int64_t ms, char out[64])
   unsigned mo, d;
 
   civil_from_days(days, &y, &mo, &d);
-  snprintf(out, 64, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", y, mo, d,
-           (unsigned)(rem / 3600000), (unsigned)(rem / 60000 % 60),
-           (unsigned)(rem / 1000 % 60), (unsigned)(rem % 1000));
+  /* "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ" by hand (y is 1970..9999):
+   * task lists format three of these per task. */
+  const unsigned parts[] = {(unsigned)y, mo, d,
+                            (unsigned)(rem / 3600000),
+                            (unsigned)(rem / 60000 % 60),
+                            (unsigned)(rem / 1000 % 60),
+                            (unsigned)(rem % 1000)};
+  static const char width[] = {4, 2, 2, 2, 2, 2, 3};
+  static const char after[] = "--T::.Z";
+  char *p = out;
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+    unsigned v = parts[i];
+    for (int k = width[i] - 1; k >= 0; k--, v /= 10)
+      p[k] = (char)('0' + v % 10);
+    p += width[i];
+    *p++ = after[i];
+  }
+  *p = '\0';
 }
 
 /* @p n decimal digits at @p p, or -1. */
@@ -381,6 +398,265 @@ json_t *proto_json_encode(const proto_msg_t *m)
     return NULL;
   }
   return w.root;
+}
+
+/* ---- JSON text writer: the same bytes, without a tree ----
+ *
+ * proto_json_write() feeds the walker's output straight into text: no
+ * json_t per field, no second pass to dump it. It must produce exactly
+ * what json_dumps(proto_json_encode(m), JSON_COMPACT) does (tests compare
+ * the two), so it follows jansson 2.14's dump rules: keys in insertion
+ * order, '"' '\\' and control characters escaped (\b \f \n \r \t, else
+ * \u00XX in upper-case hex), other bytes as they are (the walker checked
+ * the UTF-8), reals as "%.17g" with ".0" added when neither '.' nor 'e'
+ * appears and the exponent's '+' and leading zeros removed. */
+
+#define TW_STACK (PROTO_MAX_DEPTH + 4)
+
+typedef struct tw {
+  msgpack_sbuffer *out;
+  int top;                 /* open containers - 1 */
+  bool more[TW_STACK];     /* the container at that level has a member */
+  bool after_key;          /* the next value follows its key */
+} tw_t;
+
+static int tw_put(tw_t *w, const void *p, size_t n)
+{
+  return msgpack_sbuffer_write(w->out, p, n) == 0 ? 0 : PROTO_ENOMEM;
+}
+
+/* The separator before a value (none right after its key). */
+static int tw_value(tw_t *w)
+{
+  if (w->after_key) {
+    w->after_key = false;
+    return 0;
+  }
+  if (w->top < 0)
+    return 0;
+  if (w->more[w->top])
+    return tw_put(w, ",", 1);
+  w->more[w->top] = true;
+  return 0;
+}
+
+static int tw_open(tw_t *w, char c)
+{
+  int rc = tw_value(w);
+  if (rc == 0 && w->top + 1 >= TW_STACK)
+    rc = PROTO_EDEPTH;
+  if (rc == 0 && (rc = tw_put(w, &c, 1)) == 0)
+    w->more[++w->top] = false;
+  return rc;
+}
+
+static int tw_close(tw_t *w, char c)
+{
+  w->top--;
+  return tw_put(w, &c, 1);
+}
+
+static int tw_map_begin(void *w, size_t n)
+{
+  (void)n;
+  return tw_open(w, '{');
+}
+
+static int tw_map_end(void *w)
+{
+  return tw_close(w, '}');
+}
+
+static int tw_array_begin(void *w, size_t n)
+{
+  (void)n;
+  return tw_open(w, '[');
+}
+
+static int tw_array_end(void *w)
+{
+  return tw_close(w, ']');
+}
+
+/* A JSON string: runs of plain bytes copied at once. */
+static int tw_string(tw_t *w, const char *s, size_t len)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  size_t run = 0;
+  int rc = tw_put(w, "\"", 1);
+
+  for (size_t i = 0; rc == 0 && i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char esc[6] = {'\\', 0, 0, 0, 0, 0};
+    size_t n = 2;
+
+    if (c >= 0x20 && c != '"' && c != '\\') /* most bytes */
+      continue;
+    if (i > run)
+      rc = tw_put(w, s + run, i - run);
+    run = i + 1;
+    switch (c) {
+    case '"': esc[1] = '"'; break;
+    case '\\': esc[1] = '\\'; break;
+    case '\b': esc[1] = 'b'; break;
+    case '\f': esc[1] = 'f'; break;
+    case '\n': esc[1] = 'n'; break;
+    case '\r': esc[1] = 'r'; break;
+    case '\t': esc[1] = 't'; break;
+    default:
+      memcpy(esc + 1, "u00", 3);
+      esc[4] = hex[c >> 4];
+      esc[5] = hex[c & 0xf];
+      n = 6;
+    }
+    if (rc == 0)
+      rc = tw_put(w, esc, n);
+  }
+  if (rc == 0 && len > run)
+    rc = tw_put(w, s + run, len - run);
+  return rc == 0 ? tw_put(w, "\"", 1) : rc;
+}
+
+static int tw_key(void *wp, const char *k)
+{
+  tw_t *w = wp;
+  int rc = tw_value(w);
+  if (rc == 0)
+    rc = tw_string(w, k, strlen(k));
+  if (rc == 0)
+    rc = tw_put(w, ":", 1);
+  w->after_key = true;
+  return rc;
+}
+
+static int tw_str(void *w, const char *s, size_t len)
+{
+  int rc = tw_value(w);
+  return rc == 0 ? tw_string(w, s, len) : rc;
+}
+
+/* Decimal digits of @p v, ending at @p end; returns where they start. */
+static char *decimal(char *end, int64_t v)
+{
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  char *p = end;
+  do
+    *--p = (char)('0' + u % 10);
+  while ((u /= 10) != 0);
+  if (v < 0)
+    *--p = '-';
+  return p;
+}
+
+static int tw_i64(void *w, int64_t v)
+{
+  char buf[24], *end = buf + sizeof buf, *p = decimal(end, v);
+  int rc = tw_value(w);
+  return rc == 0 ? tw_put(w, p, (size_t)(end - p)) : rc;
+}
+
+static int tw_u64(void *w, uint64_t v)
+{
+  return tw_i64(w, (int64_t)v); /* <= INT64_MAX, as jw_u64 */
+}
+
+/* jansson's jsonp_dtostr with precision 17, in the "C" locale. Whole
+ * numbers below 2^53 print without snprintf (the common case for
+ * scores): %.17g shows all their digits and no point, so ".0" follows. */
+static size_t real_text(double v, char out[40])
+{
+  if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v &&
+      !(v == 0 && signbit(v))) {
+    char digits[24], *end = digits + sizeof digits;
+    char *p = decimal(end, (int64_t)v);
+    size_t n = (size_t)(end - p);
+    memcpy(out, p, n);
+    memcpy(out + n, ".0", 3);
+    return n + 2;
+  }
+  int n = snprintf(out, 40, "%.17g", v);
+  if (n < 0 || n >= 40)
+    return 0;
+  if (!strchr(out, '.') && !strchr(out, 'e')) {
+    memcpy(out + n, ".0", 3);
+    n += 2;
+  }
+  char *e = strchr(out, 'e');
+  if (e) { /* "e+05" -> "e5", "e-05" -> "e-5" */
+    char *start = e + 1, *end = e + 2;
+    if (*start == '-')
+      start++;
+    while (*end == '0')
+      end++;
+    if (end != start)
+      memmove(start, end, strlen(end) + 1);
+    n = (int)strlen(out);
+  }
+  return (size_t)n;
+}
+
+static int tw_dbl(void *w, double v)
+{
+  char buf[40];
+  int rc = tw_value(w);
+  size_t n = isfinite(v) ? real_text(v, buf) : 0;
+  if (rc == 0 && n == 0)
+    rc = PROTO_EVALUE; /* jansson has no NaN or infinity either */
+  return rc == 0 ? tw_put(w, buf, n) : rc;
+}
+
+static int tw_bool(void *w, bool v)
+{
+  int rc = tw_value(w);
+  return rc == 0 ? tw_put(w, v ? "true" : "false", v ? 4 : 5) : rc;
+}
+
+static int tw_ts(void *w, int64_t ms)
+{
+  char buf[64];
+  iso_format(ms, buf);
+  return tw_str(w, buf, strlen(buf));
+}
+
+/* A free-form JSON member: jansson dumps it (same flags, same bytes). */
+static int tw_json(void *w, const json_t *v)
+{
+  int rc = tw_value(w);
+  char *text = rc == 0 ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)
+                       : NULL;
+  if (rc == 0)
+    rc = text ? tw_put(w, text, strlen(text)) : PROTO_ENOMEM;
+  free(text);
+  return rc;
+}
+
+static const proto__writer_ops_t text_writer = {
+    .map_begin = tw_map_begin,
+    .map_end = tw_map_end,
+    .array_begin = tw_array_begin,
+    .array_end = tw_array_end,
+    .key = tw_key,
+    .str = tw_str,
+    .i64 = tw_i64,
+    .u64 = tw_u64,
+    .dbl = tw_dbl,
+    .boolean = tw_bool,
+    .ts = tw_ts,
+    .json = tw_json,
+};
+
+int proto_json_write(const proto_msg_t *m, msgpack_sbuffer *out)
+{
+  tw_t w = {.out = out, .top = -1, .after_key = false};
+  size_t before = out != NULL ? out->size : 0;
+  int rc;
+
+  if (m == NULL || out == NULL)
+    return PROTO_EFIELD;
+  rc = proto__encode(m, &text_writer, &w, NULL);
+  if (rc != 0)
+    out->size = before; /* nothing half-written stays */
+  return rc;
 }
 
 static int decode_obj(proto_type_t type, const json_t *obj,

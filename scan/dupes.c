@@ -297,30 +297,85 @@ static int add_window(scan_dupes_t *d, const struct window *w)
   return 0;
 }
 
-int scan_dupes_add(scan_dupes_t *d, const char *path, const char *code,
-                   size_t len)
+/* ---- preparing a file apart from the accumulator ---- */
+
+struct scan_dupes_prep {
+  scan_dupes_t lines;      /* only its config and line scratch are used */
+  struct window *win;      /* the file's windows (file index unset) */
+  size_t nwin, win_cap;
+  size_t nlines;
+};
+
+scan_dupes_prep_t *scan_dupes_prep_new(const scan_dupes_cfg_t *cfg)
 {
-  uint32_t n = d->cfg.min_lines;
-  if ((!code && len) || add_path(d, path) != 0)
+  scan_dupes_t *cfgd = scan_dupes_new(cfg);
+  scan_dupes_prep_t *p = cfgd ? calloc(1, sizeof *p) : NULL;
+  if (p)
+    p->lines.cfg = cfgd->cfg;
+  scan_dupes_free(cfgd);
+  return p;
+}
+
+void scan_dupes_prep_free(scan_dupes_prep_t *p)
+{
+  if (!p)
+    return;
+  free(p->lines.line_hash);
+  free(p->lines.line_no);
+  free(p->win);
+  free(p);
+}
+
+int scan_dupes_prepare(scan_dupes_prep_t *p, const char *code, size_t len)
+{
+  uint32_t n = p->lines.cfg.min_lines;
+  p->nwin = p->nlines = 0;
+  if (!code && len)
     return -1;
-  d->st.files++;
-  long nl = collect_lines(d, code, len);
+  long nl = collect_lines(&p->lines, code, len);
   if (nl < 0)
     return -1;
-  d->st.lines += (size_t)nl;
-  for (size_t i = 0; i + n <= (size_t)nl; i++) {
-    struct window w = {
-      .hash = window_hash(d->line_hash + i, n),
-      .file = (uint32_t)(d->npaths - 1),
+  p->nlines = (size_t)nl;
+  size_t nw = (size_t)nl >= n ? (size_t)nl - n + 1 : 0;
+  if (grow((void **)&p->win, &p->win_cap, nw, sizeof *p->win) != 0)
+    return -1;
+  for (size_t i = 0; i < nw; i++)
+    p->win[i] = (struct window){
+      .hash = window_hash(p->lines.line_hash + i, n),
       .sig = (uint32_t)i,
-      .first_line = d->line_no[i],
-      .last_line = d->line_no[i + n - 1],
+      .first_line = p->lines.line_no[i],
+      .last_line = p->lines.line_no[i + n - 1],
     };
-    d->st.windows++;
+  p->nwin = nw;
+  return 0;
+}
+
+int scan_dupes_add_prepared(scan_dupes_t *d, const char *path,
+                            const scan_dupes_prep_t *p)
+{
+  if (p->lines.cfg.min_lines != d->cfg.min_lines || add_path(d, path) != 0)
+    return -1;
+  d->st.files++;
+  d->st.lines += p->nlines;
+  d->st.windows += p->nwin;
+  for (size_t i = 0; i < p->nwin; i++) {
+    struct window w = p->win[i];
+    w.file = (uint32_t)(d->npaths - 1);
     if (add_window(d, &w) != 0)
       return -1;
   }
   return 0;
+}
+
+int scan_dupes_add(scan_dupes_t *d, const char *path, const char *code,
+                   size_t len)
+{
+  scan_dupes_prep_t *p = scan_dupes_prep_new(&d->cfg);
+  int rc = p ? scan_dupes_prepare(p, code, len) : -1;
+  if (rc == 0)
+    rc = scan_dupes_add_prepared(d, path, p);
+  scan_dupes_prep_free(p);
+  return rc;
 }
 
 /* ---- pairs ---- */

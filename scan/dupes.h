@@ -38,7 +38,8 @@
  * file (a run of repeated lines) are not a duplicate; a region that repeats
  * back to back is cut where its copy starts.
  *
- * Thread safety: one accumulator per thread, or a lock around it.
+ * Thread safety: one accumulator per thread, or a lock around it (around
+ * scan_dupes_add_prepared only: preparing needs no lock).
  */
 #ifndef CCM_SCAN_DUPES_H
 #define CCM_SCAN_DUPES_H
@@ -96,6 +97,24 @@ scan_dupes_t *scan_dupes_new(const scan_dupes_cfg_t *cfg);
  */
 int scan_dupes_add(scan_dupes_t *d, const char *path, const char *code,
                    size_t len);
+
+/*
+ * The same in two steps, so that threads share only the cheap one: prepare
+ * (normalise and hash a file's lines into its windows) into a per-thread
+ * scratch, then add the prepared windows to the shared accumulator (under
+ * its lock): an append of 24-byte records. scan_dupes_add() is the two in
+ * one call.
+ */
+typedef struct scan_dupes_prep scan_dupes_prep_t;
+/** A per-thread scratch for @p cfg (as scan_dupes_new; NULL: defaults). */
+scan_dupes_prep_t *scan_dupes_prep_new(const scan_dupes_cfg_t *cfg);
+/** Windows of one file (@p code: the blanked buffer). @return 0 or -1. */
+int scan_dupes_prepare(scan_dupes_prep_t *p, const char *code, size_t len);
+/** Add the prepared file as @p path. @return 0, or -1 when out of memory
+ * or @p p was made for another min_lines. */
+int scan_dupes_add_prepared(scan_dupes_t *d, const char *path,
+                            const scan_dupes_prep_t *p);
+void scan_dupes_prep_free(scan_dupes_prep_t *p);
 
 /**
  * Report every duplicated block, each once, in order of its first place.

@@ -257,6 +257,11 @@ static int walk_tree(walker_t *w, char *err, size_t errlen)
   return walk_dir(w, dfd, path, 0, 0);
 }
 
+bool scan_walk_uses_git(const scan_walk_cfg_t *cfg)
+{
+  return !cfg->only && !cfg->no_git && git_inside_work_tree(cfg->root);
+}
+
 int scan_walk(const scan_walk_cfg_t *cfg, scan_path_fn fn, void *ud,
               scan_walk_stats_t *stats, char *err, size_t errlen)
 {

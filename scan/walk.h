@@ -50,6 +50,10 @@ typedef struct scan_walk_stats {
 int scan_walk(const scan_walk_cfg_t *cfg, scan_path_fn fn, void *ud,
               scan_walk_stats_t *stats, char *err, size_t errlen);
 
+/* Would scan_walk() list @p cfg->root through git (a git work tree, and
+ * no_git and only unset)? Runs git. */
+bool scan_walk_uses_git(const scan_walk_cfg_t *cfg);
+
 /* The default exclude rules (NULL-terminated). */
 const char *const *scan_walk_default_excludes(size_t *count);
 

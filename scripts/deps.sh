@@ -10,11 +10,11 @@ set -euo pipefail
 BUILD_PKGS=(
   build-essential pkg-config meson ninja-build clang llvm libclang-rt-14-dev
   libwebsockets-dev libcurl4-openssl-dev libmsgpack-dev liblmdb-dev
-  libcriterion-dev libjansson-dev libyaml-dev libssl-dev git ca-certificates
+  libcriterion-dev libjansson-dev libyaml-dev libssl-dev libsystemd-dev git ca-certificates
   lmdb-utils prometheus chromium
 )
 BENCH_PKGS=(libcaf-dev erlang-nox g++ libsqlite3-dev python3 ripgrep
-            linux-source-6.1 wrk nginx-light)
+            linux-source-6.1 wrk nginx-light redis-server)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--bench" ]; then want+=("${BENCH_PKGS[@]}"); fi
@@ -62,3 +62,4 @@ install_npm_tools() {
 if [ "${#missing[@]}" -gt 0 ]; then install_apt; fi
 install_npm_tools tests/node
 install_npm_tools web/panel
+install_npm_tools packaging

@@ -12,8 +12,14 @@
  *
  * Schema versions: 1 had tasks, idx_state, idx_repo, history, events and
  * meta; 2 added idx_kind, findings, repos, audit and gh_cache; 3 keys tasks
- * by a sequential row id (store_task.c). Opening an older store read-write
- * migrates it in one transaction.
+ * by a sequential row id (store_task.c); 4 added files, gh_deliveries and
+ * kv; 5 packs fingerprint ids in task_ids and stores creations compactly.
+ * Opening an older store read-write migrates it in one transaction.
+ *
+ * Reads: a read transaction, once ended, is reset into a small pool and
+ * renewed by the next read (read_txn_take): an LMDB begin allocates and
+ * takes the reader-table mutex, a renew does neither (95 against 17 ns
+ * here).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -168,9 +174,42 @@ static void map_unlock_shared(store_t *s)
   pthread_rwlock_unlock(&s->map_lock);
 }
 
+/* A reset read transaction from the pool, renewed (NULL when the pool is
+ * empty or the renewal failed: the caller begins one instead). Renewing
+ * keeps the transaction's allocation and reader slot (MDB_NOTLS: the slot
+ * belongs to the transaction, whichever thread renews it). */
+static MDB_txn *read_txn_take(store_t *s)
+{
+  MDB_txn *txn = NULL;
+  pthread_mutex_lock(&s->read_pool_lock);
+  if (s->read_pool_n)
+    txn = s->read_pool[--s->read_pool_n];
+  pthread_mutex_unlock(&s->read_pool_lock);
+  if (txn && mdb_txn_renew(txn) != 0) {
+    mdb_txn_abort(txn); /* e.g. MDB_MAP_RESIZED: the slow path sorts it */
+    txn = NULL;
+  }
+  return txn;
+}
+
+/* Reset a finished read transaction into the pool (or end it). */
+static void read_txn_give(store_t *s, MDB_txn *txn)
+{
+  mdb_txn_reset(txn);
+  pthread_mutex_lock(&s->read_pool_lock);
+  bool kept = s->read_pool_n < STORE__READ_POOL;
+  if (kept)
+    s->read_pool[s->read_pool_n++] = txn;
+  pthread_mutex_unlock(&s->read_pool_lock);
+  if (!kept)
+    mdb_txn_abort(txn);
+}
+
 int store__read_begin(store_t *s, MDB_txn **txn)
 {
   map_lock_shared(s);
+  if ((*txn = read_txn_take(s)) != NULL)
+    return 0;
   int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
   if (rc == MDB_MAP_RESIZED && lock_slot(s) && lock_slot(s)->depth == 1) {
     /* Another process grew the map: adopt its size (alone) and retry.
@@ -190,7 +229,7 @@ int store__read_begin(store_t *s, MDB_txn **txn)
 
 void store__read_end(store_t *s, MDB_txn *txn)
 {
-  mdb_txn_abort(txn);
+  read_txn_give(s, txn);
   map_unlock_shared(s);
 }
 
@@ -369,6 +408,10 @@ int store_open(const char *dir, const store_options_t *opt, store_t **out,
                                 PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
   int lrc = pthread_rwlock_init(&s->map_lock, &la);
   pthread_rwlockattr_destroy(&la);
+  if (lrc == 0 && pthread_mutex_init(&s->read_pool_lock, NULL) != 0) {
+    pthread_rwlock_destroy(&s->map_lock);
+    lrc = -1;
+  }
   if (lrc != 0) {
     free(s);
     return STORE_ENOMEM;
@@ -410,8 +453,11 @@ void store_close(store_t *s)
 {
   if (!s)
     return;
+  while (s->read_pool_n) /* reset, so not pinning anything: end them */
+    mdb_txn_abort(s->read_pool[--s->read_pool_n]);
   if (s->env)
     mdb_env_close(s->env);
+  pthread_mutex_destroy(&s->read_pool_lock);
   pthread_rwlock_destroy(&s->map_lock);
   free(s);
 }

@@ -19,12 +19,14 @@
  *   repos         repo id -> JSON object (config snapshot)
  *   findings      fingerprint -> msgpack FINDING
  *   task_ids      task id -> row(8): tasks live under a row id handed out
- *                 in sequence, so new tasks append (store_task.c)
+ *                 in sequence, so new tasks append (store_task.c); (v5) an
+ *                 id of 40 lower-case hex digits is keyed 0 | its 20 bytes
  *   task_rows     row(8) -> msgpack TASK, and its history beside it:
  *                 row(8) | seq(8) -> msgpack TASK_UPDATE (append-only, seq
  *                 counts per task from 1; a creation, which is no
- *                 transition, is an EVENT with topic "task.created",
- *                 reported as an update from "new")
+ *                 transition, is (v5) a compact entry of the store's own,
+ *                 before an EVENT "task.created", reported as an update
+ *                 from "new")
  *   task_index    'r' | state(1) | ~score(8) | row(8) -> ""  (ranked lists)
  *                 'p' | repo id | 0 | row(8) -> ""
  *                 'k' | kind | 0 | row(8) -> ""
@@ -53,7 +55,7 @@
 extern "C" {
 #endif
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_FILE "ccm.lmdb"
 
 /* Error codes: 0 ok; LMDB's own codes (-30799..-30780) and -errno pass
@@ -217,6 +219,182 @@ int store_gh_cache_get(store_t *s, const char *key, store_gh_entry_t *out);
 
 /** Free what an entry owns and zero it. NULL is a no-op. */
 void store_gh_entry_fini(store_gh_entry_t *e);
+
+/* ---- what the scanner saw of each file, for incremental rescans
+ * (the files database; store_files.c) ---- */
+
+#define STORE_FILE_SKIPPED 1u /* not scanned: binary, too big, not regular */
+#define STORE_FILE_DIRTY 2u   /* git: differed from HEAD, or untracked */
+
+/** One file as the last scan that read it saw it. */
+typedef struct store_file {
+  uint64_t size;
+  int64_t mtime_ns;   /* 0: not to be trusted (read it again) */
+  int64_t scanned_at; /* the scan that read it: its start, unix ms */
+  uint32_t flags;     /* STORE_FILE_* */
+  char blob[41];      /* git blob id of the bytes read (hex), "" unknown */
+  json_t *blame;      /* blame cache for that blob: [[line, author, time],
+                         ...] or NULL; owned by a store_file_get() result,
+                         borrowed in puts, never loaded by foreach/reader */
+} store_file_t;
+
+/** A repository's scan state: what the last complete scan started from. */
+typedef struct store_scan_state {
+  char commit[41];   /* git HEAD then, "" outside git */
+  char settings[65]; /* digest of the scan settings it used */
+  int64_t at;        /* its start, unix ms */
+} store_scan_state_t;
+
+/** Put the record of @p path (relative, non-empty) of @p repo.
+ * @return 0, STORE_EINVAL (empty or too long a key), LMDB errors. */
+int store_file_put(store_txn_t *t, const char *repo, const char *path,
+                   const store_file_t *f);
+/** Delete the record of @p path (absent: 0). */
+int store_file_delete(store_txn_t *t, const char *repo, const char *path);
+/** Put the scan state of @p repo. */
+int store_scan_state_put(store_txn_t *t, const char *repo,
+                         const store_scan_state_t *st);
+/** The store actor's COMMAND "scan_files": args {"repo", "put": [[path,
+ * size, mtime_ns, scanned_at, flags, blob, blame|null], ...], "del":
+ * [path, ...], "state": {"commit", "settings", "at"}}, applied in that
+ * order (a path too long for a key is left unrecorded). check validates
+ * the shape only. @return 0, STORE_EINVAL, LMDB errors. */
+int store_files_apply(store_txn_t *t, const json_t *args);
+int store_files_check(const json_t *args);
+
+/** Read one record (blame cache included; release with store_file_fini).
+ * @return 0, STORE_ENOTFOUND, STORE_EINVAL, STORE_ECORRUPT. */
+int store_file_get(store_t *s, const char *repo, const char *path,
+                   store_file_t *out);
+void store_file_fini(store_file_t *f);
+/** Read the scan state of @p repo. @return 0, STORE_ENOTFOUND, ... */
+int store_scan_state_get(store_t *s, const char *repo,
+                         store_scan_state_t *out);
+
+typedef int (*store_file_fn)(const char *path, size_t len,
+                             const store_file_t *f, void *arg);
+/** Call @p fn for each file record of @p repo in path order (blame not
+ * loaded; the record is borrowed). @p fn returns non-zero to stop and
+ * must not wait for a store write (one read transaction is open).
+ * @return 0, or STORE_ECORRUPT after the others were listed. */
+int store_files_foreach(store_t *s, const char *repo, store_file_fn fn,
+                        void *arg);
+
+/** Many lookups in one read transaction (the scanner's walker, a chunk
+ * of paths at a time). While it is open the owner must not wait for a
+ * store write (a map growth waits for it). */
+typedef struct store_files_reader store_files_reader_t;
+int store_files_reader_open(store_t *s, const char *repo,
+                            store_files_reader_t **out);
+/** @return 0, STORE_ENOTFOUND, STORE_EINVAL, STORE_ECORRUPT (no blame). */
+int store_files_reader_get(store_files_reader_t *r, const char *path,
+                           store_file_t *out);
+void store_files_reader_close(store_files_reader_t *r);
+
+/* ---- audit log (store_audit.c): one entry per automated action ---- */
+
+/**
+ * Append an audit entry inside write transaction @p t: {"seq", "at" (ISO
+ * UTC), "at_ms", "who", "what", "subject", "input_sha256", "input_bytes"}.
+ * Only the SHA-256 and length of @p input are stored, never the bytes.
+ * @param who      the actor or user ("executor", "sighup", "web"); 1..63
+ *                 printable bytes
+ * @param what     the action ("agent.run", "pr.open", "issue.comment",
+ *                 "task.approve", "config.reload"); 1..63 printable bytes
+ * @param subject  what it acted on, an identifier ("task/ID",
+ *                 "owner/name#12", a file name) or NULL; < 512 bytes
+ * @param input    what the action was taken on (prompt, diff, body,
+ *                 file), or NULL (no digest; @p input_len must be 0)
+ * @return 0, STORE_EINVAL (a bad argument), STORE_ENOMEM, LMDB errors.
+ */
+int store_audit_append(store_txn_t *t, const char *who, const char *what,
+                       const char *subject, const void *input,
+                       size_t input_len);
+
+/**
+ * store_audit_append() in a transaction of its own, committed durably,
+ * for a thread outside the store actor (the daemon's main thread on a
+ * config reload): LMDB serialises it with the store actor's writes. A
+ * full map is grown and the write retried. Not for an actor's worker
+ * thread (it waits for the store's write lock and an fsync).
+ * @return as store_audit_append(), or STORE_EREADONLY.
+ */
+int store_audit_record(store_t *s, const char *who, const char *what,
+                       const char *subject, const void *input,
+                       size_t input_len);
+
+/**
+ * Call @p fn for each audit entry with seq < @p before (0: all), newest
+ * first; @p fn gets the entry (borrowed for the call) and returns
+ * non-zero to stop. Any thread, any process.
+ * @return 0, or the first error (an entry that does not parse is skipped
+ *         and reported as STORE_ECORRUPT after the others were listed).
+ */
+int store_audit_foreach(store_t *s, uint64_t before,
+                        int (*fn)(const json_t *entry, void *arg), void *arg);
+
+/* ---- GitHub webhook deliveries already accepted (the gh_deliveries
+ * database; store_deliveries.c) ---- */
+
+/* Retention: at most this many ids, none older than this before the
+ * newest (GitHub redelivers for a few days at most). */
+#define STORE_DELIVERIES_KEEP 100000u
+#define STORE_DELIVERIES_MAX_AGE_MS (14LL * 24 * 3600 * 1000)
+
+/** Record delivery @p id (printable ASCII, 1-96 bytes) accepted at
+ * @p at_ms; a known id keeps its first time. @return 0, STORE_EINVAL,
+ * LMDB errors. */
+int store_delivery_put(store_txn_t *t, const char *id, int64_t at_ms);
+/** Forget the oldest ids beyond @p keep and those older than @p max_age_ms
+ * before the newest (0: no age bound); *removed (may be NULL) counts them. */
+int store_deliveries_trim(store_txn_t *t, uint64_t keep, int64_t max_age_ms,
+                          uint64_t *removed);
+/** Was @p id accepted? *at_ms (may be NULL) gets when. Any thread.
+ * @return 0, STORE_ENOTFOUND, STORE_EINVAL, STORE_ECORRUPT. */
+int store_delivery_get(store_t *s, const char *id, int64_t *at_ms);
+/** How many ids are remembered. */
+int store_deliveries_count(store_t *s, uint64_t *out);
+/** The store actor's COMMAND "gh_deliveries": args {"ids": [[id, at_ms],
+ * ...], "keep": n, "max_age_ms": n} (the last two optional, defaults
+ * above): puts, then one trim. check validates the shape only. */
+int store_deliveries_apply(store_txn_t *t, const json_t *args);
+int store_deliveries_check(const json_t *args);
+
+/* ---- small persisted values (the kv database; store_kv.c) ---- */
+
+#define STORE_KV_NAME_MAX 200        /* "<owner>/<what>", printable ASCII */
+#define STORE_KV_VALUE_MAX (1u << 20)
+
+/** Put (replace) value @p name. @return 0, STORE_EINVAL, LMDB errors. */
+int store_kv_put(store_txn_t *t, const char *name, const void *value,
+                 size_t len);
+/** Delete @p name (absent: 0). */
+int store_kv_delete(store_txn_t *t, const char *name);
+/** Read @p name: *value a malloc'd copy with a NUL after its *len bytes
+ * (free it). Any thread. @return 0, STORE_ENOTFOUND, STORE_EINVAL,
+ * STORE_ENOMEM. */
+int store_kv_get(store_t *s, const char *name, void **value, size_t *len);
+/** The store actor's COMMAND "kv": args {"name": ..., "value": string |
+ * null} (null deletes). check validates the shape only. */
+int store_kv_apply(store_txn_t *t, const json_t *args);
+int store_kv_check(const json_t *args);
+
+/* ---- the prioritizer's scores (store_prio.c) ---- */
+
+/** Set task @p id's score (copied) and, when @p labels is not NULL, its
+ * labels (replaced; then updated_at = @p at), reading the task inside
+ * this transaction so that changes committed since the caller read it are
+ * kept; the ranked index moves with the score; no history entry.
+ * @return 0, STORE_ENOTFOUND, STORE_EINVAL, STORE_ENOMEM, LMDB errors. */
+int store_task_set_score(store_txn_t *t, const char *id,
+                         const proto_score_t *score,
+                         const proto_string_list_t *labels, int64_t at);
+/** The store actor's COMMAND "prio": args {"task": id, "score": {"total",
+ * "value", "time_criticality", "risk_reduction", "job_size", "why"},
+ * "labels": [...] (optional), "at": unix ms (optional)}. check validates
+ * the shape only. */
+int store_prio_apply(store_txn_t *t, const json_t *args);
+int store_prio_check(const json_t *args);
 
 #ifdef __cplusplus
 }

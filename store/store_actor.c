@@ -107,6 +107,35 @@ static int pin_args(const proto_command_t *c, const char **id, bool *pinned,
   return 0;
 }
 
+/* COMMAND "scan_files": the scanner's file records (store_files.c). */
+static bool is_scan_files(const proto_command_t *c)
+{
+  return c->action && strcmp(c->action, "scan_files") == 0;
+}
+
+/* Other COMMANDs: GitHub delivery ids (store_deliveries.c) and named
+ * values (store_kv.c), each a check and an apply of its JSON args. */
+typedef struct ext_command {
+  const char *action;
+  int (*check)(const json_t *args);
+  int (*apply)(store_txn_t *t, const json_t *args);
+} ext_command_t;
+
+static const ext_command_t ext_commands[] = {
+    {"gh_deliveries", store_deliveries_check, store_deliveries_apply},
+    {"kv", store_kv_check, store_kv_apply},
+    {"prio", store_prio_check, store_prio_apply}, /* store_prio.c */
+};
+
+static const ext_command_t *ext_command(const proto_command_t *c)
+{
+  for (size_t i = 0; c->action && i < sizeof(ext_commands) /
+                                          sizeof(ext_commands[0]); i++)
+    if (strcmp(c->action, ext_commands[i].action) == 0)
+      return &ext_commands[i];
+  return NULL;
+}
+
 /* Decode (and for an upsert, prepare) a write: 0, or the error to ack.
  * An upsert's record is its payload: it was just decoded, so it is a
  * valid encoding of the task (the store is its only reader). */
@@ -129,6 +158,11 @@ static int op_prepare(write_op_t *op, store_actor_t *s, const void *payload,
     const char *id;
     bool pinned;
     int64_t at;
+    if (is_scan_files(&op->msg.u.command))
+      return store_files_check(op->msg.u.command.args);
+    const ext_command_t *x = ext_command(&op->msg.u.command);
+    if (x)
+      return x->check(op->msg.u.command.args);
     return pin_args(&op->msg.u.command, &id, &pinned, &at);
   }
   default:
@@ -155,6 +189,11 @@ static int apply_one(store_txn_t *t, write_op_t *op)
     const char *id;
     bool pinned;
     int64_t at;
+    if (is_scan_files(&m->u.command))
+      return store_files_apply(t, m->u.command.args);
+    const ext_command_t *x = ext_command(&m->u.command);
+    if (x)
+      return x->apply(t, m->u.command.args);
     int rc = pin_args(&m->u.command, &id, &pinned, &at);
     return rc ? rc : store_task_set_pinned(t, id, pinned, at);
   }

@@ -8,7 +8,11 @@
  *   EVENT       -> append (topic, data, ts; seq assigned)
  *   COMMAND     -> only "pin" {"task": id, "pinned": bool, "at": unix ms}:
  *                  store_task_set_pinned, the task read inside the
- *                  transaction (no lost update beside a transition)
+ *                  transaction (no lost update beside a transition);
+ *                  and "scan_files" (the scanner's file records:
+ *                  store_files_apply, args as store.h says)
+ *                  and "prio" (the prioritizer's scores and overrides:
+ *                  store_prio_apply, read inside the transaction too)
  * The reply, STORE_MSG_ACK with a store_ack_t payload, comes only after the
  * transaction holding the write committed durably (a payload that does not
  * decode, or a type the store does not take, is refused at once: nothing

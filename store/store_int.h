@@ -3,8 +3,10 @@
  *
  *   store.c          environment, schema check, transactions, map growth,
  *                    events, stats, GitHub cache
- *   store_task.c     tasks, their indexes and history (schema v3 layout)
- *   store_migrate.c  v1 -> v2 -> v3 -> v4, in the opening write transaction
+ *   store_task.c     tasks, their indexes and history (schema v3 layout,
+ *                    v5 id keys and creation entries)
+ *   store_migrate.c  v1 -> v2 -> v3 -> v4 -> v5, in the opening write
+ *                    transaction
  *
  * Databases by schema version (store.h has the layouts): a v3 store has
  * the "since 3" and "since 1/2, until -" ones; the v1/v2 task databases
@@ -33,6 +35,10 @@ enum store__db {
   DB_COUNT
 };
 
+/* Reset read transactions kept per store (a few more than the threads
+ * that read at once: REST handlers, the store actor, the CLI). */
+#define STORE__READ_POOL 16
+
 struct store {
   MDB_env *env;
   /* Growing the map remaps it: no transaction of this process may be open
@@ -45,6 +51,12 @@ struct store {
    * not take it again (store.c: map_lock_shared), so nesting cannot
    * deadlock. */
   pthread_rwlock_t map_lock;
+  /* Read transactions kept reset for reuse (store.c: read_txn_take):
+   * renewing one skips the allocation and the reader-table lock that
+   * beginning one costs. */
+  pthread_mutex_t read_pool_lock;
+  MDB_txn *read_pool[STORE__READ_POOL];
+  unsigned read_pool_n;
   MDB_dbi dbi[DB_COUNT];
   store_options_t opt;
   unsigned schema_found;
@@ -61,6 +73,9 @@ struct store_txn {
 /* Longest LMDB key: 0.9's compile-time MDB_MAXKEYSIZE (Debian's build
  * keeps the default; mdb_env_get_maxkeysize() says 511). */
 #define STORE__KEY_MAX 511
+/* A task id that is 40 hex digits is kept in task_ids as these many
+ * bytes (store_task.c: key_id). */
+#define STORE__ID_BYTES 20
 
 /* ---- small codecs ---- */
 
@@ -90,6 +105,19 @@ static inline MDB_val store__val(const void *p, size_t n)
 static inline MDB_val store__str_val(const char *s)
 {
   return store__val(s, strlen(s));
+}
+
+/* A key made of 1..@p max printable ASCII bytes (0x21..0x7e): delivery
+ * ids (store_deliveries.c) and kv names (store_kv.c). */
+static inline bool store__printable_key(const char *s, size_t max)
+{
+  size_t n = s ? strlen(s) : 0;
+  if (n == 0 || n > max)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (s[i] <= ' ' || s[i] > '~')
+      return false;
+  return true;
 }
 
 /* ---- store.c ---- */
@@ -124,6 +152,12 @@ int store__task_put_prepared(store_txn_t *t, const store__task_prep_t *p,
                              const char *actor, const char *reason);
 /** Decode a task record (STORE_ECORRUPT if it is not one; *out zeroed). */
 int store__task_decode(const MDB_val *v, proto_task_t *out);
+/** The row task @p id (at most STORE__KEY_MAX bytes) lives under.
+ * @return 0, STORE_ENOTFOUND, STORE_ECORRUPT, LMDB errors. */
+int store__row_of(MDB_txn *txn, const store_t *s, const char *id,
+                  uint64_t *row);
+/** Schema 3/4 -> 5: re-key the hex ids of task_ids packed (key_id). */
+int store__ids_pack(store_txn_t *t);
 /** Map task @p id to the next row unless it has a row: *row gets the
  * row, *existed whether it was there already (then nothing changed). */
 int store__id_claim(store_txn_t *t, const char *id, uint64_t *row,

@@ -1,5 +1,5 @@
 /*
- * store_migrate.c: bring a schema-1, -2 or -3 store to schema 4, inside
+ * store_migrate.c: bring a schema-1 to -4 store to schema 5, inside
  * the write transaction store_open() runs it in (all or nothing: on any
  * error the transaction is aborted and the old store is untouched).
  *
@@ -15,8 +15,11 @@
  *   3. the old task databases are dropped and the history counter, which
  *      v3 does not need (seqs count per task), is deleted.
  * The databases v1 lacked (repos, findings, audit, gh_cache) are created.
- * 4 only adds databases (files, gh_deliveries, kv), created empty; a v3
- * store needs nothing else.
+ * 4 only adds databases (files, gh_deliveries, kv), created empty; 5
+ * keys fingerprint ids packed in task_ids, so a v3 or v4 store has its
+ * 40-hex-digit ids re-keyed (store__ids_pack) and nothing else: its
+ * creation entries keep their older form, which is still read. A v1/v2
+ * conversion enters the ids packed already.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -60,13 +63,10 @@ static int history_row(store_txn_t *t, const MDB_val *k, uint64_t *row)
   const char *nul = k->mv_size > 9 ? memchr(id, 0, k->mv_size - 8) : NULL;
   if (!nul || (size_t)(nul - id) != k->mv_size - 9)
     return STORE_ECORRUPT;
-  MDB_val idv = store__val(id, (size_t)(nul - id)), rv;
-  int rc = mdb_get(t->txn, t->s->dbi[DB_TASK_IDS], &idv, &rv);
-  if (rc == MDB_NOTFOUND || (!rc && rv.mv_size != 8))
-    return STORE_ECORRUPT; /* history of a task that does not exist */
-  if (!rc)
-    *row = store__get_be64(rv.mv_data);
-  return rc;
+  char idz[STORE__KEY_MAX + 1];
+  memcpy(idz, id, (size_t)(nul - id) + 1); /* the key's NUL included */
+  int rc = store__row_of(t->txn, t->s, idz, row);
+  return rc == STORE_ENOTFOUND ? STORE_ECORRUPT : rc; /* no such task */
 }
 
 /* Step 2: the history entries. */
@@ -111,8 +111,10 @@ int store__migrate(store_txn_t *t, unsigned from)
   int rc = store__open_dbis(t->s, t->txn, from, false);
   if (!rc)
     rc = store__open_dbis(t->s, t->txn, STORE_SCHEMA_VERSION, true);
-  if (rc || from >= 3) /* v3 -> v4 only adds (empty) databases */
+  if (rc)
     return rc;
+  if (from >= 3) /* 3 -> 4 only added (empty) databases; -> 5 packs ids */
+    return store__ids_pack(t);
   rc = convert_tasks(t);
   if (!rc)
     rc = convert_history(t);

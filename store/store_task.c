@@ -15,10 +15,15 @@
  * at commit (LMDB writes every dirty page at commit: the page count is
  * what a commit costs; store/README.md has the measurements).
  *
- *   task_ids    task id -> row(8)
+ *   task_ids    task id -> row(8); since schema 5 an id of 40 lower-case
+ *               hex digits (a fingerprint) is keyed 0 | its 20 bytes
+ *               (key_id): 38 bytes an entry instead of 58, so a batch of
+ *               new tasks dirties fewer of this tree's random leaves
  *   task_rows   row(8) -> msgpack TASK
  *               row(8) | seq(8) -> history entry: msgpack TASK_UPDATE, or
- *               the creation EVENT "task.created"; seq counts from 1
+ *               the creation (a compact entry since schema 5, an EVENT
+ *               "task.created" before: see created_encode); seq counts
+ *               from 1
  *   task_index  'r' | state(1) | ~score(8) | row(8) -> ""  (ranked lists)
  *               'p' | repo | 0 | row(8) -> ""
  *               'k' | kind | 0 | row(8) -> ""
@@ -94,6 +99,35 @@ static void key_history(keybuf_t *k, uint64_t row, uint64_t seq)
   k->len = 16;
 }
 
+/* The task_ids key of @p id: a 40-digit lower-case hex id (a
+ * fingerprint, what ccm's ids are) packed into 0 | 20 bytes, so the id
+ * map, the one tree every new task writes at a random place, holds 38
+ * bytes per task instead of 58; any other id as its own bytes (never
+ * starting with 0, so the two kinds cannot meet). */
+static void key_id(keybuf_t *k, const char *id)
+{
+  static const signed char hex[256] = {
+      ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+      ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
+      ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16};
+  size_t n = strlen(id);
+  if (n == 2 * STORE__ID_BYTES) {
+    const unsigned char *p = (const unsigned char *)id;
+    k->b[0] = 0;
+    for (size_t i = 0; i < STORE__ID_BYTES; i++) {
+      int hi = hex[p[2 * i]], lo = hex[p[2 * i + 1]];
+      if (!hi || !lo)
+        goto raw;
+      k->b[1 + i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
+    }
+    k->len = 1 + STORE__ID_BYTES;
+    return;
+  }
+raw:
+  memcpy(k->b, id, n); /* n <= STORE__KEY_MAX: checked by the callers */
+  k->len = n;
+}
+
 /* ------------------------------------------------------------ lookups */
 
 int store__task_decode(const MDB_val *v, proto_task_t *out)
@@ -109,10 +143,12 @@ int store__task_decode(const MDB_val *v, proto_task_t *out)
   return 0;
 }
 
-static int row_of(MDB_txn *txn, const store_t *s, const char *id,
+int store__row_of(MDB_txn *txn, const store_t *s, const char *id,
                   uint64_t *row)
 {
-  MDB_val k = store__str_val(id), v;
+  keybuf_t kb;
+  key_id(&kb, id);
+  MDB_val k = key_val(&kb), v;
   int rc = mdb_get(txn, s->dbi[DB_TASK_IDS], &k, &v);
   if (rc == MDB_NOTFOUND)
     return STORE_ENOTFOUND;
@@ -143,7 +179,7 @@ static int task_find(MDB_txn *txn, const store_t *s, const char *id,
   memset(out, 0, sizeof(*out));
   if (strlen(id) > STORE__KEY_MAX)
     return STORE_ENOTFOUND; /* longer than any stored id */
-  int rc = row_of(txn, s, id, row);
+  int rc = store__row_of(txn, s, id, row);
   if (!rc)
     rc = record_of(txn, s, *row, rec);
   return rc ? rc : store__task_decode(rec, out);
@@ -238,7 +274,9 @@ int store__id_claim(store_txn_t *t, const char *id, uint64_t *row,
   if (rc)
     return rc;
   store__put_be64(rb, *row);
-  MDB_val k = store__str_val(id), v = store__val(rb, 8);
+  keybuf_t kb;
+  key_id(&kb, id);
+  MDB_val k = key_val(&kb), v = store__val(rb, 8);
   /* One descent both ways: a new id is entered, an existing one is
    * returned in v (and nothing is written). */
   rc = mdb_put(t->txn, t->s->dbi[DB_TASK_IDS], &k, &v, MDB_NOOVERWRITE);
@@ -251,6 +289,56 @@ int store__id_claim(store_txn_t *t, const char *id, uint64_t *row,
     return STORE_ECORRUPT;
   *row = store__get_be64(v.mv_data);
   return 0;
+}
+
+int store__ids_pack(store_txn_t *t)
+{
+  typedef struct { char id[2 * STORE__ID_BYTES + 1]; unsigned char row[8]; }
+      packable_t;
+  packable_t *todo = NULL;
+  size_t n = 0, cap = 0;
+  MDB_cursor *c;
+  MDB_val k, v;
+  int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_TASK_IDS], &c);
+  if (rc)
+    return rc;
+  for (int op = MDB_FIRST; !rc; op = MDB_NEXT) {
+    if ((rc = mdb_cursor_get(c, &k, &v, (MDB_cursor_op)op)) != 0)
+      break;
+    keybuf_t kb;
+    char id[2 * STORE__ID_BYTES + 1];
+    if (k.mv_size != 2 * STORE__ID_BYTES || v.mv_size != 8)
+      continue; /* not a hex id: its key stays as it is */
+    memcpy(id, k.mv_data, k.mv_size);
+    id[k.mv_size] = 0;
+    key_id(&kb, id);
+    if (kb.len == k.mv_size)
+      continue;
+    if (n == cap) {
+      packable_t *p = realloc(todo, (cap = cap ? 2 * cap : 256) * sizeof(*p));
+      if (!p) {
+        rc = STORE_ENOMEM;
+        break;
+      }
+      todo = p;
+    }
+    memcpy(todo[n].id, id, sizeof(id));
+    memcpy(todo[n++].row, v.mv_data, 8);
+  }
+  mdb_cursor_close(c);
+  rc = rc == MDB_NOTFOUND ? 0 : rc;
+  for (size_t i = 0; !rc && i < n; i++) { /* moved once all were listed */
+    keybuf_t kb;
+    MDB_val old = store__str_val(todo[i].id), row = store__val(todo[i].row, 8);
+    key_id(&kb, todo[i].id);
+    MDB_val packed = key_val(&kb);
+    rc = mdb_del(t->txn, t->s->dbi[DB_TASK_IDS], &old, NULL);
+    if (!rc)
+      rc = mdb_put(t->txn, t->s->dbi[DB_TASK_IDS], &packed, &row,
+                   MDB_NOOVERWRITE);
+  }
+  free(todo);
+  return rc == MDB_KEYEXIST ? STORE_ECORRUPT : rc;
 }
 
 int store__task_insert(store_txn_t *t, const proto_task_t *task,
@@ -291,41 +379,74 @@ static int task_encode(msgpack_sbuffer *buf, const proto_task_t *task,
 /*
  * A transition is a TASK_UPDATE. A task's creation is not a transition
  * (the protocol refuses an update from a state to itself, and a task may
- * be created in a state that "new" cannot reach), so it is an EVENT with
- * topic HIST_CREATED and data {"task_id", "state", "actor", "reason",
- * "at"}; store_history_foreach() reports it as an update from "new" to the
- * initial state.
+ * be created in a state that "new" cannot reach); store_history_foreach()
+ * reports it as an update from "new" to the initial state. Since schema 5
+ * a creation is stored in a compact form of the store's own (a new task
+ * writes one, so its size and its cost are per task written):
+ *   0xc1 | state(1) | at(8) | has(1) | actor | 0 | reason | 0
+ * where 0xc1 is the one byte msgpack never uses (no protocol message
+ * starts with it) and has says which of actor (1) and reason (2) were
+ * given (absent ones are stored as ""). Schemas 3 and 4 wrote an EVENT
+ * with topic HIST_CREATED and data {"task_id", "state", "actor",
+ * "reason", "at"}, still read.
  */
 #define HIST_CREATED "task.created"
+#define HIST_CREATED_TAG 0xc1
+#define HIST_CREATED_HEAD 11 /* tag, state, at, has */
 
-/* Encode a history entry into @p buf (cleared first). */
-static int history_encode(msgpack_sbuffer *buf, const char *id, bool created,
+static int created_encode(msgpack_sbuffer *buf, proto_state_t state,
+                          const char *actor, const char *reason, int64_t at)
+{
+  unsigned char head[HIST_CREATED_HEAD];
+  head[0] = HIST_CREATED_TAG;
+  head[1] = (unsigned char)state;
+  store__put_be64(head + 2, (uint64_t)at);
+  head[10] = (unsigned char)((actor ? 1 : 0) | (reason ? 2 : 0));
+  const char *a = actor ? actor : "", *r = reason ? reason : "";
+  msgpack_sbuffer_clear(buf);
+  if (msgpack_sbuffer_write(buf, (const char *)head, sizeof(head)) ||
+      msgpack_sbuffer_write(buf, a, strlen(a) + 1) ||
+      msgpack_sbuffer_write(buf, r, strlen(r) + 1))
+    return STORE_ENOMEM;
+  return 0;
+}
+
+/* A compact creation entry as an update (strings borrowed from @p v). */
+static int created_decode(const MDB_val *v, const char *id,
+                          proto_task_update_t *u)
+{
+  const char *p = v->mv_data, *end = p + v->mv_size;
+  if (v->mv_size < HIST_CREATED_HEAD + 2 ||
+      (unsigned char)p[1] >= PROTO_STATE_COUNT)
+    return STORE_ECORRUPT;
+  unsigned has = (unsigned char)p[10];
+  const char *actor = p + HIST_CREATED_HEAD;
+  const char *nul = memchr(actor, 0, (size_t)(end - actor));
+  const char *reason = nul ? nul + 1 : end;
+  nul = reason < end ? memchr(reason, 0, (size_t)(end - reason)) : NULL;
+  if (!nul || nul + 1 != end)
+    return STORE_ECORRUPT;
+  *u = (proto_task_update_t){
+      .task_id = (char *)id,
+      .from = PROTO_STATE_NEW,
+      .to = (proto_state_t)(unsigned char)p[1],
+      .actor = (has & 1) ? (char *)actor : NULL,
+      .reason = (has & 2) ? (char *)reason : NULL,
+      .at = (int64_t)store__get_be64(p + 2)};
+  return 0;
+}
+
+/* Encode a transition's history entry into @p buf (cleared first). */
+static int history_encode(msgpack_sbuffer *buf, const char *id,
                           proto_state_t from, proto_state_t to,
                           const char *actor, const char *reason, int64_t at)
 {
-  proto_msg_t m;
-  json_t *data = NULL;
-  if (created) {
-    data = json_pack("{s:s, s:s, s:I}", "task_id", id, "state",
-                     proto_state_name(to), "at", (json_int_t)at);
-    if (data && actor)
-      json_object_set_new(data, "actor", json_string(actor));
-    if (data && reason)
-      json_object_set_new(data, "reason", json_string(reason));
-    if (!data)
-      return STORE_ENOMEM;
-    m = (proto_msg_t){.type = PROTO_EVENT};
-    m.u.event = (proto_event_t){.seq = 1, .topic = HIST_CREATED, .data = data};
-  } else {
-    m = (proto_msg_t){.type = PROTO_TASK_UPDATE};
-    m.u.task_update = (proto_task_update_t){
-        .task_id = (char *)id, .from = from, .to = to,
-        .reason = (char *)reason, .actor = (char *)actor, .at = at};
-  }
+  proto_msg_t m = {.type = PROTO_TASK_UPDATE};
+  m.u.task_update = (proto_task_update_t){
+      .task_id = (char *)id, .from = from, .to = to,
+      .reason = (char *)reason, .actor = (char *)actor, .at = at};
   msgpack_sbuffer_clear(buf);
-  int rc = proto_msgpack_encode(&m, buf);
-  json_decref(data);
-  return rc;
+  return proto_msgpack_encode(&m, buf);
 }
 
 /* The last seq of @p row's history (0 when it has none). */
@@ -406,8 +527,8 @@ int store__task_prepare(const proto_task_t *task, const char *actor,
   else
     rc = task_encode(rec, task, &out->record);
   if (!rc)
-    rc = history_encode(created, task->id, true, PROTO_STATE_NEW,
-                        task->state, actor, "created", task->updated_at);
+    rc = created_encode(created, task->state, actor, "created",
+                        task->updated_at);
   if (!rc)
     out->created = store__val(created->data, created->size);
   return rc;
@@ -430,7 +551,7 @@ static int task_update(store_txn_t *t, const store__task_prep_t *p,
   if (nt.first_seen != task->first_seen) /* (p may point into t->buf) */
     rc = task_encode(&t->buf, &nt, &rec);
   if (!rc && moved)
-    rc = history_encode(&t->hbuf, task->id, false, old->state, task->state,
+    rc = history_encode(&t->hbuf, task->id, old->state, task->state,
                         actor, reason, task->updated_at);
   entry = store__val(t->hbuf.data, t->hbuf.size);
   if (!rc && !same_bytes(&rec, oldrec)) { /* else: nothing changed */
@@ -488,7 +609,7 @@ int store_task_transition(store_txn_t *t, const char *id, proto_state_t to,
   nt.state = to;
   nt.updated_at = at;
   if (!rc)
-    rc = history_encode(&t->hbuf, id, false, old.state, to, actor, reason,
+    rc = history_encode(&t->hbuf, id, old.state, to, actor, reason,
                         at);
   if (!rc)
     rc = task_encode(&t->buf, &nt, &rec);
@@ -670,10 +791,14 @@ int store__task_stats(store_t *s, MDB_txn *txn, store_stats_t *out)
   return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* A history entry as an update (see history_encode): *u borrows from *m. */
+/* A history entry as an update (see history_encode): *u borrows from *m
+ * or from @p v. */
 static int history_decode(const MDB_val *v, const char *id, proto_msg_t *m,
                           proto_task_update_t *u)
 {
+  *m = (proto_msg_t){.type = PROTO_NONE};
+  if (v->mv_size && *(const unsigned char *)v->mv_data == HIST_CREATED_TAG)
+    return created_decode(v, id, u);
   if (proto_msgpack_decode(v->mv_data, v->mv_size, m, NULL, 0) != 0)
     return STORE_ECORRUPT;
   if (m->type == PROTO_TASK_UPDATE) {
@@ -738,7 +863,7 @@ int store_history_foreach(store_t *s, const char *id,
     return rc;
   uint64_t row;
   rc = strlen(id) > STORE__KEY_MAX ? STORE_ENOTFOUND
-                                    : row_of(txn, s, id, &row);
+                                    : store__row_of(txn, s, id, &row);
   if (!rc)
     rc = history_walk(txn, s, row, id, fn, arg);
   else if (rc == STORE_ENOTFOUND)

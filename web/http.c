@@ -13,7 +13,8 @@
  * the cap also gets 413), then rest.c answers.
  *
  * The response is built whole (JSON text or Prometheus text), then written
- * from the writeable callback: the headers in one lws_write, the body in
+ * from the writeable callback: the headers and the start of the body in
+ * one lws_write (one send() for most answers), the rest of a long body in
  * chunks of WEB__CHUNK bytes, one lws_write per callback (lws buffers a
  * partial write itself). Every response carries the security headers; CORS
  * headers only when the request's Origin is the configured one. After an
@@ -127,26 +128,26 @@ static int add_cors(web_t *w, http_req_t *r, unsigned char **p,
   return rc;
 }
 
-static int write_headers(web_t *w, http_req_t *r)
+/* The status line and headers at *p (not written yet). */
+static int add_headers(web_t *w, http_req_t *r, unsigned char **p,
+                       unsigned char *end)
 {
-  unsigned char *start = w->scratch + LWS_PRE, *p = start,
-                *end = start + WEB__CHUNK;
   struct lws *wsi = r->wsi;
   if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->ctype,
-                                  r->resp_len, &p, end) ||
-      add_header(wsi, "content-security-policy:", CSP, &p, end) ||
-      add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
-      add_header(wsi, "x-frame-options:", "DENY", &p, end) ||
-      add_header(wsi, "referrer-policy:", "no-referrer", &p, end) ||
-      add_header(wsi, "cache-control:", "no-store", &p, end) ||
-      (r->allow && add_header(wsi, "allow:", r->allow, &p, end)) ||
+                                  r->resp_len, p, end) ||
+      add_header(wsi, "content-security-policy:", CSP, p, end) ||
+      add_header(wsi, "x-content-type-options:", "nosniff", p, end) ||
+      add_header(wsi, "x-frame-options:", "DENY", p, end) ||
+      add_header(wsi, "referrer-policy:", "no-referrer", p, end) ||
+      add_header(wsi, "cache-control:", "no-store", p, end) ||
+      (r->allow && add_header(wsi, "allow:", r->allow, p, end)) ||
       (r->www_auth &&
-       add_header(wsi, "www-authenticate:", "Bearer realm=\"ccm\"", &p,
+       add_header(wsi, "www-authenticate:", "Bearer realm=\"ccm\"", p,
                   end)) ||
-      (r->close_after && add_header(wsi, "connection:", "close", &p, end)) ||
-      add_cors(w, r, &p, end))
+      (r->close_after && add_header(wsi, "connection:", "close", p, end)) ||
+      add_cors(w, r, p, end))
     return -1;
-  return lws_finalize_write_http_header(wsi, start, &p, end) ? -1 : 0;
+  return lws_finalize_http_header(wsi, p, end) ? -1 : 0;
 }
 
 static int finish(http_req_t *r)
@@ -160,29 +161,32 @@ static int finish(http_req_t *r)
   return lws_http_transaction_completed(r->wsi) ? -1 : 0;
 }
 
+/* The headers and as much of the body as fits go out in one lws_write
+ * (one send() for a typical answer); a longer body follows in chunks, one
+ * per writeable callback. */
 static int on_writeable(web_t *w, http_req_t *r)
 {
   if (!r->resp_ready)
     return 0;
+  unsigned char *start = w->scratch + LWS_PRE, *p = start,
+                *end = start + WEB__CHUNK;
   if (!r->hdr_sent) {
-    if (write_headers(w, r))
+    if (add_headers(w, r, &p, end))
       return -1;
     r->hdr_sent = true;
-    if (r->resp_len == 0)
-      return finish(r);
-    lws_callback_on_writable(r->wsi);
-    return 0;
   }
   size_t n = r->resp_len - r->resp_sent;
-  if (n > WEB__CHUNK)
-    n = WEB__CHUNK;
-  bool last = r->resp_sent + n == r->resp_len;
-  memcpy(w->scratch + LWS_PRE, r->resp + r->resp_sent, n);
-  int wrote = lws_write(r->wsi, w->scratch + LWS_PRE, n,
-                        last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
-  if (wrote < (int)n)
-    return -1;
+  if (n > (size_t)(end - p))
+    n = (size_t)(end - p);
+  if (n)
+    memcpy(p, r->resp + r->resp_sent, n);
+  p += n;
   r->resp_sent += n;
+  bool last = r->resp_sent == r->resp_len;
+  int len = (int)(p - start);
+  if (lws_write(r->wsi, start, (size_t)len,
+                last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < len)
+    return -1;
   if (last)
     return finish(r);
   lws_callback_on_writable(r->wsi);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "web/rest_monitor.h"
 #include "web/web_int.h"
 
 static const int statuses[] = {
@@ -37,6 +38,10 @@ static const char *const route_names[WEB_R_COUNT] = {
     [WEB_R_WS] = "/ws",
     [WEB_R_PANEL] = "/",
     [WEB_R_WEBHOOK] = "/webhooks/github",
+    [WEB_R_AUDIT] = "/api/v1/audit",
+    [WEB_R_DORA] = "/api/v1/dora",
+    [WEB_R_MONITOR] = "/api/v1/monitor",
+    [WEB_R_QUEUE] = "/api/v1/queue",
     [WEB_R_OTHER] = "other",
 };
 
@@ -236,6 +241,9 @@ static int ws_and_event_metrics(web_t *w, web_buf_t *b)
          one_value(b, "ccm_ws_events_sent_total", "counter",
                  "Event messages written to WebSocket clients.",
                  w->ws_events_sent) ||
+         one_value(b, "ccm_ws_writes_total", "counter",
+                 "Socket writes to WebSocket clients (each carries one or "
+                 "more frames).", w->ws_writes) ||
          one_value(b, "ccm_events_published_total", "counter",
                  "Events appended to the log through the server.",
                  atomic_load(&w->events_published)) ||
@@ -278,7 +286,8 @@ int web__metrics_text(web_t *w, web_buf_t *b)
       one_value(b, "ccm_runtime_worker_parks_total", "counter",
               "Times a worker thread went to sleep.", rs.parks) ||
       actor_metrics(w, b) || task_metrics(w, b) ||
-      ws_and_event_metrics(w, b) || http_metrics(w, b))
+      ws_and_event_metrics(w, b) || http_metrics(w, b) ||
+      web__monitor_metrics(b))
     return -1;
   return 0;
 }

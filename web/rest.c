@@ -12,6 +12,10 @@
  *   GET  /api/v1/metrics/summary
  *   GET  /metrics                       Prometheus text format
  *   POST /webhooks/github               202 | 400 | 401 | 413 (webhook.c)
+ *   GET  /api/v1/audit?limit&cursor&who&what   (rest_audit.c)
+ *   GET  /api/v1/dora, /api/v1/monitor  (rest_monitor.c: the monitor's
+ *                                       hooks; its checks join /health)
+ *   GET  /api/v1/queue, POST /api/v1/queue/{id}   (rest_queue.c)
  *
  * Reads go straight to the store (a read transaction per call); writes
  * go through actions.c and the bridge. Task lists come in the store's
@@ -26,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "web/rest_monitor.h"
 #include "web/web_int.h"
 
 #define LIMIT_DEFAULT 100
@@ -57,6 +62,11 @@ static const route_t routes[] = {
     {"/metrics", WEB_R_METRICS, M_GET},
     {"/ws", WEB_R_WS, M_GET},
     {"/webhooks/github", WEB_R_WEBHOOK, M_POST},
+    {"/api/v1/audit", WEB_R_AUDIT, M_GET},
+    {"/api/v1/dora", WEB_R_DORA, M_GET},
+    {"/api/v1/monitor", WEB_R_MONITOR, M_GET},
+    {"/api/v1/queue", WEB_R_QUEUE, M_GET},      /* rest_queue.c */
+    {"/api/v1/queue/*", WEB_R_QUEUE, M_POST},
 };
 
 static bool id_char(int c)
@@ -135,25 +145,56 @@ static bool printable(const char *s)
 
 /* ------------------------------------------------------------- health */
 
+static int no_event(const proto_event_t *e, void *arg)
+{
+  (void)e;
+  (void)arg;
+  return 1;
+}
+
+/* Can the store be read right now? One read transaction and one B-tree
+ * seek (past the last possible seq, so nothing is decoded): it fails as
+ * the task lists would (reader table full, map unusable, ...), at a cost
+ * that does not grow with the store. Counting tasks (store_stats walks
+ * the rank index) is /metrics/summary's job, not a health check's. */
+static int store_readable(web_t *w)
+{
+  return store_event_foreach(w->store, UINT64_MAX - 1, no_event, NULL);
+}
+
+static const char health_ok[] =
+    "{\"status\":\"ok\",\"checks\":{\"store\":\"ok\",\"store_writer\":"
+    "\"ok\",\"runtime\":\"ok\"}}";
+
 static void get_health(web_t *w, http_req_t *r)
 {
-  store_stats_t st;
-  int src = store_stats(w->store, &st);
+  int src = store_readable(w);
   bool writer = !rt_actor_stopped(w->store_actor) &&
                 !rt_actor_stopped(w->bridge);
+  bool runtime = !rt_actor_stopped(w->bridge);
+  bool monitored = web__monitor_active(); /* its checks: rest_monitor.c */
+  /* the common answer, without jansson */
+  if (!src && writer && runtime && !monitored) {
+    char *text = strdup(health_ok);
+    web__http_text(r, text ? 200 : 500, "application/json", text,
+                   text ? sizeof(health_ok) - 1 : 0);
+    return;
+  }
   const char *status = src ? "unavailable" : writer ? "ok" : "degraded";
   json_t *body = json_pack(
       "{s:s,s:{s:s,s:s,s:s}}", "status", status, "checks", "store",
       src ? store_strerror(src) : "ok", "store_writer",
-      writer ? "ok" : "stopped", "runtime",
-      rt_actor_stopped(w->bridge) ? "stopping" : "ok");
+      writer ? "ok" : "stopped", "runtime", runtime ? "ok" : "stopping");
+  if (body && monitored &&
+      web__monitor_health(json_object_get(body, "checks")) && !src)
+    json_object_set_new(body, "status", json_string("degraded"));
   web__http_json(r, src ? 503 : 200, body);
 }
 
 /* -------------------------------------------------------------- tasks */
 
 typedef struct list_ctx {
-  json_t *tasks;
+  msgpack_sbuffer *out; /* the answer's text: tasks written as they come */
   size_t limit, n;
   bool by_id;
   unsigned char after[SORTKEY_MAX];
@@ -206,8 +247,10 @@ static int list_one(const proto_task_t *t, void *arg)
     c->more = true;
     return 1;
   }
-  json_t *j = web__task_json(t);
-  if (!j || json_array_append_new(c->tasks, j)) {
+  proto_msg_t m = {.type = PROTO_TASK};
+  m.u.task = *t;
+  if ((c->n && msgpack_sbuffer_write(c->out, ",", 1)) ||
+      proto_json_write(&m, c->out)) {
     c->err = -1;
     return 1;
   }
@@ -217,15 +260,23 @@ static int list_one(const proto_task_t *t, void *arg)
   return 0;
 }
 
-static json_t *cursor_json(const list_ctx_t *c)
+/* ],"next_cursor":null} or the hex of the last sort key. */
+static int end_list(const list_ctx_t *c)
 {
-  if (!c->more)
-    return json_null();
-  char hex[2 * SORTKEY_MAX + 1];
-  for (size_t i = 0; i < c->last_len; i++)
-    snprintf(hex + 2 * i, 3, "%02x", c->last[i]);
-  hex[2 * c->last_len] = '\0';
-  return json_string(hex);
+  char tail[32 + 2 * SORTKEY_MAX];
+  size_t n = 0;
+  static const char hex[] = "0123456789abcdef";
+  n += (size_t)snprintf(tail, sizeof(tail), "],\"next_cursor\":%s",
+                        c->more ? "\"" : "null}");
+  if (c->more) {
+    for (size_t i = 0; i < c->last_len; i++) {
+      tail[n++] = hex[c->last[i] >> 4];
+      tail[n++] = hex[c->last[i] & 0xf];
+    }
+    tail[n++] = '"';
+    tail[n++] = '}';
+  }
+  return msgpack_sbuffer_write(c->out, tail, n);
 }
 
 static int parse_cursor(const char *s, list_ctx_t *c)
@@ -295,19 +346,26 @@ static void get_tasks(web_t *w, http_req_t *r)
     web__http_error(r, &e);
     return;
   }
-  c.tasks = json_array();
-  int rc = c.tasks ? store_task_foreach(w->store, &f, list_one, &c) : -1;
+  /* Written as text straight from the stored tasks (proto_json_write):
+   * the same bytes as a jansson tree dumped, at a fraction of the cost. */
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  c.out = &sb;
+  static const char head[] = "{\"tasks\":[";
+  int rc = msgpack_sbuffer_write(&sb, head, sizeof(head) - 1)
+               ? -1 : store_task_foreach(w->store, &f, list_one, &c);
   if (rc == STORE_ECORRUPT)
     rc = 0; /* the rest was listed; one bad record must not hide them */
-  if (rc || c.err) {
-    json_decref(c.tasks);
+  if (rc || c.err || end_list(&c)) {
+    msgpack_sbuffer_destroy(&sb);
     web__err(&e, 503, "unavailable", "cannot read the store: %s",
              rc ? store_strerror(rc) : "out of memory");
     web__http_error(r, &e);
     return;
   }
-  web__http_json(r, 200, json_pack("{s:o,s:o}", "tasks", c.tasks,
-                                   "next_cursor", cursor_json(&c)));
+  size_t len = sb.size;
+  web__http_text(r, 200, "application/json", msgpack_sbuffer_release(&sb),
+                 len);
 }
 
 static int history_one(const proto_task_update_t *u, void *arg)
@@ -483,6 +541,10 @@ void web__rest_dispatch(web_t *w, http_req_t *r)
   case WEB_R_WS: get_ws_plain(r); break;
   case WEB_R_PANEL: web__panel_serve(w, r); break;
   case WEB_R_WEBHOOK: web__webhook_post(w, r); break;
+  case WEB_R_AUDIT: web__rest_audit(w, r); break;
+  case WEB_R_DORA: web__rest_dora(w, r); break;
+  case WEB_R_MONITOR: web__rest_monitor(w, r); break;
+  case WEB_R_QUEUE: web__rest_queue(w, r); break;
   default: {
     web_err_t e;
     web__err(&e, 404, "not_found", "no such path");

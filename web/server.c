@@ -234,10 +234,10 @@ static void *service_main(void *arg)
   web_t *w = arg;
   struct lws_protocols protocols[] = {
       {"http", http_protocol_cb, web__http_req_size(), 0, 0, NULL, 0},
-      {"ccm.v1.json", web__ws_callback, web__ws_client_size(), 16384, 0,
-       NULL, 0},
-      {"ccm.v1.msgpack", web__ws_callback, web__ws_client_size(), 16384, 1,
-       NULL, 0},
+      {"ccm.v1.json", web__ws_callback, web__ws_client_size(), WEB__WS_BATCH,
+       0, NULL, 0},
+      {"ccm.v1.msgpack", web__ws_callback, web__ws_client_size(),
+       WEB__WS_BATCH, 1, NULL, 0},
       {NULL, NULL, 0, 0, 0, NULL, 0},
   };
   /* Validity: ping a WebSocket idle for ws_ping_s, hang up when nothing

@@ -2,6 +2,7 @@
  * util.c: small pieces the other web/ files share: a growable buffer,
  * refcounted WebSocket frames, client-facing errors, error strings.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,33 @@ void web__buf_free(web_buf_t *b)
   memset(b, 0, sizeof(*b));
 }
 
+/* The RFC 6455 header of a final, unmasked server frame into the bytes
+ * just before @p payload; returns its length (2, 4 or 10). */
+static unsigned char frame_header(unsigned char *payload, size_t len,
+                                  bool binary)
+{
+  unsigned char opcode = 0x80 | (binary ? 0x2 : 0x1); /* FIN + opcode */
+  if (len < 126) {
+    payload[-2] = opcode;
+    payload[-1] = (unsigned char)len;
+    return 2;
+  }
+  if (len < 65536) {
+    payload[-4] = opcode;
+    payload[-3] = 126;
+    payload[-2] = (unsigned char)(len >> 8);
+    payload[-1] = (unsigned char)len;
+    return 4;
+  }
+  payload[-10] = opcode;
+  payload[-9] = 127;
+  for (int i = 0; i < 8; i++)
+    payload[-8 + i] = (unsigned char)((uint64_t)len >> (8 * (7 - i)));
+  return 10;
+}
+
+_Static_assert(LWS_PRE >= 10, "a frame header fits in the headroom");
+
 web_frame_t *web__frame_new(const void *data, size_t len, bool binary)
 {
   web_frame_t *f = malloc(sizeof(*f) + LWS_PRE + len);
@@ -85,6 +113,7 @@ web_frame_t *web__frame_new(const void *data, size_t len, bool binary)
   f->event = false;
   f->len = len;
   memcpy(f->buf + LWS_PRE, data, len);
+  f->hlen = frame_header(f->buf + LWS_PRE, len, binary);
   return f;
 }
 
@@ -119,4 +148,28 @@ void web__job_free(web_job_t *j)
   for (size_t i = 0; i < j->n; i++)
     free(j->writes[i].bytes);
   free(j);
+}
+
+int web__url_arg(struct lws *wsi, const char *name, char *out, size_t cap)
+{
+  char buf[WEB__PATH_MAX];
+  const char *v = lws_get_urlarg_by_name(wsi, name, buf, (int)sizeof buf);
+  if (!v)
+    return 0;
+  size_t n = strlen(v);
+  if (n >= cap)
+    return -1;
+  memcpy(out, v, n + 1);
+  return 1;
+}
+
+int web__parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (!*s || *end || *s == '-' || *s == '+' || errno || v < lo || v > hi)
+    return -1;
+  *out = v;
+  return 0;
 }

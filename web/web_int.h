@@ -62,8 +62,13 @@
 /* A path or query longer than this is refused (414 would also do; 404
  * is what a client can act on). */
 #define WEB__PATH_MAX 512
-/* Largest HTTP response chunk written per writeable callback. */
-#define WEB__CHUNK 16384
+/* Largest HTTP response chunk (headers included) written per writeable
+ * callback: lws sends at most pt_serv_buf_size (32 KiB, server.c) per
+ * send() on protocol 0 and would copy the rest aside. */
+#define WEB__CHUNK 32768
+/* Largest batch of WebSocket frames per raw write: the WebSocket
+ * protocols' rx_buffer_size, lws's per-send() limit on them. */
+#define WEB__WS_BATCH 16384
 /* Task and repo ids in paths: URL-safe, at most this long. */
 #define WEB__ID_MAX 128
 /* How long the bridge waits for the store to acknowledge one write of an
@@ -78,9 +83,10 @@
 /* Most events the hub fans out per loop turn (also at most half a client
  * queue, see ws.c hub_poll). */
 #define WEB__HUB_BATCH 1024
-/* Most frames written to one client per writeable callback (fairness
- * between clients within a loop turn). */
-#define WEB__WRITE_BURST 32
+/* Most raw writes (each a batch of frames of up to WEB__WS_BATCH bytes) to
+ * one client per writeable callback (fairness between clients within a
+ * loop turn). */
+#define WEB__WRITE_BURST 8
 
 /* ---- small growable buffer ---- */
 typedef struct web_buf {
@@ -94,15 +100,30 @@ int web__buf_printf(web_buf_t *b, const char *fmt, ...)
 void web__buf_free(web_buf_t *b);
 
 /* ---- refcounted WebSocket frames (service thread only) ---- */
+/* A server frame is never masked and carries no extension bits, so its
+ * RFC 6455 header depends on the length alone: it is written once, into
+ * the end of the headroom, and the frame's wire bytes (header + payload,
+ * contiguous) go out as they are, alone or copied beside other frames
+ * into one raw write (ws.c). */
 typedef struct web_frame {
   unsigned refs;
   bool binary;
   bool event; /* an event message (counted in ccm_ws_events_sent_total) */
-  size_t len;
+  unsigned char hlen; /* header bytes, just before buf + LWS_PRE */
+  size_t len;         /* payload bytes */
   unsigned char buf[]; /* LWS_PRE bytes of headroom, then len bytes */
 } web_frame_t;
 web_frame_t *web__frame_new(const void *data, size_t len, bool binary);
 void web__frame_release(web_frame_t *f);
+/* The frame as it goes on the wire (header then payload). */
+static inline const unsigned char *web__frame_wire(const web_frame_t *f)
+{
+  return f->buf + LWS_PRE - f->hlen;
+}
+static inline size_t web__frame_wire_len(const web_frame_t *f)
+{
+  return f->hlen + f->len;
+}
 
 /* ---- errors for clients ---- */
 typedef struct web_err {
@@ -178,6 +199,10 @@ typedef enum web_route {
   WEB_R_WS,
   WEB_R_PANEL,
   WEB_R_WEBHOOK,
+  WEB_R_AUDIT,
+  WEB_R_DORA,
+  WEB_R_MONITOR,
+  WEB_R_QUEUE,
   WEB_R_OTHER,
   WEB_R_COUNT
 } web_route_t;
@@ -201,6 +226,7 @@ struct web {
   rt_port_t *port;
   rt_actor_t *port_actor;  /* retained, for the bridge's sends */
   struct gh_webhook *webhook; /* verify + dedupe (any thread) */
+  uint64_t webhook_unhandled; /* accepted, not handed on (webhook.c) */
 
   /* Start-up hand-shake with the service thread. */
   pthread_t thread;
@@ -238,6 +264,7 @@ struct web {
   uint64_t http_count[WEB_R_COUNT][WEB__N_STATUS];
   uint64_t ws_accepted, ws_rejected, ws_slow, ws_bad_frames;
   uint64_t ws_frames_sent, ws_events_sent;
+  uint64_t ws_writes; /* raw writes: frames_sent / ws_writes per batch */
 };
 
 /* server.c */
@@ -330,6 +357,16 @@ uint32_t web__topic_bit(const char *name);
 /* rest.c */
 /* Answer a request whose route and body are known (http.c calls it). */
 void web__rest_dispatch(web_t *w, http_req_t *r);
+/* rest_audit.c: GET /api/v1/audit. */
+void web__rest_audit(web_t *w, http_req_t *r);
+/* util.c: the value of URL argument @p name ("limit=", URL-decoded by
+ * lws) into @p out: 1 found, 0 absent, -1 longer than @p cap - 1. */
+int web__url_arg(struct lws *wsi, const char *name, char *out, size_t cap);
+/* util.c: a plain decimal in [@p lo, @p hi] (no sign, no spaces) into
+ * *@p out: 0, or -1 (untouched). */
+int web__parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+/* rest_queue.c: GET /api/v1/queue, POST /api/v1/queue/{id}. */
+void web__rest_queue(web_t *w, http_req_t *r);
 
 /* panel.c: the control panel's static files. */
 /* Is @p path one of the panel's files? */

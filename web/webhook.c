@@ -9,37 +9,46 @@
  * 413, 400 malformed, 202 accepted, 202 duplicate (a redelivery, not
  * processed again). No secret configured: every delivery is a 401.
  *
- * The answer is queued first; the event is then handed on without
- * waiting for anyone:
- *   push                 -> a SCAN_REQUEST (WEB_MSG_SCAN) to the actor
- *                           "scanner" for the configured repository whose
- *                           github "owner/name" is the event's repository;
- *   issues labeled with  -> the task of that repository linked to the
- *   "ccm:approved"          issue (task.issue_number) goes to ready, as
- *                           the "run" action does (through the bridge and
- *                           the store actor, which checks the transition);
- *   anything else, or no matching repository, task or scanner: ignored.
+ * The answer is queued first (the payload is checked to be a JSON
+ * object, not parsed: gh_webhook_check); the raw delivery then goes, as a
+ * GH_MSG_DELIVERY message, to the actor registered as GHEV_NAME
+ * (actors/github/events.h), which persists the delivery id and turns
+ * pushes into rescans and issue / pull request events into task updates.
+ * A redelivery is found in memory or, after a restart, in the store's
+ * gh_deliveries database (one read, on a miss of the memory set).
  */
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
+#include "actors/github/events.h"
 #include "github/gh_webhook.h"
 #include "web/web_int.h"
 
-/* The label a human adds to approve a proposal (issue #5). */
-#define APPROVED_LABEL "ccm:approved"
 /* "sha256=" and 64 hex digits, plus room to notice a longer value. */
 #define SIGNATURE_MAX 80
 /* GitHub's delivery ids are GUIDs (36); gh_webhook refuses over 96. */
 #define DELIVERY_MAX 128
 #define EVENT_MAX 64
 
+_Static_assert(GHEV_MSG_SCAN == WEB_MSG_SCAN &&
+                   GHEV_MSG_COMMAND == WEB_MSG_COMMAND,
+               "the webhook handler sends what the control plane sends");
+
+/* Was @p id accepted before this process started? (the store's
+ * gh_deliveries; a store that cannot answer says no) */
+static bool accepted_before(void *arg, const char *id)
+{
+  return store_delivery_get(arg, id, NULL) == 0;
+}
+
 int web__webhook_init(web_t *w, const char *secret)
 {
   gh_webhook_config_t c;
   gh_webhook_config_defaults(&c);
   c.secret = secret;
+  c.was_accepted = w->store ? accepted_before : NULL;
+  c.was_accepted_arg = w->store;
   c.max_body = w->cfg.webhook_max_body;
   return gh_webhook_new(&c, &w->webhook) ? RT_ENOMEM : 0;
 }
@@ -91,83 +100,36 @@ static void answer_error(http_req_t *r, int status)
   web__http_error(r, &e);
 }
 
-static void answer_accepted(http_req_t *r, const gh_event_t *ev)
+static void answer_accepted(http_req_t *r, const gh_webhook_verdict_t *v)
 {
-  const char *status = ev->duplicate                   ? "duplicate"
-                       : ev->kind == GH_EVENT_IGNORED ? "ignored"
-                                                       : "accepted";
+  const char *status = v->duplicate                   ? "duplicate"
+                       : v->kind == GH_EVENT_IGNORED ? "ignored"
+                                                      : "accepted";
   web__http_json(r, 202,
                  json_pack("{s:s,s:s}", "status", status, "event",
-                           gh_event_kind_name(ev->kind)));
+                           gh_event_kind_name(v->kind)));
 }
 
 /* ------------------------------------------------------ handing it on */
 
-/* The configured repository whose github is @p full_name (GitHub treats
- * owner and name case-insensitively). */
-static const web_repo_t *repo_by_github(const web_t *w, const char *full_name)
+/* The raw delivery to the handler (actors/github/events.h), without
+ * waiting: it parses the payload there (off this thread), turns pushes
+ * into rescans and issue / pull request events into task updates, and
+ * persists the delivery id. No handler running, or a full mailbox: the
+ * delivery stays acknowledged, unprocessed (counted). */
+static void hand_on(web_t *w, const gh_webhook_delivery_t *d,
+                    const gh_webhook_verdict_t *v)
 {
-  for (size_t i = 0; full_name && i < w->cfg.n_repos; i++)
-    if (w->repos[i].github && strcasecmp(w->repos[i].github, full_name) == 0)
-      return &w->repos[i];
-  return NULL;
-}
-
-static void on_push(web_t *w, const web_repo_t *repo)
-{
-  json_t *args = json_pack("{s:s}", "repo", repo->id);
-  json_t *result = NULL;
-  web_err_t e;
-  /* No scanner, or a full mailbox: the next periodic scan catches up. */
-  if (args)
-    web__action_start(w, WEB_ACT_SCAN, NULL, args, WEB_OWNER_HOOK, NULL,
-                      NULL, &result, &e);
-  json_decref(result);
-  json_decref(args);
-}
-
-typedef struct issue_lookup {
-  uint32_t number;
-  char id[WEB__ID_MAX + 1];
-} issue_lookup_t;
-
-static int match_issue(const proto_task_t *t, void *arg)
-{
-  issue_lookup_t *q = arg;
-  if (t->issue_number != q->number || !t->id || strlen(t->id) > WEB__ID_MAX)
-    return 0;
-  strcpy(q->id, t->id);
-  return 1;
-}
-
-static void on_approved(web_t *w, const web_repo_t *repo, uint32_t number)
-{
-  issue_lookup_t q = {.number = number};
-  store_filter_t f = {.state = -1, .repo = repo->id};
-  store_task_foreach(w->store, &f, match_issue, &q);
-  if (!q.id[0])
-    return; /* no task is linked to that issue */
-  json_t *result = NULL;
-  web_err_t e;
-  /* A task that cannot become ready (running, done, ...) stays as is. */
-  web__action_start(w, WEB_ACT_RUN, q.id, NULL, WEB_OWNER_HOOK, NULL, NULL,
-                    &result, &e);
-  json_decref(result);
-}
-
-static void hand_on(web_t *w, const gh_event_t *ev)
-{
-  if (ev->duplicate)
+  if (v->duplicate)
     return;
-  const web_repo_t *repo = repo_by_github(w, ev->repo);
-  if (!repo)
-    return;
-  if (ev->kind == GH_EVENT_PUSH)
-    on_push(w, repo);
-  else if (ev->kind == GH_EVENT_ISSUES && ev->action && ev->label &&
-           ev->number && strcmp(ev->action, "labeled") == 0 &&
-           strcmp(ev->label, APPROVED_LABEL) == 0)
-    on_approved(w, repo, ev->number);
+  rt_actor_t *handler = NULL;
+  rt_msg_t *m = NULL;
+  if (rt_actor_lookup(w->rt, GHEV_NAME, &handler) != 0 ||
+      gh_delivery_msg(d, v->kind != GH_EVENT_IGNORED, &m) != 0 ||
+      rt_send(handler, &m) != 0)
+    w->webhook_unhandled++;
+  rt_msg_free(m);
+  rt_actor_release(handler);
 }
 
 void web__webhook_post(web_t *w, http_req_t *r)
@@ -181,13 +143,12 @@ void web__webhook_post(web_t *w, http_req_t *r)
                                  sizeof sig),
       .body = r->body.p,
       .len = r->body.len};
-  gh_event_t ev;
-  int status = gh_webhook_handle(w->webhook, &d, &ev);
+  gh_webhook_verdict_t v;
+  int status = gh_webhook_check(w->webhook, &d, &v);
   if (status != 202) {
     answer_error(r, status);
     return;
   }
-  answer_accepted(r, &ev); /* queued: written once this turn returns */
-  hand_on(w, &ev);
-  gh_event_fini(&ev);
+  answer_accepted(r, &v); /* queued: written once this turn returns */
+  hand_on(w, &d, &v);
 }

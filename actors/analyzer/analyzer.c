@@ -35,20 +35,24 @@ typedef struct pend {
   uint32_t batch;
 } pend_t;
 
-typedef struct done_wait {
-  struct done_wait *next;
-  rt_msg_t *msg;  /* the SCAN_DONE, kept */
-  int64_t before; /* tasks last seen before this were not seen by the scan */
-} done_wait_t;
-
 /* A scan in progress: when its first findings arrived. Tasks it sees get
  * a last_seen at or after that time; those of earlier scans of the same
- * repository have one before it (scans of one repository do not overlap). */
+ * repository have one before it (scans of one repository do not overlap).
+ * An incremental scan (its FILES messages say so) read only some files:
+ * stamp is the scanned_at of the records it wrote. */
 #define MAX_OPEN_SCANS 32
 typedef struct open_scan {
   char repo[128];
   int64_t started;
+  bool incremental;
+  int64_t stamp;
 } open_scan_t;
+
+typedef struct done_wait {
+  struct done_wait *next;
+  rt_msg_t *msg;  /* the SCAN_DONE, kept */
+  open_scan_t scan; /* started: tasks last seen before were not seen */
+} done_wait_t;
 
 typedef struct analyzer {
   const analyzer_opts_t *o;
@@ -63,31 +67,36 @@ typedef struct analyzer {
   open_scan_t open[MAX_OPEN_SCANS];
 } analyzer_t;
 
-static void note_scan(analyzer_t *a, const char *repo, int64_t now)
+static open_scan_t *note_scan(analyzer_t *a, const char *repo, int64_t now)
 {
   int free_slot = -1;
   for (int i = 0; i < MAX_OPEN_SCANS; i++) {
     if (a->open[i].repo[0] && !strcmp(a->open[i].repo, repo))
-      return;
+      return &a->open[i];
     if (!a->open[i].repo[0] && free_slot < 0)
       free_slot = i;
   }
-  if (free_slot >= 0) {
-    snprintf(a->open[free_slot].repo, sizeof a->open[free_slot].repo, "%s", repo);
-    a->open[free_slot].started = now;
-  }
+  if (free_slot < 0)
+    return NULL;
+  open_scan_t *o = &a->open[free_slot];
+  memset(o, 0, sizeof *o);
+  snprintf(o->repo, sizeof o->repo, "%s", repo);
+  o->started = now;
+  return o;
 }
 
-/* When the scan of @p repo began (and forget it); @p now if unknown. */
-static int64_t close_scan(analyzer_t *a, const char *repo, int64_t now)
+/* The scan of @p repo (and forget it); started = @p now if unknown. */
+static open_scan_t close_scan(analyzer_t *a, const char *repo, int64_t now)
 {
+  open_scan_t o = {.started = now};
   for (int i = 0; i < MAX_OPEN_SCANS; i++) {
     if (a->open[i].repo[0] && !strcmp(a->open[i].repo, repo)) {
+      o = a->open[i];
       a->open[i].repo[0] = '\0';
-      return a->open[i].started;
+      break;
     }
   }
-  return now;
+  return o;
 }
 
 static int64_t wall_ms(void)
@@ -317,6 +326,111 @@ static void analyze_batch(analyzer_t *a, int b, const void *data, size_t len)
   msgpack_unpacked_destroy(&u);
 }
 
+/* ---- file records (scans with a state store) ---- */
+
+static json_t *put_entry(const msgpack_object *e, int64_t stamp)
+{
+  const msgpack_object *f = e->via.array.ptr;
+  json_t *blame = f[5].type == MSGPACK_OBJECT_STR
+                      ? json_loadb(f[5].via.str.ptr, f[5].via.str.size, 0, NULL)
+                      : NULL;
+  return json_pack("[s#,I,I,I,I,s#,o]", f[0].via.str.ptr,
+                   (int)f[0].via.str.size, (json_int_t)f[1].via.u64,
+                   (json_int_t)f[2].via.i64, (json_int_t)stamp,
+                   (json_int_t)f[3].via.u64, f[4].via.str.ptr,
+                   (int)f[4].via.str.size, blame ? blame : json_null());
+}
+
+static bool entry_ok(const msgpack_object *e, uint32_t size)
+{
+  const msgpack_object *f = e->via.array.ptr;
+  if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != size ||
+      f[0].type != MSGPACK_OBJECT_STR)
+    return false;
+  return size == 1 ||
+         (f[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+          (f[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+           f[2].type == MSGPACK_OBJECT_NEGATIVE_INTEGER) &&
+          f[3].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+          f[4].type == MSGPACK_OBJECT_STR);
+}
+
+/* [repo, stamp, incremental, [entry...], state|nil] (scanner.h) as the
+ * store actor's "scan_files" args; NULL when it is not that. */
+static json_t *files_args(const msgpack_object *o, open_scan_t *scan_out)
+{
+  const msgpack_object *a = o->via.array.ptr;
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5 ||
+      a[0].type != MSGPACK_OBJECT_STR || a[0].via.str.size >= 128 ||
+      a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+      a[2].type != MSGPACK_OBJECT_BOOLEAN || a[3].type != MSGPACK_OBJECT_ARRAY)
+    return NULL;
+  int64_t stamp = (int64_t)a[1].via.u64;
+  json_t *put = json_array(), *del = json_array();
+  for (uint32_t i = 0; i < a[3].via.array.size; i++) {
+    const msgpack_object *e = &a[3].via.array.ptr[i];
+    if (entry_ok(e, 6))
+      json_array_append_new(put, put_entry(e, stamp));
+    else if (entry_ok(e, 1))
+      json_array_append_new(del, json_stringn(e->via.array.ptr[0].via.str.ptr,
+                                              e->via.array.ptr[0].via.str.size));
+  }
+  json_t *args = json_pack("{s:s#,s:o,s:o}", "repo", a[0].via.str.ptr,
+                           (int)a[0].via.str.size, "put", put, "del", del);
+  const msgpack_object *st = &a[4];
+  if (args && st->type == MSGPACK_OBJECT_ARRAY && st->via.array.size == 2 &&
+      st->via.array.ptr[0].type == MSGPACK_OBJECT_STR &&
+      st->via.array.ptr[1].type == MSGPACK_OBJECT_STR)
+    json_object_set_new(args, "state",
+                        json_pack("{s:s#,s:s#,s:I}", "commit",
+                                  st->via.array.ptr[0].via.str.ptr,
+                                  (int)st->via.array.ptr[0].via.str.size,
+                                  "settings", st->via.array.ptr[1].via.str.ptr,
+                                  (int)st->via.array.ptr[1].via.str.size,
+                                  "at", (json_int_t)stamp));
+  memset(scan_out, 0, sizeof *scan_out);
+  memcpy(scan_out->repo, a[0].via.str.ptr, a[0].via.str.size);
+  scan_out->incremental = a[2].via.boolean;
+  scan_out->stamp = stamp;
+  return args;
+}
+
+/* Write a FILES message's records as one store write of its own batch;
+ * the scanner is acknowledged when it is durable. */
+static void on_files(analyzer_t *a, rt_msg_t *msg)
+{
+  size_t len;
+  const void *data = rt_msg_data(msg, &len);
+  uint64_t scanner = rt_msg_sender(msg);
+  msgpack_unpacked u;
+  open_scan_t info;
+  json_t *args = NULL;
+  msgpack_unpacked_init(&u);
+  if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS)
+    args = files_args(&u.data, &info);
+  msgpack_unpacked_destroy(&u);
+  int b = args ? new_batch(a, scanner) : -1;
+  if (b >= 0) {
+    open_scan_t *o = note_scan(a, info.repo, wall_ms());
+    if (o) {
+      o->incremental = info.incremental;
+      o->stamp = info.stamp;
+    }
+    proto_msg_t m = {.type = PROTO_COMMAND};
+    m.u.command.action = (char *)"scan_files";
+    m.u.command.args = args;
+    write_msg(a, b, &m);
+  } else {
+    a->sum.failed_writes++;
+  }
+  json_decref(args);
+  if (b < 0 || a->batches[b].outstanding == 0) {
+    if (b >= 0)
+      a->batches[b].used = false;
+    ack_scanner(a, scanner);
+  }
+}
+
 static void on_findings(analyzer_t *a, rt_msg_t *msg)
 {
   size_t len;
@@ -341,10 +455,33 @@ static void on_findings(analyzer_t *a, rt_msg_t *msg)
 
 typedef struct resolve_scan {
   const char *repo;
-  int64_t before;
+  open_scan_t scan;
   char **ids;
   size_t n, cap;
+  analyzer_t *a;
 } resolve_scan_t;
+
+/* A duplicated-block task (its text is the scanner's, actors/scanner):
+ * only full scans look for those. */
+static bool is_duplicate(const proto_task_t *t)
+{
+  static const char prefix[] = "duplicated block of ";
+  return !strcmp(t->kind, "refactor") && t->text &&
+         !strncmp(t->text, prefix, sizeof prefix - 1);
+}
+
+/* Incremental scans: was the task's file read by this scan, or is it
+ * gone? (Otherwise it was unchanged: its tasks stand.) */
+static bool file_was_rescanned(const resolve_scan_t *r, const proto_task_t *t)
+{
+  store_file_t rec;
+  if (!t->loc.path)
+    return true;
+  int rc = store_file_get(r->a->o->store, r->repo, t->loc.path, &rec);
+  bool read = rc != 0 || rec.scanned_at == r->scan.stamp;
+  store_file_fini(&rec);
+  return read;
+}
 
 static bool scanned_kind(const char *kind)
 {
@@ -354,9 +491,11 @@ static bool scanned_kind(const char *kind)
 static int collect_stale(const proto_task_t *t, void *arg)
 {
   resolve_scan_t *r = arg;
-  if (!scanned_kind(t->kind) || t->last_seen >= r->before ||
+  if (!scanned_kind(t->kind) || t->last_seen >= r->scan.started ||
       t->state == PROTO_STATE_RESOLVED ||
       !proto_state_transition_ok(t->state, PROTO_STATE_RESOLVED))
+    return 0;
+  if (r->scan.incremental && (is_duplicate(t) || !file_was_rescanned(r, t)))
     return 0;
   if (r->n == r->cap) {
     size_t cap = r->cap ? r->cap * 2 : 64;
@@ -376,7 +515,8 @@ static void finish_done(analyzer_t *a);
 
 /* Runs when no write is outstanding: read the store, resolve what the
  * scan did not see, then report. */
-static void start_resolve(analyzer_t *a, rt_msg_t *done, int64_t before)
+static void start_resolve(analyzer_t *a, rt_msg_t *done,
+                          const open_scan_t *scan)
 {
   size_t len;
   const void *data = rt_msg_data(done, &len);
@@ -388,7 +528,7 @@ static void start_resolve(analyzer_t *a, rt_msg_t *done, int64_t before)
   }
   snprintf(a->sum.repo, sizeof a->sum.repo, "%s", d.u.scan_done.repo);
   if (!d.u.scan_done.error) {
-    resolve_scan_t r = {.repo = d.u.scan_done.repo, .before = before};
+    resolve_scan_t r = {.repo = d.u.scan_done.repo, .scan = *scan, .a = a};
     store_filter_t f = {.state = -1, .repo = d.u.scan_done.repo};
     store_task_foreach(a->o->store, &f, collect_stale, &r);
     int b = r.n ? new_batch(a, 0) : -1;
@@ -445,9 +585,9 @@ static void run_waiting_dones(analyzer_t *a)
     if (!a->dones)
       a->dones_tail = NULL;
     rt_msg_t *m = w->msg;
-    int64_t before = w->before;
+    open_scan_t scan = w->scan;
     free(w);
-    start_resolve(a, m, before);
+    start_resolve(a, m, &scan);
   }
 }
 
@@ -463,11 +603,12 @@ static void on_done(analyzer_t *a, rt_msg_t *msg)
   }
   w->next = NULL;
   w->msg = kept;
-  w->before = wall_ms();
+  memset(&w->scan, 0, sizeof w->scan);
+  w->scan.started = wall_ms();
   proto_msg_t d;
   const void *bytes = rt_msg_data(kept, &len);
   if (proto_msgpack_decode(bytes, len, &d, NULL, 0) == 0) {
-    w->before = close_scan(a, d.u.scan_done.repo, w->before);
+    w->scan = close_scan(a, d.u.scan_done.repo, w->scan.started);
     proto_msg_fini(&d);
   }
   if (a->dones_tail)
@@ -495,6 +636,17 @@ static void on_write_reply(analyzer_t *a, rt_msg_t *msg, bool timed_out)
   if (a->resolving && a->outstanding == 0)
     finish_done(a);
   run_waiting_dones(a);
+}
+
+/* Warnings and progress go on to the listener (`ccm scan --data` shows
+ * them), as they came. */
+static void forward_copy(analyzer_t *a, const rt_msg_t *msg)
+{
+  size_t len;
+  const void *data = rt_msg_data(msg, &len);
+  rt_msg_t *m = NULL;
+  if (a->o->done_to && rt_msg_new(rt_msg_type(msg), data, len, &m) == 0)
+    send_to_listener(a, &m);
 }
 
 /* ---- the actor ---- */
@@ -527,6 +679,9 @@ static void an_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
   case SCANNER_MSG_FINDINGS:
     on_findings(a, msg);
     break;
+  case SCANNER_MSG_FILES:
+    on_files(a, msg);
+    break;
   case PROTO_SCAN_DONE:
     on_done(a, msg);
     break;
@@ -538,6 +693,8 @@ static void an_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
     break;
   case SCANNER_MSG_WARNING:
   case PROTO_SCAN_PROGRESS:
+    forward_copy(a, msg);
+    break;
   default:
     break;
   }

@@ -14,11 +14,18 @@
  * At PROTO_SCAN_DONE (a scan without error) every task of that repository
  * of a kind the scan looks for (markers, refactor, secret) that the scan
  * did not see is moved to `resolved` ("finding gone"). A scan that failed
- * resolves nothing.
+ * resolves nothing. Scans with a state store (scanner.h) also send
+ * SCANNER_MSG_FILES: the analyzer writes those records (a store COMMAND
+ * "scan_files") in order with the findings and acknowledges them the same
+ * way. After an incremental scan only tasks of files it read again (their
+ * record carries this scan's stamp) or that are gone (no record) are
+ * resolved; tasks of unchanged files, and duplicated-block tasks (only
+ * full scans look for those), stay as they are.
  *
  * Listeners: done_to (optional) receives the PROTO_SCAN_DONE message once
  * the resolve pass has been written, with the counts of this scan in an
- * ANALYZER_MSG_SUMMARY ({repo, new, updated, resolved}) just before it.
+ * ANALYZER_MSG_SUMMARY ({repo, new, updated, resolved}) just before it;
+ * and a copy of each SCANNER_MSG_WARNING and PROTO_SCAN_PROGRESS.
  */
 #ifndef CCM_ACTORS_ANALYZER_H
 #define CCM_ACTORS_ANALYZER_H

@@ -20,6 +20,10 @@ typedef struct svc {
   rt_runtime_t *rt;
   bool running[SCAN_SERVICE_MAX_REPOS];
   bool again[SCAN_SERVICE_MAX_REPOS];
+  bool again_full[SCAN_SERVICE_MAX_REPOS];
+  unsigned since_full[SCAN_SERVICE_MAX_REPOS]; /* scans since a full one */
+  /* the running scan's settings: the repository's, full or not */
+  scanner_opts_t cur[SCAN_SERVICE_MAX_REPOS];
 } svc_t;
 
 static int repo_index(const svc_t *s, const char *repo)
@@ -31,13 +35,22 @@ static int repo_index(const svc_t *s, const char *repo)
   return -1;
 }
 
-static void start_scan(svc_t *s, int i)
+static void start_scan(svc_t *s, int i, bool full)
 {
   if (s->running[i]) {
     s->again[i] = true;
+    s->again_full[i] |= full;
     return;
   }
-  int rc = scanner_start(s->rt, &s->o->repos[i], s->o->analyzer);
+  /* incremental scans leave duplicated blocks as they were: refresh them
+   * now and then */
+  if (++s->since_full[i] >= SCAN_SERVICE_FULL_EVERY)
+    full = true;
+  if (full)
+    s->since_full[i] = 0;
+  s->cur[i] = s->o->repos[i];
+  s->cur[i].full = full;
+  int rc = scanner_start(s->rt, &s->cur[i], s->o->analyzer);
   if (rc != 0) {
     if (!s->o->quiet)
       fprintf(stderr, "ccm: scan of %s could not start: %s\n",
@@ -45,13 +58,13 @@ static void start_scan(svc_t *s, int i)
     return;
   }
   s->running[i] = true;
-  s->again[i] = false;
+  s->again[i] = s->again_full[i] = false;
 }
 
 static void scan_all(svc_t *s)
 {
   for (size_t i = 0; i < s->o->nrepos; i++)
-    start_scan(s, (int)i);
+    start_scan(s, (int)i, false);
 }
 
 /* A SCAN_REQUEST for one repository (unknown ids are ignored: the control
@@ -66,7 +79,7 @@ static void on_request(svc_t *s, rt_msg_t *msg)
   if (m.type == PROTO_SCAN_REQUEST) {
     int i = repo_index(s, m.u.scan_request.repo);
     if (i >= 0)
-      start_scan(s, i);
+      start_scan(s, i, m.u.scan_request.full);
   }
   proto_msg_fini(&m);
 }
@@ -102,7 +115,7 @@ static void on_done(svc_t *s, rt_msg_t *msg)
     return;
   s->running[i] = false;
   if (s->again[i])
-    start_scan(s, i);
+    start_scan(s, i, s->again_full[i]);
 }
 
 static int svc_start(rt_ctx_t *ctx, void *state, const void *arg)

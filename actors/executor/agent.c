@@ -291,6 +291,8 @@ char **exec_argv_build(const exec_preset_t *preset, const exec_budget_t *budget,
 {
   static const char *const claude_default[] = {
       "claude", "-p", "--output-format", "stream-json", "--verbose", NULL};
+  static const char *const claude_flow_default[] = {EXEC_CLAUDE_FLOW_COMMAND,
+                                                    NULL};
   const char *const *cmd = preset->command;
   argv_b_t a = {0};
   exec_vars_t none = {0};
@@ -298,6 +300,8 @@ char **exec_argv_build(const exec_preset_t *preset, const exec_budget_t *budget,
     vars = &none;
   if (!cmd && preset->kind == EXEC_AGENT_CLAUDE_CODE)
     cmd = claude_default;
+  if (!cmd && preset->kind == EXEC_AGENT_CLAUDE_FLOW)
+    cmd = claude_flow_default;
   if (!cmd || !cmd[0])
     return NULL;
   for (size_t i = 0; cmd[i]; i++)

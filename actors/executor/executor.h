@@ -15,7 +15,13 @@
  *      Claude Code's stream-json events (stream.h) to classify the outcome,
  *   5. commits what changed on the branch, checks the policy gate
  *      (gate.h), runs the repository's test command in the worktree,
- *   6. removes the worktree (the branch stays when it holds a commit).
+ *   6. with `publish` on for the repository, pushes ccm/<task-id> and
+ *      opens a pull request through the GitHub client actor (gh.h); the
+ *      task gets pr_url (the webhooks move it on when the PR is merged or
+ *      closed),
+ *   7. removes the worktree (the branch stays when it holds a commit).
+ * The github-mention preset runs no agent: it comments on the task's
+ * issue (addressed to its `mention`) and the task waits in review.
  * The executor then records the outcome: a transition running -> review
  * (success, gate and tests passed), -> failed (with the reason), or ->
  * ready (dry run, cancel, usage limit, retry of a transient failure), and
@@ -90,7 +96,26 @@ typedef enum exec_agent_kind {
   EXEC_AGENT_CLAUDE_CODE, /* stream-json; supervision flags added */
   EXEC_AGENT_COMMAND,     /* any CLI; judged by its exit status unless it
                              prints stream-json result lines */
+  EXEC_AGENT_CLAUDE_FLOW, /* claude-flow: a command template (default
+                             EXEC_CLAUDE_FLOW_COMMAND); judged like a
+                             command: a stream-json result line if it
+                             prints one, else its exit status; its JSON
+                             lines are counted and republished */
+  EXEC_AGENT_GITHUB_MENTION, /* no local agent: the prompt is posted as a
+                             comment on the task's issue, addressed to
+                             `mention` ("@claude"); the task then waits in
+                             `review` for the pull request, which the
+                             webhooks track */
 } exec_agent_kind_t;
+
+/* The claude-flow preset's default argv (the prompt file is named on the
+ * command line, the prompt text stays on stdin). */
+#define EXEC_CLAUDE_FLOW_COMMAND                                             \
+  "npx", "--yes", "claude-flow@alpha", "swarm",                              \
+      "Carry out the task described in {prompt_file} in this directory",    \
+      "--non-interactive", "--output-format", "stream-json"
+/* The github-mention preset's default mention. */
+#define EXEC_DEFAULT_MENTION "@claude"
 
 /* An agent preset (SPEC §3 agents.presets). Lists are NULL-terminated. */
 typedef struct exec_preset {
@@ -107,6 +132,8 @@ typedef struct exec_preset {
   const char *append_system_prompt;
   const char *const *allowed_tools;
   const char *const *disallowed_tools;
+  /* github-mention only: who the comment addresses; NULL: "@claude" */
+  const char *mention;
 } exec_preset_t;
 
 /* A repository the executor may work in. */
@@ -117,6 +144,14 @@ typedef struct exec_repo {
   const char *const *test_command; /* argv run in the worktree after the
                                       gate; NULL: none */
   unsigned concurrency;          /* runs at once in this repo; 0: no cap */
+  /* Publishing (off by default): after a run that passed the gate and the
+   * tests, push ccm/<task-id> to `remote` and open a pull request on
+   * `github` through the GitHub client (exec_config_t.github). */
+  const char *github;            /* "owner/name"; NULL: no pull requests
+                                    (and no github-mention) */
+  bool publish;                  /* push and open a pull request */
+  const char *remote;            /* git remote name or URL; NULL: origin */
+  bool draft;                    /* open pull requests as drafts */
 } exec_repo_t;
 
 typedef struct exec_budget {
@@ -158,6 +193,14 @@ typedef struct exec_config {
   bool keep_worktrees;           /* leave worktrees after runs */
   rt_actor_t *sink;              /* AGENT_OUTPUT and outcome EVENTs; NULL:
                                     none (a reference is kept) */
+  rt_actor_t *github;            /* GitHub client actor (github/gh.h) for
+                                    pull requests and mentions; NULL: none
+                                    (a reference is kept) */
+  const char *github_name;       /* without `github`: the registered name
+                                    of the client, looked up when a run
+                                    needs it ("github"); NULL: none */
+  unsigned github_timeout_ms;    /* one GitHub request, retries and rate-
+                                    limit holds included; 0: 10 min */
 } exec_config_t;
 
 /** Fill @p cfg with the defaults above (no presets, repos or data dir). */

@@ -13,6 +13,9 @@
  *                    | rt_fd_watch: stdout, stderr, pidfd of the child
  *                    | one-shot timer at the child's next deadline
  *                    +--> sink: AGENT_OUTPUT per line; EVENT per outcome
+ *                    +--> GitHub client (rt_request): create the pull
+ *                         request after a push (a blocking job), or the
+ *                         github-mention comment; answer or timeout back
  *
  * The pool actor (pool.c) owns the queue (FIFO of task ids with their
  * retry counts and not-before times), the count of starts in flight, the
@@ -71,6 +74,7 @@ typedef struct exec__run_spec {
   unsigned attempt;             /* 1 for the first run of this task */
   rt_actor_t *pool;             /* a reference */
   rt_actor_t *sink;             /* a reference, or NULL */
+  rt_actor_t *github;           /* a reference, or NULL (cfg.github) */
 } exec__run_spec_t;
 
 /** Spawn a run actor; it takes @p spec (also on failure: freed).

@@ -108,6 +108,7 @@ void exec__run_spec_free(exec__run_spec_t *spec)
   store_task_free(&spec->task);
   rt_actor_release(spec->pool);
   rt_actor_release(spec->sink);
+  rt_actor_release(spec->github);
   free(spec);
 }
 
@@ -153,7 +154,7 @@ typedef struct pool {
   exec_config_t cfg;
   const exec_preset_t *preset;
   rt_runtime_t *rt;
-  rt_actor_t *self, *store_actor, *sink;
+  rt_actor_t *self, *store_actor, *sink, *github;
   store_t *store;
   entry_t **e;
   size_t n, cap;
@@ -217,11 +218,14 @@ static entry_t *add_entry(pool_t *p, const char *id, const exec_repo_t *repo)
   return e;
 }
 
+/* The repository a task of @p id runs in: one with a local path (the
+ * github-mention preset needs none: it only comments on GitHub). */
 static const exec_repo_t *find_repo(const pool_t *p, const char *id)
 {
+  bool remote_only = p->preset->kind == EXEC_AGENT_GITHUB_MENTION;
   for (size_t i = 0; id && i < p->cfg.nrepos; i++)
     if (p->cfg.repos[i].id && strcmp(p->cfg.repos[i].id, id) == 0 &&
-        p->cfg.repos[i].path)
+        (p->cfg.repos[i].path || remote_only))
       return &p->cfg.repos[i];
   return NULL;
 }
@@ -480,6 +484,7 @@ static void start_run(rt_ctx_t *ctx, pool_t *p, entry_t *e)
   spec->attempt = spec->task.attempts;
   spec->pool = rt_actor_retain(p->self);
   spec->sink = p->sink ? rt_actor_retain(p->sink) : NULL;
+  spec->github = p->github ? rt_actor_retain(p->github) : NULL;
   int rc = exec__run_spawn(p->rt, spec, &e->run);
   if (rc) {
     char why[256];
@@ -578,6 +583,28 @@ static proto_state_t decide(pool_t *p, entry_t *e, json_t *o, char *why,
   return PROTO_STATE_FAILED;
 }
 
+/* A published run's pull request goes on the task (pr_url), written
+ * after the transition to @p to, so the webhooks can find the task by it
+ * (or by its branch ccm/<id>). The record is read now: fields others
+ * changed since the start are kept. */
+static void record_pr_url(rt_ctx_t *ctx, pool_t *p, const char *id,
+                          proto_state_t to, const char *pr_url)
+{
+  proto_task_t t;
+  if (!pr_url || store_task_get(p->store, id, &t) != 0)
+    return;
+  char *url = strdup(pr_url);
+  if (url) {
+    free(t.pr_url);
+    t.pr_url = url;
+    t.state = to; /* the transition ahead of this write in the queue */
+    t.updated_at = exec__wall_ms();
+    proto_msg_t m = {.type = PROTO_TASK, .u.task = t};
+    store_write(ctx, p, &m, P_PLAIN, id, NULL);
+  }
+  store_task_free(&t);
+}
+
 static void on_run_done(rt_ctx_t *ctx, pool_t *p, const rt_msg_t *msg)
 {
   size_t len = 0;
@@ -603,6 +630,8 @@ static void on_run_done(rt_ctx_t *ctx, pool_t *p, const rt_msg_t *msg)
   json_object_set_new(o, "state", json_string(proto_state_name(to)));
   json_object_set_new(o, "counted", json_boolean(counted));
   write_transition(ctx, p, e->id, PROTO_STATE_RUNNING, to, why, P_PLAIN);
+  record_pr_url(ctx, p, e->id, to,
+                json_string_value(json_object_get(o, "pr_url")));
   write_event(ctx, p, e->id, o);
   if (e->st != E_QUEUED)
     drop(p, e);
@@ -739,7 +768,7 @@ static int requeue_one(const proto_task_t *t, void *arg)
                    "requeued at start-up: ccm stopped during the run",
                    P_PLAIN);
   const exec_repo_t *repo = find_repo(s->p, t->repo);
-  if (!repo || exec__paths(s->p->cfg.data_dir, t->id, wt, sizeof wt, branch,
+  if (!repo || !repo->path || exec__paths(s->p->cfg.data_dir, t->id, wt, sizeof wt, branch,
                            sizeof branch, runs, sizeof runs) != 0)
     return 0;
   if (s->rec->n == s->cap) {
@@ -889,6 +918,7 @@ static int pool_start(rt_ctx_t *ctx, void *state, const void *arg)
   p->self = rt_self(ctx);
   p->store_actor = rt_actor_retain(init->store_actor);
   p->sink = init->sink ? rt_actor_retain(init->sink) : NULL;
+  p->github = init->github ? rt_actor_retain(init->github) : NULL;
   rt_msg_t *m = NULL;
   int rc = rt_msg_new(EXEC__MSG_BEGIN, NULL, 0, &m);
   if (!rc)
@@ -896,6 +926,7 @@ static int pool_start(rt_ctx_t *ctx, void *state, const void *arg)
   if (rc) {
     rt_actor_release(p->store_actor);
     rt_actor_release(p->sink);
+    rt_actor_release(p->github);
   }
   return rc;
 }
@@ -915,6 +946,7 @@ static void pool_stop(rt_ctx_t *ctx, void *state)
   free(p->p);
   rt_actor_release(p->store_actor);
   rt_actor_release(p->sink);
+  rt_actor_release(p->github);
   memset(p, 0, sizeof *p);
 }
 
@@ -933,7 +965,8 @@ int exec_spawn(rt_runtime_t *rt, const exec_config_t *cfg, store_t *store,
   if (!rt || !cfg || !cfg->data_dir || !store || !store_actor)
     return EXEC_EINVAL;
   pool_t init = {.cfg = *cfg, .store = store, .store_actor = store_actor,
-                 .sink = cfg->sink, .preset = pick_preset(cfg)};
+                 .sink = cfg->sink, .github = cfg->github,
+                 .preset = pick_preset(cfg)};
   if (!init.preset)
     return EXEC_EPRESET;
   rt_spawn_opts_t o = {.name = name};

@@ -6,9 +6,13 @@
  *   AGENT     the agent process: pipes and pidfd watched, deadline timer
  *   FINALIZE  blocking job: commit on the branch, numstat against the base
  *   TEST      the repository's test command, supervised like the agent
+ *   PUBLISH   (publish on, change accepted) blocking job: push the branch;
+ *             then a request to the GitHub client: open the pull request
  *   CLEANUP   blocking job: remove the worktree (and an empty branch)
  * then EXEC__MSG_RUN_DONE goes to the pool with the outcome as JSON and
- * the actor stops. A cancel kills the process of the current phase; a
+ * the actor stops. The github-mention preset has one phase instead,
+ * DELEGATE: a request to the GitHub client that comments on the task's
+ * issue (no worktree, no process). A cancel kills the process of the current phase; a
  * setup failure skips to CLEANUP. Stopping early (shutdown) kills the
  * process group and leaves the worktree for the restart clean-up.
  */
@@ -16,6 +20,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +30,11 @@
 
 #include "actors/executor/agent.h"
 #include "actors/executor/executor_int.h"
+#include "actors/executor/publish.h"
 #include "actors/executor/stream.h"
 #include "actors/executor/worktree.h"
 #include "runtime/io.h"
+#include "github/gh_ops.h"
 #include "runtime/timer.h"
 
 /* Without a pidfd the child's exit is polled this often. */
@@ -35,15 +42,21 @@
 #define DEFAULT_WALL_S 1800u
 #define DEFAULT_IDLE_MS 600000u
 #define DEFAULT_TEST_MS 600000u
+#define DEFAULT_GITHUB_MS 600000u
 
-typedef enum phase { PH_PREPARE, PH_AGENT, PH_FINALIZE, PH_TEST, PH_CLEANUP } phase_t;
-typedef enum job_kind { JOB_PREPARE, JOB_FINALIZE, JOB_CLEANUP } job_kind_t;
+typedef enum phase {
+  PH_PREPARE, PH_AGENT, PH_FINALIZE, PH_TEST, PH_PUBLISH, PH_CLEANUP,
+  PH_DELEGATE
+} phase_t;
+typedef enum job_kind { JOB_PREPARE, JOB_FINALIZE, JOB_PUSH, JOB_CLEANUP } job_kind_t;
 
 /* A blocking job's record: inputs copied, outputs written by the job. */
 typedef struct run_job {
   atomic_int refs; /* the job and the actor */
   job_kind_t kind;
   char *repo, *base, *dir, *branch, *runs, *prompt_path, *prompt, *message;
+  char *remote;        /* push: the remote (NULL: origin) */
+  char base_name[256]; /* push: the branch a pull request targets */
   char base_sha[EXEC_SHA_MAX];
   char log_out[PATH_MAX], log_err[PATH_MAX];
   bool delete_branch;
@@ -82,6 +95,8 @@ typedef struct run {
   exec_class_t cls;
   char reason[1024];
   json_t *out; /* the outcome under construction */
+  json_t *publish; /* the outcome's "publish" object while publishing */
+  uint64_t gh_corr; /* the GitHub request in flight, 0 none */
 } run_t;
 
 /* ------------------------------------------------------------------ jobs */
@@ -92,6 +107,7 @@ static void job_release(run_job_t *j)
     return;
   free(j->repo), free(j->base), free(j->dir), free(j->branch);
   free(j->runs), free(j->prompt_path), free(j->prompt), free(j->message);
+  free(j->remote);
   for (int i = 0; i < 2; i++)
     if (j->log_fd[i] >= 0)
       close(j->log_fd[i]);
@@ -165,6 +181,10 @@ static void job_fn(void *arg, rt_msg_t **result)
     j->rc = exec_wt_commit(j->dir, j->message, j->base_sha, &j->changes,
                            j->err, sizeof j->err);
     break;
+  case JOB_PUSH:
+    j->rc = exec_wt_push(j->repo, j->remote, j->branch, j->base, j->base_name,
+                         sizeof j->base_name, j->err, sizeof j->err);
+    break;
   case JOB_CLEANUP:
     if (!j->keep)
       j->rc = exec_wt_remove(j->repo, j->dir,
@@ -204,6 +224,7 @@ static run_job_t *job_new(run_t *r, job_kind_t kind)
 
 static void submit(rt_ctx_t *ctx, run_t *r, run_job_t *j);
 static void finish(rt_ctx_t *ctx, run_t *r);
+static void after_verdict(rt_ctx_t *ctx, run_t *r);
 static void run_release(run_t *r, bool keep_spec);
 
 /* ------------------------------------------------------------- outcome */
@@ -548,6 +569,284 @@ static bool judge_success(run_t *r)
   return false;
 }
 
+/* ----------------------------------------------------------- publishing */
+
+/* A branch without a commit of its own is of no use: deleted at clean-up,
+ * never pushed. */
+static bool branch_has_commit(const run_t *r)
+{
+  return r->have_changes && strcmp(r->changes.head, r->base_sha) != 0;
+}
+
+static void cleanup(rt_ctx_t *ctx, run_t *r)
+{
+  run_job_t *c = job_new(r, JOB_CLEANUP);
+  if (c)
+    c->delete_branch = !branch_has_commit(r);
+  r->phase = PH_CLEANUP;
+  submit(ctx, r, c);
+}
+
+/* Append "; <text>" to the history sentence. */
+__attribute__((format(printf, 2, 3)))
+static void reason_add(run_t *r, const char *fmt, ...)
+{
+  size_t used = strlen(r->reason);
+  if (used + 3 >= sizeof r->reason)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  snprintf(r->reason + used, sizeof r->reason - used, "; ");
+  vsnprintf(r->reason + used + 2, sizeof r->reason - used - 2, fmt, ap);
+  va_end(ap);
+}
+
+/* Publishing stopped at @p why: record it, the change stays on the local
+ * branch (the task still goes to review, saying so). */
+static void publish_failed(rt_ctx_t *ctx, run_t *r, const char *why)
+{
+  set_str(r->publish, "error", why);
+  reason_add(r, "not published: %.700s", why);
+  cleanup(ctx, r);
+}
+
+/* After the gate and the tests: publish an accepted change, or clean up. */
+static void after_verdict(rt_ctx_t *ctx, run_t *r)
+{
+  const exec_repo_t *repo = r->spec->repo;
+  if (!repo->publish || !json_is_true(json_object_get(r->out, "ok"))) {
+    cleanup(ctx, r);
+    return;
+  }
+  r->publish = json_object();
+  json_object_set_new(r->out, "publish", r->publish); /* r->out owns it */
+  set_str(r->publish, "remote", repo->remote ? repo->remote : "origin");
+  json_object_set_new(r->publish, "pushed", json_false());
+  if (!branch_has_commit(r)) {
+    publish_failed(ctx, r, "nothing to publish: the branch has no commit "
+                           "of its own");
+    return;
+  }
+  run_job_t *j = job_new(r, JOB_PUSH);
+  if (j)
+    j->remote = dup_or_null(repo->remote);
+  r->phase = PH_PUBLISH;
+  submit(ctx, r, j);
+}
+
+/* The GitHub client: the configured actor, else the one registered under
+ * cfg.github_name now (it may start after the executor); NULL: none. */
+static rt_actor_t *github_client(run_t *r)
+{
+  exec__run_spec_t *s = r->spec;
+  rt_actor_t *gh = NULL;
+  if (!s->github && s->cfg.github_name &&
+      rt_actor_lookup(r->rt, s->cfg.github_name, &gh) == 0)
+    s->github = gh; /* the spec holds the reference */
+  return s->github;
+}
+
+/* Send @p op to the GitHub client as a request; the answer comes back as
+ * GH_MSG_RESPONSE (or RT_MSG_TIMEOUT) with r->gh_corr. */
+static int github_send(rt_ctx_t *ctx, run_t *r, const gh_op_t *op)
+{
+  rt_msg_t *m = NULL;
+  uint32_t timeout = r->spec->cfg.github_timeout_ms
+                         ? r->spec->cfg.github_timeout_ms
+                         : DEFAULT_GITHUB_MS;
+  int rc = gh_request_msg(&op->req, &m);
+  if (!rc)
+    rc = rt_request(ctx, r->spec->github, &m, timeout, &r->gh_corr);
+  return rc;
+}
+
+static void on_pushed(rt_ctx_t *ctx, run_t *r, run_job_t *j)
+{
+  const exec_repo_t *repo = r->spec->repo;
+  if (j->rc) {
+    publish_failed(ctx, r, j->err);
+    return;
+  }
+  json_object_set_new(r->publish, "pushed", json_true());
+  set_str(r->publish, "base", j->base_name);
+  reason_add(r, "pushed %s to %s", r->branch,
+             repo->remote ? repo->remote : "origin");
+  if (!repo->github || !github_client(r)) {
+    publish_failed(ctx, r, repo->github ? "no GitHub client to open the pull "
+                                          "request with (github.token_env "
+                                          "unset?)"
+                                        : "no GitHub repository configured "
+                                          "for a pull request");
+    return;
+  }
+  if (!j->base_name[0]) {
+    publish_failed(ctx, r, "no base branch for the pull request (HEAD is "
+                           "detached and no base branch is configured)");
+    return;
+  }
+  char *title = exec_pr_title(&r->spec->task);
+  char *body = exec_pr_body(&r->spec->task, r->out);
+  gh_op_t op = {0};
+  int rc = title && body ? gh_op_create_pull(&op, repo->github, title,
+                                             r->branch, j->base_name, body,
+                                             repo->draft)
+                         : GH_ENOMEM;
+  if (!rc)
+    rc = github_send(ctx, r, &op);
+  gh_op_fini(&op);
+  free(title);
+  free(body);
+  if (rc) {
+    char why[256];
+    snprintf(why, sizeof why, "cannot ask for the pull request: %s",
+             gh_strerror(rc));
+    publish_failed(ctx, r, why);
+  }
+}
+
+static void on_pull_answer(rt_ctx_t *ctx, run_t *r, const gh_response_t *g)
+{
+  gh_pull_t pr = {0};
+  if (g->rc == 0 && gh_pull_parse(g->body, g->len, &pr) == 0 && pr.html_url) {
+    set_str(r->publish, "pr_url", pr.html_url);
+    set_str(r->out, "pr_url", pr.html_url);
+    json_object_set_new(r->publish, "pr_number", json_integer(pr.number));
+    reason_add(r, "pull request %s", pr.html_url);
+    gh_pull_fini(&pr);
+    cleanup(ctx, r);
+    return;
+  }
+  gh_pull_fini(&pr);
+  char why[768];
+  snprintf(why, sizeof why, "the pull request was not opened: %.600s",
+           g->rc ? (g->error ? g->error : gh_strerror(g->rc))
+                 : "GitHub's answer has no html_url");
+  publish_failed(ctx, r, why);
+}
+
+/* --------------------------------------------------------- github-mention */
+
+/* Where the mention goes, or NULL with @p why filled. */
+static bool mention_target(run_t *r, char *why, size_t wlen)
+{
+  const exec__run_spec_t *s = r->spec;
+  if (!s->repo->github)
+    snprintf(why, wlen, "github-mention needs the repository's GitHub name "
+                        "(repos[].github)");
+  else if (!s->task.issue_number)
+    snprintf(why, wlen, "github-mention needs an issue to comment on: task %s "
+                        "has no issue number", s->task.id);
+  else if (!s->cfg.dry_run && !github_client(r))
+    snprintf(why, wlen, "github-mention needs a GitHub client (github.*; "
+                        "github.token_env unset?)");
+  else
+    return true;
+  return false;
+}
+
+static void mention_failed(rt_ctx_t *ctx, run_t *r, const char *why)
+{
+  r->setup_failed = true; /* never retried: a retry could comment twice */
+  r->cls = EXEC_CLASS_ERROR;
+  snprintf(r->reason, sizeof r->reason, "%.1000s", why);
+  finish(ctx, r);
+}
+
+/* The github-mention preset: comment on the task's issue, then the task
+ * waits (in review) for the pull request the webhooks will report. */
+static void delegate(rt_ctx_t *ctx, run_t *r)
+{
+  const exec__run_spec_t *s = r->spec;
+  const proto_task_t *t = &s->task;
+  const char *mention = s->preset->mention ? s->preset->mention
+                                           : EXEC_DEFAULT_MENTION;
+  char why[512], where[256];
+  r->phase = PH_DELEGATE;
+  if (!mention_target(r, why, sizeof why)) {
+    mention_failed(ctx, r, why);
+    return;
+  }
+  snprintf(where, sizeof where, "%s#%" PRIu32, s->repo->github,
+           t->issue_number);
+  json_object_set_new(r->out, "command",
+                      json_pack("[s s s]", "github-mention", mention, where));
+  exec_vars_t v = {.branch = r->branch};
+  char *prompt = exec_prompt_render(exec_prompt_template(&s->cfg, t->kind), t,
+                                    &v);
+  char *body = prompt ? exec_mention_body(mention, prompt, t, r->branch) : NULL;
+  free(prompt);
+  gh_op_t op = {0};
+  int rc = body ? 0 : GH_ENOMEM;
+  if (!rc && s->cfg.dry_run) {
+    json_object_set_new(r->out, "dry_run", json_true());
+    snprintf(r->reason, sizeof r->reason,
+             "dry run: would comment on %s: %.700s", where, body);
+    free(body);
+    finish(ctx, r);
+    return;
+  }
+  if (!rc)
+    rc = gh_op_comment(&op, s->repo->github, t->issue_number, body);
+  if (!rc)
+    rc = github_send(ctx, r, &op);
+  gh_op_fini(&op);
+  free(body);
+  if (rc) {
+    snprintf(why, sizeof why, "cannot post the mention on %s: %s", where,
+             gh_strerror(rc));
+    mention_failed(ctx, r, why);
+  }
+}
+
+static void on_comment_answer(rt_ctx_t *ctx, run_t *r, const gh_response_t *g)
+{
+  const exec__run_spec_t *s = r->spec;
+  const char *mention = s->preset->mention ? s->preset->mention
+                                           : EXEC_DEFAULT_MENTION;
+  char url[512], why[768];
+  int64_t id = 0;
+  if (g->rc != 0 || exec_comment_parse(g->body, g->len, url, sizeof url,
+                                       &id) != 0) {
+    snprintf(why, sizeof why, "the mention was not posted on %s#%" PRIu32
+             ": %.600s", s->repo->github, s->task.issue_number,
+             g->rc ? (g->error ? g->error : gh_strerror(g->rc))
+                   : "GitHub's answer is not a comment");
+    mention_failed(ctx, r, why);
+    return;
+  }
+  r->cls = EXEC_CLASS_DELEGATED;
+  json_object_set_new(r->out, "ok", json_true());
+  json_object_set_new(r->out, "comment", json_pack("{ss sI}", "url", url,
+                                                   "id", (json_int_t)id));
+  snprintf(r->reason, sizeof r->reason,
+           "waiting for %s: delegated on %s#%" PRIu32 " (%s); the pull "
+           "request from %s is tracked by webhooks", mention,
+           s->repo->github, s->task.issue_number, url[0] ? url : "comment",
+           r->branch);
+  finish(ctx, r);
+}
+
+/* The GitHub client answered (or the request timed out: @p timed_out). */
+static void on_github(rt_ctx_t *ctx, run_t *r, const rt_msg_t *m,
+                      bool timed_out)
+{
+  if (!r->gh_corr || rt_msg_corr(m) != r->gh_corr)
+    return;
+  r->gh_corr = 0;
+  gh_response_t g = {0};
+  if (timed_out) {
+    g.rc = GH_ETIMEDOUT;
+    g.error = strdup("no answer from the GitHub client in time");
+  } else if (gh_response_decode(m, &g) != 0) {
+    g.rc = GH_EPROTO;
+  }
+  if (r->phase == PH_PUBLISH)
+    on_pull_answer(ctx, r, &g);
+  else if (r->phase == PH_DELEGATE)
+    on_comment_answer(ctx, r, &g);
+  gh_response_fini(&g);
+}
+
 static void on_finalized(rt_ctx_t *ctx, run_t *r, run_job_t *j)
 {
   if (j->rc) {
@@ -564,12 +863,7 @@ static void on_finalized(rt_ctx_t *ctx, run_t *r, run_job_t *j)
     snprintf(r->reason, sizeof r->reason,
              "the agent succeeded but its changes could not be committed: "
              "%.800s", j->err);
-  run_job_t *c = job_new(r, JOB_CLEANUP);
-  if (c) /* a branch without a commit of its own is of no use */
-    c->delete_branch = !r->have_changes ||
-                       strcmp(r->changes.head, r->base_sha) == 0;
-  r->phase = PH_CLEANUP;
-  submit(ctx, r, c);
+  after_verdict(ctx, r);
 }
 
 static void agent_finished(rt_ctx_t *ctx, run_t *r)
@@ -618,9 +912,7 @@ static void tests_finished(rt_ctx_t *ctx, run_t *r)
   }
   stop_process(r);
   r->testing = false;
-  run_job_t *c = job_new(r, JOB_CLEANUP);
-  r->phase = PH_CLEANUP;
-  submit(ctx, r, c);
+  after_verdict(ctx, r);
 }
 
 static void check_finished(rt_ctx_t *ctx, run_t *r)
@@ -695,6 +987,9 @@ static void on_job(rt_ctx_t *ctx, run_t *r, const rt_msg_t *m)
   case JOB_FINALIZE:
     on_finalized(ctx, r, j);
     break;
+  case JOB_PUSH:
+    on_pushed(ctx, r, j);
+    break;
   case JOB_CLEANUP:
     if (j->rc)
       set_str(r->out, "cleanup_error", j->err);
@@ -747,6 +1042,10 @@ static void finish(rt_ctx_t *ctx, run_t *r)
 
 static void on_begin(rt_ctx_t *ctx, run_t *r)
 {
+  if (r->spec->preset->kind == EXEC_AGENT_GITHUB_MENTION) {
+    delegate(ctx, r);
+    return;
+  }
   exec_vars_t v = {.branch = r->branch, .worktree = r->wt,
                    .prompt_file = r->prompt_path, .session_id = r->session_id};
   const proto_task_t *t = &r->spec->task;
@@ -794,6 +1093,12 @@ static void run_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
     break;
   case EXEC__MSG_RUN_CANCEL:
     on_cancel(ctx, r);
+    break;
+  case GH_MSG_RESPONSE:
+    on_github(ctx, r, msg, false);
+    break;
+  case RT_MSG_TIMEOUT:
+    on_github(ctx, r, msg, true);
     break;
   default:
     break;

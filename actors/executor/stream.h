@@ -38,7 +38,8 @@
   XX(STALL, "stall", true)                                                 \
   XX(TIMEOUT, "timeout", false)                                            \
   XX(CRASH, "crash", true)                                                 \
-  XX(CANCELLED, "cancelled", false)
+  XX(CANCELLED, "cancelled", false)                                        \
+  XX(DELEGATED, "delegated", false) /* github-mention: handed over */
 
 typedef enum exec_class {
 #define EXEC_CLASS_ENUM(name, str, transient) EXEC_CLASS_##name,

@@ -106,6 +106,51 @@ static int head_sha(const char *dir, char sha[EXEC_SHA_MAX], char *err,
   return rc;
 }
 
+/* The first line of a small file, without its newline. */
+static bool read_line_of(const char *path, char *out, size_t cap)
+{
+  FILE *f = fopen(path, "re");
+  if (!f)
+    return false;
+  bool ok = fgets(out, (int)cap, f) != NULL;
+  fclose(f);
+  if (ok)
+    out[strcspn(out, "\r\n")] = '\0';
+  return ok && out[0];
+}
+
+/* The commit a fresh worktree's new branch points at, read from git's
+ * files instead of a `git rev-parse` process: <dir>/.git names the
+ * worktree's git dir, its HEAD the branch, its commondir the repository's
+ * git dir, where `worktree add -b` just wrote the branch as a loose ref.
+ * False whenever anything differs from that (the caller asks git). */
+static bool fresh_branch_sha(const char *dir, char sha[EXEC_SHA_MAX])
+{
+  char path[4096], gitdir[2048], head[1024], common[2048];
+  snprintf(path, sizeof path, "%s/.git", dir);
+  if (!read_line_of(path, gitdir, sizeof gitdir) ||
+      strncmp(gitdir, "gitdir: ", 8) != 0 || gitdir[8] != '/')
+    return false;
+  memmove(gitdir, gitdir + 8, strlen(gitdir + 8) + 1);
+  snprintf(path, sizeof path, "%s/HEAD", gitdir);
+  if (!read_line_of(path, head, sizeof head) || strncmp(head, "ref: ", 5))
+    return false;
+  snprintf(path, sizeof path, "%s/commondir", gitdir);
+  if (!read_line_of(path, common, sizeof common))
+    return false;
+  int n = common[0] == '/'
+              ? snprintf(path, sizeof path, "%s/%s", common, head + 5)
+              : snprintf(path, sizeof path, "%s/%s/%s", gitdir, common,
+                         head + 5);
+  char line[64];
+  if (n < 0 || (size_t)n >= sizeof path ||
+      !read_line_of(path, line, sizeof line) || strlen(line) != 40 ||
+      strspn(line, "0123456789abcdef") != 40)
+    return false;
+  memcpy(sha, line, 41);
+  return true;
+}
+
 /* ------------------------------------------------------------ directories */
 
 static bool exists(const char *path)
@@ -156,24 +201,37 @@ static bool branch_exists(const char *repo, const char *branch)
   return git(repo, args, NULL, NULL, 0) == 0;
 }
 
+/* Each git command is a process (milliseconds on a loaded machine), so
+ * the usual path runs as few as it can: `worktree remove` drops the
+ * worktree's record itself, and a prune is needed only when it failed or
+ * the directory was already gone (a record may be left); a branch is
+ * deleted without asking first whether it exists. */
 static int remove_locked(const char *repo, const char *dir, const char *branch,
                          char *err, size_t errlen)
 {
   int rc = 0;
+  bool removed = false;
   if (exists(dir)) {
     const char *rm[] = {"worktree", "remove", "--force", "--force", dir, NULL};
-    git(repo, rm, NULL, NULL, 0); /* fails for a directory git forgot */
+    /* fails for a directory git forgot */
+    removed = git(repo, rm, NULL, NULL, 0) == 0 && !exists(dir);
     if (exists(dir) && (rc = rm_tree(dir)) != 0) {
       set_err(err, errlen, "cannot delete %s: %s", dir, strerror(-rc));
       return rc;
     }
   }
   const char *prune[] = {"worktree", "prune", NULL};
-  rc = git(repo, prune, NULL, err, errlen);
-  if (rc || !branch || !branch_exists(repo, branch))
+  if (!removed && (rc = git(repo, prune, NULL, err, errlen)) != 0)
     return rc;
-  const char *del[] = {"branch", "-D", branch, NULL};
-  return git(repo, del, NULL, err, errlen);
+  if (!branch)
+    return 0;
+  const char *del[] = {"branch", "-D", "-q", branch, NULL};
+  rc = git(repo, del, NULL, err, errlen);
+  if (rc && !branch_exists(repo, branch))
+    rc = 0; /* there was none: "branch not found" */
+  if (!rc && err && errlen)
+    err[0] = '\0';
+  return rc;
 }
 
 int exec_wt_remove(const char *repo, const char *dir, const char *branch,
@@ -190,17 +248,27 @@ int exec_wt_create(const char *repo, const char *base, const char *dir,
                    char *err, size_t errlen)
 {
   base_sha[0] = '\0';
-  pthread_mutex_lock(&worktree_list_lock);
-  int rc = remove_locked(repo, dir, branch, err, errlen);
-  if (!rc && (rc = mkdir_parents(dir)) != 0)
-    set_err(err, errlen, "cannot make the parents of %s: %s", dir,
-            strerror(-rc));
   const char *add[] = {"worktree", "add", "-q", "-b", branch, dir,
                        base ? base : "HEAD", NULL};
-  if (!rc)
-    rc = git(repo, add, NULL, err, errlen);
+  pthread_mutex_lock(&worktree_list_lock);
+  int rc = mkdir_parents(dir);
+  if (rc) {
+    set_err(err, errlen, "cannot make the parents of %s: %s", dir,
+            strerror(-rc));
+    pthread_mutex_unlock(&worktree_list_lock);
+    return rc;
+  }
+  /* The usual case is a first attempt: nothing to remove, one command.
+   * Anything left by an earlier attempt (directory, record, branch) makes
+   * the add fail, and is removed before the one retry. */
+  rc = exists(dir) ? 1 : git(repo, add, NULL, NULL, 0);
+  if (rc) {
+    rc = remove_locked(repo, dir, branch, err, errlen);
+    if (!rc)
+      rc = git(repo, add, NULL, err, errlen);
+  }
   pthread_mutex_unlock(&worktree_list_lock);
-  if (!rc)
+  if (!rc && !fresh_branch_sha(dir, base_sha))
     rc = head_sha(dir, base_sha, err, errlen);
   return rc;
 }
@@ -263,12 +331,13 @@ static int parse_numstat(const outbuf_t *o, exec_changes_t *c)
   return 0;
 }
 
-/* Stage everything; commit when anything is staged. */
+/* Stage everything; commit when anything is staged. `git commit` with
+ * nothing staged exits 1 and says "nothing to commit" on stdout (LC_ALL=C
+ * keeps the words), which saves a `git diff --cached --quiet` per run. */
 static int commit_all(const char *dir, const char *message, bool *made,
                       char *err, size_t errlen)
 {
   const char *add[] = {"add", "-A", NULL};
-  const char *quiet[] = {"diff", "--cached", "--quiet", NULL};
   const char *commit[] = {"-c", "user.name=ccm", "-c",
                           "user.email=ccm@localhost", "commit", "-q",
                           "--no-verify", "-m", message, NULL};
@@ -276,15 +345,16 @@ static int commit_all(const char *dir, const char *message, bool *made,
   int rc = git(dir, add, NULL, err, errlen);
   if (rc)
     return rc;
-  rc = git(dir, quiet, NULL, NULL, 0);
-  if (rc == 0)
-    return 0; /* nothing staged */
-  if (rc != 1) {
-    set_err(err, errlen, "git diff --cached failed with status %d", rc);
-    return rc;
-  }
-  rc = git(dir, commit, NULL, err, errlen);
-  *made = rc == 0;
+  outbuf_t o = {0};
+  rc = git(dir, commit, &o, err, errlen);
+  if (rc == 1 && o.data && (strstr(o.data, "nothing to commit") ||
+                            strstr(o.data, "nothing added to commit")))
+    rc = 0; /* nothing staged */
+  else
+    *made = rc == 0;
+  if (!rc && err && errlen)
+    err[0] = '\0';
+  free(o.data);
   return rc;
 }
 
@@ -310,5 +380,47 @@ int exec_wt_commit(const char *dir, const char *message, const char *base_sha,
   free(o.data);
   if (rc)
     exec_changes_fini(out);
+  return rc;
+}
+
+/* ----------------------------------------------------------------- push */
+
+/* The branch a pull request targets: @p base if it names a local branch,
+ * else the one HEAD is on. */
+static void base_branch(const char *repo, const char *base, char *out,
+                        size_t len)
+{
+  outbuf_t o = {0};
+  out[0] = '\0';
+  if (base && branch_exists(repo, base)) {
+    snprintf(out, len, "%s", base);
+    return;
+  }
+  const char *sym[] = {"symbolic-ref", "--quiet", "--short", "HEAD", NULL};
+  if (git(repo, sym, &o, NULL, 0) == 0 && o.data)
+    snprintf(out, len, "%.*s", (int)strcspn(o.data, "\r\n"), o.data);
+  free(o.data);
+}
+
+int exec_wt_push(const char *repo, const char *remote, const char *branch,
+                 const char *base, char *base_name, size_t base_len,
+                 char *err, size_t errlen)
+{
+  char refspec[600];
+  if (snprintf(refspec, sizeof refspec, "+refs/heads/%s:refs/heads/%s",
+               branch, branch) >= (int)sizeof refspec) {
+    set_err(err, errlen, "branch name too long: %s", branch);
+    return -ENAMETOOLONG;
+  }
+  base_branch(repo, base, base_name, base_len);
+  const char *push[] = {"push", "--porcelain", "--quiet",
+                        remote ? remote : "origin", refspec, NULL};
+  int rc = git(repo, push, NULL, err, errlen);
+  if (rc && err && errlen) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", err);
+    set_err(err, errlen, "git push %s %s failed (status %d): %s",
+            remote ? remote : "origin", branch, rc, why);
+  }
   return rc;
 }

@@ -77,4 +77,19 @@ int exec_wt_commit(const char *dir, const char *message, const char *base_sha,
 
 void exec_changes_fini(exec_changes_t *c);
 
+/**
+ * Publish @p branch: `git push --porcelain <remote> +refs/heads/<branch>:
+ * refs/heads/<branch>` from @p repo (the branch is ccm's own, so a retry's
+ * new commit replaces an older attempt's), with hooks off and no terminal
+ * prompts (credentials come from the user's git set-up). Also names the
+ * branch a pull request should target: @p base when it is a branch of the
+ * repository, else the branch the repository's HEAD is on.
+ * @param base_name  receives that branch name ("" when HEAD is detached
+ *                   and @p base is not a branch).
+ * @return 0, or git's status / -errno with a sentence in @p err.
+ */
+int exec_wt_push(const char *repo, const char *remote, const char *branch,
+                 const char *base, char *base_name, size_t base_len,
+                 char *err, size_t errlen);
+
 #endif /* CCM_EXEC_WORKTREE_H */

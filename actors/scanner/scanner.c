@@ -10,10 +10,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "actors/scanner/scanner_int.h"
@@ -21,11 +23,13 @@
 #include "runtime/io.h"
 #include "runtime/rt.h"
 #include "runtime/timer.h"
+#include "scan/changes.h"
 #include "scan/fingerprint.h"
 #include "scan/walk.h"
 
 #define SHARD_DEPTH 2
 #define MAX_SHARDS 64
+#define FILES_PER_MSG 512 /* file records per FILES message */
 
 typedef struct chunk {
   struct chunk *next;
@@ -46,6 +50,13 @@ typedef struct coord {
   bool walk_done, finished;
   char *walk_error;
   uint64_t listed, files, bytes, skipped, findings, warnings;
+  /* records for the store (stateful scans): the FILES message being
+   * filled, and whether the last one (with the state) went out */
+  msgpack_sbuffer files_sb;
+  msgpack_packer files_pk;
+  uint32_t nfiles;
+  bool files_final;
+  char head_commit[41]; /* HEAD when the walk began, "" */
   int64_t blame_pending; /* jobs counted by results minus jobs back */
   uint64_t started_ms, timer;
 } coord_t;
@@ -62,6 +73,63 @@ static uint64_t now_ms(void)
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static int64_t wall_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- process-wide counters ---- */
+
+static _Atomic uint64_t counters[4];
+
+void scanner__count(int which, uint64_t n)
+{
+  atomic_fetch_add_explicit(&counters[which], n, memory_order_relaxed);
+}
+
+void scanner_counters_get(scanner_counters_t *out)
+{
+  out->files_read = atomic_load(&counters[SCANNER__READ]);
+  out->files_unchanged = atomic_load(&counters[SCANNER__UNCHANGED]);
+  out->blame_runs = atomic_load(&counters[SCANNER__BLAME_RUN]);
+  out->blame_cached = atomic_load(&counters[SCANNER__BLAME_CACHED]);
+}
+
+/* ---- the settings a record depends on ---- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ b[i]) * UINT64_C(1099511628211);
+  return (h ^ 0xff) * UINT64_C(1099511628211); /* a field separator */
+}
+
+static uint64_t fnv_strs(uint64_t h, const char *const *v, size_t n)
+{
+  for (size_t i = 0; v && i < n; i++)
+    h = fnv(h, v[i], strlen(v[i]));
+  return fnv(h, &n, sizeof n);
+}
+
+/* A digest of what decides which files are read and what is found in
+ * them: when it changes, the next scan is a full one. */
+static void settings_digest(const scanner_shared_t *sh, char out[17])
+{
+  const scanner_opts_t *o = sh->opts;
+  uint64_t h = UINT64_C(14695981039346656037);
+  uint8_t flags[6] = {o->no_git, o->no_markers, o->no_secrets,
+                      o->no_refactor, o->any_case, o->blame};
+  h = fnv_strs(h, o->markers, o->markers ? o->nmarkers : 0);
+  h = fnv_strs(h, o->excludes, o->excludes ? o->nexcludes : 0);
+  h = fnv(h, flags, sizeof flags);
+  h = fnv(h, &sh->max_file_size, sizeof sh->max_file_size);
+  h = fnv(h, &sh->thresholds, sizeof sh->thresholds);
+  snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
 int scanner_msg_from_sbuffer(uint32_t type, msgpack_sbuffer *sb,
                              rt_msg_t **out)
 {
@@ -73,19 +141,38 @@ int scanner_msg_from_sbuffer(uint32_t type, msgpack_sbuffer *sb,
   return rc;
 }
 
+int scanner_msg_from_array(uint32_t type, uint32_t n,
+                           const msgpack_sbuffer *items, rt_msg_t **out)
+{
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, n);
+  if (items->size)
+    msgpack_sbuffer_write(&sb, items->data, items->size);
+  return scanner_msg_from_sbuffer(type, &sb, out);
+}
+
 /* ---- the walker: a blocking job ---- */
 
 typedef struct walk_job {
   scanner_opts_t opts;   /* copy of the pointers; the strings are the caller's */
   rt_runtime_t *rt;
   rt_actor_t *coord;     /* a reference, released by the job */
-  msgpack_sbuffer sb;
-  msgpack_packer pk;
-  const char *batch[SCANNER_CHUNK_PATHS];
   size_t lens[SCANNER_CHUNK_PATHS];
+  uint32_t flags[SCANNER_CHUNK_PATHS];
   char *store;           /* the batch's path bytes */
   size_t store_len, store_cap;
   unsigned n;
+  /* stateful scans (copied from the coordinator's shared settings) */
+  bool stateful, incremental, git;
+  char base[41];
+  int rootfd;
+  scan_git_changes_t changes;
+  scan_pathset_t listed;          /* every path listed, to find gone ones */
+  store_files_reader_t *reader;   /* open while a chunk is being decided */
+  uint64_t unchanged;
 } walk_job_t;
 
 /* Send a message from a blocking thread, waiting while the mailbox is full. */
@@ -100,8 +187,17 @@ static void send_blocking(walk_job_t *j, rt_msg_t *m)
     rt_msg_free(m);
 }
 
+/* Close the chunk's read transaction: never wait on the coordinator
+ * (which may wait on the store) while holding one. */
+static void reader_close(walk_job_t *j)
+{
+  store_files_reader_close(j->reader);
+  j->reader = NULL;
+}
+
 static void flush_paths(walk_job_t *j)
 {
+  reader_close(j);
   if (j->n == 0)
     return;
   msgpack_sbuffer sb;
@@ -111,7 +207,13 @@ static void flush_paths(walk_job_t *j)
   msgpack_pack_array(&pk, j->n);
   size_t off = 0;
   for (unsigned i = 0; i < j->n; i++) {
-    msgpack_pack_str_with_body(&pk, j->store + off, j->lens[i]);
+    if (j->flags[i]) {
+      msgpack_pack_array(&pk, 2);
+      msgpack_pack_str_with_body(&pk, j->store + off, j->lens[i]);
+      msgpack_pack_uint32(&pk, j->flags[i]);
+    } else {
+      msgpack_pack_str_with_body(&pk, j->store + off, j->lens[i]);
+    }
     off += j->lens[i];
   }
   j->n = 0;
@@ -121,9 +223,44 @@ static void flush_paths(walk_job_t *j)
     send_blocking(j, m);
 }
 
+static int64_t mtime_ns_of(const struct stat *st)
+{
+  return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Is @p path as the last scan read it? (scanner.h: incremental rescans) */
+static bool unchanged(walk_job_t *j, const char *path, size_t len)
+{
+  store_file_t rec;
+  struct stat st;
+  if (!j->reader &&
+      store_files_reader_open(j->opts.state, j->opts.repo, &j->reader) != 0)
+    return false;
+  if (store_files_reader_get(j->reader, path, &rec) != 0 || rec.mtime_ns == 0)
+    return false;
+  /* A file read clean (as committed) differs from what was read exactly
+   * when git names it now; one read dirty may have changed or been
+   * committed as it was: its size and mtime tell. */
+  if (j->git && !j->changes.all && !(rec.flags & STORE_FILE_DIRTY))
+    return !scan_pathset_has(&j->changes.changed, path, len);
+  return fstatat(j->rootfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+         (uint64_t)st.st_size == rec.size && mtime_ns_of(&st) == rec.mtime_ns;
+}
+
 static int on_path(void *ud, const char *path, size_t len)
 {
   walk_job_t *j = ud;
+  uint32_t flags = 0;
+  if (j->stateful) {
+    if (scan_pathset_add(&j->listed, path, len) != 0)
+      return -1;
+    if (j->git && scan_pathset_has(&j->changes.dirty, path, len))
+      flags = STORE_FILE_DIRTY;
+    if (j->incremental && unchanged(j, path, len)) {
+      j->unchanged++;
+      return 0;
+    }
+  }
   if (j->store_len + len > j->store_cap) {
     size_t cap = j->store_cap ? j->store_cap * 2 : 16384;
     while (cap < j->store_len + len)
@@ -136,10 +273,72 @@ static int on_path(void *ud, const char *path, size_t len)
   }
   memcpy(j->store + j->store_len, path, len);
   j->store_len += len;
+  j->flags[j->n] = flags;
   j->lens[j->n++] = len;
   if (j->n == SCANNER_CHUNK_PATHS)
     flush_paths(j);
   return 0;
+}
+
+/* ---- files gone since the last scan ---- */
+
+typedef struct gone {
+  walk_job_t *j;
+  msgpack_sbuffer sb; /* the paths, packed back to back */
+  uint32_t n;
+} gone_t;
+
+static int collect_gone(const char *path, size_t len, const store_file_t *f,
+                        void *arg)
+{
+  gone_t *g = arg;
+  msgpack_packer pk;
+  (void)f;
+  if (scan_pathset_has(&g->j->listed, path, len))
+    return 0;
+  msgpack_packer_init(&pk, &g->sb, msgpack_sbuffer_write);
+  msgpack_pack_str_with_body(&pk, path, len);
+  g->n++;
+  return 0;
+}
+
+/* Report recorded files that were not listed (after the read transaction
+ * of the walk over the records has ended). */
+static void send_gone(walk_job_t *j)
+{
+  gone_t g = {.j = j};
+  msgpack_sbuffer_init(&g.sb);
+  store_files_foreach(j->opts.state, j->opts.repo, collect_gone, &g);
+  rt_msg_t *m = NULL;
+  if (g.n && scanner_msg_from_array(SCANNER_MSG__DELETED, g.n, &g.sb, &m) == 0)
+    send_blocking(j, m);
+  msgpack_sbuffer_destroy(&g.sb);
+}
+
+/* What git says changed (stateful scans in a git work tree). */
+static void walk_prepare(walk_job_t *j, const scan_walk_cfg_t *cfg)
+{
+  char err[256];
+  j->rootfd = -1;
+  if (!j->stateful)
+    return;
+  j->rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  j->git = scan_walk_uses_git(cfg);
+  if (j->git && scan_git_changes(cfg->root, j->base, &j->changes, err,
+                                 sizeof err) != 0) {
+    j->git = false; /* compare every file's size and mtime instead */
+    memset(&j->changes, 0, sizeof j->changes);
+  }
+}
+
+static void walk_cleanup(walk_job_t *j)
+{
+  reader_close(j);
+  scan_git_changes_fini(&j->changes);
+  scan_pathset_fini(&j->listed);
+  if (j->rootfd >= 0)
+    close(j->rootfd);
+  scanner__count(SCANNER__UNCHANGED, j->unchanged);
 }
 
 static void walk_run(void *arg, rt_msg_t **result)
@@ -154,14 +353,17 @@ static void walk_run(void *arg, rt_msg_t **result)
   };
   scan_walk_stats_t st;
   char err[512] = "";
+  walk_prepare(j, &cfg);
   int rc = scan_walk(&cfg, on_path, j, &st, err, sizeof err);
   flush_paths(j);
+  if (rc == 0 && j->stateful)
+    send_gone(j);
 
   msgpack_sbuffer sb;
   msgpack_packer pk;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_array(&pk, 4);
+  msgpack_pack_array(&pk, 6);
   msgpack_pack_uint64(&pk, st.listed);
   msgpack_pack_uint64(&pk, st.excluded);
   if (st.used_git)
@@ -172,6 +374,9 @@ static void walk_run(void *arg, rt_msg_t **result)
     msgpack_pack_str_with_body(&pk, err, strlen(err));
   else
     msgpack_pack_nil(&pk);
+  msgpack_pack_str_with_body(&pk, j->changes.head, strlen(j->changes.head));
+  msgpack_pack_uint64(&pk, j->unchanged);
+  walk_cleanup(j);
   scanner_msg_from_sbuffer(SCANNER_MSG__WALK_DONE, &sb, result);
   rt_actor_release(j->coord);
   free(j->store);
@@ -185,6 +390,9 @@ static int start_walk(coord_t *c)
     return RT_ENOMEM;
   j->opts = *c->shared.opts;
   j->rt = c->rt;
+  j->stateful = c->shared.stateful;
+  j->incremental = c->shared.incremental;
+  memcpy(j->base, c->shared.base, sizeof j->base);
   j->coord = rt_actor_retain(c->self);
   int rc = rt_blocking_submit(c->rt, walk_run, j, c->self);
   if (rc != 0) {
@@ -326,15 +534,89 @@ static void flush_findings(coord_t *c)
   }
 }
 
+/* ---- file records (stateful scans) ---- */
+
+static void str_field(msgpack_packer *pk, const char *s)
+{
+  msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+/* Queue the records gathered so far as one FILES message; the last one
+ * (@p final) carries the scan state unless the scan failed. */
+static void queue_files(coord_t *c, bool final)
+{
+  const scanner_shared_t *sh = &c->shared;
+  if (!c->nfiles && !final)
+    return;
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 5);
+  str_field(&pk, sh->opts->repo);
+  msgpack_pack_int64(&pk, sh->stamp);
+  if (sh->incremental)
+    msgpack_pack_true(&pk);
+  else
+    msgpack_pack_false(&pk);
+  msgpack_pack_array(&pk, c->nfiles);
+  if (c->nfiles)
+    msgpack_sbuffer_write(&sb, c->files_sb.data, c->files_sb.size);
+  if (final && !c->walk_error) {
+    msgpack_pack_array(&pk, 2);
+    str_field(&pk, c->head_commit);
+    str_field(&pk, sh->settings);
+  } else {
+    msgpack_pack_nil(&pk);
+  }
+  c->files_sb.size = 0;
+  c->nfiles = 0;
+  rt_msg_t *m = NULL;
+  if (scanner_msg_from_sbuffer(SCANNER_MSG_FILES, &sb, &m) == 0)
+    fifo_push(&c->out_head, &c->out_tail, m);
+}
+
+static void add_file_entry(coord_t *c, const msgpack_object *entry)
+{
+  if (!c->shared.stateful || entry->type != MSGPACK_OBJECT_ARRAY ||
+      entry->via.array.size == 0 ||
+      entry->via.array.ptr[0].type != MSGPACK_OBJECT_STR)
+    return;
+  msgpack_pack_object(&c->files_pk, *entry);
+  if (++c->nfiles >= FILES_PER_MSG)
+    queue_files(c, false);
+}
+
+/* Recorded files the walker no longer lists: [path] entries. */
+static void on_deleted(coord_t *c, rt_msg_t *msg)
+{
+  size_t len;
+  const void *data = rt_msg_data(msg, &len);
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+      u.data.type == MSGPACK_OBJECT_ARRAY) {
+    for (uint32_t i = 0; i < u.data.via.array.size; i++) {
+      msgpack_object one = {.type = MSGPACK_OBJECT_ARRAY};
+      one.via.array.size = 1;
+      one.via.array.ptr = &u.data.via.array.ptr[i];
+      add_file_entry(c, &one);
+    }
+  }
+  msgpack_unpacked_destroy(&u);
+  flush_findings(c);
+}
+
 static bool is_result(const msgpack_object *o)
 {
   const msgpack_object *a = o->via.array.ptr;
-  return o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 6 &&
+  return o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 7 &&
          a[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
          a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
          a[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
          a[3].type == MSGPACK_OBJECT_ARRAY && a[4].type == MSGPACK_OBJECT_ARRAY &&
-         a[5].type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+         a[5].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+         a[6].type == MSGPACK_OBJECT_ARRAY;
 }
 
 static void shard_done(coord_t *c, uint64_t sender)
@@ -365,6 +647,8 @@ static void on_result(coord_t *c, rt_msg_t *msg)
     forward_findings(c, &a[3]);
     forward_warnings(c, &a[4]);
     c->blame_pending += (int64_t)a[5].via.u64;
+    for (uint32_t i = 0; i < a[6].via.array.size; i++)
+      add_file_entry(c, &a[6].via.array.ptr[i]);
   }
   msgpack_unpacked_destroy(&u);
   flush_findings(c);
@@ -381,8 +665,11 @@ static void on_blamed(coord_t *c, rt_msg_t *msg)
   msgpack_unpacked_init(&u);
   c->blame_pending--;
   if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
-      u.data.type == MSGPACK_OBJECT_ARRAY)
-    forward_findings(c, &u.data);
+      u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 2 &&
+      u.data.via.array.ptr[0].type == MSGPACK_OBJECT_ARRAY) {
+    forward_findings(c, &u.data.via.array.ptr[0]);
+    add_file_entry(c, &u.data.via.array.ptr[1]); /* after its findings */
+  }
   msgpack_unpacked_destroy(&u);
   flush_findings(c);
   deal(c);
@@ -407,11 +694,18 @@ static void on_walk_done(coord_t *c, rt_msg_t *msg)
   msgpack_unpacked u;
   msgpack_unpacked_init(&u);
   if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
-      u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 4) {
+      u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 6) {
     const msgpack_object *a = u.data.via.array.ptr;
     c->listed = a[0].via.u64;
     if (a[3].type == MSGPACK_OBJECT_STR)
       c->walk_error = copy_str(&a[3]);
+  }
+  if (u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 6 &&
+      u.data.via.array.ptr[4].type == MSGPACK_OBJECT_STR &&
+      u.data.via.array.ptr[4].via.str.size < sizeof c->head_commit) {
+    const msgpack_object *h = &u.data.via.array.ptr[4];
+    memcpy(c->head_commit, h->via.str.ptr, h->via.str.size);
+    c->head_commit[h->via.str.size] = '\0';
   }
   msgpack_unpacked_destroy(&u);
   c->walk_done = true;
@@ -507,18 +801,10 @@ static void report_dupes(coord_t *c)
   scan_dupes_free(c->shared.dupes);
   c->shared.dupes = NULL;
   scan_occurrences_free(&b.occ);
-  if (b.n) {
-    msgpack_sbuffer all;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&all);
-    msgpack_packer_init(&pk, &all, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, b.n);
-    msgpack_sbuffer_write(&all, b.sb.data, b.sb.size);
-    rt_msg_t *msg = NULL;
-    if (scanner_msg_from_sbuffer(SCANNER_MSG_FINDINGS, &all, &msg) == 0) {
-      c->findings += b.n;
-      fifo_push(&c->out_head, &c->out_tail, msg);
-    }
+  rt_msg_t *msg = NULL;
+  if (b.n && scanner_msg_from_array(SCANNER_MSG_FINDINGS, b.n, &b.sb, &msg) == 0) {
+    c->findings += b.n;
+    fifo_push(&c->out_head, &c->out_tail, msg);
   }
   msgpack_sbuffer_destroy(&b.sb);
 }
@@ -533,6 +819,11 @@ static void maybe_finish(coord_t *c)
   }
   if (c->shared.dupes) {
     report_dupes(c); /* queues one more batch; the shards are idle */
+    flush_findings(c);
+  }
+  if (c->shared.stateful && !c->files_final) {
+    c->files_final = true; /* the records, then the state, last */
+    queue_files(c, true);
     flush_findings(c);
   }
   if (c->out_head)
@@ -567,7 +858,20 @@ static void shared_init(scanner_shared_t *sh, const scanner_opts_t *o)
                                        : SCANNER_MAX_FILE_DEFAULT;
   sh->rootfd = open(o->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   pthread_mutex_init(&sh->dupes_lock, NULL);
-  sh->dupes = o->no_refactor ? NULL : scan_dupes_new(NULL);
+  sh->stateful = o->state && !o->only;
+  sh->stamp = wall_ms();
+  settings_digest(sh, sh->settings);
+  if (sh->stateful) {
+    store_scan_state_t st;
+    sh->incremental = !o->full &&
+                      store_scan_state_get(o->state, o->repo, &st) == 0 &&
+                      strcmp(st.settings, sh->settings) == 0;
+    if (sh->incremental)
+      memcpy(sh->base, st.commit, sizeof sh->base);
+  }
+  /* Duplicated blocks need every file: not in incremental scans. */
+  sh->dupes = o->no_refactor || sh->incremental ? NULL
+                                                : scan_dupes_new(NULL);
 }
 
 static int spawn_shards(coord_t *c)
@@ -596,6 +900,8 @@ static int coord_start(rt_ctx_t *ctx, void *state, const void *arg)
   c->sink = rt_actor_retain(a->sink);
   c->started_ms = now_ms();
   shared_init(&c->shared, a->opts);
+  msgpack_sbuffer_init(&c->files_sb);
+  msgpack_packer_init(&c->files_pk, &c->files_sb, msgpack_sbuffer_write);
   return 0;
 }
 
@@ -614,6 +920,7 @@ static void coord_stop(rt_ctx_t *ctx, void *state)
   pthread_mutex_destroy(&c->shared.dupes_lock);
   rt_actor_release(c->sink);
   free(c->walk_error);
+  msgpack_sbuffer_destroy(&c->files_sb);
 }
 
 /* The first message: shards, the walker, the progress timer. */
@@ -651,6 +958,9 @@ static void coord_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
     break;
   case SCANNER_MSG__BLAMED:
     on_blamed(c, msg);
+    break;
+  case SCANNER_MSG__DELETED:
+    on_deleted(c, msg);
     break;
   case SCANNER_MSG_ACK:
     if (c->credits_used)

@@ -26,8 +26,36 @@
  *                         SCANNER_MSG_ACK (empty) to the sender
  *   PROTO_SCAN_PROGRESS   encoded proto message, every progress_ms
  *   SCANNER_MSG_WARNING   a string: a file or path that could not be read
+ *   SCANNER_MSG_FILES     (scans with a state store only) what the scan
+ *                         saw of the files it read, for the store: answer
+ *                         with SCANNER_MSG_ACK like FINDINGS, once written.
+ *                         [repo, stamp, incremental, [entry...], state]
+ *                         entry: [path, size, mtime_ns, flags, blob,
+ *                         blame JSON text or nil] for a file read (flags
+ *                         STORE_FILE_*), [path] for one gone; state: nil,
+ *                         or (last message, scan complete) [commit,
+ *                         settings]. stamp (the scan's start, unix ms)
+ *                         becomes each record's scanned_at.
  *   PROTO_SCAN_DONE       encoded proto message, last; the coordinator
  *                         and its shards have stopped (or are stopping)
+ *
+ * Incremental rescans (opts.state set): the store's `files` records say
+ * what the last scan read (store.h). A file is read again when it has no
+ * record, or its size or mtime differ from the record (or the record's
+ * mtime was too recent to trust, "racy"); in a git work tree only files
+ * git names are compared at all: changed since the last scanned commit
+ * (git diff), or in `git status` now, or dirty when last read. Files with
+ * a record that are no longer listed are reported gone. Duplicated blocks
+ * need every file, so an incremental scan skips them; a full scan (the
+ * first one, opts.full, or changed settings: a digest of them is kept
+ * with the last commit) reads every file and reports them. The sink
+ * writes FILES into the store (the analyzer does) and resolves only tasks
+ * of files read or gone (analyzer.h).
+ *
+ * Blame (opts.blame): one `git blame` per file with findings, on a
+ * blocking thread; with a state store the authors of its lines are cached
+ * in the file's record under the file's git blob id, and a file read
+ * again with the same blob id is not blamed again.
  */
 #ifndef CCM_ACTORS_SCANNER_H
 #define CCM_ACTORS_SCANNER_H
@@ -39,6 +67,7 @@
 #include "runtime/actor.h"
 #include "scan/metrics.h"
 #include "scan/secrets.h"
+#include "store/store.h"
 
 /* Runtime message types of the scanner (below the proto type ids' use of
  * the same space: proto ids are small, these are 0x5C00xxxx). */
@@ -53,6 +82,8 @@ enum {
   SCANNER_MSG__TICK,      /* internal: progress timer */
   SCANNER_MSG__BEGIN,     /* internal: first message */
   SCANNER_MSG__BLAMED,    /* internal: a blame job's findings */
+  SCANNER_MSG_FILES,      /* file records for the store (see above) */
+  SCANNER_MSG__DELETED,   /* internal: walker -> coordinator, [path...] */
 };
 
 #define SCANNER_CREDITS 8
@@ -74,7 +105,18 @@ typedef struct scanner_opts {
   const scan_allowlist_t *allow; /* secrets allowlist, may be NULL */
   unsigned shards;             /* 0: one per worker */
   unsigned progress_ms;        /* 0: no progress messages */
+  store_t *state;              /* NULL: stateless, every file read and
+                                  nothing recorded; else incremental */
+  bool full;                   /* with state: read every file anyway */
 } scanner_opts_t;
+
+/** Process-wide counts (for tests and benches): files read by shards,
+ * files a stateful scan did not read (unchanged), blame runs of git, and
+ * files whose authors came from the blame cache. */
+typedef struct scanner_counters {
+  uint64_t files_read, files_unchanged, blame_runs, blame_cached;
+} scanner_counters_t;
+void scanner_counters_get(scanner_counters_t *out);
 
 /**
  * Start a scan. @p opts (and what it points to) must stay valid until the

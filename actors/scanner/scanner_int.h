@@ -3,9 +3,14 @@
  * (shard.c) share. Internal to actors/scanner/.
  *
  * Payloads (msgpack):
- *   __PATHS, __WORK   array of str (relative paths)
- *   __WALK_DONE       [listed, excluded, used_git, error-or-nil]
- *   __RESULT          [files, bytes, skipped, [finding bin...], [warning...]]
+ *   __PATHS, __WORK   array of entries: str (a relative path), or
+ *                     [str, flags] (STORE_FILE_DIRTY for the record)
+ *   __WALK_DONE       [listed, excluded, used_git, error-or-nil, head
+ *                     commit, unchanged]
+ *   __DELETED         [path...]: recorded files no longer listed
+ *   __RESULT          [files, bytes, skipped, [finding bin...],
+ *                     [warning...], blame jobs, [FILES entry...]]
+ *   __BLAMED          [[finding bin...], FILES entry or nil]
  */
 #ifndef CCM_ACTORS_SCANNER_INT_H
 #define CCM_ACTORS_SCANNER_INT_H
@@ -32,12 +37,32 @@ typedef struct scanner_shared {
    * refactoring findings are off. */
   pthread_mutex_t dupes_lock;
   scan_dupes_t *dupes;
+  /* With a state store (opts->state): records are made, and an
+   * incremental scan reads only what changed (scanner.h). */
+  bool stateful, incremental;
+  int64_t stamp;        /* the scan's start, unix ms: records' scanned_at */
+  char base[41];        /* the last scanned commit, "" */
+  char settings[17];    /* digest of the settings (scanner.c) */
 } scanner_shared_t;
+
+/* A file's mtime this close to the time it was read may hide a later
+ * write in the same timestamp tick (file systems stamp with a coarse
+ * clock): such a record gets mtime 0, so the next scan reads it again. */
+#define SCANNER_RACY_NS 50000000LL
+
+/* Process-wide counters (scanner.c). */
+void scanner__count(int which, uint64_t n);
+enum { SCANNER__READ, SCANNER__UNCHANGED, SCANNER__BLAME_RUN,
+       SCANNER__BLAME_CACHED };
 
 extern const rt_actor_type_t scanner_shard_type;
 
 /* Turn an sbuffer's bytes into a message (takes the buffer). */
 int scanner_msg_from_sbuffer(uint32_t type, msgpack_sbuffer *sb,
                              rt_msg_t **out);
+/* A message holding an array of the @p n items packed back to back in
+ * @p items (copied; the caller keeps it). */
+int scanner_msg_from_array(uint32_t type, uint32_t n,
+                           const msgpack_sbuffer *items, rt_msg_t **out);
 
 #endif /* CCM_ACTORS_SCANNER_INT_H */

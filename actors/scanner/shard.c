@@ -16,6 +16,7 @@
 #include "protocol/proto.h"
 #include "runtime/io.h"
 #include "scan/blame.h"
+#include "scan/changes.h"
 #include "scan/file.h"
 #include "scan/fingerprint.h"
 #include "scan/lang.h"
@@ -27,6 +28,7 @@ typedef struct shard {
   char *blank;
   size_t blank_cap;
   scan_occurrences_t occ;
+  scan_dupes_prep_t *dupes_prep; /* this shard's duplicate-window scratch */
   /* the chunk in progress */
   msgpack_sbuffer findings_sb;
   msgpack_packer findings;
@@ -35,7 +37,11 @@ typedef struct shard {
   msgpack_packer warnings;
   uint32_t nwarnings;
   uint64_t files, bytes, skipped;
+  msgpack_sbuffer records_sb; /* stateful scans: FILES entries */
+  msgpack_packer records;
+  uint32_t nrecords;
   const char *path; /* the file being scanned */
+  uint32_t path_flags; /* the walker's STORE_FILE_* for it */
   rt_ctx_t *ctx;
   uint64_t coord;   /* the coordinator of the chunk in progress */
   uint32_t blame_jobs; /* submitted for this chunk */
@@ -58,6 +64,7 @@ static void shard_stop(rt_ctx_t *ctx, void *state)
   scan_buf_free(&s->file);
   free(s->blank);
   scan_occurrences_free(&s->occ);
+  scan_dupes_prep_free(s->dupes_prep);
 }
 
 /* ---- building findings ---- */
@@ -244,22 +251,114 @@ static void scan_refactor(shard_t *s, const struct scan_lang *lang)
   scan_functions(lang->family, s->blank, len, on_function, s);
   check_file_size(s, len);
   scanner_shared_t *sh = (scanner_shared_t *)s->sh;
-  if (sh->dupes) {
-    pthread_mutex_lock(&sh->dupes_lock);
-    scan_dupes_add(sh->dupes, s->path, s->blank, len);
-    pthread_mutex_unlock(&sh->dupes_lock);
-  }
+  if (!sh->dupes)
+    return;
+  /* The hashing happens here, beside the other shards; only the append
+   * of the file's windows is shared. */
+  if (!s->dupes_prep)
+    s->dupes_prep = scan_dupes_prep_new(NULL);
+  if (!s->dupes_prep || scan_dupes_prepare(s->dupes_prep, s->blank, len) != 0)
+    return;
+  pthread_mutex_lock(&sh->dupes_lock);
+  scan_dupes_add_prepared(sh->dupes, s->path, s->dupes_prep);
+  pthread_mutex_unlock(&sh->dupes_lock);
 }
 
 /* ---- authors from git blame, on a blocking thread ---- */
 
 typedef struct blame_job {
-  const char *root;      /* the scan's root (lives as long as the scan) */
+  const scanner_shared_t *sh; /* lives as long as the scan */
   char *path;
   char *bins;            /* the file's encoded findings, back to back */
   size_t len;
   uint32_t n;
+  /* stateful scans: the file's record goes back with its findings */
+  bool record;
+  store_file_t rec;      /* size, mtime, flags, blob (blame: not owned) */
 } blame_job_t;
+
+/* The FILES entry of a file read (scanner.h). */
+static void pack_record(msgpack_packer *pk, const char *path,
+                        const store_file_t *f, const json_t *blame)
+{
+  char *text = blame ? json_dumps(blame, JSON_COMPACT) : NULL;
+  msgpack_pack_array(pk, 6);
+  msgpack_pack_str_with_body(pk, path, strlen(path));
+  msgpack_pack_uint64(pk, f->size);
+  msgpack_pack_int64(pk, f->mtime_ns);
+  msgpack_pack_uint32(pk, f->flags);
+  msgpack_pack_str_with_body(pk, f->blob, strlen(f->blob));
+  if (text)
+    msgpack_pack_str_with_body(pk, text, strlen(text));
+  else
+    msgpack_pack_nil(pk);
+  free(text);
+}
+
+/* Authors from the record's cache, when it is for this very blob and
+ * has every line asked for. */
+static bool blame_from_cache(const store_file_t *old, const char *blob,
+                             scan_blame_line_t *bl, size_t n)
+{
+  if (!blob[0] || strcmp(old->blob, blob) != 0 || !json_is_array(old->blame))
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    size_t k;
+    json_t *e;
+    bool found = false;
+    json_array_foreach(old->blame, k, e) {
+      if ((uint32_t)json_integer_value(json_array_get(e, 0)) != bl[i].line)
+        continue;
+      snprintf(bl[i].author, sizeof bl[i].author, "%s",
+               json_string_value(json_array_get(e, 1)) ?: "");
+      bl[i].time = (int64_t)json_integer_value(json_array_get(e, 2));
+      found = bl[i].author[0] != '\0';
+      break;
+    }
+    if (!found)
+      return false;
+  }
+  return true;
+}
+
+/* The cache to keep: the lines git attributed. */
+static json_t *blame_cache_of(const scan_blame_line_t *bl, size_t n)
+{
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < n; i++) {
+    if (bl[i].author[0])
+      json_array_append_new(a, json_pack("[i,s,I]", (json_int_t)bl[i].line,
+                                         bl[i].author, (json_int_t)bl[i].time));
+  }
+  return a;
+}
+
+/* Fill @p bl from the cache or from git; *cache gets what to record.
+ * @return 0 when authors were found (either way). */
+static int blame_lines(blame_job_t *j, scan_blame_line_t *bl, uint32_t n,
+                       json_t **cache)
+{
+  const scanner_opts_t *o = j->sh->opts;
+  char err[256];
+  *cache = NULL;
+  if (j->record) {
+    store_file_t old;
+    bool hit = store_file_get(o->state, o->repo, j->path, &old) == 0 &&
+               blame_from_cache(&old, j->rec.blob, bl, n);
+    if (hit)
+      *cache = json_incref(old.blame);
+    store_file_fini(&old);
+    if (hit) {
+      scanner__count(SCANNER__BLAME_CACHED, 1);
+      return 0;
+    }
+  }
+  scanner__count(SCANNER__BLAME_RUN, 1);
+  int rc = scan_blame(o->root, j->path, bl, n, err, sizeof err);
+  if (rc == 0 && j->record && j->rec.blob[0])
+    *cache = blame_cache_of(bl, n);
+  return rc;
+}
 
 static uint32_t blame_fill(const scan_blame_line_t *bl, size_t nb,
                            proto_finding_t *f)
@@ -300,10 +399,11 @@ static void blame_run(void *arg, rt_msg_t **result)
   }
   msgpack_unpacked_destroy(&u);
   msgpack_unpacker_destroy(&up);
-  char err[256];
-  int brc = n ? scan_blame(j->root, j->path, bl, n, err, sizeof err) : -1;
+  json_t *cache = NULL;
+  int brc = n ? blame_lines(j, bl, n, &cache) : -1;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 2);
   msgpack_pack_array(&pk, n);
   for (uint32_t i = 0; i < n; i++) {
     msgpack_sbuffer one;
@@ -316,6 +416,11 @@ static void blame_run(void *arg, rt_msg_t **result)
     msgpack_sbuffer_destroy(&one);
     proto_msg_fini(&ms[i]);
   }
+  if (j->record)
+    pack_record(&pk, j->path, &j->rec, cache);
+  else
+    msgpack_pack_nil(&pk);
+  json_decref(cache);
   scanner_msg_from_sbuffer(SCANNER_MSG__BLAMED, &sb, result);
   free(ms);
   free(bl);
@@ -324,8 +429,11 @@ static void blame_run(void *arg, rt_msg_t **result)
   free(j);
 }
 
-/* Move the current file's findings (from @p mark on) into a blame job. */
-static void blame_later(shard_t *s, size_t mark, uint32_t nmark)
+/* Move the current file's findings (from @p mark on) into a blame job;
+ * with @p rec (stateful scans) the file's record goes with them.
+ * @return whether the job took them. */
+static bool blame_later(shard_t *s, size_t mark, uint32_t nmark,
+                        const store_file_t *rec)
 {
   rt_actor_t *coord = NULL;
   blame_job_t *j = calloc(1, sizeof *j);
@@ -337,22 +445,30 @@ static void blame_later(shard_t *s, size_t mark, uint32_t nmark)
       free(j->path);
     }
     free(j);
-    return; /* the findings stay in the chunk, without authors */
+    return false; /* the findings stay in the chunk, without authors */
   }
   memcpy(j->bins, s->findings_sb.data + mark, len);
   j->len = len;
   j->n = s->nfindings - nmark;
-  j->root = s->sh->opts->root;
+  j->sh = s->sh;
+  if (rec) {
+    j->record = true;
+    j->rec = *rec;
+    scan_git_blob_id(s->file.data, s->file.len, j->rec.blob);
+  }
+  bool taken = false;
   if (rt_blocking_submit(rt_ctx_runtime(s->ctx), blame_run, j, coord) == 0) {
     s->findings_sb.size = mark;
     s->nfindings = nmark;
     s->blame_jobs++;
+    taken = true;
   } else {
     free(j->bins);
     free(j->path);
     free(j);
   }
   rt_actor_release(coord);
+  return taken;
 }
 
 /* ---- one file ---- */
@@ -368,6 +484,44 @@ static void warn(shard_t *s, const char *path, const char *why)
   s->nwarnings++;
 }
 
+static int64_t wall_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The record of a file just read (or skipped): see SCANNER_RACY_NS. */
+static store_file_t record_of(const shard_t *s, const scan_file_info_t *info,
+                              scan_read_t r)
+{
+  store_file_t f;
+  memset(&f, 0, sizeof f);
+  f.size = info->size;
+  f.mtime_ns = info->mtime_ns;
+  if (r == SCAN_READ_NOT_REGULAR || wall_ns() - f.mtime_ns < SCANNER_RACY_NS)
+    f.mtime_ns = 0;
+  f.scanned_at = s->sh->stamp;
+  f.flags = s->path_flags | (r == SCAN_READ_OK ? 0 : STORE_FILE_SKIPPED);
+  return f;
+}
+
+/* Record a file that is not read (skipped, or gone: then [path] only). */
+static void record_unread(shard_t *s, const char *path, scan_read_t r,
+                          const scan_file_info_t *info)
+{
+  if (!s->sh->stateful)
+    return;
+  if (r == SCAN_READ_GONE || r == SCAN_READ_ERROR) {
+    msgpack_pack_array(&s->records, 1); /* forget it: read it next time */
+    msgpack_pack_str_with_body(&s->records, path, strlen(path));
+  } else {
+    store_file_t f = record_of(s, info, r);
+    pack_record(&s->records, path, &f, NULL);
+  }
+  s->nrecords++;
+}
+
 static void scan_one(shard_t *s, const char *path)
 {
   const scanner_opts_t *o = s->sh->opts;
@@ -378,6 +532,7 @@ static void scan_one(shard_t *s, const char *path)
     s->skipped++;
     if (r == SCAN_READ_ERROR)
       warn(s, path, strerror(info.err));
+    record_unread(s, path, r, &info);
     return;
   }
   s->files++;
@@ -397,8 +552,14 @@ static void scan_one(shard_t *s, const char *path)
     scan_refactor(s, lang);
   if (s->file_findings > SHARD_MAX_FINDINGS_PER_FILE)
     warn(s, path, "more than 1000 findings; the first 1000 are kept");
+  store_file_t rec = record_of(s, &info, r);
+  bool recorded = !s->sh->stateful;
   if (o->blame && s->nfindings > nmark)
-    blame_later(s, mark, nmark);
+    recorded |= blame_later(s, mark, nmark, s->sh->stateful ? &rec : NULL);
+  if (!recorded) {
+    pack_record(&s->records, path, &rec, NULL);
+    s->nrecords++;
+  }
   s->path = NULL;
 }
 
@@ -410,19 +571,22 @@ static void chunk_begin(shard_t *s)
   msgpack_packer_init(&s->findings, &s->findings_sb, msgpack_sbuffer_write);
   msgpack_sbuffer_init(&s->warnings_sb);
   msgpack_packer_init(&s->warnings, &s->warnings_sb, msgpack_sbuffer_write);
-  s->nfindings = s->nwarnings = 0;
+  msgpack_sbuffer_init(&s->records_sb);
+  msgpack_packer_init(&s->records, &s->records_sb, msgpack_sbuffer_write);
+  s->nfindings = s->nwarnings = s->nrecords = 0;
   s->files = s->bytes = s->skipped = 0;
   s->blame_jobs = 0;
 }
 
-/* [files, bytes, skipped, [findings...], [warnings...], blame_jobs] */
+/* [files, bytes, skipped, [findings...], [warnings...], blame_jobs,
+ *  [records...]] */
 static int chunk_result(shard_t *s, rt_msg_t **out)
 {
   msgpack_sbuffer sb;
   msgpack_packer pk;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_array(&pk, 6);
+  msgpack_pack_array(&pk, 7);
   msgpack_pack_uint64(&pk, s->files);
   msgpack_pack_uint64(&pk, s->bytes);
   msgpack_pack_uint64(&pk, s->skipped);
@@ -431,8 +595,12 @@ static int chunk_result(shard_t *s, rt_msg_t **out)
   msgpack_pack_array(&pk, s->nwarnings);
   msgpack_sbuffer_write(&sb, s->warnings_sb.data, s->warnings_sb.size);
   msgpack_pack_uint32(&pk, s->blame_jobs);
+  msgpack_pack_array(&pk, s->nrecords);
+  msgpack_sbuffer_write(&sb, s->records_sb.data, s->records_sb.size);
+  scanner__count(SCANNER__READ, s->files);
   msgpack_sbuffer_destroy(&s->findings_sb);
   msgpack_sbuffer_destroy(&s->warnings_sb);
+  msgpack_sbuffer_destroy(&s->records_sb);
   return scanner_msg_from_sbuffer(SCANNER_MSG__RESULT, &sb, out);
 }
 
@@ -445,6 +613,12 @@ static void scan_chunk(shard_t *s, const void *data, size_t len)
       u.data.type == MSGPACK_OBJECT_ARRAY) {
     for (uint32_t i = 0; i < u.data.via.array.size; i++) {
       const msgpack_object *o = &u.data.via.array.ptr[i];
+      s->path_flags = 0;
+      if (o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 2 &&
+          o->via.array.ptr[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        s->path_flags = (uint32_t)o->via.array.ptr[1].via.u64;
+        o = &o->via.array.ptr[0]; /* [path, flags] */
+      }
       if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= sizeof path)
         continue;
       memcpy(path, o->via.str.ptr, o->via.str.size);

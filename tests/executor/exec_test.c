@@ -5,6 +5,8 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <poll.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,4 +220,46 @@ const char *ext_transcript(const char *name)
   static char buf[4096];
   snprintf(buf, sizeof buf, "%s/%s.jsonl", EXT_DATA_DIR, name);
   return buf;
+}
+
+/* ------------------------------------------------------ helper servers */
+
+#define SERVER_START_MS 30000
+
+extern char **environ;
+
+void ext_fake_github_start(ght_server_t *s, const char *log)
+{
+  int in[2], out[2];
+  cr_assert(pipe(in) == 0 && pipe(out) == 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_addclose(&fa, in[1]);
+  posix_spawn_file_actions_addclose(&fa, out[0]);
+  char *const argv[] = {"python3", EXT_FAKE_GITHUB, (char *)log, NULL};
+  int rc = posix_spawnp(&s->pid, "python3", &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  cr_assert_eq(rc, 0, "cannot start fake_github.py: %s", strerror(rc));
+  close(in[0]);
+  close(out[1]);
+  s->stdin_fd = in[1];
+  /* the port line, within a bound (python starts slowly under ASan load) */
+  char line[32] = "";
+  size_t n = 0;
+  struct pollfd p = {.fd = out[0], .events = POLLIN};
+  uint64_t deadline = mono_ms() + SERVER_START_MS;
+  while (n + 1 < sizeof line && (n == 0 || line[n - 1] != '\n')) {
+    uint64_t now = mono_ms();
+    cr_assert(now < deadline, "fake_github.py printed no port in time");
+    if (poll(&p, 1, (int)(deadline - now)) <= 0)
+      continue;
+    ssize_t got = read(out[0], line + n, sizeof line - 1 - n);
+    cr_assert(got > 0, "fake_github.py exited before printing its port");
+    n += (size_t)got;
+  }
+  close(out[0]);
+  s->port = atoi(line);
+  cr_assert(s->port > 0 && s->port < 65536, "bad port line '%s'", line);
 }

@@ -14,11 +14,16 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "tests/github/gh_test.h"
+
 #ifndef EXT_FAKE_AGENT
 #error "tests/executor/meson.build defines EXT_FAKE_AGENT"
 #endif
 #ifndef EXT_DATA_DIR
 #error "tests/executor/meson.build defines EXT_DATA_DIR"
+#endif
+#ifndef EXT_FAKE_GITHUB
+#error "tests/executor/meson.build defines EXT_FAKE_GITHUB"
 #endif
 
 /* Collected lines (owned copies, NUL-terminated). */
@@ -65,6 +70,12 @@ char *ext_git_repo(void);
  * leak. (An assertion in .fini would not fail the test; criterion's
  * workers leave with _exit, so the exit-time check never runs.) */
 void ext_leak_check(void);
+
+/** Start fake_github.py (EXT_FAKE_GITHUB: a GitHub stand-in on
+ * 127.0.0.1 that prints its port, then serves until its stdin closes or
+ * SIGTERM) logging requests to @p log, and wait (bounded) for its port.
+ * Stop it with ght_server_stop() (tests/github/gh_test.h). Asserts. */
+void ext_fake_github_start(ght_server_t *s, const char *log);
 
 /** "<EXT_DATA_DIR>/<name>.jsonl" in a static buffer. */
 const char *ext_transcript(const char *name);

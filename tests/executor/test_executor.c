@@ -39,235 +39,12 @@
 #include "actors/executor/executor.h"
 #include "actors/executor/worktree.h"
 #include "store/store_actor.h"
+#include "tests/executor/exec_fx.h"
 #include "tests/executor/exec_test.h"
 #include "tests/support/rt_test.h"
 #include "tests/support/store_test.h"
 
 TestSuite(executor, .timeout = 180);
-
-#define WAIT_MS 60000
-
-typedef struct outcome {
-  char id[64];
-  json_t *ev;         /* the outcome event's data */
-  size_t lines;       /* AGENT_OUTPUT lines seen for the task */
-  uint64_t last_line_no;
-  char first_line[256];
-} outcome_t;
-
-/* What the sink delivered so far, per task (runs overlap, so messages of
- * other tasks are kept for later). */
-#define MAX_SEEN 32
-static outcome_t seen[MAX_SEEN];
-static size_t nseen;
-
-
-typedef struct fx {
-  rt_runtime_t *rt;
-  store_t *store;
-  rt_actor_t *store_actor, *exec;
-  rt_port_t *sink;
-  char *data, *repo;
-  exec_config_t cfg;
-  exec_preset_t preset;
-  exec_repo_t repos[1];
-  const char *cmd[8];
-  const char *env[4];
-  const char *test_cmd[4];
-} fx_t;
-
-static void fx_init(fx_t *f)
-{
-  memset(f, 0, sizeof *f);
-  nseen = 0;
-  f->data = tst_tmpdir();
-  f->repo = ext_git_repo();
-  store_options_t so = {.no_sync = true};
-  f->store = tst_store_open(f->data, &so);
-  f->rt = tst_runtime(2);
-  TST_OK(store_actor_spawn(f->rt, f->store, NULL, &f->store_actor));
-  f->sink = tst_port(f->rt, 0);
-  const char *cmd[] = {"python3", EXT_FAKE_AGENT, "-p", "--output-format",
-                       "stream-json", "--verbose", NULL};
-  memcpy(f->cmd, cmd, sizeof cmd);
-  f->env[0] = "FAKE_AGENT_MARK=preset-env";
-  f->preset = (exec_preset_t){.name = "claude-code",
-                              .kind = EXEC_AGENT_CLAUDE_CODE,
-                              .command = f->cmd, .env = f->env};
-  f->repos[0] = (exec_repo_t){.id = "r1", .path = f->repo};
-  exec_config_defaults(&f->cfg);
-  f->cfg.data_dir = f->data;
-  f->cfg.presets = &f->preset;
-  f->cfg.npresets = 1;
-  f->cfg.repos = f->repos;
-  f->cfg.nrepos = 1;
-  f->cfg.idle_timeout_ms = 30000;
-  f->cfg.kill_grace_ms = 300;
-  f->cfg.sink = rt_port_actor(f->sink);
-}
-
-static void fx_start(fx_t *f)
-{
-  TST_OK(exec_spawn(f->rt, &f->cfg, f->store, f->store_actor, NULL, &f->exec));
-}
-
-static void fx_fini(fx_t *f)
-{
-  tst_quiesce(f->rt);
-  rt_actor_release(f->exec);
-  rt_actor_release(f->store_actor);
-  rt_port_free(f->sink);
-  tst_runtime_free(f->rt);
-  store_close(f->store);
-  tst_rmrf(f->data);
-  tst_rmrf(f->repo);
-  free(f->data);
-  free(f->repo);
-}
-
-/* A ready task of repo r1 whose text carries directives for the fake. */
-static void add_task_in(fx_t *f, const char *id, const char *repo,
-                        proto_state_t state, const char *directives)
-{
-  proto_msg_t m;
-  tst_task_msg(&m, id, repo, "todo", state, 5.0);
-  char text[2048];
-  snprintf(text, sizeof text, "make main take its arguments\nfake-agent: %s\n",
-           directives);
-  free(m.u.task.text);
-  m.u.task.text = strdup(text);
-  free(m.u.task.loc.path);
-  m.u.task.loc.path = strdup("src/main.c");
-  m.u.task.loc.line = 1;
-  store_ack_t ack;
-  TST_SOK(store_write_sync(f->rt, f->store_actor, &m, WAIT_MS, &ack));
-  proto_msg_fini(&m);
-}
-
-static void add_task(fx_t *f, const char *id, const char *directives)
-{
-  add_task_in(f, id, "r1", PROTO_STATE_READY, directives);
-}
-
-static void run(fx_t *f, const char *id)
-{
-  int rc = exec_request(f->rt, f->exec, id, false, WAIT_MS);
-  cr_assert_eq(rc, 0, "run %s: %s", id, exec_strerror(rc));
-}
-
-static outcome_t *seen_for(const char *id)
-{
-  for (size_t i = 0; i < nseen; i++)
-    if (!strcmp(seen[i].id, id))
-      return &seen[i];
-  cr_assert_lt(nseen, MAX_SEEN);
-  outcome_t *o = &seen[nseen++];
-  memset(o, 0, sizeof *o);
-  snprintf(o->id, sizeof o->id, "%s", id);
-  return o;
-}
-
-static void take_one(fx_t *f)
-{
-  rt_msg_t *m = NULL;
-  cr_assert_eq(rt_port_recv(f->sink, WAIT_MS, &m), 0,
-               "nothing from the executor within %d ms", WAIT_MS);
-  size_t len = 0;
-  const void *d = rt_msg_data(m, &len);
-  proto_msg_t pm;
-  char err[256];
-  cr_assert_eq(proto_msgpack_decode(d, len, &pm, err, sizeof err), 0,
-               "the sink got an invalid message: %s", err);
-  cr_assert_eq((uint32_t)pm.type, rt_msg_type(m));
-  if (pm.type == PROTO_AGENT_OUTPUT) {
-    outcome_t *o = seen_for(pm.u.agent_output.task_id);
-    if (o->lines++ == 0)
-      snprintf(o->first_line, sizeof o->first_line, "%s",
-               pm.u.agent_output.line);
-    cr_assert_gt(pm.u.agent_output.line_no, o->last_line_no);
-    o->last_line_no = pm.u.agent_output.line_no;
-  } else {
-    cr_assert_eq(pm.type, PROTO_EVENT);
-    cr_assert_str_eq(pm.u.event.topic, "executor");
-    cr_assert_geq(pm.u.event.seq, 1);
-    const char *id =
-        json_string_value(json_object_get(pm.u.event.data, "task_id"));
-    cr_assert_not_null(id);
-    outcome_t *o = seen_for(id);
-    cr_assert_null(o->ev, "two outcomes for %s before the first was read", id);
-    o->ev = json_incref(pm.u.event.data);
-  }
-  proto_msg_fini(&pm);
-  rt_msg_free(m);
-}
-
-/* Receive from the sink until the outcome EVENT of @p id has arrived; *o
- * gets it with the task's output lines since the last outcome. */
-static void await_outcome(fx_t *f, const char *id, outcome_t *o)
-{
-  outcome_t *s = seen_for(id);
-  while (!s->ev) {
-    take_one(f);
-    s = seen_for(id);
-  }
-  *o = *s;
-  memset(s, 0, sizeof *s);
-  snprintf(s->id, sizeof s->id, "%s", id);
-}
-
-/* Add a ready task, run it, wait for its outcome. */
-static void run_task(fx_t *f, const char *id, const char *directives,
-                     outcome_t *o)
-{
-  add_task(f, id, directives);
-  run(f, id);
-  await_outcome(f, id, o);
-}
-
-static const char *ev_str(const outcome_t *o, const char *key)
-{
-  const char *s = json_string_value(json_object_get(o->ev, key));
-  return s ? s : "";
-}
-
-static proto_state_t stored_state(fx_t *f, const char *id, proto_task_t *out)
-{
-  proto_task_t t;
-  TST_SOK(store_task_get(f->store, id, &t));
-  proto_state_t s = t.state;
-  if (out)
-    *out = t;
-  else
-    store_task_free(&t);
-  return s;
-}
-
-/* The reason of the task's last history entry (malloc'd). */
-static char *last_reason(fx_t *f, const char *id)
-{
-  proto_task_update_t *h = NULL;
-  size_t n = tst_history(f->store, id, &h);
-  cr_assert_gt(n, 0);
-  char *r = strdup(h[n - 1].reason ? h[n - 1].reason : "");
-  tst_history_free(h, n);
-  return r;
-}
-
-static bool branch_exists(fx_t *f, const char *branch)
-{
-  char *out = ext_sh_out("git -C '%s' branch --list '%s'", f->repo, branch);
-  bool yes = out[0] != '\0';
-  free(out);
-  return yes;
-}
-
-static char *data_path(fx_t *f, const char *rel)
-{
-  static char buf[8192];
-  int n = snprintf(buf, sizeof buf, "%s/%s", f->data, rel);
-  cr_assert(n > 0 && (size_t)n < sizeof buf);
-  return buf;
-}
 
 Test(executor, success_goes_to_review_with_everything_recorded)
 {
@@ -281,14 +58,14 @@ Test(executor, success_goes_to_review_with_everything_recorded)
            "**argv) { return 0; }\\n' --env-out %s/env.json --prompt-out "
            "%s/prompt.txt", f.data, f.data);
   outcome_t o;
-  run_task(&f, "t-ok", directives, &o);
+  fx_run_task(&f, "t-ok", directives, &o);
 
-  cr_assert_str_eq(ev_str(&o, "class"), "success", "%s", ev_str(&o, "reason"));
-  cr_assert_str_eq(ev_str(&o, "state"), "review");
+  cr_assert_str_eq(fx_ev_str(&o, "class"), "success", "%s", fx_ev_str(&o, "reason"));
+  cr_assert_str_eq(fx_ev_str(&o, "state"), "review");
   cr_assert_eq(o.lines, 8, "every transcript line republished");
   cr_assert(strstr(o.first_line, "\"subtype\":\"init\""), "%s", o.first_line);
   proto_task_t t;
-  cr_assert_eq(stored_state(&f, "t-ok", &t), PROTO_STATE_REVIEW);
+  cr_assert_eq(fx_state(&f, "t-ok", &t), PROTO_STATE_REVIEW);
   cr_assert_eq(t.attempts, 1);
   cr_assert_str_eq(t.branch, "ccm/t-ok");
   store_task_free(&t);
@@ -300,7 +77,7 @@ Test(executor, success_goes_to_review_with_everything_recorded)
   json_t *tok = json_object_get(o.ev, "tokens");
   cr_assert_eq(json_integer_value(json_object_get(tok, "input")), 3900);
   cr_assert_eq(json_integer_value(json_object_get(tok, "output")), 140);
-  const char *sid = ev_str(&o, "session_id");
+  const char *sid = fx_ev_str(&o, "session_id");
   cr_assert_eq(strlen(sid), 36, "a uuid: %s", sid);
   json_t *cmd = json_object_get(o.ev, "command");
   bool sid_passed = false, turns_passed = false;
@@ -326,25 +103,25 @@ Test(executor, success_goes_to_review_with_everything_recorded)
   cr_assert_str_eq(status, "");
   free(status);
   struct stat st;
-  cr_assert_neq(stat(data_path(&f, "worktrees/t-ok"), &st), 0,
+  cr_assert_neq(stat(fx_path(&f, "worktrees/t-ok"), &st), 0,
                 "the worktree is removed");
   cr_assert(json_is_true(json_object_get(json_object_get(o.ev, "gate"),
                                          "passed")));
 
   /* prompt on stdin, minimal environment */
-  char *prompt = ext_read_file(data_path(&f, "prompt.txt"));
+  char *prompt = ext_read_file(fx_path(&f, "prompt.txt"));
   cr_assert_not_null(prompt);
   cr_assert(strstr(prompt, "make main take its arguments") &&
             strstr(prompt, "src/main.c:1"), "%s", prompt);
   free(prompt);
-  char *env = ext_read_file(data_path(&f, "env.json"));
+  char *env = ext_read_file(fx_path(&f, "env.json"));
   cr_assert_not_null(env);
   cr_assert(strstr(env, "preset-env"), "the preset's env is set");
   cr_assert_null(strstr(env, "do-not-leak"), "ccm's secrets stay out");
   free(env);
-  cr_assert_eq(stat(data_path(&f, "runs/t-ok/1.jsonl"), &st), 0, "log kept");
+  cr_assert_eq(stat(fx_path(&f, "runs/t-ok/1.jsonl"), &st), 0, "log kept");
 
-  char *reason = last_reason(&f, "t-ok");
+  char *reason = fx_last_reason(&f, "t-ok");
   cr_assert(strstr(reason, "success"), "%s", reason);
   free(reason);
   json_decref(o.ev);
@@ -375,19 +152,19 @@ Test(executor, every_failure_class_recorded)
   f.cfg.concurrency = 3;
   fx_start(&f);
   for (size_t i = 0; i < n; i++)
-    add_task(&f, cases[i].id, cases[i].directives);
+    fx_add_task(&f, cases[i].id, cases[i].directives);
   for (size_t i = 0; i < n; i++)
-    run(&f, cases[i].id);
+    fx_run(&f, cases[i].id);
   for (size_t i = 0; i < n; i++) {
     outcome_t o;
-    await_outcome(&f, cases[i].id, &o);
-    cr_assert_str_eq(ev_str(&o, "class"), cases[i].cls, "%s: %s",
-                     cases[i].id, ev_str(&o, "reason"));
-    cr_assert_str_eq(ev_str(&o, "state"), cases[i].state, "%s", cases[i].id);
-    char *reason = last_reason(&f, cases[i].id);
+    fx_await(&f, cases[i].id, &o);
+    cr_assert_str_eq(fx_ev_str(&o, "class"), cases[i].cls, "%s: %s",
+                     cases[i].id, fx_ev_str(&o, "reason"));
+    cr_assert_str_eq(fx_ev_str(&o, "state"), cases[i].state, "%s", cases[i].id);
+    char *reason = fx_last_reason(&f, cases[i].id);
     cr_assert(strstr(reason, cases[i].needle), "%s: %s", cases[i].id, reason);
     free(reason);
-    cr_assert_eq(stored_state(&f, cases[i].id, NULL),
+    cr_assert_eq(fx_state(&f, cases[i].id, NULL),
                  proto_state_from_name(cases[i].state));
     if (!strcmp(cases[i].id, "t-garbage")) {
       json_t *out = json_object_get(o.ev, "output");
@@ -417,17 +194,17 @@ Test(executor, usage_limit_pauses_without_failing)
   fx_init(&f);
   f.cfg.concurrency = 1;
   fx_start(&f);
-  add_task(&f, "t-limit", "--transcript usage_limit --exit 1");
-  add_task(&f, "t-next", "--transcript success");
-  run(&f, "t-limit");
+  fx_add_task(&f, "t-limit", "--transcript usage_limit --exit 1");
+  fx_add_task(&f, "t-next", "--transcript success");
+  fx_run(&f, "t-limit");
   outcome_t o;
-  await_outcome(&f, "t-limit", &o);
-  cr_assert_str_eq(ev_str(&o, "class"), "usage_limit");
-  cr_assert_str_eq(ev_str(&o, "state"), "ready", "not a failure");
+  fx_await(&f, "t-limit", &o);
+  cr_assert_str_eq(fx_ev_str(&o, "class"), "usage_limit");
+  cr_assert_str_eq(fx_ev_str(&o, "state"), "ready", "not a failure");
   cr_assert_eq(json_integer_value(json_object_get(o.ev, "resets_at")),
                1893456000);
-  cr_assert_eq(stored_state(&f, "t-limit", NULL), PROTO_STATE_READY);
-  run(&f, "t-next");
+  cr_assert_eq(fx_state(&f, "t-limit", NULL), PROTO_STATE_READY);
+  fx_run(&f, "t-next");
   json_t *s = status(&f);
   cr_assert_eq(json_integer_value(json_object_get(s, "paused_until")),
                (json_int_t)1893456000 * 1000);
@@ -436,7 +213,7 @@ Test(executor, usage_limit_pauses_without_failing)
   cr_assert_eq(json_array_size(json_object_get(s, "queued")), 2,
                "the limited task waits in the queue with the new one");
   json_decref(s);
-  cr_assert_eq(stored_state(&f, "t-next", NULL), PROTO_STATE_READY);
+  cr_assert_eq(fx_state(&f, "t-next", NULL), PROTO_STATE_READY);
   json_decref(o.ev);
   fx_fini(&f);
 }
@@ -452,13 +229,13 @@ Test(executor, stall_killed_with_its_process_group)
            "--transcript crash --stall --ignore-term --grandchildren 2 "
            "--pidfile %s/pids", f.data);
   outcome_t o;
-  run_task(&f, "t-stall", directives, &o);
-  cr_assert_str_eq(ev_str(&o, "class"), "stall", "%s", ev_str(&o, "reason"));
-  cr_assert_str_eq(ev_str(&o, "killed"), "idle");
+  fx_run_task(&f, "t-stall", directives, &o);
+  cr_assert_str_eq(fx_ev_str(&o, "class"), "stall", "%s", fx_ev_str(&o, "reason"));
+  cr_assert_str_eq(fx_ev_str(&o, "killed"), "idle");
   cr_assert_eq(json_integer_value(json_object_get(o.ev, "signal")), 9,
                "SIGTERM was ignored: SIGKILL");
-  cr_assert_str_eq(ev_str(&o, "state"), "failed");
-  cr_assert_eq(ext_expect_pids_dead(data_path(&f, "pids"), 10000), 3);
+  cr_assert_str_eq(fx_ev_str(&o, "state"), "failed");
+  cr_assert_eq(ext_expect_pids_dead(fx_path(&f, "pids"), 10000), 3);
   json_decref(o.ev);
   fx_fini(&f);
 }
@@ -470,9 +247,9 @@ Test(executor, wall_clock_limit)
   f.cfg.budget.max_wall_s = 1;
   fx_start(&f);
   outcome_t o;
-  run_task(&f, "t-slow", "--transcript crash --stall", &o);
-  cr_assert_str_eq(ev_str(&o, "class"), "timeout", "%s", ev_str(&o, "reason"));
-  cr_assert_str_eq(ev_str(&o, "killed"), "wall");
+  fx_run_task(&f, "t-slow", "--transcript crash --stall", &o);
+  cr_assert_str_eq(fx_ev_str(&o, "class"), "timeout", "%s", fx_ev_str(&o, "reason"));
+  cr_assert_str_eq(fx_ev_str(&o, "killed"), "wall");
   json_decref(o.ev);
   fx_fini(&f);
 }
@@ -483,17 +260,17 @@ Test(executor, gate_refuses_protected_file)
   fx_init(&f);
   fx_start(&f);
   outcome_t o;
-  run_task(&f, "t-ci", "--transcript success "
+  fx_run_task(&f, "t-ci", "--transcript success "
                        "--edit '.github/workflows/ci.yml=on: pull_request'", &o);
-  cr_assert_str_eq(ev_str(&o, "class"), "success", "the agent itself succeeded");
-  cr_assert_str_eq(ev_str(&o, "state"), "failed");
+  cr_assert_str_eq(fx_ev_str(&o, "class"), "success", "the agent itself succeeded");
+  cr_assert_str_eq(fx_ev_str(&o, "state"), "failed");
   json_t *gate = json_object_get(o.ev, "gate");
   cr_assert(json_is_false(json_object_get(gate, "passed")));
-  char *reason = last_reason(&f, "t-ci");
+  char *reason = fx_last_reason(&f, "t-ci");
   cr_assert(strstr(reason, "protected path .github/workflows/ci.yml"), "%s",
             reason);
   free(reason);
-  cr_assert_eq(stored_state(&f, "t-ci", NULL), PROTO_STATE_FAILED);
+  cr_assert_eq(fx_state(&f, "t-ci", NULL), PROTO_STATE_FAILED);
   json_decref(o.ev);
   fx_fini(&f);
 }
@@ -507,23 +284,23 @@ Test(executor, test_command_decides)
   memcpy(f.test_cmd, test_cmd, sizeof test_cmd);
   f.repos[0].test_command = f.test_cmd;
   fx_start(&f);
-  add_task(&f, "t-pass", "--transcript success "
+  fx_add_task(&f, "t-pass", "--transcript success "
                          "--edit 'src/main.c=int main(int argc) { return 0; }'");
-  add_task(&f, "t-fail", "--transcript success --edit 'src/main.c=int x;'");
-  run(&f, "t-pass");
-  run(&f, "t-fail");
+  fx_add_task(&f, "t-fail", "--transcript success --edit 'src/main.c=int x;'");
+  fx_run(&f, "t-pass");
+  fx_run(&f, "t-fail");
   outcome_t a, b;
-  await_outcome(&f, "t-pass", &a);
-  await_outcome(&f, "t-fail", &b);
-  cr_assert_str_eq(ev_str(&a, "state"), "review", "%s", ev_str(&a, "reason"));
+  fx_await(&f, "t-pass", &a);
+  fx_await(&f, "t-fail", &b);
+  cr_assert_str_eq(fx_ev_str(&a, "state"), "review", "%s", fx_ev_str(&a, "reason"));
   cr_assert(json_is_true(json_object_get(json_object_get(a.ev, "test"),
                                          "passed")));
-  cr_assert_str_eq(ev_str(&b, "state"), "failed");
+  cr_assert_str_eq(fx_ev_str(&b, "state"), "failed");
   json_t *t = json_object_get(b.ev, "test");
   cr_assert_eq(json_integer_value(json_object_get(t, "exit_code")), 3);
   cr_assert(strstr(json_string_value(json_object_get(t, "output_tail")),
                    "argc missing"));
-  char *reason = last_reason(&f, "t-fail");
+  char *reason = fx_last_reason(&f, "t-fail");
   cr_assert(strstr(reason, "tests failed (exit status 3)"), "%s", reason);
   free(reason);
   json_decref(a.ev);
@@ -537,17 +314,17 @@ Test(executor, day_task_budget_stops_new_runs_across_restarts)
   fx_init(&f);
   f.cfg.budget.max_tasks_per_day = 1;
   fx_start(&f);
-  add_task(&f, "t-1", "--transcript success --edit a.txt=1");
-  add_task(&f, "t-2", "--transcript success --edit b.txt=2");
-  run(&f, "t-1");
+  fx_add_task(&f, "t-1", "--transcript success --edit a.txt=1");
+  fx_add_task(&f, "t-2", "--transcript success --edit b.txt=2");
+  fx_run(&f, "t-1");
   cr_assert_eq(exec_request(f.rt, f.exec, "t-2", false, WAIT_MS),
                EXEC_EBUDGET, "the start in flight already counts");
   outcome_t o1;
-  await_outcome(&f, "t-1", &o1);
-  cr_assert_str_eq(ev_str(&o1, "state"), "review");
+  fx_await(&f, "t-1", &o1);
+  cr_assert_str_eq(fx_ev_str(&o1, "state"), "review");
   cr_assert_eq(exec_request(f.rt, f.exec, "t-2", false, WAIT_MS),
                EXEC_EBUDGET);
-  cr_assert_eq(stored_state(&f, "t-2", NULL), PROTO_STATE_READY,
+  cr_assert_eq(fx_state(&f, "t-2", NULL), PROTO_STATE_READY,
                "a refused task stays approved");
 
   /* a new executor on the same store rebuilds the ledger from events */
@@ -573,13 +350,13 @@ Test(executor, day_dollar_budget_never_exceeded)
   f.cfg.budget.max_usd_per_day = 0.05;
   f.cfg.concurrency = 1;
   fx_start(&f);
-  add_task(&f, "t-a", "--transcript success --edit a.txt=1");
-  add_task(&f, "t-b", "--transcript success --edit b.txt=2");
-  run(&f, "t-a");
-  run(&f, "t-b"); /* queued behind t-a: $0.02 reserved + $0.02 fits */
+  fx_add_task(&f, "t-a", "--transcript success --edit a.txt=1");
+  fx_add_task(&f, "t-b", "--transcript success --edit b.txt=2");
+  fx_run(&f, "t-a");
+  fx_run(&f, "t-b"); /* queued behind t-a: $0.02 reserved + $0.02 fits */
   outcome_t a, b;
-  await_outcome(&f, "t-a", &a);
-  cr_assert_str_eq(ev_str(&a, "state"), "review");
+  fx_await(&f, "t-a", &a);
+  cr_assert_str_eq(fx_ev_str(&a, "state"), "review");
   bool cap_passed = false;
   json_t *cmd = json_object_get(a.ev, "command");
   for (size_t i = 0; i + 1 < json_array_size(cmd); i++)
@@ -589,12 +366,12 @@ Test(executor, day_dollar_budget_never_exceeded)
                           "0.02");
   cr_assert(cap_passed, "the per-task cap goes to the agent");
   /* t-a cost $0.0421: $0.0421 + $0.02 would pass $0.05 */
-  await_outcome(&f, "t-b", &b);
-  cr_assert_str_eq(ev_str(&b, "class"), "refused");
-  cr_assert(strstr(ev_str(&b, "reason"), "budget: $0.04 spent today"), "%s",
-            ev_str(&b, "reason"));
+  fx_await(&f, "t-b", &b);
+  cr_assert_str_eq(fx_ev_str(&b, "class"), "refused");
+  cr_assert(strstr(fx_ev_str(&b, "reason"), "budget: $0.04 spent today"), "%s",
+            fx_ev_str(&b, "reason"));
   cr_assert_eq(b.lines, 0);
-  cr_assert_eq(stored_state(&f, "t-b", NULL), PROTO_STATE_READY);
+  cr_assert_eq(fx_state(&f, "t-b", NULL), PROTO_STATE_READY);
   json_decref(a.ev);
   json_decref(b.ev);
   fx_fini(&f);
@@ -610,34 +387,34 @@ Test(executor, dry_run_records_the_command)
   char directives[4096];
   snprintf(directives, sizeof directives,
            "--transcript success --pidfile %s/pids", f.data);
-  add_task(&f, "t-dry", directives);
-  add_task(&f, "t-dry2", directives);
-  run(&f, "t-dry");
+  fx_add_task(&f, "t-dry", directives);
+  fx_add_task(&f, "t-dry2", directives);
+  fx_run(&f, "t-dry");
   outcome_t o;
-  await_outcome(&f, "t-dry", &o);
-  cr_assert_str_eq(ev_str(&o, "class"), "dry_run");
-  cr_assert_str_eq(ev_str(&o, "state"), "ready");
+  fx_await(&f, "t-dry", &o);
+  cr_assert_str_eq(fx_ev_str(&o, "class"), "dry_run");
+  cr_assert_str_eq(fx_ev_str(&o, "state"), "ready");
   cr_assert_eq(o.lines, 0, "no agent ran");
   struct stat st;
-  cr_assert_neq(stat(data_path(&f, "pids"), &st), 0, "no agent ran");
-  char *reason = last_reason(&f, "t-dry");
+  cr_assert_neq(stat(fx_path(&f, "pids"), &st), 0, "no agent ran");
+  char *reason = fx_last_reason(&f, "t-dry");
   cr_assert(strstr(reason, "dry run: would run: python3 "), "%s", reason);
   cr_assert(strstr(reason, "fake_agent.py -p --output-format stream-json "
                            "--verbose --session-id "), "%s", reason);
   cr_assert(strstr(reason, "--max-turns 30 < "), "%s", reason);
   cr_assert(strstr(reason, "runs/t-dry/1.prompt.md"), "%s", reason);
   free(reason);
-  cr_assert_eq(stat(data_path(&f, "runs/t-dry/1.prompt.md"), &st), 0,
+  cr_assert_eq(stat(fx_path(&f, "runs/t-dry/1.prompt.md"), &st), 0,
                "the prompt it would have fed is kept");
   cr_assert_eq(json_array_size(json_object_get(o.ev, "command")), 10);
-  cr_assert_neq(stat(data_path(&f, "worktrees/t-dry"), &st), 0);
-  cr_assert_not(branch_exists(&f, "ccm/t-dry"));
-  cr_assert_eq(stored_state(&f, "t-dry", NULL), PROTO_STATE_READY);
+  cr_assert_neq(stat(fx_path(&f, "worktrees/t-dry"), &st), 0);
+  cr_assert_not(fx_branch_exists(&f, "ccm/t-dry"));
+  cr_assert_eq(fx_state(&f, "t-dry", NULL), PROTO_STATE_READY);
   /* dry runs do not spend the budget */
-  run(&f, "t-dry2");
+  fx_run(&f, "t-dry2");
   outcome_t o2;
-  await_outcome(&f, "t-dry2", &o2);
-  cr_assert_str_eq(ev_str(&o2, "class"), "dry_run");
+  fx_await(&f, "t-dry2", &o2);
+  cr_assert_str_eq(fx_ev_str(&o2, "class"), "dry_run");
   json_decref(o.ev);
   json_decref(o2.ev);
   fx_fini(&f);
@@ -647,7 +424,7 @@ Test(executor, restart_requeues_running_and_cleans_worktrees)
 {
   fx_t f;
   fx_init(&f);
-  add_task(&f, "t-left", "--transcript success");
+  fx_add_task(&f, "t-left", "--transcript success");
   proto_msg_t m;
   tst_update_msg(&m, "t-left", PROTO_STATE_READY, PROTO_STATE_RUNNING, "old",
                  "was running", 1700000000000);
@@ -655,25 +432,25 @@ Test(executor, restart_requeues_running_and_cleans_worktrees)
   TST_SOK(store_write_sync(f.rt, f.store_actor, &m, WAIT_MS, &ack));
   proto_msg_fini(&m);
   char sha[EXEC_SHA_MAX], err[512];
-  cr_assert_eq(exec_wt_create(f.repo, NULL, data_path(&f, "worktrees/t-left"),
+  cr_assert_eq(exec_wt_create(f.repo, NULL, fx_path(&f, "worktrees/t-left"),
                               "ccm/t-left", sha, err, sizeof err), 0, "%s",
                err);
-  cr_assert(branch_exists(&f, "ccm/t-left"));
+  cr_assert(fx_branch_exists(&f, "ccm/t-left"));
   fx_start(&f);
   struct stat st;
-  cr_assert(TST_EVENTUALLY(stored_state(&f, "t-left", NULL) ==
+  cr_assert(TST_EVENTUALLY(fx_state(&f, "t-left", NULL) ==
                                PROTO_STATE_READY, WAIT_MS));
-  cr_assert(TST_EVENTUALLY(stat(data_path(&f, "worktrees/t-left"), &st) != 0,
+  cr_assert(TST_EVENTUALLY(stat(fx_path(&f, "worktrees/t-left"), &st) != 0,
                            WAIT_MS));
-  cr_assert(TST_EVENTUALLY(!branch_exists(&f, "ccm/t-left"), WAIT_MS));
-  char *reason = last_reason(&f, "t-left");
+  cr_assert(TST_EVENTUALLY(!fx_branch_exists(&f, "ccm/t-left"), WAIT_MS));
+  char *reason = fx_last_reason(&f, "t-left");
   cr_assert(strstr(reason, "requeued at start-up"), "%s", reason);
   free(reason);
   /* and it runs again */
-  run(&f, "t-left");
+  fx_run(&f, "t-left");
   outcome_t o;
-  await_outcome(&f, "t-left", &o);
-  cr_assert_str_eq(ev_str(&o, "state"), "review");
+  fx_await(&f, "t-left", &o);
+  cr_assert_str_eq(fx_ev_str(&o, "state"), "review");
   json_decref(o.ev);
   fx_fini(&f);
 }
@@ -683,19 +460,19 @@ Test(executor, cancel_stops_a_running_agent)
   fx_t f;
   fx_init(&f);
   fx_start(&f);
-  add_task(&f, "t-cancel", "--transcript crash --stall");
-  run(&f, "t-cancel");
+  fx_add_task(&f, "t-cancel", "--transcript crash --stall");
+  fx_run(&f, "t-cancel");
   /* wait until the agent speaks, then cancel */
   rt_msg_t *m = tst_recv_type(f.sink, PROTO_AGENT_OUTPUT);
   rt_msg_free(m);
   cr_assert_eq(exec_request(f.rt, f.exec, "t-cancel", true, WAIT_MS), 0);
   outcome_t o;
-  await_outcome(&f, "t-cancel", &o);
-  cr_assert_str_eq(ev_str(&o, "class"), "cancelled", "%s",
-                   ev_str(&o, "reason"));
-  cr_assert_str_eq(ev_str(&o, "killed"), "cancel");
-  cr_assert_str_eq(ev_str(&o, "state"), "ready");
-  cr_assert_eq(stored_state(&f, "t-cancel", NULL), PROTO_STATE_READY);
+  fx_await(&f, "t-cancel", &o);
+  cr_assert_str_eq(fx_ev_str(&o, "class"), "cancelled", "%s",
+                   fx_ev_str(&o, "reason"));
+  cr_assert_str_eq(fx_ev_str(&o, "killed"), "cancel");
+  cr_assert_str_eq(fx_ev_str(&o, "state"), "ready");
+  cr_assert_eq(fx_state(&f, "t-cancel", NULL), PROTO_STATE_READY);
   cr_assert_eq(exec_request(f.rt, f.exec, "t-cancel", true, WAIT_MS),
                EXEC_ENOTFOUND);
   json_decref(o.ev);
@@ -713,21 +490,21 @@ Test(executor, transient_failure_retried_with_backoff)
   snprintf(directives, sizeof directives,
            "--marker %s/first --first-transcript crash --first-exit 1 "
            "--transcript success --edit retry.txt=ok", f.data);
-  add_task(&f, "t-retry", directives);
-  run(&f, "t-retry");
+  fx_add_task(&f, "t-retry", directives);
+  fx_run(&f, "t-retry");
   outcome_t a, b;
-  await_outcome(&f, "t-retry", &a);
-  cr_assert_str_eq(ev_str(&a, "class"), "crash");
-  cr_assert_str_eq(ev_str(&a, "state"), "ready");
+  fx_await(&f, "t-retry", &a);
+  cr_assert_str_eq(fx_ev_str(&a, "class"), "crash");
+  cr_assert_str_eq(fx_ev_str(&a, "state"), "ready");
   cr_assert_eq(json_integer_value(json_object_get(a.ev, "retry_in_ms")), 200);
   uint64_t t0 = tst_now_ns();
-  await_outcome(&f, "t-retry", &b);
+  fx_await(&f, "t-retry", &b);
   cr_assert_geq(tst_now_ns() - t0, 150u * 1000000u, "the backoff was kept");
-  cr_assert_str_eq(ev_str(&b, "class"), "success");
-  cr_assert_str_eq(ev_str(&b, "state"), "review");
+  cr_assert_str_eq(fx_ev_str(&b, "class"), "success");
+  cr_assert_str_eq(fx_ev_str(&b, "state"), "review");
   cr_assert_eq(json_integer_value(json_object_get(b.ev, "attempt")), 2);
   proto_task_t t;
-  stored_state(&f, "t-retry", &t);
+  fx_state(&f, "t-retry", &t);
   cr_assert_eq(t.attempts, 2);
   store_task_free(&t);
   json_decref(a.ev);
@@ -742,10 +519,10 @@ Test(executor, repository_concurrency_cap)
   f.cfg.concurrency = 4;
   f.repos[0].concurrency = 1;
   fx_start(&f);
-  add_task(&f, "t-r1", "--transcript crash --stall");
-  add_task(&f, "t-r2", "--transcript crash --stall");
-  run(&f, "t-r1");
-  run(&f, "t-r2");
+  fx_add_task(&f, "t-r1", "--transcript crash --stall");
+  fx_add_task(&f, "t-r2", "--transcript crash --stall");
+  fx_run(&f, "t-r1");
+  fx_run(&f, "t-r2");
   rt_msg_t *m = tst_recv_type(f.sink, PROTO_AGENT_OUTPUT); /* one runs */
   rt_msg_free(m);
   json_t *s = status(&f);
@@ -753,7 +530,7 @@ Test(executor, repository_concurrency_cap)
   cr_assert_str_eq(json_string_value(json_array_get(
                        json_object_get(s, "queued"), 0)), "t-r2");
   json_decref(s);
-  cr_assert_eq(stored_state(&f, "t-r2", NULL), PROTO_STATE_READY);
+  cr_assert_eq(fx_state(&f, "t-r2", NULL), PROTO_STATE_READY);
   fx_fini(&f); /* stopping kills the stalled agent */
 }
 
@@ -762,9 +539,9 @@ Test(executor, requests_refused_with_reasons)
   fx_t f;
   fx_init(&f);
   fx_start(&f);
-  add_task_in(&f, "t-triaged", "r1", PROTO_STATE_TRIAGED, "");
-  add_task_in(&f, "t-elsewhere", "unknown-repo", PROTO_STATE_READY, "");
-  add_task(&f, "t-busy", "--transcript crash --stall");
+  fx_add_task_in(&f, "t-triaged", "r1", PROTO_STATE_TRIAGED, "");
+  fx_add_task_in(&f, "t-elsewhere", "unknown-repo", PROTO_STATE_READY, "");
+  fx_add_task(&f, "t-busy", "--transcript crash --stall");
   cr_assert_eq(exec_request(f.rt, f.exec, "no-such-task", false, WAIT_MS),
                EXEC_ENOTFOUND);
   cr_assert_eq(exec_request(f.rt, f.exec, "t-triaged", false, WAIT_MS),
@@ -773,7 +550,7 @@ Test(executor, requests_refused_with_reasons)
                EXEC_ENOREPO);
   cr_assert_eq(exec_request(f.rt, f.exec, "../../etc", false, WAIT_MS),
                EXEC_EINVAL);
-  run(&f, "t-busy");
+  fx_run(&f, "t-busy");
   cr_assert_eq(exec_request(f.rt, f.exec, "t-busy", false, WAIT_MS),
                EXEC_EBUSY);
   cr_assert_eq(exec_request(f.rt, f.exec, "t-triaged", true, WAIT_MS),
@@ -822,12 +599,12 @@ Test(executor, real_claude_code_cli)
   f.cfg.budget.max_turns = 5;
   fx_start(&f);
   outcome_t o;
-  run_task(&f, "t-claude", "", &o);
+  fx_run_task(&f, "t-claude", "", &o);
   char *api = ext_read_file(log);
-  cr_assert_str_eq(ev_str(&o, "class"), "success", "%s\nAPI log:\n%s",
-                   ev_str(&o, "reason"), api ? api : "(none)");
+  cr_assert_str_eq(fx_ev_str(&o, "class"), "success", "%s\nAPI log:\n%s",
+                   fx_ev_str(&o, "reason"), api ? api : "(none)");
   free(api);
-  cr_assert_str_eq(ev_str(&o, "state"), "review");
+  cr_assert_str_eq(fx_ev_str(&o, "state"), "review");
   cr_assert_eq(json_integer_value(json_object_get(o.ev, "turns")), 2);
   cr_assert_gt(json_number_value(json_object_get(o.ev, "cost_usd")), 0);
   cr_assert_eq(json_integer_value(json_object_get(o.ev, "files_changed")), 1);

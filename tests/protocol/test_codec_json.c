@@ -433,6 +433,7 @@ Test(codec_json, args_nested_100_levels_are_refused)
   /* Beyond jansson's own parser limit (2048) the text is malformed. */
   size_t n = 3000;
   char *deep = malloc(2 * n + 32);
+  cr_assert_not_null(deep); /* also tells gcc's -Warray-bounds (ASan) */
   size_t o = (size_t)sprintf(deep, "{\"action\":\"x\",\"z\":");
   memset(deep + o, '[', n);
   memset(deep + o + n, ']', n);
@@ -603,4 +604,96 @@ Test(codec_json, iso_timestamps_are_formatted_like_gmtime)
     json_decref(j);
   }
   proto_msg_fini(&m);
+}
+
+/* ---- proto_json_write: the same bytes as the jansson tree, dumped ---- */
+
+/* proto_json_write(@p m) appended after a prefix equals
+ * json_dumps(proto_json_encode(m), JSON_COMPACT), byte for byte. */
+static void assert_text_as_jansson(const proto_msg_t *m, const char *what)
+{
+  json_t *tree = proto_json_encode(m);
+  cr_assert_not_null(tree, "%s: proto_json_encode", what);
+  char *want = json_dumps(tree, JSON_COMPACT);
+  json_decref(tree);
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_sbuffer_write(&sb, "x", 1); /* appends, keeps what was there */
+  PTST_RC(proto_json_write(m, &sb), 0);
+  cr_assert_eq(sb.size, 1 + strlen(want), "%s: %zu bytes, want %zu\n%.*s\n%s",
+               what, sb.size - 1, strlen(want), (int)sb.size - 1, sb.data + 1,
+               want);
+  cr_assert(memcmp(sb.data + 1, want, strlen(want)) == 0 && sb.data[0] == 'x',
+            "%s:\n got  %.*s\n want %s", what, (int)sb.size - 1, sb.data + 1,
+            want);
+  free(want);
+  msgpack_sbuffer_destroy(&sb);
+}
+
+Test(codec_json, text_writer_matches_jansson_for_every_type)
+{
+  for (size_t i = 0; i < PTST_NTYPES; i++) {
+    proto_msg_t m;
+    ptst_example(ptst_types[i], &m);
+    assert_text_as_jansson(&m, proto_type_name(ptst_types[i]));
+    proto_msg_fini(&m);
+    ptst_minimal(ptst_types[i], &m);
+    assert_text_as_jansson(&m, proto_type_name(ptst_types[i]));
+    proto_msg_fini(&m);
+  }
+}
+
+Test(codec_json, text_writer_escapes_strings_as_jansson)
+{
+  char controls[40];
+  for (int c = 1; c < 0x20; c++)
+    controls[c - 1] = (char)c;
+  memcpy(controls + 31, "\"\\/\x7f", 5); /* then quote, backslash, ... */
+  const char *texts[] = {controls, "plain", "", "caf\xc3\xa9 \xe2\x82\xac "
+                         "\xf0\x9f\x98\x80", "a\"b\\c", "</script>",
+                         "tab\tnew\nline\r\x08\x0c"};
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    proto_msg_t m;
+    ptst_example(PROTO_TASK, &m);
+    free(m.u.task.title);
+    m.u.task.title = strdup(texts[i]);
+    assert_text_as_jansson(&m, texts[i]);
+    proto_msg_fini(&m);
+  }
+}
+
+Test(codec_json, text_writer_formats_reals_as_jansson)
+{
+  static const double reals[] = {
+      0.0, -0.0, 1.0, -7.5, 0.1, 2.0 / 3.0, 8.0 / 3.0, 1e-5, 1.5e-7,
+      123456789.125, 1e15, 1e16, 9007199254740992.0, 9007199254740993.0,
+      1e17, 1e21, 1.7976931348623157e308, 5e-324, 2.2250738585072014e-308,
+      -1e300, 10.0, 100.0, 0.5, 3.0e10};
+  for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+    proto_msg_t m;
+    ptst_example(PROTO_TASK, &m);
+    m.u.task.score.total = reals[i];
+    m.u.task.score.value = -reals[i];
+    char what[64];
+    snprintf(what, sizeof what, "%.17g", reals[i]);
+    assert_text_as_jansson(&m, what);
+    proto_msg_fini(&m);
+  }
+}
+
+Test(codec_json, text_writer_refuses_what_the_encoder_refuses)
+{
+  proto_msg_t m;
+  ptst_example(PROTO_TASK, &m);
+  char *id = m.u.task.id;
+  m.u.task.id = NULL; /* required */
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_sbuffer_write(&sb, "[", 1);
+  cr_assert_null(proto_json_encode(&m));
+  cr_assert_neq(proto_json_write(&m, &sb), 0);
+  cr_assert_eq(sb.size, 1, "a refused message leaves the buffer as it was");
+  m.u.task.id = id;
+  proto_msg_fini(&m);
+  msgpack_sbuffer_destroy(&sb);
 }

@@ -10,7 +10,10 @@
  * run of one repeated line; three copies are one group of three; two
  * copies in one file; paths are copied at add(); the table cap samples
  * windows yet still finds a long copy; groups come in path order; the
- * callback can stop; bad configurations are refused.
+ * callback can stop; bad configurations are refused; files prepared apart
+ * (scan_dupes_prepare, one scratch per thread) and then added give the
+ * same groups as scan_dupes_add, and a scratch made for another
+ * min_lines is refused.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -298,4 +301,39 @@ Test(dupes, configuration_and_arguments)
   cr_assert_eq(scan_dupes_finish(d, NULL, NULL), 0);
   scan_dupes_free(d);
   scan_dupes_free(NULL);
+}
+
+Test(dupes, prepared_files_give_the_same_groups_as_add)
+{
+  const char *a = "int a;\nvoid f(void) {\n" BLOCK6 "}\n";
+  const char *b = "\n\nint b;\nvoid g(void) {\n" BLOCK6 BLOCK6_OTHER "}\n";
+  const char *c = "void h(void) {\n" BLOCK6_OTHER "}\n";
+  scan_dupes_t *one = dupes_with(6), *two = dupes_with(6);
+  add(one, "a.c", a);
+  add(one, "b.c", b);
+  add(one, "c.c", c);
+  scan_dupes_prep_t *p = scan_dupes_prep_new(NULL);
+  cr_assert_not_null(p);
+  const char *files[][2] = {{"a.c", a}, {"b.c", b}, {"c.c", c}};
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(scan_dupes_prepare(p, files[i][1], strlen(files[i][1])), 0);
+    cr_assert_eq(scan_dupes_add_prepared(two, files[i][0], p), 0);
+  }
+  groups_t g1 = finish(one), g2 = finish(two);
+  cr_assert_eq(g1.n, 2);
+  cr_assert_str_eq(g2.text, g1.text);
+  scan_dupes_stats_t s1, s2;
+  scan_dupes_stats(one, &s1);
+  scan_dupes_stats(two, &s2);
+  cr_assert_eq(s2.files, s1.files);
+  cr_assert_eq(s2.lines, s1.lines);
+  cr_assert_eq(s2.windows, s1.windows);
+
+  scan_dupes_t *seven = dupes_with(7);
+  cr_assert_eq(scan_dupes_add_prepared(seven, "a.c", p), -1,
+               "windows of 6 lines do not go into a table of 7");
+  scan_dupes_free(seven);
+  scan_dupes_prep_free(p);
+  scan_dupes_free(one);
+  scan_dupes_free(two);
 }

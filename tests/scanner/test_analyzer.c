@@ -14,70 +14,15 @@
 #include "protocol/proto.h"
 #include "store/store_actor.h"
 #include "tests/scanner/scan_fixture.h"
+#include "tests/scanner/scan_rig.h"
 #include "tests/support/rt_test.h"
 #include "tests/support/store_test.h"
 
-typedef struct rig {
-  char *repo, *data;
-  rt_runtime_t *rt;
-  store_t *store;
-  rt_actor_t *store_actor, *analyzer;
-  rt_port_t *done;
-  analyzer_opts_t ao;
-} rig_t;
-
-static void rig_up(rig_t *r)
-{
-  memset(r, 0, sizeof *r);
-  r->repo = tst_tmpdir();
-  r->data = tst_tmpdir();
-  r->rt = tst_runtime(2);
-  r->store = tst_store_open(r->data, NULL);
-  TST_OK(store_actor_spawn(r->rt, r->store, NULL, &r->store_actor));
-  TST_OK(rt_port_new(r->rt, 0, &r->done));
-  r->ao = (analyzer_opts_t){r->store, r->store_actor, rt_port_actor(r->done)};
-  TST_OK(analyzer_spawn(r->rt, &r->ao, &r->analyzer));
-}
-
-static void rig_down(rig_t *r)
-{
-  rt_port_free(r->done);
-  rt_actor_release(r->analyzer);
-  rt_actor_release(r->store_actor);
-  tst_runtime_free(r->rt);
-  store_close(r->store);
-  tst_rmrf(r->repo);
-  tst_rmrf(r->data);
-  free(r->repo);
-  free(r->data);
-}
-
-/* One scan through the analyzer; returns its summary. */
-static analyzer_summary_t scan(rig_t *r)
+/* One stateless scan of the rig's repository. */
+static analyzer_summary_t scan(scan_rig_t *r)
 {
   scanner_opts_t o = {.repo = "fx", .root = r->repo, .no_git = true};
-  TST_OK(scanner_start(r->rt, &o, r->analyzer));
-  analyzer_summary_t sum;
-  bool have_sum = false;
-  for (;;) {
-    rt_msg_t *m = NULL;
-    TST_OK(rt_port_recv(r->done, 30000, &m));
-    if (rt_msg_type(m) == ANALYZER_MSG_SUMMARY) {
-      size_t len;
-      const void *d = rt_msg_data(m, &len);
-      cr_assert_eq(len, sizeof sum);
-      memcpy(&sum, d, sizeof sum);
-      have_sum = true;
-    }
-    uint32_t type = rt_msg_type(m);
-    rt_msg_free(m);
-    if (type == PROTO_SCAN_DONE)
-      break;
-  }
-  cr_assert(have_sum, "a summary comes before SCAN_DONE");
-  cr_assert_str_eq(sum.repo, "fx");
-  cr_assert_eq(sum.failed_writes, 0);
-  return sum;
+  return scan_rig_scan(r, &o, NULL);
 }
 
 typedef struct seen {
@@ -99,7 +44,7 @@ static int find_text(const proto_task_t *t, void *arg)
   return 0;
 }
 
-static seen_t look(rig_t *r)
+static seen_t look(scan_rig_t *r)
 {
   seen_t s;
   memset(&s, 0, sizeof s);
@@ -110,8 +55,8 @@ static seen_t look(rig_t *r)
 
 Test(analyzer, rescans_update_resolve_and_reopen, .timeout = 120)
 {
-  rig_t r;
-  rig_up(&r);
+  scan_rig_t r;
+  scan_rig_up(&r);
   fx_write(r.repo, "a.c", "// TODO: alpha\nint a;\n// FIXME: beta\n");
   fx_write(r.repo, "b.py", "# HACK: gamma\n");
 
@@ -149,13 +94,13 @@ Test(analyzer, rescans_update_resolve_and_reopen, .timeout = 120)
   seen_t v5 = look(&r);
   cr_assert_str_eq(v5.id, v1.id);
   cr_assert_eq(v5.state, PROTO_STATE_NEW);
-  rig_down(&r);
+  scan_rig_down(&r);
 }
 
 Test(analyzer, a_failed_scan_resolves_nothing, .timeout = 60)
 {
-  rig_t r;
-  rig_up(&r);
+  scan_rig_t r;
+  scan_rig_up(&r);
   fx_write(r.repo, "a.c", "// TODO: alpha\n");
   cr_assert_eq(scan(&r).created, 1);
   char *gone = strdup(r.repo);
@@ -164,5 +109,5 @@ Test(analyzer, a_failed_scan_resolves_nothing, .timeout = 60)
   cr_assert_eq(s.resolved, 0);
   cr_assert_eq(look(&r).state, PROTO_STATE_NEW);
   free(gone);
-  rig_down(&r);
+  scan_rig_down(&r);
 }

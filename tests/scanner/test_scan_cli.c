@@ -296,3 +296,52 @@ Test(scan_cli, this_repository_holds_no_secret)
   free(out);
   free(err);
 }
+
+/* --data DIR: the first scan reads every file, the next one none, and
+ * both print the same tasks; a changed file is read again and its new
+ * marker printed; --full reads everything; without --data nothing is
+ * written. */
+Test(scan_cli, data_dir_makes_rescans_incremental, .timeout = 120)
+{
+  char *repo = tst_tmpdir(), *data = tst_tmpdir();
+  char *out1 = NULL, *err1 = NULL, *out2 = NULL, *err2 = NULL;
+  char *out3 = NULL, *err3 = NULL;
+  fx_write(repo, "main.c", c_file);
+  fx_write(repo, "tool.py", py_file);
+  fx_sh(repo, "touch -d '2020-01-02 03:04:05' main.c tool.py");
+  cr_assert_eq(ccm(&out1, &err1, "--json", "--data", data, repo), 0, "%s", err1);
+  cr_assert(strstr(err1, ": 2 files in"), "%s", err1);
+  cr_assert_eq(ccm(&out2, &err2, "--json", "--data", data, repo), 0, "%s", err2);
+  cr_assert(strstr(err2, ": 0 files in"), "nothing read again: %s", err2);
+  json_t *a1 = lines(out1), *a2 = lines(out2);
+  cr_assert_eq(json_array_size(a1), 3);
+  cr_assert_eq(json_array_size(a2), 3);
+  cr_assert_str_eq(id_of(a2, "fixme", "EINTR"), id_of(a1, "fixme", "EINTR"));
+  cr_assert_not_null(find_text(a2, "hack", "parser"), "unchanged file's task");
+
+  fx_write(repo, "tool.py", "# BUG: new one\n");
+  cr_assert_eq(ccm(&out3, &err3, "--json", "--data", data, repo), 0, "%s", err3);
+  cr_assert(strstr(err3, ": 1 files in"), "%s", err3);
+  json_t *a3 = lines(out3);
+  cr_assert_not_null(find_text(a3, "bug", "new one"));
+  cr_assert_null(find_text(a3, "hack", "parser"), "its old marker is resolved");
+  cr_assert_not_null(find_text(a3, "fixme", "EINTR"));
+  free(out3);
+  free(err3);
+  cr_assert_eq(ccm(&out3, &err3, "--full", repo, NULL, NULL), 2,
+               "--full needs --data");
+  free(out3);
+  free(err3);
+  char *argv[] = {(char *)tst_prog("CCM_BIN"), "scan", "--full", "--data",
+                  data, repo, NULL};
+  cr_assert_eq(tst_run(argv, 60000, &out3, &err3), 0, "%s", err3);
+  cr_assert(strstr(err3, ": 2 files in"), "--full reads all: %s", err3);
+  json_decref(a1);
+  json_decref(a2);
+  json_decref(a3);
+  free(out1); free(err1); free(out2); free(err2); free(out3); free(err3);
+  tst_rmrf(repo);
+  tst_rmrf(data);
+  free(repo);
+  free(data);
+}

@@ -21,6 +21,7 @@
  * through the store actor far beyond it (grown and replayed), losing none.
  */
 #include <criterion/criterion.h>
+#include <lmdb.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -411,6 +412,208 @@ Test(store, v3_migrates_to_v4_adding_databases, .init = setup,
   s = tst_store_open(g_dir, &ro);
   cr_assert_eq(store_schema_found(s), (unsigned)STORE_SCHEMA_VERSION);
   store_close(s);
+}
+
+/* task_ids through plain LMDB (the store closed): the key sizes of its
+ * entries, counted in @p sizes[0..63] (larger ones in sizes[63]). */
+static void id_key_sizes(const char *dir, size_t sizes[64]) {
+  char file[4096];
+  tst_store_file(dir, file, sizeof file);
+  MDB_env *env;
+  MDB_txn *txn;
+  MDB_dbi ids;
+  MDB_cursor *c;
+  MDB_val k, v;
+  memset(sizes, 0, 64 * sizeof(size_t));
+  cr_assert_eq(mdb_env_create(&env), 0);
+  cr_assert_eq(mdb_env_set_maxdbs(env, 32), 0);
+  cr_assert_eq(mdb_env_open(env, file, MDB_NOSUBDIR | MDB_RDONLY, 0600), 0);
+  cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+  cr_assert_eq(mdb_dbi_open(txn, "task_ids", 0, &ids), 0);
+  cr_assert_eq(mdb_cursor_open(txn, ids, &c), 0);
+  for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0; op = MDB_NEXT)
+    sizes[k.mv_size < 63 ? k.mv_size : 63]++;
+  mdb_cursor_close(c);
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+}
+
+/* A fingerprint id (40 lower-case hex digits) is kept in task_ids packed
+ * into 0 | 20 bytes; any other id as its bytes. Every kind is found, an
+ * upsert of a packed id finds its task, and ids differing only in case
+ * are two tasks. */
+Test(store, hex_ids_packed_others_kept, .init = setup, .fini = teardown) {
+  static const char *const ids[] = {
+      "0123456789abcdef0123456789abcdef01234567",  /* packed */
+      "0123456789ABCDEF0123456789ABCDEF01234567",  /* upper case */
+      "0123456789abcdef0123456789abcdef0123456",   /* 39 digits */
+      "0123456789abcdef0123456789abcdef012345678", /* 41 digits */
+      "0123456789abcdef0123456789abcdef0123456g",  /* not hex */
+      "ffffffffffffffffffffffffffffffffffffffff",  /* packed */
+      "short-id"};
+  enum { N = sizeof ids / sizeof ids[0] };
+  store_t *s = tst_store_open(g_dir, &fast);
+  for (int round = 0; round < 2; round++) { /* the second: upserts */
+    store_txn_t *x;
+    TST_SOK(store_write_begin(s, &x));
+    for (size_t i = 0; i < N; i++) {
+      proto_task_t t;
+      tst_task_init(&t, ids[i], "acme", "todo", PROTO_STATE_NEW, 1.0 + i);
+      t.updated_at = 100 + round;
+      TST_SOK(store_task_put(x, &t, "tester", "upsert"));
+      store_task_free(&t);
+    }
+    TST_SOK(store_write_commit(x));
+  }
+  store_stats_t st;
+  TST_SOK(store_stats(s, &st));
+  cr_assert_eq(st.tasks, (uint64_t)N, "an upsert of a packed id added a task");
+  for (size_t i = 0; i < N; i++) {
+    proto_task_t t;
+    TST_SOK(store_task_get(s, ids[i], &t));
+    cr_assert_str_eq(t.id, ids[i]);
+    cr_assert_eq(t.updated_at, 101, "'%s' not updated in place", ids[i]);
+    store_task_free(&t);
+  }
+  proto_task_t none;
+  TST_SRC(store_task_get(s, "0123456789abcdef0123456789abcdef01234568",
+                         &none), STORE_ENOTFOUND);
+  store_close(s);
+  size_t sizes[64];
+  id_key_sizes(g_dir, sizes);
+  cr_assert_eq(sizes[21], 2u, "the two fingerprint ids packed");
+  cr_assert_eq(sizes[40], 2u, "upper case and non-hex 40-byte ids as given");
+  cr_assert_eq(sizes[39] + sizes[41] + sizes[8], 3u);
+  tst_raw_report_t rep;
+  tst_raw_check(g_dir, &rep);
+  cr_assert_eq(rep.tasks, (size_t)N);
+}
+
+/* A creation is recorded as an update from "new" with its actor (or
+ * none), the reason "created" and the task's updated_at. */
+Test(store, creation_entry_kept_exactly, .init = setup, .fini = teardown) {
+  store_t *s = tst_store_open(g_dir, &fast);
+  const char *actors[] = {"scanner-7", NULL};
+  for (int i = 0; i < 2; i++) {
+    proto_task_t t;
+    tst_task_init(&t, i ? "made-by-nobody" : "made-by-scanner", "acme",
+                  "todo", PROTO_STATE_TRIAGED, 3.0);
+    t.updated_at = 1234567890123 + i;
+    store_txn_t *x;
+    TST_SOK(store_write_begin(s, &x));
+    TST_SOK(store_task_put(x, &t, actors[i], "ignored for a creation"));
+    TST_SOK(store_write_commit(x));
+    proto_task_update_t *h;
+    size_t n = tst_history(s, t.id, &h);
+    cr_assert_eq(n, 1u);
+    cr_assert_str_eq(h[0].task_id, t.id);
+    cr_assert_eq(h[0].from, PROTO_STATE_NEW);
+    cr_assert_eq(h[0].to, PROTO_STATE_TRIAGED);
+    cr_assert_eq(h[0].at, 1234567890123 + i);
+    cr_assert_str_eq(h[0].reason, "created");
+    if (actors[i])
+      cr_assert_str_eq(h[0].actor, actors[i]);
+    else
+      cr_assert_null(h[0].actor);
+    tst_history_free(h, n);
+    store_task_free(&t);
+  }
+  store_close(s);
+}
+
+/* Put task_ids back the way schema 4 kept it (each id as its bytes). */
+static void unpack_ids_as_v4(const char *dir) {
+  char file[4096];
+  tst_store_file(dir, file, sizeof file);
+  MDB_env *env;
+  MDB_txn *txn;
+  MDB_dbi ids, rows;
+  MDB_cursor *c;
+  MDB_val k, v;
+  cr_assert_eq(mdb_env_create(&env), 0);
+  cr_assert_eq(mdb_env_set_maxdbs(env, 32), 0);
+  cr_assert_eq(mdb_env_open(env, file, MDB_NOSUBDIR, 0600), 0);
+  cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+  cr_assert_eq(mdb_dbi_open(txn, "task_ids", 0, &ids), 0);
+  cr_assert_eq(mdb_dbi_open(txn, "task_rows", 0, &rows), 0);
+  cr_assert_eq(mdb_drop(txn, ids, 0), 0);
+  cr_assert_eq(mdb_cursor_open(txn, rows, &c), 0);
+  for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0;
+       op = MDB_NEXT) {
+    if (k.mv_size != 8)
+      continue; /* history */
+    proto_msg_t m;
+    cr_assert_eq(proto_msgpack_decode(v.mv_data, v.mv_size, &m, NULL, 0), 0);
+    MDB_val idk = {.mv_size = strlen(m.u.task.id), .mv_data = m.u.task.id};
+    MDB_val row = {.mv_size = 8, .mv_data = k.mv_data};
+    cr_assert_eq(mdb_put(txn, ids, &idk, &row, MDB_NOOVERWRITE), 0);
+    proto_msg_fini(&m);
+  }
+  mdb_cursor_close(c);
+  cr_assert_eq(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
+/* Schema 4 kept every id as its bytes: opening a v4 store read-write
+ * packs the fingerprint ids; every task is found, upserts update in
+ * place, history is kept. */
+Test(store, v4_migrates_to_v5_packing_ids, .init = setup, .fini = teardown) {
+  enum { HEX = 40, OTHER = 5 };
+  char ids[HEX + OTHER][48];
+  store_t *s = tst_store_open(g_dir, NULL);
+  store_txn_t *x;
+  TST_SOK(store_write_begin(s, &x));
+  for (int i = 0; i < HEX + OTHER; i++) {
+    if (i < HEX)
+      snprintf(ids[i], sizeof ids[i], "%08x%032x", 0xabc00000u + (unsigned)i,
+               (unsigned)i * 2654435761u);
+    else
+      snprintf(ids[i], sizeof ids[i], "task-%d", i);
+    proto_task_t t;
+    tst_task_init(&t, ids[i], "r0", "todo", PROTO_STATE_NEW, i);
+    TST_SOK(store_task_put(x, &t, "tester", "made at v4"));
+    store_task_free(&t);
+  }
+  TST_SOK(store_write_commit(x));
+  proto_state_t chain[PROTO_STATE_COUNT];
+  cr_assert_geq(tst_state_chain(chain, PROTO_STATE_COUNT), 2);
+  TST_SOK(store_write_begin(s, &x));
+  TST_SOK(store_task_transition(x, ids[7], chain[1], "tester", "moved", 99));
+  TST_SOK(store_write_commit(x));
+  store_close(s);
+  unpack_ids_as_v4(g_dir);
+  size_t sizes[64];
+  id_key_sizes(g_dir, sizes);
+  cr_assert_eq(sizes[40], (size_t)HEX, "the fixture keeps ids as v4 did");
+  tst_set_schema_version(g_dir, 4);
+  expect_migration_refused_read_only(g_dir);
+
+  s = tst_store_open(g_dir, NULL);
+  cr_assert_eq(store_schema_found(s), 4u);
+  for (int i = 0; i < HEX + OTHER; i++) {
+    proto_task_t t;
+    TST_SOK(store_task_get(s, ids[i], &t));
+    cr_assert_str_eq(t.id, ids[i]);
+    store_task_free(&t);
+  }
+  proto_task_update_t *h;
+  size_t n = tst_history(s, ids[7], &h);
+  cr_assert_eq(n, 2u, "created + moved");
+  cr_assert_eq(h[1].to, chain[1]);
+  tst_history_free(h, n);
+  proto_task_t again;
+  tst_task_init(&again, ids[3], "r0", "todo", PROTO_STATE_NEW, 50);
+  tst_put(s, &again);
+  store_task_free(&again);
+  store_stats_t st;
+  TST_SOK(store_stats(s, &st));
+  cr_assert_eq(st.tasks, (uint64_t)(HEX + OTHER), "an upsert added a task");
+  store_close(s);
+  id_key_sizes(g_dir, sizes);
+  cr_assert_eq(sizes[21], (size_t)HEX, "fingerprint ids packed");
+  tst_raw_report_t rep;
+  tst_raw_check(g_dir, &rep);
+  cr_assert_eq(rep.tasks, (size_t)(HEX + OTHER));
 }
 
 /* A v2 store whose history names a task that does not exist cannot be

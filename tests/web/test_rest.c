@@ -69,6 +69,64 @@ Test(rest, health_answers_ok_with_checks)
   wt_stop(&srv);
 }
 
+/* Reader-table exhaustion: each level of hold_deeper() keeps one more read
+ * transaction of the store open (a nested store_task_foreach), until the
+ * store refuses one. Then every slot is held and nothing else in the
+ * process can read the store, the server included: /health must say so.
+ * A slot another thread released meanwhile is taken by going deeper. */
+typedef struct hold {
+  int tries;
+  bool done;
+  long status;    /* /health while every slot is held */
+  char store[128]; /* its checks.store */
+} hold_t;
+
+static void hold_deeper(hold_t *h);
+
+static int hold_level(const proto_task_t *t, void *arg)
+{
+  (void)t;
+  hold_deeper(arg);
+  return 1;
+}
+
+static void hold_deeper(hold_t *h)
+{
+  store_filter_t all = {.state = -1};
+  while (!h->done && h->tries++ < 1000) {
+    if (store_task_foreach(srv.store, &all, hold_level, h) == 0)
+      continue; /* it went deeper (and is done), or the list was empty */
+    wt_resp_t r;
+    get("/api/v1/health", &r);
+    if (r.status != 200) {
+      h->status = r.status;
+      snprintf(h->store, sizeof(h->store), "%s",
+               str_at(json_object_get(r.json, "checks"), "store"));
+      cr_assert_str_eq(str_at(r.json, "status"), "unavailable");
+      h->done = true;
+    }
+    wt_resp_free(&r);
+  }
+}
+
+Test(rest, health_reports_a_store_it_cannot_read)
+{
+  wt_start(&srv, NULL);
+  wt_put_task(&srv, "t1", "demo", "todo", PROTO_STATE_NEW, 1.0);
+  hold_t h = {0};
+  hold_deeper(&h);
+  cr_assert(h.done, "the store never refused a read (%d tries)", h.tries);
+  cr_assert_eq(h.status, 503);
+  cr_assert(strlen(h.store) > 0 && strcmp(h.store, "ok") != 0,
+            "checks.store: %s", h.store);
+  wt_resp_t r; /* every transaction ended: readable again */
+  get("/api/v1/health", &r);
+  cr_assert_eq(r.status, 200);
+  cr_assert_str_eq(str_at(r.json, "status"), "ok");
+  wt_resp_free(&r);
+  wt_stop(&srv);
+}
+
 Test(rest, security_headers_on_every_answer)
 {
   wt_start(&srv, NULL);

@@ -8,22 +8,25 @@
  * without a configured secret; a signed body over the cap is a 413; every
  * validly signed delivery is a 202, without a bearer token even when one
  * is configured; a redelivery is acknowledged and not processed again;
- * a push for a configured repository (matched on its github owner/name,
- * case-insensitively) sends the "scanner" a SCAN_REQUEST, a push for any
- * other repository sends nothing; an issue labeled ccm:approved makes the
- * task linked to it ready, another label changes nothing.
+ * a redelivery after the control plane restarted (its memory set empty)
+ * is found in the store; with the daemon's event handler behind the
+ * route (actors/github/events.h), a push for a configured repository
+ * (matched on its github owner/name, case-insensitively) sends the
+ * "scanner" a SCAN_REQUEST, a push for any other repository sends
+ * nothing; an issue labeled ccm:approved makes the task linked to it
+ * ready, another label changes nothing.
  *
- * Absence is shown by order, never by waiting: the server sends to the
- * scanner from one thread, so after a delivery that must send nothing, a
- * REST scan with {"full":true} must be the next message; store writes go
- * through the bridge one after the other, so a later REST action on
- * another task completes after the webhook's write.
+ * Absence is shown by order, never by waiting: the handler reports each
+ * event it finished (its writes durable), and the scanner's next message
+ * after a delivery that must send nothing is a REST scan with
+ * {"full":true}.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/github/events.h"
 #include "github/gh_webhook.h"
 #include "store/store_actor.h"
 #include "tests/support/rt_test.h"
@@ -219,6 +222,56 @@ Test(webhook, every_example_payload_is_acknowledged)
   wt_stop(&srv);
 }
 
+/* ------------------------------------------- the handler behind the 202 */
+
+static const ghev_repo_t hello_gh = {.id = "hello",
+                                     .github = "codertocat/hello-world"};
+static ghev_config_t handler_cfg;
+static rt_port_t *handled; /* the handler's observer */
+static rt_actor_t *handler;
+
+/* The event handler of the daemon (actors/github/events.h) behind the
+ * server, reporting each event it finished to `handled`. */
+static void start_handler(void)
+{
+  handled = tst_port(srv.rt, 0);
+  handler_cfg = (ghev_config_t){.store = srv.store,
+                                .store_actor = srv.store_actor,
+                                .repos = &hello_gh,
+                                .n_repos = 1,
+                                .observer = rt_port_actor(handled)};
+  TST_OK(ghev_spawn(srv.rt, &handler_cfg, &handler));
+}
+
+static ghev_handled_t await_handled(const char *delivery)
+{
+  rt_msg_t *m = tst_recv_type(handled, GHEV_MSG_HANDLED);
+  ghev_handled_t h;
+  size_t len = 0;
+  const void *d = rt_msg_data(m, &len);
+  cr_assert_eq(len, sizeof h);
+  memcpy(&h, d, sizeof h);
+  rt_msg_free(m);
+  cr_assert_str_eq(h.delivery, delivery);
+  cr_assert_eq(h.rc, 0, "%s: a write failed (%d)", delivery, h.rc);
+  return h;
+}
+
+/* Stop the server first (no more events), then the handler. */
+static void stop_all(rt_actor_t *extra, rt_port_t *extra_port)
+{
+  web_stop(srv.web);
+  srv.web = NULL;
+  rt_actor_release(handler);
+  rt_actor_release(extra);
+  tst_quiesce(srv.rt);
+  rt_port_free(handled);
+  rt_port_free(extra_port);
+  handler = NULL;
+  handled = NULL;
+  wt_stop(&srv);
+}
+
 /* --------------------------------------------------------------- push */
 
 static proto_msg_t next_scan(rt_port_t *port)
@@ -238,6 +291,7 @@ static proto_msg_t next_scan(rt_port_t *port)
 Test(webhook, push_scans_the_matching_repository_once)
 {
   start(SECRET, 0, NULL);
+  start_handler();
   rt_port_t *port = tst_port(srv.rt, 0);
   rt_actor_t *scanner = wt_forwarder(srv.rt, "scanner", port);
   json_t *push = example("push", 0); /* Codertocat/Hello-World */
@@ -249,6 +303,7 @@ Test(webhook, push_scans_the_matching_repository_once)
   cr_assert_str_eq(pm.u.scan_request.repo, "hello");
   cr_assert(!pm.u.scan_request.full);
   proto_msg_fini(&pm);
+  cr_assert_str_eq(await_handled("p-1").outcome, "scan hello");
 
   /* a redelivery: acknowledged, not processed */
   cr_assert_eq(deliver("push", "p-1", push, &r), 202);
@@ -261,6 +316,8 @@ Test(webhook, push_scans_the_matching_repository_once)
   cr_assert_eq(deliver("push", "p-2", other, &r), 202);
   wt_resp_free(&r);
   json_decref(other);
+  cr_assert_str_eq(await_handled("p-2").outcome,
+                   "ignored: repository not configured");
   /* the next scan request is this full one: nothing came in between */
   wt_http(&srv, "POST", "/api/v1/repos/hello/scan", "{\"full\":true}", NULL,
           &r);
@@ -269,13 +326,49 @@ Test(webhook, push_scans_the_matching_repository_once)
   pm = next_scan(port);
   cr_assert(pm.u.scan_request.full, "a webhook sent an extra scan request");
   proto_msg_fini(&pm);
+  stop_all(scanner, port);
+}
 
-  rt_actor_release(scanner);
+/* A restarted control plane forgets its memory set; the store does not. */
+Test(webhook, a_redelivery_after_a_restart_is_a_duplicate)
+{
+  start(SECRET, 0, NULL);
+  start_handler();
+  json_t *ping = example("ping", 0);
+  wt_resp_t r;
+  cr_assert_eq(deliver("ping", "before-restart", ping, &r), 202);
+  cr_assert_str_eq(status_of(&r), "accepted");
+  wt_resp_free(&r);
+  await_handled("before-restart"); /* its id is durable now */
+  int64_t at = 0;
+  TST_OK(store_delivery_get(srv.store, "before-restart", &at));
+  cr_assert_gt(at, 0);
+
   web_stop(srv.web);
-  srv.web = NULL;
-  tst_quiesce(srv.rt);
-  rt_port_free(port);
-  wt_stop(&srv);
+  web_config_t c;
+  web_config_defaults(&c);
+  c.listen = "127.0.0.1:0";
+  c.webhook_secret = SECRET;
+  c.repos = &hello;
+  c.n_repos = 1;
+  char err[256];
+  TST_OK(web_start(srv.rt, srv.store, srv.store_actor, &c, &srv.web, err,
+                   sizeof err));
+  srv.port = web_port(srv.web);
+  cr_assert_eq(deliver("ping", "before-restart", ping, &r), 202);
+  cr_assert_str_eq(status_of(&r), "duplicate");
+  wt_resp_free(&r);
+  /* an unsigned redelivery is still a 401 first */
+  char *body = json_dumps(ping, JSON_COMPACT);
+  post_raw("ping", "before-restart", body, NULL, &r);
+  wt_assert_error(&r, 401, "unauthorized");
+  wt_resp_free(&r);
+  free(body);
+  cr_assert_eq(deliver("ping", "after-restart", ping, &r), 202);
+  cr_assert_str_eq(status_of(&r), "accepted");
+  wt_resp_free(&r);
+  await_handled("after-restart");
+  stop_all(NULL, NULL);
 }
 
 /* ---------------------------------------------------------- approvals */
@@ -288,21 +381,6 @@ static void put_linked_task(const char *id, uint32_t issue)
   store_ack_t ack;
   TST_OK(store_write_sync(srv.rt, srv.store_actor, &m, WT_WAIT_MS, &ack));
   proto_msg_fini(&m);
-}
-
-/* A store write through the bridge that completes after any earlier
- * one: pin task "barrier". */
-static void bridge_barrier(void)
-{
-  wt_resp_t r;
-  wt_http(&srv, "POST", "/api/v1/tasks/barrier/actions",
-          "{\"action\":\"pin\",\"args\":{\"pinned\":true}}", NULL, &r);
-  cr_assert_eq(r.status, 200, "%s", r.body);
-  wt_resp_free(&r);
-  wt_http(&srv, "POST", "/api/v1/tasks/barrier/actions",
-          "{\"action\":\"pin\",\"args\":{\"pinned\":false}}", NULL, &r);
-  cr_assert_eq(r.status, 200, "%s", r.body);
-  wt_resp_free(&r);
 }
 
 /* The "labeled" example of issues (issue 1 of Codertocat/Hello-World),
@@ -324,15 +402,15 @@ static json_t *labeled(const char *label)
 Test(webhook, approved_label_makes_the_linked_task_ready)
 {
   start(SECRET, 0, NULL);
+  start_handler();
   put_linked_task("t-linked", 1);
   put_linked_task("t-other", 2);
-  put_linked_task("barrier", 0);
   wt_resp_t r;
   json_t *bug = labeled("bug");
   cr_assert_eq(deliver("issues", "i-1", bug, &r), 202, "%s", r.body);
   wt_resp_free(&r);
   json_decref(bug);
-  bridge_barrier();
+  await_handled("i-1");
   cr_assert_eq(wt_task_state(&srv, "t-linked"), PROTO_STATE_NEW,
                "another label approved the task");
 
@@ -340,8 +418,8 @@ Test(webhook, approved_label_makes_the_linked_task_ready)
   cr_assert_eq(deliver("issues", "i-2", ok, &r), 202, "%s", r.body);
   wt_resp_free(&r);
   json_decref(ok);
-  bridge_barrier();
+  cr_assert_eq(await_handled("i-2").changed, 1);
   cr_assert_eq(wt_task_state(&srv, "t-linked"), PROTO_STATE_READY);
   cr_assert_eq(wt_task_state(&srv, "t-other"), PROTO_STATE_NEW);
-  wt_stop(&srv);
+  stop_all(NULL, NULL);
 }

@@ -455,6 +455,108 @@ Test(ws, resume_replays_more_than_the_queue_holds)
   stop();
 }
 
+/* A counter from /metrics. */
+static double metric(const char *name)
+{
+  wt_resp_t r;
+  wt_http(&srv, "GET", "/metrics", NULL, NULL, &r);
+  char key[128];
+  snprintf(key, sizeof(key), "\n%s ", name);
+  const char *at = strstr(r.body, key);
+  cr_assert_not_null(at, "no %s in /metrics", name);
+  double v = strtod(at + strlen(key), NULL);
+  wt_resp_free(&r);
+  return v;
+}
+
+/* A replay queues WEB__CATCHUP_BATCH events at a time, and a client's
+ * queued frames leave in batches (one raw write of several complete
+ * frames): far fewer writes than frames, and the client (npm ws, strict
+ * about framing) still reads every event, in order, in both subprotocols. */
+static void replay_in_batches(const char *subprotocol)
+{
+  start(NULL);
+  for (int i = 1; i <= 300; i++)
+    log_event("logs", i);
+  wt_ws_open(&drv, &srv, "a", subprotocol);
+  if (strstr(subprotocol, "msgpack")) {
+    json_t *sub = json_pack("{s:s,s:[s],s:i}", "type", "subscribe", "topics",
+                            "logs", "resume_from", 0);
+    char *hex = wt_msgpack_hex(sub);
+    wt_ws_cmd(&drv, "{\"op\":\"send\",\"name\":\"a\",\"hex\":\"%s\"}", hex);
+    free(hex);
+    json_decref(sub);
+    json_decref(expect_type("a", "subscribed"));
+  } else {
+    subscribe("a", "logs", 0);
+  }
+  for (int i = 1; i <= 300; i++)
+    expect_event("a", "logs", i, i);
+  double frames = metric("ccm_ws_frames_sent_total");
+  double writes = metric("ccm_ws_writes_total");
+  cr_assert_geq(frames, 301);
+  cr_assert_leq(writes * 8, frames, "%.0f writes for %.0f frames", writes,
+                frames);
+  stop();
+}
+
+Test(ws, a_replay_goes_out_in_batches_json)
+{
+  replay_in_batches("ccm.v1.json");
+}
+
+Test(ws, a_replay_goes_out_in_batches_msgpack)
+{
+  replay_in_batches("ccm.v1.msgpack");
+}
+
+/* Frame headers carry 7-bit, 16-bit and 64-bit lengths (payloads under
+ * 126 bytes, under 64 KiB, above); each arrives whole, also when several
+ * share one write. The data is an array of strings of at most PART bytes
+ * (a string's cap is PROTO_MAX_TEXT). */
+#define PART 50000
+
+static json_t *data_of(size_t size, char c)
+{
+  json_t *parts = json_array();
+  char *text = malloc(PART + 1);
+  for (size_t left = size; left; ) {
+    size_t n = left < PART ? left : PART;
+    memset(text, c, n);
+    text[n] = '\0';
+    json_array_append_new(parts, json_string(text));
+    left -= n;
+  }
+  free(text);
+  return json_pack("{s:o}", "parts", parts);
+}
+
+Test(ws, frames_of_every_length_form_arrive_whole)
+{
+  start(NULL);
+  static const size_t sizes[] = {10, 200, 70000, 5, 65535, 126, 100000};
+  wt_ws_open(&drv, &srv, "a", "ccm.v1.json");
+  subscribe("a", "logs", -1);
+  size_t n = sizeof(sizes) / sizeof(sizes[0]);
+  for (size_t i = 0; i < n; i++) {
+    json_t *data = data_of(sizes[i], (char)('a' + i));
+    int rc;
+    while ((rc = web_publish(srv.web, "logs", data)) == RT_EAGAIN)
+      sched_yield();
+    cr_assert_eq(rc, 0, "web_publish: %s", web_strerror(rc));
+    json_decref(data);
+  }
+  for (size_t i = 0; i < n; i++) {
+    json_t *m = expect_type("a", "event");
+    json_t *want = data_of(sizes[i], (char)('a' + i));
+    cr_assert(json_equal(json_object_get(m, "data"), want),
+              "event %zu (%zu bytes of data) differs", i, sizes[i]);
+    json_decref(want);
+    json_decref(m);
+  }
+  stop();
+}
+
 Test(ws, resume_past_retention_says_so_and_goes_on)
 {
   web_config_t c;

@@ -1,0 +1,122 @@
+/*
+ * app_reload.h: `ccm serve` re-reads its configuration on SIGHUP (app/
+ * only; docs/operations.md has the operator's view).
+ *
+ * A reload parses the file again (the one the daemon started with: its
+ * --config, else ./ccm.yaml when it exists, else the embedded default).
+ * An invalid file is refused: each error is logged (FILE:LINE:COLUMN:
+ * message, level error), the running configuration stays, and the
+ * refusal is audit-logged. A valid one is compared with the running one
+ * section by section; each changed section is either applied live, by the
+ * hooks registered for it (the log level and format are applied here), or
+ * reported as needing a restart (listen, data_dir, auth_token_env,
+ * github, alerts, webhooks: the control plane's socket, the store and
+ * the secrets are opened once). The reload is audit-logged
+ * (who "sighup", what "config.reload", subject the file, input digest the
+ * file's SHA-256).
+ *
+ * Configurations are never freed while the daemon runs: the actors keep
+ * pointers into the one they were started with (app_scan.c, app_exec.c),
+ * so each loaded cfg_t lives until app_daemon_fini().
+ *
+ * Main thread only (the signal loop); hooks run there too.
+ */
+#ifndef APP_APP_RELOAD_H
+#define APP_APP_RELOAD_H
+
+#include <stdbool.h>
+
+#include "app/log.h"
+#include "config/config.h"
+#include "runtime/rt.h"
+#include "store/store.h"
+
+/* The sections a reload compares. */
+#define APP_SECTION_MAP(XX)                                                 \
+  XX(LOG, "log", true)                                                      \
+  XX(REPOS, "repos", true)                                                  \
+  XX(SCAN, "scan", true)                                                    \
+  XX(PRIORITY, "priority", true)                                            \
+  XX(AGENTS, "agents", true)                                                \
+  XX(LISTEN, "listen", false)                                               \
+  XX(DATA_DIR, "data_dir", false)                                           \
+  XX(AUTH, "auth_token_env", false)                                         \
+  XX(GITHUB, "github", false)                                               \
+  XX(ALERTS, "alerts", false)                                               \
+  XX(WEBHOOKS, "webhooks", false)
+
+typedef enum app_section {
+#define APP_SECTION_ENUM(name, key, live) APP_SECTION_##name,
+  APP_SECTION_MAP(APP_SECTION_ENUM)
+#undef APP_SECTION_ENUM
+  APP_SECTION__COUNT
+} app_section_t;
+
+/** The config key of @p s ("agents"); "?" when out of range. */
+const char *app_section_name(app_section_t s);
+/** Can @p s change without a restart (given a hook, or built in)? */
+bool app_section_live(app_section_t s);
+
+/**
+ * Apply section @p s of @p now (the running one was @p old). @return 0,
+ * or non-zero when it could not be applied (then it is logged as needing
+ * a restart). @p now outlives the daemon's run.
+ */
+typedef int (*app_reload_fn)(const cfg_t *old, const cfg_t *now, void *arg);
+
+#define APP_RELOAD_HOOKS_MAX 16
+
+/* What the daemon runs with, and what a reload needs. */
+typedef struct app_daemon {
+  /* public: set by cmd_serve before the first reload */
+  const char *config_arg;    /* --config, or NULL */
+  const char *listen_arg;    /* --listen, or NULL */
+  const char *data_arg;      /* --data, or NULL */
+  const char *log_level_arg; /* --log-level, or NULL */
+  store_t *store;            /* for the audit log; borrowed */
+  /* read-only */
+  cfg_t *cfg;                /* the running configuration */
+  unsigned reloads, refused;
+  /* private */
+  cfg_t **loaded;            /* every configuration loaded (owned) */
+  size_t nloaded;
+  struct {
+    app_section_t section;
+    app_reload_fn fn;
+    void *arg;
+  } hooks[APP_RELOAD_HOOKS_MAX];
+  size_t nhooks;
+} app_daemon_t;
+
+/**
+ * Take @p cfg (heap, loaded at start; freed by app_daemon_fini) as the
+ * running configuration, register its secrets with the log and apply its
+ * log settings (--log-level wins).
+ */
+void app_daemon_init(app_daemon_t *d, cfg_t *cfg);
+/** Free every configuration loaded; @p d is zeroed. */
+void app_daemon_fini(app_daemon_t *d);
+
+/** Run @p fn on each reload that changes section @p s. @return 0, or -1
+ * when APP_RELOAD_HOOKS_MAX hooks are registered. */
+int app_reload_hook(app_daemon_t *d, app_section_t s, app_reload_fn fn,
+                    void *arg);
+
+/** The set of sections (bit 1 << section) in which @p a and @p b differ. */
+unsigned app_config_diff(const cfg_t *a, const cfg_t *b);
+
+/** Register with the log (app_log_secret_add) the values of the
+ * environment variables @p c names as secrets: tokens, webhook keys. */
+void app_log_register_secrets(const cfg_t *c);
+
+/** Apply the log settings of @p c, @p level_arg (--log-level) winning. */
+void app_log_configure(const cfg_t *c, const char *level_arg);
+
+/**
+ * Reload (design note above). @return 0 when the new configuration was
+ * taken (some sections may still need a restart: logged), -1 when it was
+ * refused (nothing changed).
+ */
+int app_reload(app_daemon_t *d);
+
+#endif /* APP_APP_RELOAD_H */

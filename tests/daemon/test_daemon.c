@@ -1,0 +1,329 @@
+/*
+ * test_daemon.c: a real `ccm serve` process (port 0 on 127.0.0.1) and the
+ * operations around it: systemd notifications, SIGHUP reloads, the audit
+ * log of reloads, and the log it writes.
+ *
+ * The test binds a datagram socket and names it in NOTIFY_SOCKET, as
+ * systemd does, so every notification is a real sd_notify datagram; the
+ * daemon's READY status carries the URL it serves, which is how the test
+ * learns the port. Waiting is on those datagrams (bounded), never sleeps.
+ *
+ * Contract checked: READY=1 comes once the control plane answers;
+ * WATCHDOG=1 repeats when WATCHDOG_USEC is set; SIGTERM sends STOPPING=1
+ * and the daemon exits 0. On SIGHUP with a broken file the reload is
+ * refused: RELOADING=1 then READY=1 "refused", the error is logged with
+ * FILE:LINE:COLUMN, the daemon goes on serving with its old settings (its
+ * log level unchanged), and the refusal is audit-logged with the broken
+ * file's SHA-256; with a fixed file the reload is applied (the new log
+ * level shows at once), audit-logged with that file's SHA-256. The
+ * values of the configured token variables never appear in the log.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/support/store_test.h"
+#include "tests/web/web_test.h"
+
+TestSuite(daemon, .timeout = 180);
+
+/* Generous for an ASan build on 2 busy cores. */
+#define WAIT_MS 60000
+#define TOKEN "tok-" "Vd93kQ7zLm"
+#define GH_TOKEN "ghp_" "daemonTestValue0042"
+
+typedef struct daemon_proc {
+  char *dir;
+  char sock_path[108], cfg_path[512], err_path[512];
+  int sock;
+  pid_t pid;
+  wt_server_t http; /* only .port: for wt_http */
+  char notes[16384]; /* every datagram so far, "\n---\n"-separated */
+} daemon_proc_t;
+
+static void write_file(const char *path, const char *text)
+{
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f, "%s", path);
+  fputs(text, f);
+  fclose(f);
+}
+
+static char *read_all(const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f, "%s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  rewind(f);
+  char *buf = malloc((size_t)n + 1);
+  cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+  buf[n] = '\0';
+  fclose(f);
+  return buf;
+}
+
+/* The configuration with log level @p level and, when @p extra is not
+ * NULL, @p extra appended as the last line. */
+static void write_config(daemon_proc_t *d, const char *level,
+                         const char *extra)
+{
+  char text[2048];
+  snprintf(text, sizeof text,
+           "listen: 127.0.0.1:0\n"
+           "data_dir: %s/data\n"
+           "repos:\n"
+           "  - path: %s/repo\n"
+           "    scan_interval: off\n"
+           "log:\n"
+           "  level: %s\n"
+           "%s",
+           d->dir, d->dir, level, extra ? extra : "");
+  write_file(d->cfg_path, text);
+}
+
+static void sha256_file(const char *path, char hex[65])
+{
+  char *text = read_all(path);
+  unsigned char md[32];
+  unsigned n = 0;
+  cr_assert(EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL));
+  for (unsigned i = 0; i < 32; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  free(text);
+}
+
+static void bind_notify_socket(daemon_proc_t *d)
+{
+  snprintf(d->sock_path, sizeof d->sock_path, "%s/notify", d->dir);
+  d->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  cr_assert_geq(d->sock, 0);
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  cr_assert_lt(strlen(d->sock_path), sizeof a.sun_path, "%s", d->sock_path);
+  strcpy(a.sun_path, d->sock_path);
+  cr_assert_eq(bind(d->sock, (struct sockaddr *)&a, sizeof a), 0, "%s",
+               strerror(errno));
+}
+
+static void start(daemon_proc_t *d, const char *watchdog_usec)
+{
+  memset(d, 0, sizeof *d);
+  d->dir = tst_tmpdir();
+  char repo[600];
+  snprintf(repo, sizeof repo, "%s/repo", d->dir);
+  cr_assert_eq(mkdir(repo, 0700), 0);
+  snprintf(repo, sizeof repo, "%s/repo/a.c", d->dir);
+  write_file(repo, "/* TODO: one task */\n");
+  snprintf(d->cfg_path, sizeof d->cfg_path, "%s/ccm.yaml", d->dir);
+  snprintf(d->err_path, sizeof d->err_path, "%s/stderr.log", d->dir);
+  write_config(d, "info", NULL);
+  bind_notify_socket(d);
+  const char *ccm = tst_prog("CCM_BIN");
+  d->pid = fork();
+  cr_assert_geq(d->pid, 0);
+  if (d->pid == 0) {
+    int fd = open(d->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    setenv("NOTIFY_SOCKET", d->sock_path, 1);
+    if (watchdog_usec)
+      setenv("WATCHDOG_USEC", watchdog_usec, 1);
+    setenv("CCM_TOKEN", TOKEN, 1);
+    setenv("GITHUB_TOKEN", GH_TOKEN, 1);
+    execl(ccm, ccm, "serve", "--config", d->cfg_path, (char *)NULL);
+    _exit(127);
+  }
+}
+
+/* Wait (bounded) for a datagram holding line @p state; @p status, when
+ * not NULL, gets its STATUS= value. Every datagram is kept in d->notes. */
+static void await_note(daemon_proc_t *d, const char *state, char *status,
+                       size_t cap)
+{
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long left = WAIT_MS - ((t.tv_sec - t0.tv_sec) * 1000 +
+                           (t.tv_nsec - t0.tv_nsec) / 1000000);
+    struct pollfd p = {.fd = d->sock, .events = POLLIN};
+    cr_assert(left > 0 && poll(&p, 1, (int)left) == 1,
+              "no %s within %d ms; got:\n%s", state, WAIT_MS, d->notes);
+    char buf[2048];
+    ssize_t n = recv(d->sock, buf, sizeof buf - 1, 0);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    size_t used = strlen(d->notes);
+    if (used + (size_t)n + 8 < sizeof d->notes)
+      snprintf(d->notes + used, sizeof d->notes - used, "%s\n---\n", buf);
+    bool hit = false;
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+      if (!strcmp(line, state))
+        hit = true;
+      else if (status && !strncmp(line, "STATUS=", 7))
+        snprintf(status, cap, "%s", line + 7);
+    }
+    if (hit)
+      return;
+  }
+}
+
+/* READY=1 with "serving on http://127.0.0.1:PORT/": the port. */
+static void await_ready(daemon_proc_t *d)
+{
+  char status[512] = "";
+  await_note(d, "READY=1", status, sizeof status);
+  const char *p = strstr(status, "http://127.0.0.1:");
+  cr_assert_not_null(p, "READY status: %s", status);
+  d->http.port = atoi(p + strlen("http://127.0.0.1:"));
+  cr_assert_gt(d->http.port, 0, "%s", status);
+}
+
+static void http_get(daemon_proc_t *d, const char *path, wt_resp_t *r)
+{
+  static const char *const auth[] = {"Authorization: Bearer " TOKEN, NULL};
+  wt_http(&d->http, "GET", path, NULL, auth, r);
+}
+
+/* SIGTERM, STOPPING=1, exit 0; returns the log (malloc'd). */
+static char *stop(daemon_proc_t *d)
+{
+  cr_assert_eq(kill(d->pid, SIGTERM), 0);
+  await_note(d, "STOPPING=1", NULL, 0);
+  int st = 0;
+  cr_assert_eq(waitpid(d->pid, &st, 0), d->pid);
+  char *log = read_all(d->err_path);
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+            "ccm serve exited with status %d:\n%s", st, log);
+  return log;
+}
+
+static void cleanup(daemon_proc_t *d, char *log)
+{
+  cr_assert_null(strstr(log, "Vd93kQ7zLm"), "token in the log:\n%s", log);
+  cr_assert_null(strstr(log, "daemonTestValue0042"), "GitHub token in the "
+                 "log:\n%s", log);
+  free(log);
+  close(d->sock);
+  tst_rmrf(d->dir);
+  free(d->dir);
+}
+
+Test(daemon, notifies_ready_watchdog_and_stopping)
+{
+  daemon_proc_t d;
+  start(&d, "300000"); /* pings every 150 ms */
+  await_ready(&d);
+  wt_resp_t r;
+  http_get(&d, "/api/v1/health", &r);
+  cr_assert_eq(r.status, 200, "served once READY: %s", r.body);
+  wt_resp_free(&r);
+  await_note(&d, "WATCHDOG=1", NULL, 0);
+  await_note(&d, "WATCHDOG=1", NULL, 0);
+  char *log = stop(&d);
+  cr_assert(strstr(log, "event=serve.up"), "%s", log);
+  cr_assert(strstr(log, "event=serve.stopped"), "%s", log);
+  cleanup(&d, log);
+}
+
+/* The one audit entry of @p what; asserts there is exactly one. */
+static json_t *audit_entry(daemon_proc_t *d, const char *what)
+{
+  char path[256];
+  snprintf(path, sizeof path, "/api/v1/audit?what=%s", what);
+  wt_resp_t r;
+  http_get(d, path, &r);
+  cr_assert_eq(r.status, 200, "%s", r.body);
+  json_t *items = json_object_get(r.json, "audit");
+  cr_assert_eq(json_array_size(items), 1, "%s", r.body);
+  json_t *e = json_incref(json_array_get(items, 0));
+  wt_resp_free(&r);
+  return e;
+}
+
+Test(daemon, sighup_refuses_a_broken_config_then_applies_a_fixed_one)
+{
+  daemon_proc_t d;
+  start(&d, NULL);
+  await_ready(&d);
+  /* Broken: a log level that does not exist, on line 7. */
+  write_config(&d, "loud", NULL);
+  char broken_sha[65], fixed_sha[65], status[512] = "";
+  sha256_file(d.cfg_path, broken_sha);
+  cr_assert_eq(kill(d.pid, SIGHUP), 0);
+  await_note(&d, "RELOADING=1", NULL, 0);
+  await_note(&d, "READY=1", status, sizeof status);
+  cr_assert(strstr(status, "refused"), "%s", status);
+  wt_resp_t r;
+  http_get(&d, "/api/v1/health", &r);
+  cr_assert_eq(r.status, 200, "still serving: %s", r.body);
+  wt_resp_free(&r);
+  json_t *e = audit_entry(&d, "config.reload_refused");
+  cr_assert_str_eq(json_string_value(json_object_get(e, "who")), "sighup");
+  cr_assert_str_eq(json_string_value(json_object_get(e, "subject")),
+                   d.cfg_path);
+  cr_assert_str_eq(json_string_value(json_object_get(e, "input_sha256")),
+                   broken_sha);
+  json_decref(e);
+
+  write_config(&d, "debug", NULL);
+  sha256_file(d.cfg_path, fixed_sha);
+  cr_assert_eq(kill(d.pid, SIGHUP), 0);
+  await_note(&d, "RELOADING=1", NULL, 0);
+  await_note(&d, "READY=1", status, sizeof status);
+  cr_assert(strstr(status, "applied"), "%s", status);
+  e = audit_entry(&d, "config.reload");
+  cr_assert_str_eq(json_string_value(json_object_get(e, "input_sha256")),
+                   fixed_sha);
+  cr_assert_gt(json_integer_value(json_object_get(e, "seq")), 1);
+  json_decref(e);
+
+  char *log = stop(&d);
+  char want[1024];
+  snprintf(want, sizeof want,
+           "level=error event=config.error msg=\"%s:7:10: log.level: ",
+           d.cfg_path);
+  cr_assert(strstr(log, want), "want %s in:\n%s", want, log);
+  cr_assert(strstr(log, "event=config.reload_refused"), "%s", log);
+  const char *applied = strstr(log, "event=config.reloaded");
+  cr_assert_not_null(applied, "%s", log);
+  const char *first_debug = strstr(log, "level=debug");
+  cr_assert_not_null(first_debug, "debug records after the reload:\n%s", log);
+  const char *refused = strstr(log, "event=config.reload_refused");
+  cr_assert_gt(first_debug, refused,
+               "the refused reload left the level at info:\n%s", log);
+  cr_assert(strstr(log, "level=debug event=config.section msg=\"applied "
+                        "live\" section=log"),
+            "%s", log);
+  cr_assert(strstr(log, "applied=log needs_restart=-"), "%s", log);
+  cleanup(&d, log);
+}
+
+Test(daemon, sighup_reports_settings_that_need_a_restart)
+{
+  daemon_proc_t d;
+  start(&d, NULL);
+  await_ready(&d);
+  write_config(&d, "info", "github:\n  stale_days: 7\n");
+  cr_assert_eq(kill(d.pid, SIGHUP), 0);
+  char status[512] = "";
+  await_note(&d, "RELOADING=1", NULL, 0);
+  await_note(&d, "READY=1", status, sizeof status);
+  cr_assert(strstr(status, "applied"), "%s", status);
+  char *log = stop(&d);
+  cr_assert(strstr(log, "level=warn event=config.restart_needed"), "%s",
+            log);
+  cr_assert(strstr(log, "needs_restart=github"), "%s", log);
+  cleanup(&d, log);
+}

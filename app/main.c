@@ -26,6 +26,7 @@
 
 #include "app/app.h"
 #include "app/app_monitor.h"
+#include "app/app_audit.h"
 #include "app/app_reload.h"
 #include "app/app_systemd.h"
 #include "app/app_web.h"
@@ -168,6 +169,7 @@ typedef struct serve_run {
   rt_actor_t *store_actor;
   web_t *web;
   char url[320];
+  app_auditor_t audit;
 } serve_run_t;
 
 /* Start the runtime and the actors; 0, or EXIT_FAIL with what started
@@ -183,6 +185,7 @@ static int serve_start(serve_run_t *r, const char *listen, const char *data)
     return EXIT_FAIL;
   }
   r->d.store = r->store;
+  app_auditor_init(&r->audit, r->store); /* from the stored cursor */
   rc = rt_runtime_new(NULL, &r->rt);
   if (!rc)
     rc = store_actor_spawn(r->rt, r->store, "store", &r->store_actor);
@@ -228,31 +231,64 @@ static void serve_stop(serve_run_t *r)
   store_close(r->store);
 }
 
-/* Serve until a stop signal: reload on SIGHUP, ping the watchdog while
- * the store's writer lives (a daemon that cannot write is restarted by
- * systemd rather than kept half alive). @return the stop signal. */
+/* How often the auditor reads the event log (app_audit.h): an action is
+ * in the audit log about a second after its event. */
+#define AUDIT_POLL_MS 1000
+
+static uint64_t monotonic_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* WATCHDOG=1 while the store's writer lives: a daemon that cannot write
+ * is restarted by systemd rather than kept half alive. */
+static void watchdog_ping(serve_run_t *r)
+{
+  if (!rt_actor_stopped(r->store_actor))
+    app_sd_watchdog();
+  else
+    app_log(APP_LOG_ERROR, "watchdog.unhealthy",
+            "the store writer stopped: no watchdog ping");
+}
+
+static void reload(serve_run_t *r)
+{
+  char status[400];
+  app_sd_reloading("reloading the configuration");
+  int rc = app_reload(&r->d);
+  snprintf(status, sizeof status, "serving on %s; reload %u %s", r->url,
+           r->d.reloads + r->d.refused, rc ? "refused" : "applied");
+  app_sd_ready(status);
+}
+
+/* Serve until a stop signal: reload on SIGHUP, ping the watchdog every
+ * half WATCHDOG_USEC, audit the actors' actions every AUDIT_POLL_MS.
+ * @return the stop signal. */
 static int serve_loop(serve_run_t *r, const sigset_t *set)
 {
-  uint64_t watchdog_ms = app_sd_watchdog_interval_ms();
+  uint64_t wd_ms = app_sd_watchdog_interval_ms(), now = monotonic_ms();
+  uint64_t next_ping = now + wd_ms, next_audit = now + AUDIT_POLL_MS;
   char status[400];
   snprintf(status, sizeof status, "serving on %s", r->url);
   app_sd_ready(status);
   for (;;) {
-    int sig = next_signal(set, watchdog_ms);
-    if (sig == 0 || watchdog_ms) {
-      if (!rt_actor_stopped(r->store_actor))
-        app_sd_watchdog();
-      else
-        app_log(APP_LOG_ERROR, "watchdog.unhealthy",
-                "the store writer stopped: no watchdog ping");
+    now = monotonic_ms();
+    if (wd_ms && now >= next_ping) {
+      watchdog_ping(r);
+      next_ping = now + wd_ms;
     }
+    if (now >= next_audit) {
+      app_auditor_poll(&r->audit);
+      next_audit = now + AUDIT_POLL_MS;
+    }
+    uint64_t until = wd_ms && next_ping < next_audit ? next_ping : next_audit;
+    int sig = next_signal(set, until > now ? until - now : 1);
     if (sig == SIGHUP) {
-      app_sd_reloading("reloading the configuration");
-      int rc = app_reload(&r->d);
-      snprintf(status, sizeof status, "serving on %s; reload %u %s", r->url,
-               r->d.reloads + r->d.refused, rc ? "refused" : "applied");
-      app_sd_ready(status);
+      reload(r);
     } else if (sig) {
+      app_auditor_poll(&r->audit); /* the rest: at the next start */
       return sig;
     }
   }

@@ -10,7 +10,10 @@
  *                line reaching the sink (AGENT_OUTPUT), in microseconds;
  *                each task's outcome is awaited before the next starts
  *   throughput   N tasks requested at once, C runs at a time: tasks per
- *                second from the first request to the last outcome EVENT
+ *                second from the first request to the last outcome EVENT,
+ *                and the CPU time (user + system, this process and the
+ *                git and agent processes it reaped) per task meanwhile,
+ *                which a loaded machine disturbs far less than the rate
  * Everything real: a runtime (2 workers, T blocking threads, default 2),
  * an LMDB store under DIR with its actor (no fsync: the peer persists
  * nothing either), a git repository under DIR, and per task a worktree,
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "actors/executor/executor.h"
 #include "bench/bench_util.h"
@@ -169,6 +173,20 @@ static void first_event(bench_t *b, unsigned n)
   free(us);
 }
 
+/* CPU seconds used so far by this process and its reaped children. */
+static double cpu_s(void)
+{
+  struct rusage self, kids;
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &kids);
+  const struct timeval *v[] = {&self.ru_utime, &self.ru_stime,
+                               &kids.ru_utime, &kids.ru_stime};
+  double s = 0;
+  for (size_t i = 0; i < 4; i++)
+    s += (double)v[i]->tv_sec + (double)v[i]->tv_usec / 1e6;
+  return s;
+}
+
 static void throughput(bench_t *b, unsigned n)
 {
   char id[32];
@@ -176,6 +194,7 @@ static void throughput(bench_t *b, unsigned n)
     snprintf(id, sizeof id, "tp-%u", i);
     add_task(b, id);
   }
+  double cpu0 = cpu_s();
   uint64_t t0 = bench_now_ns();
   for (unsigned i = 0; i < n; i++) {
     snprintf(id, sizeof id, "tp-%u", i);
@@ -186,6 +205,7 @@ static void throughput(bench_t *b, unsigned n)
     done += next_type(b) == PROTO_EVENT;
   double s = (double)(bench_now_ns() - t0) / 1e9;
   printf("RESULT tasks_per_s %.2f tasks/s\n", n / s);
+  printf("RESULT cpu_ms_per_task %.2f ms\n", (cpu_s() - cpu0) * 1e3 / n);
   printf("INFO throughput_tasks %u in %.3f s, concurrency %u\n", n, s,
          b->cfg.concurrency);
 }

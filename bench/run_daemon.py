@@ -137,8 +137,9 @@ class Ccm:
         self.proc = None
         self.port = 0
 
-    def start(self):
-        """Spawn; returns (ms to READY=1, ms to the first health 200)."""
+    def start(self, started):
+        """Spawn (added to @started); returns (ms to READY=1, ms to the
+        first health 200)."""
         if os.path.exists(self.sock_path):
             os.unlink(self.sock_path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -150,6 +151,7 @@ class Ccm:
         self.proc = subprocess.Popen(
             [self.exe, "serve", "--config", self.cfg],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        started.append(self.proc)
         ready = None
         try:
             while ready is None:
@@ -208,7 +210,7 @@ def all_tasks(build, data):
 
 # ----------------------------------------------------------------- peers
 
-def nginx_start(work):
+def nginx_start(work, started):
     port = free_port()
     root = os.path.join(work, "nginx")
     os.makedirs(os.path.join(root, "html"), exist_ok=True)
@@ -233,17 +235,19 @@ http {
     proc = subprocess.Popen(["nginx", "-c", conf, "-p", root],
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    started.append(proc)
     wait_http_200("http://127.0.0.1:%d/" % port, proc)
     return proc, (time.monotonic() - t0) * 1000
 
 
-def redis_start():
+def redis_start(started):
     port = free_port()
     t0 = time.monotonic()
     proc = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
          "--save", "", "--appendonly", "no", "--daemonize", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started.append(proc)
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), 1) as s:
@@ -290,10 +294,21 @@ def python_start_ms():
 # ------------------------------------------------------------ one round
 
 def one_round(build, work, seeded):
+    """One measurement of everything; every process it started is stopped,
+    also when a step fails."""
+    started = []
+    try:
+        return measure(build, work, seeded, started)
+    finally:
+        for p in started:
+            stop(p)
+
+
+def measure(build, work, seeded, started):
     r = {}
     shutil.rmtree(os.path.join(work, "data-idle"), ignore_errors=True)
     ccm = Ccm(build, work, os.path.join(work, "data-idle"), "idle")
-    r["ccm_ready_ms"], r["ccm_http_ms"] = ccm.start()
+    r["ccm_ready_ms"], r["ccm_http_ms"] = ccm.start(started)
     r["ccm_idle_kb"] = settled_rss(ccm.proc.pid)
     ccm.stop()
 
@@ -303,7 +318,7 @@ def one_round(build, work, seeded):
     shutil.rmtree(store, ignore_errors=True)
     shutil.copytree(seeded, store)
     big = Ccm(build, work, store, "big")
-    r["ccm_ready_100k_ms"], _ = big.start()
+    r["ccm_ready_100k_ms"], _ = big.start(started)
     # Let the start-up work (the prioritizer ranking every task, the scan)
     # finish before paging: a task re-ranked mid-listing moves across the
     # cursor.
@@ -321,11 +336,11 @@ def one_round(build, work, seeded):
     tasks = all_tasks(build, store)
     r["tasks_stored"] = len(tasks)
 
-    ngx, r["nginx_ms"] = nginx_start(work)
+    ngx, r["nginx_ms"] = nginx_start(work, started)
     r["nginx_idle_kb"] = settled_rss(ngx.pid)
     stop(ngx)
 
-    red, port, r["redis_ms"] = redis_start()
+    red, port, r["redis_ms"] = redis_start(started)
     r["redis_idle_kb"] = settled_rss(red.pid)
     redis_load(port, tasks)
     r["redis_100k_kb"] = settled_rss(red.pid)

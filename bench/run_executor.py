@@ -6,6 +6,10 @@ interleaved so that a noisy moment hits both):
   first event  dispatch -> the agent's first output line, microseconds,
                median over 30 tasks run one after another
   throughput   tasks/s with a trivial agent at concurrency 8, 64 tasks
+  CPU per task CPU time (user + system of the process and of the git and
+               agent processes it ran) per task during the throughput run:
+               on a shared, loaded machine the rate swings with the load,
+               the CPU cost much less
 
 ccm: build-bench/bench/bench_exec (bench/bench_exec.c): the real executor
 actor with its store (no fsync), run actors, git worktrees, prompt files,
@@ -31,6 +35,7 @@ ratio = ccm / peer_value.
 import concurrent.futures
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -122,25 +127,33 @@ def peer_first_event(root):
     return times[len(times) // 2] * 1e6
 
 
+def cpu_s():
+    """CPU seconds of this process and its reaped children."""
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
 def peer_throughput(root):
+    """(tasks/s, CPU ms per task)"""
     p = Peer(root)
-    t0 = time.monotonic()
+    c0, t0 = cpu_s(), time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
         list(pool.map(p.run, ["tp-%d" % i for i in range(TP_N)]))
-    return TP_N / (time.monotonic() - t0)
+    return TP_N / (time.monotonic() - t0), (cpu_s() - c0) * 1e3 / TP_N
 
 
 def ccm(mode, root, extra=()):
+    """The RESULT values of one bench_exec run, in order."""
     cmd = [os.path.join(BUILD, "bench", "bench_exec"), mode, "--dir", root,
            "--tasks", str(FIRST_N if mode == "first-event" else TP_N),
            "--concurrency", str(CONCURRENCY)] + list(extra)
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True,
                          timeout=1200).stdout
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 4 and parts[0] == "RESULT":
-            return float(parts[2])
-    raise RuntimeError("no RESULT line from %s" % " ".join(cmd))
+    values = [float(line.split()[2]) for line in out.splitlines()
+              if line.startswith("RESULT ") and len(line.split()) == 4]
+    if not values:
+        raise RuntimeError("no RESULT line from %s" % " ".join(cmd))
+    return values
 
 
 def prio_rows():
@@ -171,27 +184,38 @@ def fmt_ratio(r):
 
 def main():
     root = tempfile.mkdtemp(prefix="ccm-bench-exec-", dir=TMP)
-    figures = [
-        # name, unit, higher is better, ccm, peer
-        ("dispatch to the agent's first event", "us", False,
-         lambda: ccm("first-event", root), lambda: peer_first_event(root)),
-        ("tasks/s, trivial agent, concurrency 8", "tasks/s", True,
-         lambda: ccm("throughput", root), lambda: peer_throughput(root)),
-        ("tasks/s, concurrency 8, 8 blocking threads", "tasks/s", True,
+    # (names of the figures a run gives, ccm run, peer run)
+    runs = [
+        (["dispatch to the agent's first event"],
+         lambda: ccm("first-event", root), lambda: [peer_first_event(root)]),
+        (["tasks/s, trivial agent, concurrency 8",
+          "CPU per task, concurrency 8"],
+         lambda: ccm("throughput", root), lambda: list(peer_throughput(root))),
+        (["tasks/s, concurrency 8, 8 blocking threads",
+          "CPU per task, concurrency 8, 8 blocking threads"],
          lambda: ccm("throughput", root, ["--blocking", "8"]),
-         lambda: peer_throughput(root)),
+         lambda: list(peer_throughput(root))),
+    ]
+    figures = [  # name, unit, higher is better
+        ("dispatch to the agent's first event", "us", False),
+        ("tasks/s, trivial agent, concurrency 8", "tasks/s", True),
+        ("tasks/s, concurrency 8, 8 blocking threads", "tasks/s", True),
+        ("CPU per task, concurrency 8", "ms", False),
+        ("CPU per task, concurrency 8, 8 blocking threads", "ms", False),
     ]
     samples = {f[0]: ([], []) for f in figures}
     try:
         for rep in range(REPEAT):
-            for name, _, _, run_ccm, run_peer in figures:
-                sys.stderr.write("executor: %s (run %d/%d)...\n" % (name, rep + 1, REPEAT))
-                samples[name][0].append(run_ccm())
-                samples[name][1].append(run_peer())
+            for names, run_ccm, run_peer in runs:
+                sys.stderr.write("executor: %s (run %d/%d)...\n" % (names[0], rep + 1, REPEAT))
+                for name, v in zip(names, run_ccm()):
+                    samples[name][0].append(v)
+                for name, v in zip(names, run_peer()):
+                    samples[name][1].append(v)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     rows, table = [], []
-    for name, unit, higher, _, _ in figures:
+    for name, unit, higher in figures:
         c, p = (statistics.median(v) for v in samples[name])
         ratio = c / p if p else float("inf")
         rows.append({"name": name, "ccm": round(c, 2), "peer": "python-subprocess",

@@ -18,7 +18,9 @@ with the product's defaults), then:
         and after they connect -> RSS per idle client; then bench_web
         publishes 1,000 events/s for 10 s (web_publish: store actor, group
         commit, event log, fan-out), and the clients measure delivery
-        latency (send time in the event, CLOCK_MONOTONIC on this machine).
+        latency (send time in the event, CLOCK_MONOTONIC on this machine)
+        and the server's CPU time (utime + stime, all threads) per event
+        delivered, the figure that holds on a shared machine.
         nginx has no WebSocket side: these rows stand beside the SPEC
         targets (peer "target", peer_value = the target). Two lighter
         loads run the same way and show where the limit lies: 100 clients
@@ -264,9 +266,11 @@ def ws_round(ccm, clients, rate):
         cl.stdin.write("expect %d %d\n" % (expect, PUBLISH_S + 10))
         cl.stdin.flush()
         log("ws: %d clients, %d events/s for %d s" % (clients, rate, PUBLISH_S))
+        ticks = cpu_ticks(ccm.proc.pid)
         sent, refused = ccm.publish(rate, PUBLISH_S)
         loaded = rss_kb(ccm.proc.pid)
         r = cl.stdout.readline().split()
+        ticks = cpu_ticks(ccm.proc.pid) - ticks
         cl.wait(timeout=30)
     finally:
         if cl.poll() is None:
@@ -289,9 +293,14 @@ def ws_round(ccm, clients, rate):
             "p50_ms": int(r[6]) / 1e3, "p99_ms": int(r[7]) / 1e3,
             "max_ms": int(r[8]) / 1e3,
             "slow_consumers_total": ws["slow_consumers"],
+            # the server's CPU (all threads: publishing, store, fan-out)
+            # per event delivered to a client: holds on a shared machine
+            "cpu_us_per_delivery": ticks * 1e6 / os.sysconf("SC_CLK_TCK") /
+            max(1, int(r[3])),
             # frames per socket write: how much the batching saved
             "frames_per_write": float(counters["ccm_ws_frames_sent_total"]) /
-            max(1.0, float(counters["ccm_ws_writes_total"]))}
+            max(1.0, float(counters.get("ccm_ws_writes_total",
+                                        counters["ccm_ws_frames_sent_total"])))}
 
 
 # ------------------------------------------------------------------ report
@@ -341,6 +350,8 @@ def ws_rows(rounds):
             row("WebSocket events delivered (%s)" % label,
                 statistics.median(r["received"] / r["expected"] for r in rs),
                 "target", 1.0, "fraction", True),
+            row("server CPU per event delivered (%s)" % label,
+                med("cpu_us_per_delivery"), "none", None, "us", False),
         ]
         if spec:
             rows += [
@@ -396,12 +407,12 @@ def print_table(rows, rounds):
               "max %.1f ms, %d/%d "
               "delivered, %d error messages, %d closed by the server, "
               "%d publishes refused; RSS %d -> %d KiB idle -> %d KiB; "
-              "%.1f frames per write" % (
+              "%.1f frames per write, %.2f us CPU per delivery" % (
                   i + 1, r["clients"], r["rate"], r["p50_ms"], r["p99_ms"],
                   r["max_ms"], r["received"],
                   r["expected"], r["errors"], r["closed"], r["refused"],
                   r["rss_before_kb"], r["rss_idle_kb"], r["rss_loaded_kb"],
-                  r["frames_per_write"]))
+                  r["frames_per_write"], r["cpu_us_per_delivery"]))
 
 
 def main():

@@ -2,7 +2,7 @@
 # run.sh: build and run the fuzz targets (libFuzzer, clang 14).
 #
 #   fuzz/run.sh TARGET SECONDS     TARGET: msgpack | json | lexer | secrets
-#                                          | config | all
+#                                          | config | webhook | all
 #
 # Builds build-fuzz/fuzz_TARGET with one direct clang command line
 # (-fsanitize=fuzzer,address,undefined, every UBSan report fatal) from
@@ -19,12 +19,12 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 
-usage() { echo "usage: fuzz/run.sh msgpack|json|lexer|secrets|config|all SECONDS" >&2; exit 2; }
+usage() { echo "usage: fuzz/run.sh msgpack|json|lexer|secrets|config|webhook|all SECONDS" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 case "$2" in ''|*[!0-9]*) usage ;; esac
 case "$1" in
-  msgpack|json|lexer|secrets|config) targets=("$1") ;;
-  all) targets=(msgpack json lexer secrets config) ;;
+  msgpack|json|lexer|secrets|config|webhook) targets=("$1") ;;
+  all) targets=(msgpack json lexer secrets config webhook) ;;
   *) usage ;;
 esac
 secs=$2
@@ -54,6 +54,13 @@ build() {
     # shellcheck disable=SC2046
     "$CC" "${common_flags[@]}" $(scan_sources "$t") "fuzz/fuzz_$t.c" \
       -o "$out/fuzz_$t" -lcrypto -lm -lpthread
+    return
+  fi
+  if [ "$t" = webhook ]; then
+    # shellcheck disable=SC2046
+    "$CC" "${common_flags[@]}" $(pkg-config --cflags msgpack jansson) \
+      github/json_check.c fuzz/fuzz_webhook.c \
+      -o "$out/fuzz_webhook" $(pkg-config --libs jansson)
     return
   fi
   if [ "$t" = config ]; then

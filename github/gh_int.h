@@ -125,6 +125,14 @@ void gh__pack_cstr(msgpack_packer *pk, const char *k, const char *v);
 void gh__pack_i64(msgpack_packer *pk, const char *k, int64_t v);
 /** Move an sbuffer's bytes into a new message of @p type. */
 int gh__sbuffer_msg(uint32_t type, msgpack_sbuffer *sb, rt_msg_t **out);
+/* A msgpack map written into a message: gh__map_begin, the pairs (with
+ * &m->pk), then gh__map_msg, which frees the buffer whatever happens. */
+typedef struct gh__map {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+} gh__map_t;
+void gh__map_begin(gh__map_t *m, size_t pairs);
+int gh__map_msg(gh__map_t *m, uint32_t type, rt_msg_t **out);
 
 /* One expected key of a msgpack map: its value is copied into dst
  * (int64_t *, char ** malloc'd, or char *** with *len the count). Unknown

@@ -7,8 +7,10 @@
  * in the event handler), yet a signed body that is not a JSON object must
  * still be a 400. This is that check: one pass, no allocation, strict
  * grammar (no trailing commas, no leading zeros, no control characters or
- * invalid UTF-8 in strings, a \u escape of four hex digits, nothing but
- * whitespace after the object), nesting bounded by GH__JSON_DEPTH.
+ * invalid UTF-8 in strings, a \u escape of four hex digits with its
+ * surrogates paired and not \u0000, as jansson wants, nothing but
+ * whitespace after the object), nesting bounded by GH__JSON_DEPTH. Only
+ * an integer past int64 passes here and fails jansson's parse later.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -64,6 +66,34 @@ static bool utf8(scan_t *s)
   return true;
 }
 
+/* Four hex digits into *cp. */
+static bool hex4(scan_t *s, unsigned *cp)
+{
+  *cp = 0;
+  for (int i = 0; i < 4; i++, s->p++) {
+    if (s->p >= s->end || !hex(*s->p))
+      return false;
+    unsigned char c = *s->p;
+    *cp = *cp << 4 | (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+  }
+  return true;
+}
+
+/* After "\u": a code point other than U+0000 (jansson refuses it), a
+ * high surrogate only with its low one as the next escape. */
+static bool unicode_escape(scan_t *s)
+{
+  unsigned cp, lo;
+  if (!hex4(s, &cp) || cp == 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
+    return false;
+  if (cp < 0xD800 || cp > 0xDBFF)
+    return true;
+  if (s->end - s->p < 2 || s->p[0] != '\\' || s->p[1] != 'u')
+    return false;
+  s->p += 2;
+  return hex4(s, &lo) && lo >= 0xDC00 && lo <= 0xDFFF;
+}
+
 static bool string(scan_t *s)
 {
   if (!take(s, '"'))
@@ -88,9 +118,8 @@ static bool string(scan_t *s)
       return false;
     c = *s->p++;
     if (c == 'u') {
-      for (int i = 0; i < 4; i++)
-        if (s->p >= s->end || !hex(*s->p++))
-          return false;
+      if (!unicode_escape(s))
+        return false;
     } else if (!(c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' ||
                  c == 'n' || c == 'r' || c == 't')) {
       return false;

@@ -470,65 +470,55 @@ int gh_webhook_handle(gh_webhook_t *w, const gh_webhook_delivery_t *d,
 int gh_event_msg(const gh_event_t *e, rt_msg_t **out)
 {
   *out = NULL;
-  msgpack_sbuffer sb;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer pk;
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_map(&pk, 25);
-  gh__pack_i64(&pk, "kind", e->kind);
-  gh__pack_i64(&pk, "dup", e->duplicate);
-  gh__pack_cstr(&pk, "name", e->name);
-  gh__pack_cstr(&pk, "delivery", e->delivery);
-  gh__pack_cstr(&pk, "action", e->action);
-  gh__pack_cstr(&pk, "repo", e->repo);
-  gh__pack_cstr(&pk, "sender", e->sender);
-  gh__pack_i64(&pk, "bot", e->sender_bot);
-  gh__pack_i64(&pk, "number", e->number);
-  gh__pack_cstr(&pk, "title", e->title);
-  gh__pack_cstr(&pk, "state", e->state);
-  gh__pack_cstr(&pk, "label", e->label);
-  gh__pack_key(&pk, "labels");
-  msgpack_pack_array(&pk, e->n_labels);
+  gh__map_t w;
+  gh__map_begin(&w, 25);
+  gh__pack_i64(&w.pk, "kind", e->kind);
+  gh__pack_i64(&w.pk, "dup", e->duplicate);
+  gh__pack_cstr(&w.pk, "name", e->name);
+  gh__pack_cstr(&w.pk, "delivery", e->delivery);
+  gh__pack_cstr(&w.pk, "action", e->action);
+  gh__pack_cstr(&w.pk, "repo", e->repo);
+  gh__pack_cstr(&w.pk, "sender", e->sender);
+  gh__pack_i64(&w.pk, "bot", e->sender_bot);
+  gh__pack_i64(&w.pk, "number", e->number);
+  gh__pack_cstr(&w.pk, "title", e->title);
+  gh__pack_cstr(&w.pk, "state", e->state);
+  gh__pack_cstr(&w.pk, "label", e->label);
+  gh__pack_key(&w.pk, "labels");
+  msgpack_pack_array(&w.pk, e->n_labels);
   for (size_t i = 0; i < e->n_labels; i++) {
     size_t n = strlen(e->labels[i]);
-    msgpack_pack_str(&pk, n);
-    msgpack_pack_str_body(&pk, e->labels[i], n);
+    msgpack_pack_str(&w.pk, n);
+    msgpack_pack_str_body(&w.pk, e->labels[i], n);
   }
-  gh__pack_i64(&pk, "is_pr", e->is_pull_request);
-  gh__pack_i64(&pk, "merged", e->merged);
-  gh__pack_cstr(&pk, "head_ref", e->head_ref);
-  gh__pack_cstr(&pk, "html_url", e->html_url);
-  gh__pack_i64(&pk, "deleted", e->deleted);
-  gh__pack_cstr(&pk, "comment_author", e->comment_author);
-  gh__pack_cstr(&pk, "ref", e->ref);
-  gh__pack_cstr(&pk, "before", e->before);
-  gh__pack_cstr(&pk, "after", e->after);
-  gh__pack_i64(&pk, "commits", e->commits);
-  gh__pack_i64(&pk, "at", e->at);
-  gh__pack_i64(&pk, "v", 1);
-  int rc = gh__sbuffer_msg(GH_MSG_EVENT, &sb, out);
-  msgpack_sbuffer_destroy(&sb);
-  return rc;
+  gh__pack_i64(&w.pk, "is_pr", e->is_pull_request);
+  gh__pack_i64(&w.pk, "merged", e->merged);
+  gh__pack_cstr(&w.pk, "head_ref", e->head_ref);
+  gh__pack_cstr(&w.pk, "html_url", e->html_url);
+  gh__pack_i64(&w.pk, "deleted", e->deleted);
+  gh__pack_cstr(&w.pk, "comment_author", e->comment_author);
+  gh__pack_cstr(&w.pk, "ref", e->ref);
+  gh__pack_cstr(&w.pk, "before", e->before);
+  gh__pack_cstr(&w.pk, "after", e->after);
+  gh__pack_i64(&w.pk, "commits", e->commits);
+  gh__pack_i64(&w.pk, "at", e->at);
+  gh__pack_i64(&w.pk, "v", 1);
+  return gh__map_msg(&w, GH_MSG_EVENT, out);
 }
 
 int gh_delivery_msg(const gh_webhook_delivery_t *d, bool with_body,
                     rt_msg_t **out)
 {
   *out = NULL;
-  msgpack_sbuffer sb;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer pk;
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_map(&pk, 3);
-  gh__pack_cstr(&pk, "event", d->event);
-  gh__pack_cstr(&pk, "delivery", d->delivery);
+  gh__map_t w;
+  gh__map_begin(&w, 3);
+  gh__pack_cstr(&w.pk, "event", d->event);
+  gh__pack_cstr(&w.pk, "delivery", d->delivery);
   if (with_body && d->body)
-    gh__pack_str(&pk, "body", d->body, d->len);
+    gh__pack_str(&w.pk, "body", d->body, d->len);
   else
-    gh__pack_cstr(&pk, "body", NULL);
-  int rc = gh__sbuffer_msg(GH_MSG_DELIVERY, &sb, out);
-  msgpack_sbuffer_destroy(&sb);
-  return rc;
+    gh__pack_cstr(&w.pk, "body", NULL);
+  return gh__map_msg(&w, GH_MSG_DELIVERY, out);
 }
 
 int gh_delivery_decode(const rt_msg_t *m, gh_event_t *out)

@@ -53,50 +53,54 @@ int gh__sbuffer_msg(uint32_t type, msgpack_sbuffer *sb, rt_msg_t **out)
   return rt_msg_new_take(type, data, len, out);
 }
 
+void gh__map_begin(gh__map_t *m, size_t pairs)
+{
+  msgpack_sbuffer_init(&m->sb);
+  msgpack_packer_init(&m->pk, &m->sb, msgpack_sbuffer_write);
+  msgpack_pack_map(&m->pk, pairs);
+}
+
+int gh__map_msg(gh__map_t *m, uint32_t type, rt_msg_t **out)
+{
+  int rc = gh__sbuffer_msg(type, &m->sb, out);
+  msgpack_sbuffer_destroy(&m->sb);
+  return rc;
+}
+
 int gh_request_msg(const gh_request_t *req, rt_msg_t **out)
 {
   *out = NULL;
   if (!req || !req->path || !*req->path || (unsigned)req->method > GH_DELETE)
     return GH_EINVAL;
-  msgpack_sbuffer sb;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer pk;
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_map(&pk, 5);
-  gh__pack_i64(&pk, "m", req->method);
-  gh__pack_cstr(&pk, "p", req->path);
-  gh__pack_cstr(&pk, "b", req->body);
-  gh__pack_i64(&pk, "f", req->flags);
-  gh__pack_i64(&pk, "n", req->max_pages);
-  int rc = gh__sbuffer_msg(GH_MSG_REQUEST, &sb, out);
-  msgpack_sbuffer_destroy(&sb);
-  return rc;
+  gh__map_t w;
+  gh__map_begin(&w, 5);
+  gh__pack_i64(&w.pk, "m", req->method);
+  gh__pack_cstr(&w.pk, "p", req->path);
+  gh__pack_cstr(&w.pk, "b", req->body);
+  gh__pack_i64(&w.pk, "f", req->flags);
+  gh__pack_i64(&w.pk, "n", req->max_pages);
+  return gh__map_msg(&w, GH_MSG_REQUEST, out);
 }
 
 int gh__response_msg(const gh_response_t *r, rt_msg_t **out)
 {
-  msgpack_sbuffer sb;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer pk;
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_map(&pk, 14);
-  gh__pack_i64(&pk, "rc", r->rc);
-  gh__pack_i64(&pk, "st", r->status);
-  gh__pack_str(&pk, "b", r->body, r->len);
-  gh__pack_cstr(&pk, "e", r->etag);
-  gh__pack_i64(&pk, "fc", r->from_cache);
-  gh__pack_i64(&pk, "tr", r->truncated);
-  gh__pack_cstr(&pk, "nx", r->next);
-  gh__pack_i64(&pk, "pg", r->pages);
-  gh__pack_i64(&pk, "at", r->attempts);
-  gh__pack_i64(&pk, "cn", r->connects);
-  gh__pack_i64(&pk, "rr", r->rl_remaining);
-  gh__pack_i64(&pk, "rs", r->rl_reset);
-  gh__pack_cstr(&pk, "rres", r->rl_resource);
-  gh__pack_cstr(&pk, "err", r->error);
-  int rc = gh__sbuffer_msg(GH_MSG_RESPONSE, &sb, out);
-  msgpack_sbuffer_destroy(&sb);
-  return rc;
+  gh__map_t w;
+  gh__map_begin(&w, 14);
+  gh__pack_i64(&w.pk, "rc", r->rc);
+  gh__pack_i64(&w.pk, "st", r->status);
+  gh__pack_str(&w.pk, "b", r->body, r->len);
+  gh__pack_cstr(&w.pk, "e", r->etag);
+  gh__pack_i64(&w.pk, "fc", r->from_cache);
+  gh__pack_i64(&w.pk, "tr", r->truncated);
+  gh__pack_cstr(&w.pk, "nx", r->next);
+  gh__pack_i64(&w.pk, "pg", r->pages);
+  gh__pack_i64(&w.pk, "at", r->attempts);
+  gh__pack_i64(&w.pk, "cn", r->connects);
+  gh__pack_i64(&w.pk, "rr", r->rl_remaining);
+  gh__pack_i64(&w.pk, "rs", r->rl_reset);
+  gh__pack_cstr(&w.pk, "rres", r->rl_resource);
+  gh__pack_cstr(&w.pk, "err", r->error);
+  return gh__map_msg(&w, GH_MSG_RESPONSE, out);
 }
 
 /* ----------------------------------------------------------- decoding */

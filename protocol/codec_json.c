@@ -478,6 +478,15 @@ static int tw_array_end(void *w)
   return tw_close(w, ']');
 }
 
+/* Bytes JSON strings escape: control characters, '"' and '\\'. */
+static const bool needs_escape[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1,
+    [0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1,
+    [0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1,
+    [0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+    [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1,
+    [0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1};
+
 /* A JSON string: runs of plain bytes copied at once. */
 static int tw_string(tw_t *w, const char *s, size_t len)
 {
@@ -490,7 +499,7 @@ static int tw_string(tw_t *w, const char *s, size_t len)
     char esc[6] = {'\\', 0, 0, 0, 0, 0};
     size_t n = 2;
 
-    if (c >= 0x20 && c != '"' && c != '\\') /* most bytes */
+    if (!needs_escape[c]) /* most bytes */
       continue;
     if (i > run)
       rc = tw_put(w, s + run, i - run);
@@ -517,16 +526,25 @@ static int tw_string(tw_t *w, const char *s, size_t len)
   return rc == 0 ? tw_put(w, "\"", 1) : rc;
 }
 
+/* Field names are the schema's plain identifiers: "name": in one piece. */
 static int tw_key(void *wp, const char *k)
 {
   tw_t *w = wp;
+  char buf[64];
+  size_t n = strlen(k);
   int rc = tw_value(w);
-  if (rc == 0)
-    rc = tw_string(w, k, strlen(k));
-  if (rc == 0)
-    rc = tw_put(w, ":", 1);
   w->after_key = true;
-  return rc;
+  if (rc != 0)
+    return rc;
+  if (n + 3 > sizeof buf) {
+    rc = tw_string(w, k, n);
+    return rc != 0 ? rc : tw_put(w, ":", 1);
+  }
+  buf[0] = '"';
+  memcpy(buf + 1, k, n);
+  buf[n + 1] = '"';
+  buf[n + 2] = ':';
+  return tw_put(w, buf, n + 3);
 }
 
 static int tw_str(void *w, const char *s, size_t len)

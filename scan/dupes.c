@@ -7,9 +7,12 @@
  * current sampling rule (hash bits & (sample - 1)) == 0. Per file, a
  * scratch array of normalised-line hashes (reused, freed at the end).
  *
- * finish(): sort the table by hash; each run of equal hashes gives pairs
- * of places (at most max_group places per run, at most max_windows / 2
- * pairs in all, the rest counted as dropped); sort the pairs by (file a,
+ * finish(): renumber the files in path order (so that what follows does
+ * not depend on the order files were added in: shards add them in any
+ * order); sort the table by (hash, file, sig); each run of equal hashes
+ * gives pairs of places (its first max_group places in (path, line)
+ * order, at most max_windows / 2 pairs in all, the rest counted as
+ * dropped); sort the pairs by (file a,
  * file b, diagonal, sig a) and merge neighbours whose windows overlap or
  * touch (a gap of at most min_lines, so every line between is covered);
  * each merged pair adds two regions to a union-find keyed by (file, start,
@@ -700,12 +703,57 @@ out:
   return count;
 }
 
+/* ---- file numbers in path order ---- */
+
+static int path_index_cmp(const void *x, const void *y, void *arg)
+{
+  char *const *paths = arg;
+  uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+  int c = strcmp(paths[a], paths[b]);
+  return c ? c : (a > b) - (a < b);
+}
+
+/* Renumber the files so that file numbers follow path order, whatever
+ * order the shards added them in: every later choice made in file order
+ * (the max_group places kept of a block, the pairs kept within the pair
+ * budget) is then the same for the same tree. */
+static int number_files_by_path(scan_dupes_t *d)
+{
+  size_t n = d->npaths;
+  uint32_t *by_path = malloc((n ? n : 1) * sizeof *by_path);
+  uint32_t *rank = malloc((n ? n : 1) * sizeof *rank);
+  char **paths = malloc((n ? n : 1) * sizeof *paths);
+  int rc = -1;
+  if (!by_path || !rank || !paths)
+    goto out;
+  for (size_t i = 0; i < n; i++)
+    by_path[i] = (uint32_t)i;
+  qsort_r(by_path, n, sizeof *by_path, path_index_cmp, d->paths);
+  for (size_t k = 0; k < n; k++) {
+    rank[by_path[k]] = (uint32_t)k;
+    paths[k] = d->paths[by_path[k]];
+  }
+  for (size_t i = 0; i < d->nwin; i++)
+    d->win[i].file = rank[d->win[i].file];
+  free(d->paths);
+  d->paths = paths;
+  d->paths_cap = n;
+  paths = NULL;
+  rc = 0;
+out:
+  free(by_path);
+  free(rank);
+  free(paths);
+  return rc;
+}
+
 int scan_dupes_finish(scan_dupes_t *d, scan_dup_fn cb, void *ud)
 {
   struct pairs ps = {.budget = d->cfg.max_windows / 2};
   struct regions r = {0};
   int rc = -1;
-  if (make_pairs(d, &ps) == 0 && merge_pairs(d, &ps, &r) == 0)
+  if (number_files_by_path(d) == 0 && make_pairs(d, &ps) == 0 &&
+      merge_pairs(d, &ps, &r) == 0)
     rc = report(d, &r, cb, ud);
   free(ps.v);
   free(r.v);

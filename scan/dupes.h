@@ -34,7 +34,9 @@
  * are merged into one maximal pair of regions; regions with identical
  * ranges are then joined into groups, so three copies of one block are one
  * group of three locations. A block repeated more than max_group times is
- * reported with its first max_group places. Two overlapping regions of one
+ * reported with its max_group first places in (path, line) order, so the
+ * same files give the same groups whatever order they were added in (the
+ * pairs kept within the pair budget too). Two overlapping regions of one
  * file (a run of repeated lines) are not a duplicate; a region that repeats
  * back to back is cut where its copy starts.
  *

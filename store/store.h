@@ -333,6 +333,15 @@ int store_audit_record(store_t *s, const char *who, const char *what,
 int store_audit_foreach(store_t *s, uint64_t before,
                         int (*fn)(const json_t *entry, void *arg), void *arg);
 
+/**
+ * The store actor's COMMAND "audit" (any actor, no blocking): args
+ * {"who", "what", "subject": string | null, "input": string | null}, as
+ * store_audit_append() (the input is hashed, never stored). check
+ * validates the shape only. @return 0, STORE_EINVAL, as append.
+ */
+int store_audit_apply(store_txn_t *t, const json_t *args);
+int store_audit_check(const json_t *args);
+
 /* ---- GitHub webhook deliveries already accepted (the gh_deliveries
  * database; store_deliveries.c) ---- */
 
@@ -395,6 +404,26 @@ int store_task_set_score(store_txn_t *t, const char *id,
  * the shape only. */
 int store_prio_apply(store_txn_t *t, const json_t *args);
 int store_prio_check(const json_t *args);
+
+/* ---- the analyzer's sightings of findings (store_seen.c) ---- */
+
+/** Apply a sighting @p seen (the COMMAND "seen" args below) to @p task:
+ * location, text, author (when it has none), authored_at and
+ * issue_number (when given), last_seen = updated_at = "at", a resolved
+ * task back to new, the default score when the task has none (total 0,
+ * not pinned) and, when "due" is present, its `due:` label (null: none;
+ * other labels are kept). Nothing else changes. @return 0, STORE_ENOMEM. */
+int store_task_merge_seen(proto_task_t *task, const json_t *seen);
+/** The store actor's COMMAND "seen": args {"task": id, "at": unix ms,
+ * "path", "symbol", "text", "author" (string or null), "line", "column",
+ * "authored_at", "issue_number" (integers), "score": {"total", "why"}
+ * (optional), "due": "YYYY-MM-DD" | null (optional)}: the task is read
+ * inside the transaction and merged (store_task_merge_seen), so a score,
+ * labels or a state committed since the analyzer read it are kept.
+ * check validates the shape only. @return 0, STORE_ENOTFOUND,
+ * STORE_EINVAL, STORE_ENOMEM, LMDB errors. */
+int store_seen_apply(store_txn_t *t, const json_t *args);
+int store_seen_check(const json_t *args);
 
 #ifdef __cplusplus
 }

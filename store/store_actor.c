@@ -124,7 +124,9 @@ typedef struct ext_command {
 static const ext_command_t ext_commands[] = {
     {"gh_deliveries", store_deliveries_check, store_deliveries_apply},
     {"kv", store_kv_check, store_kv_apply},
+    {"audit", store_audit_check, store_audit_apply}, /* store_audit.c */
     {"prio", store_prio_check, store_prio_apply}, /* store_prio.c */
+    {"seen", store_seen_check, store_seen_apply}, /* store_seen.c */
 };
 
 static const ext_command_t *ext_command(const proto_command_t *c)

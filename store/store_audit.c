@@ -196,3 +196,36 @@ int store_audit_foreach(store_t *s, uint64_t before,
     rc = 0;
   return rc ? rc : corrupt ? STORE_ECORRUPT : 0;
 }
+
+/* COMMAND "audit" (the store actor): args {"who", "what", "subject":
+ * string | null, "input": string | null}; the input is hashed here and
+ * dropped with the message. */
+int store_audit_check(const json_t *args)
+{
+  const json_t *subject = json_object_get(args, "subject");
+  const json_t *input = json_object_get(args, "input");
+  if (!json_is_object(args) ||
+      !ident_ok(json_string_value(json_object_get(args, "who")), WHO_MAX,
+                false) ||
+      !ident_ok(json_string_value(json_object_get(args, "what")), WHAT_MAX,
+                false) ||
+      (subject && !json_is_null(subject) &&
+       !ident_ok(json_string_value(subject), SUBJECT_MAX, false)) ||
+      (input && !json_is_null(input) && !json_is_string(input)))
+    return STORE_EINVAL;
+  return 0;
+}
+
+int store_audit_apply(store_txn_t *t, const json_t *args)
+{
+  int rc = store_audit_check(args);
+  if (rc)
+    return rc;
+  const json_t *input = json_object_get(args, "input");
+  return store_audit_append(
+      t, json_string_value(json_object_get(args, "who")),
+      json_string_value(json_object_get(args, "what")),
+      json_string_value(json_object_get(args, "subject")),
+      json_is_string(input) ? json_string_value(input) : NULL,
+      json_is_string(input) ? json_string_length(input) : 0);
+}

@@ -199,6 +199,10 @@ typedef struct list_ctx {
   bool by_id;
   unsigned char after[SORTKEY_MAX];
   size_t after_len; /* 0: from the start */
+  /* The cursor's task still has the cursor's key: the page starts right
+   * after it in the store's own order (ties in the key's prefix are in
+   * insertion order there, not by id). */
+  bool anchored, passed;
   unsigned char last[SORTKEY_MAX];
   size_t last_len;
   bool more;
@@ -236,12 +240,34 @@ static int key_cmp(const unsigned char *a, size_t alen,
   return c ? c : (alen > blen) - (alen < blen);
 }
 
+/* Bytes of a sort key before the id: what the store orders by; tasks
+ * equal there come in insertion order. */
+static size_t key_prefix(bool by_id)
+{
+  return by_id ? 1 : 10;
+}
+
+/* Is @p k (of the list's order) before the page's start? */
+static bool before_start(list_ctx_t *c, const unsigned char *k, size_t klen)
+{
+  if (!c->after_len)
+    return false;
+  if (!c->anchored) /* the cursor's task moved: the id decides ties */
+    return key_cmp(k, klen, c->after, c->after_len) <= 0;
+  int pc = memcmp(k, c->after, key_prefix(c->by_id));
+  if (pc || c->passed)
+    return pc < 0;
+  /* In the cursor task's group: skip up to the task itself. */
+  c->passed = key_cmp(k, klen, c->after, c->after_len) == 0;
+  return true;
+}
+
 static int list_one(const proto_task_t *t, void *arg)
 {
   list_ctx_t *c = arg;
   unsigned char k[SORTKEY_MAX];
   size_t klen = sort_key(t, c->by_id, k);
-  if (c->after_len && key_cmp(k, klen, c->after, c->after_len) <= 0)
+  if (before_start(c, k, klen))
     return 0;
   if (c->n == c->limit) {
     c->more = true;
@@ -336,6 +362,25 @@ static int list_args(http_req_t *r, store_filter_t *f, list_ctx_t *c,
   return 0;
 }
 
+/* Does the cursor's task still have the cursor's key? Then the page
+ * starts right after it (c->anchored). */
+static void anchor_cursor(web_t *w, list_ctx_t *c)
+{
+  size_t pre = key_prefix(c->by_id);
+  if (c->after_len <= pre || c->after_len - pre > WEB__ID_MAX)
+    return;
+  char id[WEB__ID_MAX + 1];
+  memcpy(id, c->after + pre, c->after_len - pre);
+  id[c->after_len - pre] = '\0';
+  proto_task_t t;
+  if (strlen(id) != c->after_len - pre || store_task_get(w->store, id, &t))
+    return;
+  unsigned char k[SORTKEY_MAX];
+  size_t klen = sort_key(&t, c->by_id, k);
+  c->anchored = key_cmp(k, klen, c->after, c->after_len) == 0;
+  store_task_free(&t);
+}
+
 static void get_tasks(web_t *w, http_req_t *r)
 {
   store_filter_t f;
@@ -346,6 +391,7 @@ static void get_tasks(web_t *w, http_req_t *r)
     web__http_error(r, &e);
     return;
   }
+  anchor_cursor(w, &c);
   /* Written as text straight from the stored tasks (proto_json_write):
    * the same bytes as a jansson tree dumped, at a fraction of the cost. */
   msgpack_sbuffer sb;

@@ -83,10 +83,12 @@
 /* Most events the hub fans out per loop turn (also at most half a client
  * queue, see ws.c hub_poll). */
 #define WEB__HUB_BATCH 1024
-/* Most raw writes (each a batch of frames of up to WEB__WS_BATCH bytes) to
- * one client per writeable callback (fairness between clients within a
- * loop turn). */
-#define WEB__WRITE_BURST 8
+/* Most raw writes (each a batch of frames of up to WEB__WS_BATCH bytes,
+ * 1 MiB in all) to one client per writeable callback, which stops earlier
+ * when the socket is full: more than the half queue the hub may add per
+ * loop turn, so that a client that reads is never outpaced by a hub
+ * catching up after the thread was kept from running. */
+#define WEB__WRITE_BURST 64
 
 /* ---- small growable buffer ---- */
 typedef struct web_buf {

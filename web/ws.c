@@ -229,7 +229,7 @@ static void more_timer(lws_sorted_usec_list_t *sul)
 }
 
 /* Fan out at most half a client queue per loop turn, then let the
- * clients write (they take up to WEB__WRITE_BURST frames per turn) and go
+ * clients write (all they have queued while their sockets take it) and go
  * on from a timer: a burst in the log then does not fill the queue of a
  * client that keeps up, while one that stops reading still overflows. */
 void web__hub_poll(web_t *w)
@@ -577,9 +577,9 @@ static int write_batch(web_t *w, ws_client_t *c)
   return lws_write(c->wsi, out, len, LWS_WRITE_RAW) < 0 ? -1 : 0;
 }
 
-/* Up to WEB__WRITE_BURST raw writes per callback while the socket takes
- * them: lws_send_pipe_choked() between writes is lws's own condition for
- * a further write in the same callback (true while a partial write is
+/* Raw writes while the socket takes them (up to WEB__WRITE_BURST):
+ * lws_send_pipe_choked() between writes is lws's own condition for a
+ * further write in the same callback (true while a partial write is
  * buffered). */
 static int on_writeable(web_t *w, ws_client_t *c)
 {

@@ -220,24 +220,6 @@ static void write_task_event(analyzer_t *a, int b, const proto_msg_t *task,
   json_decref(e.u.event.data);
 }
 
-static void copy_finding_into(proto_task_t *t, const proto_finding_t *f)
-{
-  t->loc.line = f->loc.line;
-  t->loc.column = f->loc.column;
-  free(t->loc.path);
-  t->loc.path = f->loc.path ? strdup(f->loc.path) : NULL;
-  free(t->loc.symbol);
-  t->loc.symbol = f->loc.symbol ? strdup(f->loc.symbol) : NULL;
-  free(t->text);
-  t->text = f->text ? strdup(f->text) : NULL;
-  if (f->author && !t->author)
-    t->author = strdup(f->author);
-  if (f->authored_at)
-    t->authored_at = f->authored_at;
-  if (f->issue_ref)
-    t->issue_number = f->issue_ref;
-}
-
 static char *title_of(const proto_finding_t *f)
 {
   const char *text = f->text ? f->text : "";
@@ -251,47 +233,120 @@ static char *title_of(const proto_finding_t *f)
   return t;
 }
 
+/* Kinds the scanner looks for (GitHub issues come from elsewhere). */
+static bool scanned_kind(const char *kind)
+{
+  return strcmp(kind, "issue") != 0 && strcmp(kind, "stale-issue") != 0;
+}
+
+static json_t *nullable(const char *s)
+{
+  return s ? json_string(s) : json_null();
+}
+
+/* What this scan saw of the finding: the store COMMAND "seen" args
+ * (store.h), the fields of a task the analyzer owns. A marker's due date
+ * (TODO(2025-03-30)) becomes the task's `due:` label, which the
+ * prioritizer reads; a scanned finding without one drops the label. */
+static json_t *seen_of(const proto_finding_t *f, int64_t now)
+{
+  char why[160];
+  const char *due = json_string_value(
+      f->details ? json_object_get(f->details, "due") : NULL);
+  double total = scan_default_score(f->kind, due, f->issue_ref != 0, NULL,
+                                    why, sizeof why);
+  json_t *seen = json_pack(
+      "{s:s,s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:{s:f,s:s}}", "task",
+      f->fingerprint, "at", (json_int_t)now, "path", nullable(f->loc.path),
+      "symbol", nullable(f->loc.symbol), "text", nullable(f->text), "author",
+      nullable(f->author), "line", (json_int_t)f->loc.line, "column",
+      (json_int_t)f->loc.column, "authored_at", (json_int_t)f->authored_at,
+      "issue_number", (json_int_t)f->issue_ref, "score", "total", total,
+      "why", why);
+  if (seen && scanned_kind(f->kind))
+    json_object_set_new(seen, "due", nullable(due));
+  return seen;
+}
+
+static void new_task_of(proto_task_t *t, const proto_finding_t *f,
+                        int64_t now)
+{
+  memset(t, 0, sizeof *t);
+  t->id = strdup(f->fingerprint);
+  t->repo = strdup(f->repo);
+  t->kind = strdup(f->kind);
+  t->title = title_of(f);
+  t->state = PROTO_STATE_NEW;
+  t->first_seen = now;
+}
+
+/* What the control plane shows of a task that a sighting may change. */
+typedef struct task_view {
+  uint32_t line;
+  proto_state_t state;
+  char *text, *due; /* copies; due: the `due:` label or NULL */
+} task_view_t;
+
+static task_view_t view_of(const proto_task_t *t)
+{
+  task_view_t v = {t->loc.line, t->state, t->text ? strdup(t->text) : NULL,
+                   NULL};
+  for (uint32_t i = 0; i < t->labels.len && !v.due; i++)
+    if (t->labels.items[i] && !strncmp(t->labels.items[i], "due:", 4))
+      v.due = strdup(t->labels.items[i]);
+  return v;
+}
+
+static bool same_str(const char *x, const char *y)
+{
+  return !strcmp(x ? x : "", y ? y : "");
+}
+
+/* Compares and frees both. */
+static bool views_differ(task_view_t *x, task_view_t *y)
+{
+  bool differ = x->line != y->line || x->state != y->state ||
+                !same_str(x->text, y->text) || !same_str(x->due, y->due);
+  free(x->text), free(x->due), free(y->text), free(y->due);
+  return differ;
+}
+
+/* A known task: a "seen" COMMAND, merged with the task as stored when the
+ * store writes it (a score, labels or state written since our read are
+ * kept). A new one: the task itself. The event shows our merge. */
 static void analyze_one(analyzer_t *a, int b, const proto_finding_t *f,
                         int64_t now)
 {
   proto_msg_t m = {.type = PROTO_TASK};
   proto_task_t *t = &m.u.task;
-  int rc = store_task_get(a->o->store, f->fingerprint, t);
-  bool changed = rc != 0;
-  if (rc == 0) {
-    changed = t->loc.line != f->loc.line ||
-              strcmp(t->text ? t->text : "", f->text ? f->text : "") != 0;
-    if (t->state == PROTO_STATE_RESOLVED) {
-      t->state = PROTO_STATE_NEW; /* the finding is back */
-      changed = true;
+  json_t *seen = seen_of(f, now);
+  if (!seen) {
+    a->sum.failed_writes++;
+    return;
+  }
+  bool changed = true;
+  if (store_task_get(a->o->store, f->fingerprint, t) == 0) {
+    task_view_t before = view_of(t);
+    store_task_merge_seen(t, seen);
+    task_view_t after = view_of(t);
+    if (before.state == PROTO_STATE_RESOLVED)
       a->sum.reopened++;
-    } else {
+    else
       a->sum.updated++;
-    }
+    changed = views_differ(&before, &after);
+    proto_msg_t cmd = {.type = PROTO_COMMAND};
+    cmd.u.command.action = (char *)"seen";
+    cmd.u.command.args = seen;
+    write_msg(a, b, &cmd);
   } else {
-    memset(t, 0, sizeof *t);
-    t->id = strdup(f->fingerprint);
-    t->repo = strdup(f->repo);
-    t->kind = strdup(f->kind);
-    t->title = title_of(f);
-    t->state = PROTO_STATE_NEW;
-    t->first_seen = now;
+    new_task_of(t, f, now);
+    store_task_merge_seen(t, seen);
     a->sum.created++;
+    write_msg(a, b, &m);
   }
-  copy_finding_into(t, f);
-  if (t->score.total == 0 && !t->pinned) {
-    char why[160];
-    json_t *due = f->details ? json_object_get(f->details, "due") : NULL;
-    t->score.total = scan_default_score(f->kind, json_string_value(due),
-                                        f->issue_ref != 0, NULL, why, sizeof why);
-    free(t->score.why);
-    t->score.why = strdup(why);
-  }
-  t->last_seen = now;
-  t->updated_at = now;
-  write_msg(a, b, &m);
   if (changed) /* a rescan that changes nothing says nothing */
     write_task_event(a, b, &m, now);
+  json_decref(seen);
   proto_msg_fini(&m);
 }
 
@@ -481,11 +536,6 @@ static bool file_was_rescanned(const resolve_scan_t *r, const proto_task_t *t)
   bool read = rc != 0 || rec.scanned_at == r->scan.stamp;
   store_file_fini(&rec);
   return read;
-}
-
-static bool scanned_kind(const char *kind)
-{
-  return strcmp(kind, "issue") != 0 && strcmp(kind, "stale-issue") != 0;
 }
 
 static int collect_stale(const proto_task_t *t, void *arg)

@@ -4,12 +4,18 @@
  * The analyzer is the sink of every scan in the daemon (scanner.h). For
  * each finding of a SCANNER_MSG_FINDINGS batch it reads the task with the
  * same id (the finding's fingerprint) and writes, through the store actor
- * (group commit), either a new task (state new, first_seen now) or the
- * known task with its location, text and last_seen refreshed (state,
- * score, labels, links and attempts kept); a task that was `resolved` and
- * whose finding is back moves to `new` again. It acknowledges the batch to
- * the scanner only when the store acknowledged every write of it, so a
- * slow disk slows the scan instead of growing queues.
+ * (group commit), either a new task (state new, first_seen now) or, for a
+ * known task, a sighting (store COMMAND "seen", store.h): the store
+ * refreshes its location, text and last_seen inside the write
+ * transaction, so a score, labels or a state written since the analyzer
+ * read the task (the prioritizer, a human) are kept; a task that was
+ * `resolved` and whose finding is back moves to `new` again. A marker's
+ * due date (TODO(2025-03-30)) is the task's `due:YYYY-MM-DD` label (the
+ * prioritizer's lateness); other labels, `prio:` overrides among them,
+ * are never touched. A task nobody scored gets the default rank
+ * (scan/rank.h). It acknowledges the batch to the scanner only when the
+ * store acknowledged every write of it, so a slow disk slows the scan
+ * instead of growing queues.
  *
  * At PROTO_SCAN_DONE (a scan without error) every task of that repository
  * of a kind the scan looks for (markers, refactor, secret) that the scan

@@ -99,11 +99,25 @@ static void on_summary(svc_t *s, rt_msg_t *msg)
           sum->failed_writes ? " (some store writes failed)" : "");
 }
 
+/* The monitor turns each finished scan into a `repository.scanned`
+ * webhook (docs/monitor.md): a copy of the SCAN_DONE, when one runs. */
+static void tell_monitor(svc_t *s, const void *data, size_t len)
+{
+  rt_actor_t *monitor = NULL;
+  rt_msg_t *copy = NULL;
+  if (rt_actor_lookup(s->rt, SCAN_SERVICE_MONITOR, &monitor) != 0)
+    return;
+  if (rt_msg_new(PROTO_SCAN_DONE, data, len, &copy) == 0)
+    rt_send(monitor, &copy); /* consumes the copy, sent or not */
+  rt_actor_release(monitor);
+}
+
 static void on_done(svc_t *s, rt_msg_t *msg)
 {
   size_t len;
   const void *data = rt_msg_data(msg, &len);
   proto_msg_t m;
+  tell_monitor(s, data, len);
   if (proto_msgpack_decode(data, len, &m, NULL, 0) != 0)
     return;
   int i = repo_index(s, m.u.scan_done.repo);

@@ -8,7 +8,10 @@
  * the analyzer. One scan per repository at a time: a request that comes
  * while one runs is remembered and run right after it (requests in the
  * meantime collapse into one). Each finished scan is logged on stderr
- * with the analyzer's counts. Scans are incremental when the repository's
+ * with the analyzer's counts, and its SCAN_DONE (as the analyzer sent it,
+ * after the resolve pass) is copied to the actor registered as
+ * SCAN_SERVICE_MONITOR when there is one (the monitor's
+ * `repository.scanned` event). Scans are incremental when the repository's
  * options carry a state store (scanner.h); a request with `full` set
  * reads every file (and refreshes duplicated blocks), and so does every
  * SCAN_SERVICE_FULL_EVERY-th scan of a repository.
@@ -20,6 +23,7 @@
 
 #define SCAN_SERVICE_MAX_REPOS 16
 #define SCAN_SERVICE_FULL_EVERY 24 /* with a 10 min interval: every 4 h */
+#define SCAN_SERVICE_MONITOR "monitor" /* actors/monitor/monitor.h */
 
 typedef struct scan_service_opts {
   scanner_opts_t repos[SCAN_SERVICE_MAX_REPOS]; /* repo + root set; rest as scanner_opts_t */

@@ -37,7 +37,9 @@
  * run does not count as a failure.
  *
  * Restart safety: at start-up, tasks left `running` are moved back to
- * `ready` and their worktrees and branches are removed.
+ * `ready`, the agents a killed ccm left running are stopped (their groups
+ * are recorded in <data>/runs/<task-id>/<attempt>.pid), and their
+ * worktrees and branches are removed.
  */
 #ifndef CCM_EXEC_EXECUTOR_H
 #define CCM_EXEC_EXECUTOR_H

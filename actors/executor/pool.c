@@ -8,6 +8,7 @@
  * sink once acknowledged); the day's ledger; the usage-limit pause; the
  * earliest armed wake-up (retry backoff, end of a pause).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -737,17 +738,39 @@ static void on_status(pool_t *p, const rt_msg_t *m)
 typedef struct recovery {
   size_t n;
   struct {
-    char *repo, *wt, *branch;
+    char *repo, *wt, *branch, *runs;
   } v[];
 } recovery_t;
 
-/* Blocking job: remove the worktrees and branches of requeued tasks. */
+/* Stop the agents a killed ccm left running: every "<attempt>.pid" record
+ * in @p runs (proc.h exec_proc_kill_recorded checks it is the same
+ * process). */
+static void kill_left_agents(const char *runs)
+{
+  DIR *d = runs ? opendir(runs) : NULL;
+  struct dirent *e;
+  char path[PATH_MAX];
+  while (d && (e = readdir(d)) != NULL) {
+    size_t len = strlen(e->d_name);
+    if (len > 4 && !strcmp(e->d_name + len - 4, ".pid") &&
+        snprintf(path, sizeof path, "%s/%s", runs, e->d_name) <
+            (int)sizeof path)
+      exec_proc_kill_recorded(path);
+  }
+  if (d)
+    closedir(d);
+}
+
+/* Blocking job: stop the agents and remove the worktrees and branches of
+ * requeued tasks. */
 static void recovery_job(void *arg, rt_msg_t **result)
 {
   recovery_t *r = arg;
   for (size_t i = 0; i < r->n; i++) {
+    kill_left_agents(r->v[i].runs);
     exec_wt_remove(r->v[i].repo, r->v[i].wt, r->v[i].branch, NULL, 0);
     free(r->v[i].repo), free(r->v[i].wt), free(r->v[i].branch);
+    free(r->v[i].runs);
   }
   free(r);
   rt_msg_new(EXEC__MSG_RECOVERED, NULL, 0, result);
@@ -782,6 +805,7 @@ static int requeue_one(const proto_task_t *t, void *arg)
   s->rec->v[s->rec->n].repo = strdup(repo->path);
   s->rec->v[s->rec->n].wt = strdup(wt);
   s->rec->v[s->rec->n].branch = strdup(branch);
+  s->rec->v[s->rec->n].runs = strdup(runs);
   s->rec->n++;
   return 0;
 }

@@ -477,3 +477,61 @@ int exec_proc_run(const exec_spawn_spec_t *spec, const exec_limits_t *lim,
   exec_proc_close(p);
   return 0;
 }
+
+/* ------------------------------------------------- across a restart */
+
+/* Field 22 of /proc/<pid>/stat (after the command name, which may hold
+ * spaces and parentheses: read from the last ')'); 0 when unknown. */
+static unsigned long long start_time_of(pid_t pid)
+{
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')');
+  unsigned long long t = 0;
+  /* fields 3..21, then starttime */
+  for (int field = 2; p && field < 22; field++)
+    p = strchr(p + 1, ' ');
+  if (p)
+    t = strtoull(p + 1, NULL, 10);
+  return t;
+}
+
+int exec_proc_record(const exec_proc_t *p, const char *path)
+{
+  unsigned long long t = start_time_of(p->pid);
+  if (!t)
+    return -ESRCH;
+  char line[64];
+  int len = snprintf(line, sizeof line, "%d %llu\n", (int)p->pid, t);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return -errno;
+  int rc = write(fd, line, (size_t)len) == len ? 0 : -EIO;
+  close(fd);
+  return rc;
+}
+
+bool exec_proc_kill_recorded(const char *path)
+{
+  char line[64] = "";
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  ssize_t n = read(fd, line, sizeof line - 1);
+  close(fd);
+  unlink(path);
+  int pid = 0;
+  unsigned long long t = 0;
+  if (n <= 0 || sscanf(line, "%d %llu", &pid, &t) != 2 || pid <= 1 || !t ||
+      start_time_of(pid) != t)
+    return false; /* gone, or the pid now belongs to someone else */
+  return kill(-pid, SIGKILL) == 0;
+}

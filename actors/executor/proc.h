@@ -144,6 +144,22 @@ int exec_proc_run(const exec_spawn_spec_t *spec, const exec_limits_t *lim,
                   size_t line_cap, exec_line_fn fn, void *ud, exec_proc_t *p,
                   char *err, size_t errlen);
 
+/**
+ * Record a live child's group in @p path ("<pid> <start time>\n", the
+ * start time in clock ticks since boot from /proc/<pid>/stat), so that a
+ * ccm killed with SIGKILL can stop the group after its restart: the agent
+ * runs in its own process group and outlives ccm. @return 0 or -errno.
+ */
+int exec_proc_record(const exec_proc_t *p, const char *path);
+
+/**
+ * The restart side: SIGKILL the process group recorded in @p path when its
+ * leader still runs and is the same process (its start time matches: a
+ * pid reused since is left alone), then delete the file.
+ * @return true when a group was killed.
+ */
+bool exec_proc_kill_recorded(const char *path);
+
 /** Exit code of a reaped child, or -1 when a signal ended it. */
 int exec_proc_exit_code(const exec_proc_t *p);
 /** The signal that ended a reaped child, or 0. */

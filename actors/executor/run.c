@@ -75,6 +75,7 @@ typedef struct run {
   /* runs leaves room for "/<attempt>.prompt.md" within PATH_MAX */
   char wt[PATH_MAX], runs[PATH_MAX - 64], branch[EXEC_ID_MAX + 8];
   char prompt_path[PATH_MAX];
+  char pid_path[PATH_MAX]; /* the agent's group, for a restart; "" none */
   char session_id[37];
   char base_sha[EXEC_SHA_MAX];
   char **argv;
@@ -484,8 +485,24 @@ static void start_agent(rt_ctx_t *ctx, run_t *r)
       .grace_ms = s->cfg.kill_grace_ms};
   char err[512] = "";
   r->phase = PH_AGENT;
-  if (start_process(r, &ps, &lim, err, sizeof err) != 0)
+  if (start_process(r, &ps, &lim, err, sizeof err) != 0) {
     fail_setup(ctx, r, "cannot start the agent", err);
+    return;
+  }
+  /* If ccm dies with SIGKILL the agent's group lives on; the restart
+   * stops it from this record (a few bytes: not worth a blocking job). */
+  snprintf(r->pid_path, sizeof r->pid_path, "%s/%u.pid", r->runs,
+           s->attempt);
+  if (exec_proc_record(&r->proc, r->pid_path) != 0)
+    r->pid_path[0] = '\0';
+}
+
+/* The agent's group is gone: its record too. */
+static void forget_agent(run_t *r)
+{
+  if (r->pid_path[0])
+    unlink(r->pid_path);
+  r->pid_path[0] = '\0';
 }
 
 /* Start the test command; false (with the outcome recorded) if it could
@@ -879,6 +896,7 @@ static void agent_finished(rt_ctx_t *ctx, run_t *r)
   r->cls = exec_classify(&r->stream, &end, r->reason, sizeof r->reason);
   record_agent(r);
   stop_process(r);
+  forget_agent(r);
   run_job_t *j = job_new(r, JOB_FINALIZE);
   if (j) {
     char msg[1024];
@@ -1146,6 +1164,7 @@ static int run_start(rt_ctx_t *ctx, void *state, const void *arg)
 static void run_release(run_t *r, bool keep_spec)
 {
   stop_process(r);
+  forget_agent(r);
   if (r->timer_id)
     rt_timer_cancel(r->rt, r->timer_id);
   job_release(r->job);

@@ -119,12 +119,14 @@ static bool read_line_of(const char *path, char *out, size_t cap)
   return ok && out[0];
 }
 
-/* The commit a fresh worktree's new branch points at, read from git's
- * files instead of a `git rev-parse` process: <dir>/.git names the
- * worktree's git dir, its HEAD the branch, its commondir the repository's
- * git dir, where `worktree add -b` just wrote the branch as a loose ref.
- * False whenever anything differs from that (the caller asks git). */
-static bool fresh_branch_sha(const char *dir, char sha[EXEC_SHA_MAX])
+/* The commit a worktree's branch points at, read from git's files
+ * instead of a `git rev-parse` process (a process per run is milliseconds
+ * on a loaded machine): <dir>/.git names the worktree's git dir, its HEAD
+ * the branch, its commondir the repository's git dir, where `worktree add
+ * -b` and `commit` write the branch as a loose ref. False whenever
+ * anything differs from that (a packed ref, a detached HEAD): the caller
+ * asks git. */
+static bool head_from_files(const char *dir, char sha[EXEC_SHA_MAX])
 {
   char path[4096], gitdir[2048], head[1024], common[2048];
   snprintf(path, sizeof path, "%s/.git", dir);
@@ -268,7 +270,7 @@ int exec_wt_create(const char *repo, const char *base, const char *dir,
       rc = git(repo, add, NULL, err, errlen);
   }
   pthread_mutex_unlock(&worktree_list_lock);
-  if (!rc && !fresh_branch_sha(dir, base_sha))
+  if (!rc && !head_from_files(dir, base_sha))
     rc = head_sha(dir, base_sha, err, errlen);
   return rc;
 }
@@ -364,7 +366,7 @@ int exec_wt_commit(const char *dir, const char *message, const char *base_sha,
   outbuf_t o = {0};
   memset(out, 0, sizeof *out);
   int rc = commit_all(dir, message, &out->committed, err, errlen);
-  if (!rc)
+  if (!rc && !head_from_files(dir, out->head))
     rc = head_sha(dir, out->head, err, errlen);
   if (!rc) {
     const char *numstat[] = {"diff", "--numstat", "-z", "--no-renames",

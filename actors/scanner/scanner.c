@@ -30,6 +30,7 @@
 #define SHARD_DEPTH 2
 #define MAX_SHARDS 64
 #define FILES_PER_MSG 512 /* file records per FILES message */
+#define WALK_LOOKUPS_PER_TXN 1024 /* record lookups per read transaction */
 
 typedef struct chunk {
   struct chunk *next;
@@ -172,6 +173,7 @@ typedef struct walk_job {
   scan_git_changes_t changes;
   scan_pathset_t listed;          /* every path listed, to find gone ones */
   store_files_reader_t *reader;   /* open while a chunk is being decided */
+  unsigned lookups;               /* made in the reader's transaction */
   uint64_t unchanged;
 } walk_job_t;
 
@@ -193,6 +195,7 @@ static void reader_close(walk_job_t *j)
 {
   store_files_reader_close(j->reader);
   j->reader = NULL;
+  j->lookups = 0;
 }
 
 static void flush_paths(walk_job_t *j)
@@ -233,9 +236,14 @@ static bool unchanged(walk_job_t *j, const char *path, size_t len)
 {
   store_file_t rec;
   struct stat st;
+  /* A run of unchanged files sends nothing: renew the read transaction
+   * now and then, so that it never lasts the whole walk. */
+  if (j->lookups >= WALK_LOOKUPS_PER_TXN)
+    reader_close(j);
   if (!j->reader &&
       store_files_reader_open(j->opts.state, j->opts.repo, &j->reader) != 0)
     return false;
+  j->lookups++;
   if (store_files_reader_get(j->reader, path, &rec) != 0 || rec.mtime_ns == 0)
     return false;
   /* A file read clean (as committed) differs from what was read exactly

@@ -8,13 +8,16 @@
  * order and survive a reopen; bad arguments are refused with nothing
  * written; entries list newest first, from a cursor; over HTTP the list
  * comes in {"audit":[...],"next_cursor"} pages that cover every entry
- * exactly once, filters by who/what, and refuses bad arguments with 400.
+ * exactly once, filters by who/what, and refuses bad arguments with 400;
+ * an actor writes entries through the store actor (COMMAND "audit"),
+ * which refuses a malformed one.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_actor.h"
 #include "tests/support/store_test.h"
 #include "tests/web/web_test.h"
 
@@ -255,5 +258,39 @@ Test(audit, rest_refuses_bad_arguments)
   wt_http(&srv, "POST", "/api/v1/audit", "{}", NULL, &r);
   cr_assert_eq(r.status, 405, "%s", r.body);
   wt_resp_free(&r);
+  wt_stop(&srv);
+}
+
+/* COMMAND "audit" through the store actor; returns the ack's rc. */
+static int audit_command(const char *args_json)
+{
+  proto_msg_t m = {.type = PROTO_COMMAND};
+  m.u.command.action = (char *)"audit";
+  m.u.command.args = json_loads(args_json, 0, NULL);
+  cr_assert_not_null(m.u.command.args);
+  store_ack_t ack;
+  int rc = store_write_sync(srv.rt, srv.store_actor, &m, WT_WAIT_MS, &ack);
+  json_decref(m.u.command.args);
+  return rc;
+}
+
+Test(audit, actors_append_through_the_store_actor)
+{
+  wt_start(&srv, NULL);
+  cr_assert_eq(audit_command("{\"who\":\"github\",\"what\":\"issue.close\","
+                             "\"subject\":\"o/n#7\",\"input\":\"abc\"}"),
+               0);
+  cr_assert_eq(audit_command("{\"who\":\"web\",\"what\":\"task.approve\"}"),
+               0);
+  TST_SRC(audit_command("{\"who\":\"\",\"what\":\"x\"}"), STORE_EINVAL);
+  TST_SRC(audit_command("{\"who\":\"w\",\"what\":\"x\",\"input\":5}"),
+          STORE_EINVAL);
+  json_t *all = list(srv.store, 0, 0);
+  cr_assert_eq(json_array_size(all), 2);
+  json_t *first = json_array_get(all, 1);
+  cr_assert_str_eq(str_at(first, "what"), "issue.close");
+  cr_assert_str_eq(str_at(first, "input_sha256"), SHA256_ABC);
+  cr_assert_null(json_object_get(json_array_get(all, 0), "input_sha256"));
+  json_decref(all);
   wt_stop(&srv);
 }

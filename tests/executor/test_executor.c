@@ -19,8 +19,9 @@
  *    command decides between review and failed;
  *  - a day budget stops new runs, also across a restart of the executor;
  *  - dry run: nothing starts, the history records the exact command;
- *  - restart safety: tasks left running are requeued and their worktrees
- *    and branches removed;
+ *  - restart safety: tasks left running are requeued, the agents ccm left
+ *    running are stopped (a reused pid is not), and their worktrees and
+ *    branches removed;
  *  - cancel stops a running agent; transient failures are retried with
  *    backoff; requests for unknown, unapproved, busy tasks are refused;
  *  - the real Claude Code CLI (npm @anthropic-ai/claude-code), pointed at
@@ -420,6 +421,16 @@ Test(executor, dry_run_records_the_command)
   fx_fini(&f);
 }
 
+/* A `sleep 600` in a session (and process group) of its own; its pid. */
+static pid_t spawn_sleeper(void)
+{
+  char *out = ext_sh_out("setsid sleep 600 >/dev/null 2>&1 & echo $!");
+  pid_t pid = (pid_t)atoi(out);
+  free(out);
+  cr_assert_gt(pid, 1);
+  return pid;
+}
+
 Test(executor, restart_requeues_running_and_cleans_worktrees)
 {
   fx_t f;
@@ -436,6 +447,18 @@ Test(executor, restart_requeues_running_and_cleans_worktrees)
                               "ccm/t-left", sha, err, sizeof err), 0, "%s",
                err);
   cr_assert(fx_branch_exists(&f, "ccm/t-left"));
+  /* the agent ccm left running (its own group, so it outlived ccm), and
+   * a record whose pid was reused since by another process */
+  ext_sh("mkdir -p '%s'", fx_path(&f, "runs/t-left"));
+  pid_t agent = spawn_sleeper(), other = spawn_sleeper();
+  char *start = ext_sh_out("cut -d')' -f2- /proc/%d/stat | cut -d' ' -f21",
+                           (int)agent);
+  char rec[128];
+  snprintf(rec, sizeof rec, "%d %s\n", (int)agent, start);
+  ext_write_file(fx_path(&f, "runs/t-left/1.pid"), rec);
+  snprintf(rec, sizeof rec, "%d 12345\n", (int)other);
+  ext_write_file(fx_path(&f, "runs/t-left/2.pid"), rec);
+  free(start);
   fx_start(&f);
   struct stat st;
   cr_assert(TST_EVENTUALLY(fx_state(&f, "t-left", NULL) ==
@@ -443,6 +466,12 @@ Test(executor, restart_requeues_running_and_cleans_worktrees)
   cr_assert(TST_EVENTUALLY(stat(fx_path(&f, "worktrees/t-left"), &st) != 0,
                            WAIT_MS));
   cr_assert(TST_EVENTUALLY(!fx_branch_exists(&f, "ccm/t-left"), WAIT_MS));
+  cr_assert(TST_EVENTUALLY(ext_pid_dead(agent), WAIT_MS),
+            "the left agent is stopped");
+  bool spared = !ext_pid_dead(other);
+  kill(other, SIGKILL);
+  cr_assert(spared, "a reused pid is left alone");
+  cr_assert_neq(stat(fx_path(&f, "runs/t-left/1.pid"), &st), 0);
   char *reason = fx_last_reason(&f, "t-left");
   cr_assert(strstr(reason, "requeued at start-up"), "%s", reason);
   free(reason);
@@ -465,12 +494,20 @@ Test(executor, cancel_stops_a_running_agent)
   /* wait until the agent speaks, then cancel */
   rt_msg_t *m = tst_recv_type(f.sink, PROTO_AGENT_OUTPUT);
   rt_msg_free(m);
+  /* the running agent's group is recorded for a restart after a SIGKILL */
+  char *rec = ext_read_file(fx_path(&f, "runs/t-cancel/1.pid"));
+  cr_assert_not_null(rec, "no record of the running agent");
+  cr_assert_gt(atoi(rec), 1, "%s", rec);
+  free(rec);
   cr_assert_eq(exec_request(f.rt, f.exec, "t-cancel", true, WAIT_MS), 0);
   outcome_t o;
   fx_await(&f, "t-cancel", &o);
   cr_assert_str_eq(fx_ev_str(&o, "class"), "cancelled", "%s",
                    fx_ev_str(&o, "reason"));
   cr_assert_str_eq(fx_ev_str(&o, "killed"), "cancel");
+  struct stat st;
+  cr_assert_neq(stat(fx_path(&f, "runs/t-cancel/1.pid"), &st), 0,
+                "the record goes with the agent");
   cr_assert_str_eq(fx_ev_str(&o, "state"), "ready");
   cr_assert_eq(fx_state(&f, "t-cancel", NULL), PROTO_STATE_READY);
   cr_assert_eq(exec_request(f.rt, f.exec, "t-cancel", true, WAIT_MS),

@@ -273,16 +273,24 @@ Test(publish, off_by_default_and_failures_keep_the_change_in_review)
   gfx_fini(&g);
 }
 
+/* The github-mention preset (mention NULL: the default) on repository r1
+ * of ccm-test/hello, the client found by its name. */
+static fx_t *mention_init(gfx_t *g, const char *mention)
+{
+  gfx_init(g, true);
+  fx_t *f = &g->f;
+  f->preset = (exec_preset_t){.name = "github-mention",
+                              .kind = EXEC_AGENT_GITHUB_MENTION,
+                              .mention = mention};
+  f->repos[0] = (exec_repo_t){.id = "r1", .path = f->repo,
+                              .github = "ccm-test/hello"};
+  return f;
+}
+
 Test(publish, github_mention_comments_on_the_issue_and_waits)
 {
   gfx_t g;
-  gfx_init(&g, true);
-  fx_t *f = &g.f;
-  f->preset = (exec_preset_t){.name = "github-mention",
-                              .kind = EXEC_AGENT_GITHUB_MENTION,
-                              .mention = "@claude"};
-  f->repos[0] = (exec_repo_t){.id = "r1", .path = f->repo,
-                              .github = "ccm-test/hello"};
+  fx_t *f = mention_init(&g, "@claude");
   f->repos[1] = (exec_repo_t){.id = "gh-only", .github = "ccm-test/other"};
   f->cfg.nrepos = 2;
   fx_start(f);
@@ -348,12 +356,7 @@ Test(publish, github_mention_comments_on_the_issue_and_waits)
 Test(publish, github_mention_dry_run_records_the_comment_only)
 {
   gfx_t g;
-  gfx_init(&g, true);
-  fx_t *f = &g.f;
-  f->preset = (exec_preset_t){.name = "github-mention",
-                              .kind = EXEC_AGENT_GITHUB_MENTION};
-  f->repos[0] = (exec_repo_t){.id = "r1", .path = f->repo,
-                              .github = "ccm-test/hello"};
+  fx_t *f = mention_init(&g, NULL);
   f->cfg.dry_run = true;
   fx_start(f);
   fx_add_issue_task(f, "t-dry-mention", "r1", 4, "");

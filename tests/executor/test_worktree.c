@@ -159,6 +159,34 @@ Test(worktree, agent_commits_included_and_no_change_no_commit)
   teardown(&f);
 }
 
+/* The branch's commit is read from git's files (no rev-parse process);
+ * with the ref packed away it comes from git itself, and both agree. */
+Test(worktree, head_commit_from_files_or_git_alike)
+{
+  fixture_t f;
+  setup(&f);
+  create(&f);
+  char *base = ext_sh_out("git -C '%s' rev-parse main", f.repo);
+  cr_assert_str_eq(f.base, base, "the base read from the new branch");
+  ext_write_file(path_in(f.wt, "a.txt"), "a\n");
+  exec_changes_t c;
+  char err[512] = "";
+  cr_assert_eq(exec_wt_commit(f.wt, "ccm: a", f.base, &c, err, sizeof err),
+               0, "%s", err);
+  char *head = ext_sh_out("git -C '%s' rev-parse ccm/t1", f.repo);
+  cr_assert_str_eq(c.head, head, "the commit just made");
+  exec_changes_fini(&c);
+  ext_sh("git -C '%s' pack-refs --all --prune", f.repo);
+  cr_assert_eq(exec_wt_commit(f.wt, "ccm: none", f.base, &c, err, sizeof err),
+               0, "%s", err);
+  cr_assert_not(c.committed);
+  cr_assert_str_eq(c.head, head, "a packed ref: asked of git");
+  exec_changes_fini(&c);
+  free(base);
+  free(head);
+  teardown(&f);
+}
+
 Test(worktree, earlier_attempt_replaced_and_removal)
 {
   fixture_t f;

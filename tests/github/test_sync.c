@@ -16,7 +16,8 @@
  * already carries a task's marker is linked instead of duplicated, a
  * moved finding keeps its issue, an auto-approved kind's issue carries
  * the approval label and its task becomes ready; a resolved finding's
- * issue is closed once.
+ * issue is closed once. The same against the real client and recorded
+ * traffic (@octokit/fixtures-server, tests/data/github/ccm-sync-sweep.json).
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -429,5 +430,61 @@ Test(sync, findings_get_one_proposal_issue_each_across_restarts)
   r = cycle();
   cr_assert_eq(r.closed, 0);
   cr_assert_eq(count_requests("PATCH "), 1);
+  stop();
+}
+
+/* ------------------------------------- the real client, recorded traffic */
+
+/* The same sweep through the real client against
+ * @octokit/fixtures-server and the recording tests/data/github/
+ * ccm-sync-sweep.json: each recorded request is answered once, in order,
+ * and anything else is a 404, so a resumed sweep that read a page twice,
+ * or a proposal sent with other bytes, fails the cycle. */
+Test(sync, resumes_and_proposes_against_recorded_github_traffic)
+{
+  start();
+  ght_server_t server;
+  ght_server_start(&server);
+  char *url = ght_scenario(&server, "ccm-sync-sweep");
+  gh_config_t cc;
+  ght_config(&cc, url);
+  rt_actor_release(client);
+  client = ght_client(rt, &cc, NULL);
+  proto_msg_t m;
+  tst_task_msg(&m, "abc123", "hello", "todo", PROTO_STATE_NEW, 1.0);
+  free(m.u.task.title);
+  m.u.task.title = strdup("TODO: fix the parser");
+  free(m.u.task.text);
+  m.u.task.text = strdup("fix the parser");
+  free(m.u.task.loc.path);
+  m.u.task.loc.path = strdup("src/parse.c");
+  m.u.task.loc.line = 12;
+  store_ack_t ack;
+  TST_OK(store_write_sync(rt, writer, &m, 10000, &ack));
+  proto_msg_fini(&m);
+
+  static const ghs_repo_t repos[] = {
+      {.id = "hello", .github = "ccm-fixture-org/hello", .propose = true}};
+  start_sweep(repos, 1, 3, 2); /* page 1 and its two issues' comments */
+  ghs_report_t r = cycle();
+  cr_assert_eq(r.rc, 0, "%s", gh_strerror(r.rc));
+  cr_assert(!r.complete);
+  cr_assert_eq(r.issues, 2);
+  cr_assert(strstr(r.resume, "/repositories/42/issues?per_page=2&page=2"),
+            "%s", r.resume);
+  stop_sweep();
+  start_sweep(repos, 1, 10, 2); /* a restart, with room for the rest */
+  r = cycle();
+  cr_assert_eq(r.rc, 0, "%s", gh_strerror(r.rc));
+  cr_assert(r.complete);
+  cr_assert_eq(r.issues, 1);
+  cr_assert_eq(r.created, 1);
+  cr_assert_eq(r.ops, 4);
+  cr_assert_eq(tasks_of_kind("issue"), 3);
+  proto_task_t t = task("abc123");
+  cr_assert_eq(t.issue_number, 10);
+  store_task_free(&t);
+  free(url);
+  ght_server_stop(&server);
   stop();
 }

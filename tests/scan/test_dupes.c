@@ -13,7 +13,8 @@
  * callback can stop; bad configurations are refused; files prepared apart
  * (scan_dupes_prepare, one scratch per thread) and then added give the
  * same groups as scan_dupes_add, and a scratch made for another
- * min_lines is refused.
+ * min_lines is refused; a block with more places than max_group keeps
+ * the same ones (the smallest paths) whatever order the files came in.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -336,4 +337,42 @@ Test(dupes, prepared_files_give_the_same_groups_as_add)
   scan_dupes_prep_free(p);
   scan_dupes_free(one);
   scan_dupes_free(two);
+}
+
+/* The 40 copies' file names, added in the order @p order gives. */
+static groups_t forty_copies_added_in_order(const int *order)
+{
+  scan_dupes_t *d = dupes_with(6);
+  for (int i = 0; i < 40; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "f%02d.c", order[i]);
+    add(d, name, "void f(void) {\n" BLOCK6 "}\n");
+  }
+  groups_t g = finish(d);
+  scan_dupes_free(d);
+  return g;
+}
+
+Test(dupes, a_block_with_more_places_than_max_group_keeps_the_same_places_in_any_order)
+{
+  int forward[40], backward[40], shuffled[40];
+  for (int i = 0; i < 40; i++)
+    forward[i] = shuffled[i] = i, backward[i] = 39 - i;
+  unsigned seed = 12345;
+  for (int i = 39; i > 0; i--) { /* a fixed Fisher-Yates shuffle */
+    seed = seed * 1103515245u + 12345u;
+    int j = (int)((seed >> 16) % (unsigned)(i + 1)), t = shuffled[i];
+    shuffled[i] = shuffled[j], shuffled[j] = t;
+  }
+  char want[4096] = "";
+  for (int i = 0; i < 32; i++) /* max_group 32: the smallest paths */
+    snprintf(want + strlen(want), sizeof want - strlen(want), "%sf%02d.c:1-7",
+             i ? "," : "", i);
+  strcat(want, " (7)");
+  groups_t a = forty_copies_added_in_order(forward);
+  groups_t b = forty_copies_added_in_order(backward);
+  groups_t c = forty_copies_added_in_order(shuffled);
+  cr_assert_str_eq(a.text, want);
+  cr_assert_str_eq(b.text, want, "added last to first: %s", b.text);
+  cr_assert_str_eq(c.text, want, "added shuffled: %s", c.text);
 }

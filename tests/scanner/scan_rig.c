@@ -10,7 +10,7 @@
 #include "tests/support/rt_test.h"
 #include "tests/support/store_test.h"
 
-void scan_rig_up(scan_rig_t *r)
+void scan_rig_up_store(scan_rig_t *r)
 {
   memset(r, 0, sizeof *r);
   r->repo = tst_tmpdir();
@@ -21,7 +21,17 @@ void scan_rig_up(scan_rig_t *r)
   TST_OK(store_actor_spawn(r->rt, r->store, NULL, &r->store_actor));
   TST_OK(rt_port_new(r->rt, 0, &r->done));
   r->ao = (analyzer_opts_t){r->store, r->store_actor, rt_port_actor(r->done)};
+}
+
+void scan_rig_start_analyzer(scan_rig_t *r)
+{
   TST_OK(analyzer_spawn(r->rt, &r->ao, &r->analyzer));
+}
+
+void scan_rig_up(scan_rig_t *r)
+{
+  scan_rig_up_store(r);
+  scan_rig_start_analyzer(r);
 }
 
 void scan_rig_down(scan_rig_t *r)

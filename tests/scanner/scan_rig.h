@@ -19,6 +19,10 @@ typedef struct scan_rig {
 } scan_rig_t;
 
 void scan_rig_up(scan_rig_t *r);
+/* scan_rig_up() in two steps, to change r->ao (where the analyzer writes,
+ * whom it tells) before the analyzer starts. */
+void scan_rig_up_store(scan_rig_t *r);
+void scan_rig_start_analyzer(scan_rig_t *r);
 void scan_rig_down(scan_rig_t *r);
 
 /* One scan with @p o (repo "fx") through the analyzer; its summary

@@ -1,10 +1,13 @@
 /*
  * test_scanner.c: the scanner actors (actors/scanner/scanner.h) driven
  * directly: every file's findings arrive, a sink that does not acknowledge
- * holds the scan at SCANNER_CREDITS batches (memory stays bounded), and a
- * root that does not exist ends with PROTO_SCAN_DONE carrying the error.
+ * holds the scan at SCANNER_CREDITS batches (memory stays bounded), a
+ * root that does not exist ends with PROTO_SCAN_DONE carrying the error,
+ * and a block copied into more files than a duplicate group holds gives
+ * the same group (the smallest paths) with one shard or several.
  */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,4 +154,92 @@ Test(scanner, a_missing_root_ends_with_an_error, .timeout = 30)
   rt_msg_free(m);
   rt_port_free(port);
   tst_runtime_free(rt);
+}
+
+/* ---- duplicated blocks: the same group whatever the shards ---- */
+
+#define NCOPIES 40 /* more than a group's 32 places */
+
+/* The duplicate finding's locations ("path:start-end,...") of one whole
+ * scan; the findings' fingerprint into @p fp. Exactly one group. */
+static void scan_dup_group(rt_runtime_t *rt, const char *dir, unsigned shards,
+                           char *out, size_t cap, char *fp, size_t fpcap)
+{
+  rt_port_t *port = NULL;
+  TST_OK(rt_port_new(rt, 0, &port));
+  scanner_opts_t o = {.repo = "fx", .root = dir, .no_git = true,
+                      .no_secrets = true, .no_markers = true,
+                      .shards = shards};
+  TST_OK(scanner_start(rt, &o, rt_port_actor(port)));
+  int groups = 0;
+  out[0] = '\0';
+  for (;;) {
+    rt_msg_t *m = NULL;
+    TST_OK(rt_port_recv(port, 30000, &m));
+    uint32_t type = rt_msg_type(m);
+    if (type == SCANNER_MSG_FINDINGS) {
+      size_t len;
+      const void *data = rt_msg_data(m, &len);
+      msgpack_unpacked u;
+      msgpack_unpacked_init(&u);
+      cr_assert_eq(msgpack_unpack_next(&u, data, len, NULL), MSGPACK_UNPACK_SUCCESS);
+      for (uint32_t i = 0; i < u.data.via.array.size; i++) {
+        const msgpack_object *b = &u.data.via.array.ptr[i];
+        proto_msg_t f;
+        TST_OK(proto_msgpack_decode(b->via.bin.ptr, b->via.bin.size, &f, NULL, 0));
+        json_t *locs = json_object_get(f.u.finding.details, "locations");
+        if (locs) {
+          groups++;
+          snprintf(fp, fpcap, "%s", f.u.finding.fingerprint);
+          size_t k;
+          json_t *l;
+          json_array_foreach(locs, k, l) {
+            size_t n = strlen(out);
+            snprintf(out + n, cap - n, "%s%s:%d-%d", k ? "," : "",
+                     json_string_value(json_object_get(l, "path")),
+                     (int)json_integer_value(json_object_get(l, "start")),
+                     (int)json_integer_value(json_object_get(l, "end")));
+          }
+        }
+        proto_msg_fini(&f);
+      }
+      msgpack_unpacked_destroy(&u);
+      ack(rt, m);
+    }
+    rt_msg_free(m);
+    if (type == PROTO_SCAN_DONE)
+      break;
+  }
+  cr_assert_eq(groups, 1, "one duplicated block: %s", out);
+  rt_port_free(port);
+}
+
+Test(scanner, a_block_in_more_files_than_a_group_holds_gives_the_same_group_with_any_shards,
+     .timeout = 60)
+{
+  char *d = tst_tmpdir();
+  for (int i = 0; i < NCOPIES; i++) {
+    char rel[32];
+    snprintf(rel, sizeof rel, "c%02d.c", i);
+    fx_write(d, rel, "void copy(void)\n{\n  total = price * quantity;\n"
+                     "  if (total > limit)\n    total = limit;\n"
+                     "  tax = total * rate / 100;\n  sum += total + tax;\n"
+                     "  log_line(count, sum);\n}\n");
+  }
+  /* The kept places are the 32 smallest paths, not the first 32 the tree
+   * walk (directory order) or the shards happened to give. */
+  char want[2048] = "";
+  for (int i = 0; i < 32; i++)
+    snprintf(want + strlen(want), sizeof want - strlen(want), "%sc%02d.c:1-8",
+             i ? "," : "", i);
+  rt_runtime_t *rt = tst_runtime(2);
+  char one[2048], three[2048], fp1[64], fp3[64];
+  scan_dup_group(rt, d, 1, one, sizeof one, fp1, sizeof fp1);
+  scan_dup_group(rt, d, 3, three, sizeof three, fp3, sizeof fp3);
+  cr_assert_str_eq(one, want);
+  cr_assert_str_eq(three, one, "3 shards: %s", three);
+  cr_assert_str_eq(fp3, fp1, "the same task");
+  tst_runtime_free(rt);
+  tst_rmrf(d);
+  free(d);
 }

@@ -265,6 +265,24 @@ Test(rest, cursor_pages_through_everything_once)
   wt_stop(&srv);
 }
 
+/* The store orders equal scores (and the repo/kind lists) by insertion,
+ * not by id: pages still follow that order without a skip or a repeat. */
+Test(rest, cursor_follows_ties_in_the_store_order)
+{
+  wt_start(&srv, NULL);
+  static const char *const ids[] = {"t9", "t1", "t5", "t3", "t7"};
+  for (size_t i = 0; i < 5; i++)
+    wt_put_task(&srv, ids[i], "demo", "todo", PROTO_STATE_NEW, 2.0);
+  wt_put_task(&srv, "t0", "demo", "todo", PROTO_STATE_NEW, 1.0);
+  int pages;
+  for (int limit = 1; limit <= 3; limit++) {
+    cr_assert_str_eq(page_all("", limit, &pages), "t9,t1,t5,t3,t7,t0");
+    cr_assert_str_eq(page_all("repo=demo", limit, &pages),
+                     "t9,t1,t5,t3,t7,t0");
+  }
+  wt_stop(&srv);
+}
+
 Test(rest, bad_list_arguments_are_400)
 {
   wt_start(&srv, NULL);

@@ -601,6 +601,10 @@ Test(ws, slow_client_is_dropped_without_slowing_the_others)
   subscribe("slow", "logs", -1);
   wt_ws_cmd(&drv, "{\"op\":\"pause\",\"name\":\"slow\"}");
   wt_ws_cmd(&drv, "{\"op\":\"quiet\",\"name\":\"fast\",\"on\":true}");
+  /* The driver takes commands in order: once it answers this one, the
+   * slow client is paused, before any event is published. */
+  wt_ws_cmd(&drv, "{\"op\":\"count\",\"name\":\"fast\"}");
+  json_decref(wt_ws_expect(&drv, "count", "fast"));
   /* 600 events of 32 KiB: more than the loopback socket buffers of the
    * stalled client plus its queue can hold. They go out in rounds of 8,
    * each seen by the fast client before the next: it never lags, and it

@@ -107,6 +107,8 @@ typedef struct gh_event {
   bool merged;         /* pull_request: merged (closed+merged) */
   char *head_ref;      /* pull_request: head branch (ccm/<task-id>) */
   char *html_url;      /* pull_request: its page (a task's pr_url) */
+  char *body;          /* pull_request: its description (closing references,
+                          ccm's task marker) */
   char *comment_author; /* issue_comment: comment.user.login */
   /* push */
   char *ref, *before, *after;

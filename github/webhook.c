@@ -337,6 +337,7 @@ static void parse_payload(const json_t *p, gh_event_t *e)
                 json_is_string(json_object_get(pr, "merged_at"));
     e->head_ref = gh__json_strdup(json_object_get(pr, "head"), "ref");
     e->html_url = gh__json_strdup(pr, "html_url");
+    e->body = gh__json_strdup(pr, "body");
     break;
   }
   default:
@@ -351,7 +352,7 @@ void gh_event_fini(gh_event_t *e)
   char **strs[] = {&e->name,  &e->delivery, &e->action, &e->repo,
                    &e->sender, &e->title,   &e->state,  &e->label,
                    &e->head_ref, &e->comment_author, &e->ref, &e->before,
-                   &e->after, &e->html_url};
+                   &e->after, &e->html_url, &e->body};
   for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
     free(*strs[i]);
   for (size_t i = 0; i < e->n_labels; i++)
@@ -471,7 +472,7 @@ int gh_event_msg(const gh_event_t *e, rt_msg_t **out)
 {
   *out = NULL;
   gh__map_t w;
-  gh__map_begin(&w, 25);
+  gh__map_begin(&w, 26);
   gh__pack_i64(&w.pk, "kind", e->kind);
   gh__pack_i64(&w.pk, "dup", e->duplicate);
   gh__pack_cstr(&w.pk, "name", e->name);
@@ -495,6 +496,7 @@ int gh_event_msg(const gh_event_t *e, rt_msg_t **out)
   gh__pack_i64(&w.pk, "merged", e->merged);
   gh__pack_cstr(&w.pk, "head_ref", e->head_ref);
   gh__pack_cstr(&w.pk, "html_url", e->html_url);
+  gh__pack_cstr(&w.pk, "pr_body", e->body);
   gh__pack_i64(&w.pk, "deleted", e->deleted);
   gh__pack_cstr(&w.pk, "comment_author", e->comment_author);
   gh__pack_cstr(&w.pk, "ref", e->ref);
@@ -568,6 +570,7 @@ int gh_event_decode(const rt_msg_t *m, gh_event_t *out)
       {"merged", GH__F_INT, &merged, NULL},
       {"head_ref", GH__F_STR, &out->head_ref, NULL},
       {"html_url", GH__F_STR, &out->html_url, NULL},
+      {"pr_body", GH__F_STR, &out->body, NULL},
       {"deleted", GH__F_INT, &deleted, NULL},
       {"comment_author", GH__F_STR, &out->comment_author, NULL},
       {"ref", GH__F_STR, &out->ref, NULL},

@@ -10,6 +10,7 @@
  * the shortest path in the task state machine that does not pass through
  * `running` (only the executor starts and stops runs).
  */
+#include <ctype.h>
 #include <jansson.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -530,23 +531,105 @@ static void on_comment(ghev_t *g, job_t *j, const ghev_repo_t *r,
   links_free(&l);
 }
 
-/* The task a pull request carries: its branch ccm/<id>, else its pr_url. */
+/* The task named by ccm's marker "<!-- ccm:task=<id> -->" in @p body
+ * (actors/executor/publish.c writes it), copied to @p id. */
+static bool body_task_marker(const char *body, char *id, size_t len)
+{
+  static const char mark[] = "<!-- ccm:task=";
+  const char *p = body ? strstr(body, mark) : NULL;
+  if (!p)
+    return false;
+  p += sizeof(mark) - 1;
+  size_t n = strcspn(p, " \t\r\n>");
+  if (n == 0 || n >= len)
+    return false;
+  memcpy(id, p, n);
+  id[n] = '\0';
+  return true;
+}
+
+/* The issue numbers @p body closes with GitHub's keywords ("Fixes #12",
+ * "closes: #3", case-insensitive), at most @p max of them. */
+static size_t closing_refs(const char *body, uint32_t *out, size_t max)
+{
+  static const char *const kw[] = {"close", "closes", "closed", "fix",
+                                   "fixes", "fixed", "resolve", "resolves",
+                                   "resolved"};
+  size_t n = 0;
+  for (const char *p = body; p && *p && n < max; p++) {
+    if (p != body && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+      continue;
+    for (size_t k = 0; k < sizeof(kw) / sizeof(kw[0]); k++) {
+      size_t kl = strlen(kw[k]);
+      if (strncasecmp(p, kw[k], kl) != 0 || isalpha((unsigned char)p[kl]))
+        continue;
+      const char *q = p + kl;
+      if (*q == ':')
+        q++;
+      while (*q == ' ' || *q == '\t')
+        q++;
+      char *end;
+      unsigned long num = *q == '#' ? strtoul(q + 1, &end, 10) : 0;
+      if (num > 0 && num <= UINT32_MAX && end != q + 1)
+        out[n++] = (uint32_t)num;
+      break;
+    }
+  }
+  return n;
+}
+
+/* A task in review linked to an issue @p body closes: a github-mention
+ * delegation, whose pull request the other agent opened on its own branch. */
+static bool closing_ref_task(ghev_t *g, const ghev_repo_t *r,
+                             const char *body, proto_task_t *t)
+{
+  uint32_t refs[8];
+  size_t nrefs = closing_refs(body, refs, 8);
+  for (size_t i = 0; i < nrefs; i++) {
+    links_t l = {.number = refs[i]};
+    find_links(g, r->id, &l);
+    for (size_t k = 0; k < l.n; k++) {
+      if (store_task_get(g->cfg->store, l.ids[k], t) != 0)
+        continue;
+      if (t->state == PROTO_STATE_REVIEW) {
+        links_free(&l);
+        return true;
+      }
+      store_task_free(t);
+    }
+    links_free(&l);
+  }
+  return false;
+}
+
+/* The task a pull request carries: its branch ccm/<id>, else its pr_url,
+ * else ccm's task marker in its description, else a task in review whose
+ * issue the description closes. */
 static bool pr_task(ghev_t *g, const ghev_repo_t *r, const gh_event_t *ev,
                     proto_task_t *t)
 {
+  char id[PROTO_MAX_STR];
   if (ev->head_ref && strncmp(ev->head_ref, "ccm/", 4) == 0 &&
       store_task_get(g->cfg->store, ev->head_ref + 4, t) == 0) {
     if (t->repo && strcmp(t->repo, r->id) == 0)
       return true;
     store_task_free(t);
   }
-  if (!ev->html_url)
-    return false;
-  links_t l = {.pr_url = ev->html_url};
-  find_links(g, r->id, &l);
-  bool found = l.n && store_task_get(g->cfg->store, l.ids[0], t) == 0;
-  links_free(&l);
-  return found;
+  if (ev->html_url) {
+    links_t l = {.pr_url = ev->html_url};
+    find_links(g, r->id, &l);
+    bool found = l.n && store_task_get(g->cfg->store, l.ids[0], t) == 0;
+    links_free(&l);
+    if (found)
+      return true;
+  }
+  if (body_task_marker(ev->body, id, sizeof(id)) &&
+      store_task_get(g->cfg->store, id, t) == 0) {
+    if (t->repo && strcmp(t->repo, r->id) == 0)
+      return true;
+    store_task_free(t);
+  }
+  return closing_ref_task(g, r, ev->body, t);
 }
 
 static void on_pull_request(ghev_t *g, job_t *j, const ghev_repo_t *r,

@@ -489,6 +489,48 @@ Test(events, a_merged_pull_request_is_done_and_a_closed_one_rejected)
   stop();
 }
 
+/* A github-mention delegation: the other agent's pull request is on its own
+ * branch; it is found by ccm's task marker or by the issue it closes, and
+ * only a task in review is moved. */
+Test(events, a_delegated_pull_request_is_found_by_marker_or_closing_reference)
+{
+  start(NULL, 0);
+  put_task("delegated", "todo", PROTO_STATE_REVIEW, 7, NULL);
+  put_task("also-7-ready", "todo", PROTO_STATE_READY, 7, NULL);
+  put_task("marked", "todo", PROTO_STATE_REVIEW, 0, NULL);
+
+  json_t *p = pr_closed(true, "claude/issue-7-20261124");
+  set_str(p, "pull_request", "html_url",
+          "https://github.com/Codertocat/Hello-World/pull/55");
+  json_object_set_new(json_object_get(p, "pull_request"), "body",
+                      json_string("Done as asked.\n\nFixes: #7"));
+  ghev_handled_t h = deliver("pull_request", "dl-1", p);
+  cr_assert_str_eq(h.outcome, "done");
+  cr_assert_eq(state_of("delegated"), PROTO_STATE_DONE);
+  cr_assert_eq(state_of("also-7-ready"), PROTO_STATE_READY);
+
+  p = pr_closed(false, "someone/else");
+  set_str(p, "pull_request", "html_url",
+          "https://github.com/Codertocat/Hello-World/pull/56");
+  json_object_set_new(json_object_get(p, "pull_request"), "body",
+                      json_string("<!-- ccm:task=marked -->\nprefixes #8"));
+  h = deliver("pull_request", "dl-2", p);
+  cr_assert_str_eq(h.outcome, "rejected");
+  cr_assert_eq(state_of("marked"), PROTO_STATE_REJECTED);
+
+  /* "prefixes #9" is no closing keyword; "fixes#9" has no space: still one */
+  p = pr_closed(true, "x");
+  set_str(p, "pull_request", "html_url",
+          "https://github.com/Codertocat/Hello-World/pull/57");
+  json_object_set_new(json_object_get(p, "pull_request"), "body",
+                      json_string("prefixes #7, unfixed #7"));
+  put_task("delegated-2", "todo", PROTO_STATE_REVIEW, 7, NULL);
+  h = deliver("pull_request", "dl-3", p);
+  cr_assert_str_eq(h.outcome, "ignored: no task for this pull request");
+  cr_assert_eq(state_of("delegated-2"), PROTO_STATE_REVIEW);
+  stop();
+}
+
 Test(events, other_repositories_and_events_change_nothing)
 {
   start(NULL, 0);

@@ -36,14 +36,24 @@ void app_scan_release(void);
 int app_exec_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
                    const cfg_t *cfg);
 void app_exec_release(void);
+/* ccm serve: a SIGHUP reload's new agents section to the executor
+ * (an app_reload_fn: 0 when handed over). */
+int app_exec_reload(const cfg_t *old, const cfg_t *now, void *arg);
 /* ccm serve: the GitHub webhook handler and, with a token, the periodic
  * sync (app_github.c); the actors live until the runtime stops. */
 int app_github_start(rt_runtime_t *rt, store_t *store,
                      rt_actor_t *store_actor, const cfg_t *cfg);
+/* ccm serve: a reload's github section (an app_reload_fn): stale_days,
+ * budget, the labels and login to the sync and webhook actors; -1 (a
+ * restart) when the API, the secrets' variables or the interval changed. */
+int app_github_reload(const cfg_t *old, const cfg_t *now, void *arg);
 /* ccm serve: the prioritizer and GET /api/v1/queue (app_prio.c); after
  * the control plane started. */
 int app_prio_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
                    const cfg_t *cfg);
 void app_prio_release(void);
+/* ccm serve: a reload's new priority or agents section to the
+ * prioritizer, which rescores every task (an app_reload_fn). */
+int app_prio_reload(const cfg_t *old, const cfg_t *now, void *arg);
 
 #endif /* APP_APP_H */

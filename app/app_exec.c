@@ -14,6 +14,15 @@
  * through the GitHub client registered as "github" (app_github.c, started
  * when github.token_env is set), looked up when a run needs it; without
  * one a run says so (publishing stops after the push).
+ *
+ * A SIGHUP reload that changes the agents section (app_exec_reload)
+ * builds a new setup from the new configuration and hands its pointer to
+ * the executor (EXEC_MSG_RECONFIGURE): concurrency, dry run, budgets,
+ * timeouts and the preset change for the runs that start afterwards; the
+ * repositories and the data dir stay those of the start. Every setup is
+ * kept (reachable from `setups`) until the process ends, as the
+ * configurations it points into are: the executor may read one until the
+ * runtime has shut down.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -22,11 +31,14 @@
 
 #include "actors/executor/executor.h"
 #include "app/app.h"
+#include "app/log.h"
 
 #define MAX_REPOS 16
 #define MAX_ARGS 64
 
-static struct {
+/* What the executor is given for one configuration (it keeps pointers). */
+typedef struct exec_setup {
+  struct exec_setup *older;
   char root[MAX_REPOS][PATH_MAX];
   char repo[MAX_REPOS][72];
   const char *test_argv[MAX_REPOS][MAX_ARGS + 1];
@@ -35,6 +47,10 @@ static struct {
   exec_preset_t preset;
   exec_repo_t repos[MAX_REPOS];
   exec_config_t cfg;
+} exec_setup_t;
+
+static struct {
+  exec_setup_t *setups; /* the newest first; never freed while running */
   rt_actor_t *executor;
 } daemon_exec;
 
@@ -59,11 +75,11 @@ static exec_agent_kind_t kind_of(const cfg_preset_t *p)
                                         : EXEC_AGENT_CLAUDE_FLOW;
 }
 
-static void preset_of(const cfg_t *cfg)
+static void preset_of(const cfg_t *cfg, exec_setup_t *s)
 {
   const cfg_preset_t *p = cfg_default_preset(cfg);
   bool claude = kind_of(p) == EXEC_AGENT_CLAUDE_CODE;
-  daemon_exec.preset = (exec_preset_t){
+  s->preset = (exec_preset_t){
       .name = p ? p->name : "claude-code",
       .kind = kind_of(p),
       .mention = p ? p->mention : NULL,
@@ -73,26 +89,26 @@ static void preset_of(const cfg_t *cfg)
       .append_system_prompt = p ? p->append_system_prompt : NULL,
   };
   if (p && !claude)
-    daemon_exec.preset.command = argv_of(&p->command, daemon_exec.command);
+    s->preset.command = argv_of(&p->command, s->command);
   if (p)
-    daemon_exec.preset.pass_env = argv_of(&p->pass_env, daemon_exec.pass_env);
+    s->preset.pass_env = argv_of(&p->pass_env, s->pass_env);
 }
 
-static size_t repos_of(const cfg_t *cfg)
+static size_t repos_of(const cfg_t *cfg, exec_setup_t *s)
 {
   size_t n = 0;
   for (size_t i = 0; i < cfg->nrepos && n < MAX_REPOS; i++) {
     const cfg_repo_t *r = &cfg->repos[i];
     if (!r->path)
       continue;
-    if (!realpath(r->path, daemon_exec.root[n]))
-      snprintf(daemon_exec.root[n], PATH_MAX, "%s", r->path);
-    app_repo_id_of(daemon_exec.root[n], daemon_exec.repo[n], 72);
-    daemon_exec.repos[n] = (exec_repo_t){
-        .id = daemon_exec.repo[n],
-        .path = daemon_exec.root[n],
+    if (!realpath(r->path, s->root[n]))
+      snprintf(s->root[n], PATH_MAX, "%s", r->path);
+    app_repo_id_of(s->root[n], s->repo[n], 72);
+    s->repos[n] = (exec_repo_t){
+        .id = s->repo[n],
+        .path = s->root[n],
         .base = r->base,
-        .test_command = argv_of(&r->test_command, daemon_exec.test_argv[n]),
+        .test_command = argv_of(&r->test_command, s->test_argv[n]),
         .github = r->github,
         .publish = r->publish,
         .remote = r->remote,
@@ -103,19 +119,25 @@ static size_t repos_of(const cfg_t *cfg)
   return n;
 }
 
-int app_exec_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
-                   const cfg_t *cfg)
+/* A new setup from @p cfg, kept in daemon_exec.setups; NULL when out of
+ * memory. The repositories are @p cfg's only at start (@p repos true). */
+static exec_setup_t *setup_of(const cfg_t *cfg, bool repos)
 {
-  exec_config_t *c = &daemon_exec.cfg;
+  exec_setup_t *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  exec_config_t *c = &s->cfg;
   exec_config_defaults(c);
-  preset_of(cfg);
+  preset_of(cfg, s);
   c->data_dir = cfg->data_dir;
   c->dry_run = cfg->agents.dry_run;
   c->concurrency = cfg->agents.concurrency;
-  c->presets = &daemon_exec.preset;
+  c->presets = &s->preset;
   c->npresets = 1;
-  c->repos = daemon_exec.repos;
-  c->nrepos = repos_of(cfg);
+  if (repos) {
+    c->repos = s->repos;
+    c->nrepos = repos_of(cfg, s);
+  }
   c->budget.max_turns = cfg->agents.budget.max_turns;
   c->budget.max_usd_per_task = cfg->agents.budget.max_usd_per_task;
   c->budget.max_tasks_per_day = cfg->agents.budget.max_tasks_per_day;
@@ -125,13 +147,33 @@ int app_exec_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
   if (cfg->agents.idle_timeout_ms)
     c->idle_timeout_ms = (unsigned)cfg->agents.idle_timeout_ms;
   c->github_name = "github"; /* app_github.c's client, when it runs */
-  int rc = exec_spawn(rt, c, store, store_actor, "executor",
-                      &daemon_exec.executor);
+  s->older = daemon_exec.setups;
+  daemon_exec.setups = s;
+  return s;
+}
+
+int app_exec_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
+                   const cfg_t *cfg)
+{
+  exec_setup_t *s = setup_of(cfg, true);
+  int rc = s ? exec_spawn(rt, &s->cfg, store, store_actor, "executor",
+                          &daemon_exec.executor)
+             : RT_ENOMEM;
   if (rc != 0) {
-    fprintf(stderr, "ccm: cannot start the executor: %s\n", exec_strerror(rc));
+    app_log_kv(APP_LOG_ERROR, "executor.start_failed",
+               "cannot start the executor", "error", exec_strerror(rc), NULL);
     return rc;
   }
   return 0;
+}
+
+int app_exec_reload(const cfg_t *old, const cfg_t *now, void *arg)
+{
+  (void)old, (void)arg;
+  exec_setup_t *s = daemon_exec.executor ? setup_of(now, false) : NULL;
+  if (!s)
+    return -1;
+  return exec_reconfigure(daemon_exec.executor, &s->cfg) ? -1 : 0;
 }
 
 void app_exec_release(void)

@@ -21,6 +21,7 @@
 #include "actors/github/events.h"
 #include "actors/github/sync.h"
 #include "app/app.h"
+#include "app/log.h"
 #include "github/gh_cache.h"
 
 #define MAX_REPOS 16
@@ -39,6 +40,8 @@ static struct {
   ghs_config_t sync;
   gh_config_t client;
   gh_cache_t *cache;
+  rt_runtime_t *rt;
+  struct gh_live *reloads; /* the newest first; never freed while running */
 } daemon_gh;
 
 /* A borrowed array of the strings of @p l (at most MAX_LIST). */
@@ -132,8 +135,9 @@ static int start_sync(rt_runtime_t *rt, store_t *store,
     rc = gh_client_spawn(rt, &daemon_gh.client, daemon_gh.cache, "github",
                          &client);
   if (rc) {
-    fprintf(stderr, "ccm: cannot start the GitHub client: %s\n",
-            gh_strerror(rc));
+    app_log_kv(APP_LOG_ERROR, "github.start_failed",
+               "cannot start the GitHub client", "error", gh_strerror(rc),
+               NULL);
     return rc;
   }
   ghs_config_defaults(&daemon_gh.sync);
@@ -159,11 +163,84 @@ int app_github_start(rt_runtime_t *rt, store_t *store,
                      rt_actor_t *store_actor, const cfg_t *cfg)
 {
   size_t n = github_repos(cfg);
+  daemon_gh.rt = rt;
   int rc = start_events(rt, store, store_actor, cfg, n);
   if (rc) {
-    fprintf(stderr, "ccm: cannot start the webhook handler: %s\n",
-            rt_strerror(rc));
+    app_log_kv(APP_LOG_ERROR, "github.start_failed",
+               "cannot start the webhook handler", "error", rt_strerror(rc),
+               NULL);
     return rc;
   }
   return start_sync(rt, store, store_actor, cfg, n);
+}
+
+/* ------------------------------------------------------------ reload */
+
+/* What a reload hands the two actors (they keep the pointers). */
+typedef struct gh_live {
+  struct gh_live *older;
+  ghev_config_t events;
+  ghs_config_t sync;
+  const char *approve_labels[MAX_LIST];
+} gh_live_t;
+
+static bool same_str(const char *a, const char *b)
+{
+  return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Only what the actors take live changed (not the API, the secrets'
+ * variables, the interval)? */
+static bool live_only(const cfg_github_t *a, const cfg_github_t *b)
+{
+  return same_str(a->api_url, b->api_url) &&
+         same_str(a->token_env, b->token_env) &&
+         same_str(a->webhook_secret_env, b->webhook_secret_env) &&
+         same_str(a->accept, b->accept) && a->auth_scheme == b->auth_scheme &&
+         same_str(a->user_agent, b->user_agent) &&
+         same_str(a->api_version, b->api_version) &&
+         a->sync_interval_ms == b->sync_interval_ms;
+}
+
+static int send_config(const char *name, uint32_t type, const void *cfg)
+{
+  rt_actor_t *a = NULL;
+  rt_msg_t *m = NULL;
+  int rc = rt_actor_lookup(daemon_gh.rt, name, &a);
+  if (!rc)
+    rc = rt_msg_new(type, &cfg, sizeof(cfg), &m);
+  if (!rc)
+    rc = rt_send(a, &m);
+  rt_actor_release(a);
+  return rc;
+}
+
+int app_github_reload(const cfg_t *old, const cfg_t *now, void *arg)
+{
+  (void)arg;
+  if (!daemon_gh.rt || !live_only(&old->github, &now->github))
+    return -1;
+  gh_live_t *l = calloc(1, sizeof(*l));
+  if (!l)
+    return -1;
+  l->older = daemon_gh.reloads;
+  daemon_gh.reloads = l;
+  l->events = daemon_gh.events;
+  l->events.approve_labels = l->approve_labels;
+  l->events.n_approve = list_of(&now->github.approve_labels,
+                                l->approve_labels);
+  l->events.self_login = now->github.login;
+  int rc = send_config(GHEV_NAME, GHEV_MSG_RECONFIGURE, &l->events);
+  if (rc || !daemon_gh.sync.store) /* no sync without a token */
+    return rc ? -1 : 0;
+  l->sync = daemon_gh.sync;
+  l->sync.stale_days = now->github.stale_days;
+  l->sync.budget = now->github.budget;
+  l->sync.self_login = now->github.login;
+  if (now->github.proposal_label)
+    l->sync.proposal_label = now->github.proposal_label;
+  l->sync.approve_label = now->github.approve_labels.n
+                              ? now->github.approve_labels.v[0]
+                              : daemon_gh.sync.approve_label;
+  return send_config(GHS_NAME, GHS_MSG_RECONFIGURE, &l->sync) ? -1 : 0;
 }

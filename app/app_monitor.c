@@ -18,6 +18,7 @@
 #include "actors/monitor/monitor_web.h"
 #include "app/app.h"
 #include "app/app_monitor.h"
+#include "app/log.h"
 #include "github/gh.h"
 
 #define MAX_REPOS 16
@@ -36,6 +37,7 @@ static struct {
   rt_actor_t *github;   /* our own client, when we spawned one */
   pthread_mutex_t pub_mu;
   web_t *web;           /* NULL once stopping */
+  struct mon_live *reloads; /* the newest first; freed at release */
 } daemon_mon = {.pub_mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* Alerts to the control plane while it runs. */
@@ -99,20 +101,29 @@ static size_t repos_of(const cfg_t *cfg)
   return n;
 }
 
-static size_t hooks_of(const cfg_t *cfg)
+static size_t hooks_of(const cfg_t *cfg, monitor_hook_t *hooks,
+                       cfg_secrets_t *secrets)
 {
   cfg_errors_t errs;
-  cfg_secrets_resolve(cfg, &daemon_mon.secrets, &errs); /* checked at load */
+  cfg_secrets_resolve(cfg, secrets, &errs); /* checked at load */
   cfg_errors_fini(&errs);
   size_t n = cfg->nwebhooks < MAX_HOOKS ? cfg->nwebhooks : MAX_HOOKS;
   for (size_t i = 0; i < n; i++)
-    daemon_mon.hooks[i] = (monitor_hook_t){
+    hooks[i] = (monitor_hook_t){
         .url = cfg->webhooks[i].url,
-        .secret = i < daemon_mon.secrets.nwebhook_keys
-                      ? daemon_mon.secrets.webhook_keys[i] : NULL,
+        .secret = i < secrets->nwebhook_keys ? secrets->webhook_keys[i]
+                                             : NULL,
         .events = cfg->webhooks[i].events};
   return n;
 }
+
+/* What a reload hands the actor (monitor_reconfigure keeps pointers). */
+typedef struct mon_live {
+  struct mon_live *older;
+  monitor_config_t cfg;
+  monitor_hook_t hooks[MAX_HOOKS];
+  cfg_secrets_t secrets;
+} mon_live_t;
 
 /* The GitHub probe: the daemon's client named "github" if one runs, else
  * one of ours when a repository names a GitHub repository. */
@@ -148,7 +159,7 @@ int app_monitor_start(rt_runtime_t *rt, store_t *store,
     c->stuck_samples = cfg->monitor.stuck_samples;
   c->alerts = cfg->alerts;
   c->nalerts = cfg->nalerts;
-  c->nhooks = hooks_of(cfg);
+  c->nhooks = hooks_of(cfg, daemon_mon.hooks, &daemon_mon.secrets);
   c->hooks = daemon_mon.hooks;
   c->max_tasks_per_day = cfg->agents.budget.max_tasks_per_day;
   daemon_mon.github = github_of(rt, cfg);
@@ -160,12 +171,29 @@ int app_monitor_start(rt_runtime_t *rt, store_t *store,
   c->repos = daemon_mon.repos;
   int rc = monitor_start(rt, store, store_actor, c, &daemon_mon.mon);
   if (rc) {
-    fprintf(stderr, "ccm: cannot start the monitor: %s\n",
-            monitor_strerror(rc));
+    app_log_kv(APP_LOG_ERROR, "monitor.start_failed",
+               "cannot start the monitor", "error", monitor_strerror(rc),
+               NULL);
     return rc;
   }
   monitor_web_install(daemon_mon.mon);
   return 0;
+}
+
+int app_monitor_reload(const cfg_t *old, const cfg_t *now, void *arg)
+{
+  (void)old, (void)arg;
+  mon_live_t *l = daemon_mon.mon ? calloc(1, sizeof *l) : NULL;
+  if (!l)
+    return -1;
+  l->older = daemon_mon.reloads;
+  daemon_mon.reloads = l;
+  l->cfg.alerts = now->alerts;
+  l->cfg.nalerts = now->nalerts;
+  l->cfg.nhooks = hooks_of(now, l->hooks, &l->secrets);
+  l->cfg.hooks = l->hooks;
+  l->cfg.max_tasks_per_day = now->agents.budget.max_tasks_per_day;
+  return monitor_reconfigure(daemon_mon.mon, &l->cfg) ? -1 : 0;
 }
 
 void app_monitor_stop(void)
@@ -184,4 +212,10 @@ void app_monitor_release(void)
   rt_actor_release(daemon_mon.github);
   daemon_mon.github = NULL;
   cfg_secrets_fini(&daemon_mon.secrets);
+  for (mon_live_t *l = daemon_mon.reloads, *older; l; l = older) {
+    older = l->older;
+    cfg_secrets_fini(&l->secrets);
+    free(l);
+  }
+  daemon_mon.reloads = NULL;
 }

@@ -19,6 +19,9 @@
  * Prints why it cannot start. @return 0 or a monitor_start() error. */
 int app_monitor_start(rt_runtime_t *rt, store_t *store,
                       rt_actor_t *store_actor, const cfg_t *cfg, web_t *web);
+/** A SIGHUP reload's alerts and webhooks (an app_reload_fn): handed to
+ * the actor (monitor_reconfigure); 0 when handed over. */
+int app_monitor_reload(const cfg_t *old, const cfg_t *now, void *arg);
 /** Remove the REST hooks, stop publishing to @p web, stop the actor. */
 void app_monitor_stop(void);
 /** Free what the monitor's configuration holds (secrets wiped). */

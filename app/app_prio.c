@@ -5,9 +5,11 @@
  * "prioritizer"; GET /api/v1/queue and POST /api/v1/queue/{id} through
  * the web hooks (web/rest_queue.h).
  *
- * Everything the actor reads is copied here (a SIGHUP reload may free the
- * cfg_t it came from) and kept until the process ends: the actor may read
- * it until the runtime has shut down, after app_prio_release().
+ * Everything the actor reads is copied here into a setup, kept until the
+ * process ends: the actor may read it until the runtime has shut down,
+ * after app_prio_release(). A SIGHUP reload that changes the priority or
+ * the agents section (app_prio_reload) builds a new setup and hands its
+ * pointer to the actor (PRIO_MSG_RECONFIGURE), which rescores every task.
  */
 #include <limits.h>
 #include <math.h>
@@ -18,17 +20,24 @@
 
 #include "actors/prioritizer/prioritizer.h"
 #include "app/app.h"
+#include "app/log.h"
 #include "web/rest_queue.h"
 
 #define MAX_REPOS 16
 #define MAX_AUTO 64
 
-static struct {
+/* What the actor is given for one configuration (it keeps pointers). */
+typedef struct prio_setup {
+  struct prio_setup *older;
   prio_config_t cfg;
   prio_repo_t repos[MAX_REPOS];
   char ids[MAX_REPOS][72];
   char paths[MAX_REPOS][PATH_MAX];
   const char *auto_kinds[MAX_AUTO];
+} prio_setup_t;
+
+static struct {
+  prio_setup_t *setups; /* the newest first; never freed while running */
   rt_actor_t *actor;
   prio_board_t *board;
   store_t *store;
@@ -76,25 +85,26 @@ static void rules_of(const cfg_priority_t *g, const cfg_priority_t *repo,
   r->paths = maps_of(repo ? &repo->paths : NULL, &g->paths, &r->npaths);
 }
 
-static void repos_of(const cfg_t *cfg, prio_config_t *c)
+static void repos_of(const cfg_t *cfg, prio_setup_t *s)
 {
+  prio_config_t *c = &s->cfg;
   size_t n = 0;
   for (size_t i = 0; i < cfg->nrepos && n < MAX_REPOS; i++) {
     const cfg_repo_t *r = &cfg->repos[i];
     if (!r->path)
       continue;
-    if (!realpath(r->path, daemon_prio.paths[n]))
-      snprintf(daemon_prio.paths[n], PATH_MAX, "%s", r->path);
-    app_repo_id_of(daemon_prio.paths[n], daemon_prio.ids[n], 72);
-    prio_repo_t *p = &daemon_prio.repos[n++];
-    p->id = daemon_prio.ids[n - 1];
-    p->path = daemon_prio.paths[n - 1];
+    if (!realpath(r->path, s->paths[n]))
+      snprintf(s->paths[n], PATH_MAX, "%s", r->path);
+    app_repo_id_of(s->paths[n], s->ids[n], 72);
+    prio_repo_t *p = &s->repos[n++];
+    p->id = s->ids[n - 1];
+    p->path = s->paths[n - 1];
     rules_of(&cfg->priority, r->priority, &p->rules);
     p->churn_days = -1;
     if (r->priority && r->priority->churn_window_ms != UINT64_MAX)
       p->churn_days = (int)(r->priority->churn_window_ms / 86400000ull);
   }
-  c->repos = daemon_prio.repos;
+  c->repos = s->repos;
   c->nrepos = n;
 }
 
@@ -119,36 +129,60 @@ static int hook_override(void *arg, const char *task, const json_t *body)
   return rc ? rc : rt_send(daemon_prio.actor, &m); /* never waits */
 }
 
-int app_prio_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
-                   const cfg_t *cfg)
+/* A new setup from @p cfg, kept in daemon_prio.setups; NULL when out of
+ * memory. */
+static prio_setup_t *setup_of(const cfg_t *cfg)
 {
-  prio_config_t *c = &daemon_prio.cfg;
+  prio_setup_t *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  prio_config_t *c = &s->cfg;
   prio_config_defaults(c);
   rules_of(&cfg->priority, NULL, &c->rules);
-  repos_of(cfg, c);
+  repos_of(cfg, s);
   c->churn_window_days =
       (unsigned)(cfg->priority.churn_window_ms / (24ull * 3600 * 1000));
   size_t na = cfg->agents.auto_approve.n < MAX_AUTO
                   ? cfg->agents.auto_approve.n : MAX_AUTO;
   for (size_t i = 0; i < na; i++)
-    daemon_prio.auto_kinds[i] = keep(cfg->agents.auto_approve.v[i]);
-  c->auto_approve = daemon_prio.auto_kinds;
+    s->auto_kinds[i] = keep(cfg->agents.auto_approve.v[i]);
+  c->auto_approve = s->auto_kinds;
   c->nauto_approve = na;
   c->concurrency = cfg->agents.concurrency;
   c->dry_run = cfg->agents.dry_run;
   c->max_tasks_per_day = cfg->agents.budget.max_tasks_per_day;
   c->max_usd_per_day = cfg->agents.budget.max_usd_per_day;
+  s->older = daemon_prio.setups;
+  daemon_prio.setups = s;
+  return s;
+}
+
+int app_prio_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
+                   const cfg_t *cfg)
+{
+  prio_setup_t *s = setup_of(cfg);
   daemon_prio.store = store;
-  int rc = prio_spawn(rt, c, store, store_actor, "prioritizer",
-                      &daemon_prio.actor, &daemon_prio.board);
+  int rc = s ? prio_spawn(rt, &s->cfg, store, store_actor, "prioritizer",
+                          &daemon_prio.actor, &daemon_prio.board)
+             : RT_ENOMEM;
   if (rc) {
-    fprintf(stderr, "ccm: cannot start the prioritizer: %s\n",
-            prio_strerror(rc));
+    app_log_kv(APP_LOG_ERROR, "prioritizer.start_failed",
+               "cannot start the prioritizer", "error", prio_strerror(rc),
+               NULL);
     return rc;
   }
   web_queue_hooks_t h = {hook_view, hook_override, NULL};
   web_queue_install(&h);
   return 0;
+}
+
+int app_prio_reload(const cfg_t *old, const cfg_t *now, void *arg)
+{
+  (void)old, (void)arg;
+  prio_setup_t *s = daemon_prio.actor ? setup_of(now) : NULL;
+  if (!s)
+    return -1;
+  return prio_reconfigure(daemon_prio.actor, &s->cfg) ? -1 : 0;
 }
 
 void app_prio_release(void)

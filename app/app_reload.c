@@ -95,6 +95,52 @@ static bool weights_eq(const cfg_weights_t *a, const cfg_weights_t *b)
          a->job_size == b->job_size;
 }
 
+static bool maps_eq(const cfg_prio_maps_t *a, const cfg_prio_maps_t *b)
+{
+  if (a->n != b->n)
+    return false;
+  for (size_t i = 0; i < a->n; i++) {
+    const cfg_prio_map_t *x = &a->v[i], *y = &b->v[i];
+    /* memcmp: NAN (nothing said) equals NAN */
+    if (!str_eq(x->key, y->key) || memcmp(&x->value, &y->value, sizeof x->value)
+        || memcmp(&x->time_criticality, &y->time_criticality,
+                  sizeof x->time_criticality) ||
+        memcmp(&x->risk_reduction, &y->risk_reduction,
+               sizeof x->risk_reduction) ||
+        memcmp(&x->job_size, &y->job_size, sizeof x->job_size))
+      return false;
+  }
+  return true;
+}
+
+static bool priority_eq(const cfg_priority_t *a, const cfg_priority_t *b)
+{
+  return weights_eq(&a->weights, &b->weights) &&
+         a->churn_window_ms == b->churn_window_ms &&
+         maps_eq(&a->kinds, &b->kinds) && maps_eq(&a->labels, &b->labels) &&
+         maps_eq(&a->paths, &b->paths);
+}
+
+static bool monitor_eq(const cfg_monitor_t *a, const cfg_monitor_t *b)
+{
+  return a->sample_interval_ms == b->sample_interval_ms &&
+         a->persist_interval_ms == b->persist_interval_ms &&
+         a->stuck_samples == b->stuck_samples;
+}
+
+static bool dora_eq(const cfg_dora_t *a, const cfg_dora_t *b)
+{
+  return a->deployments == b->deployments && str_eq(a->branch, b->branch) &&
+         str_eq(a->tag_pattern, b->tag_pattern) &&
+         strv_eq(&a->failures, &b->failures) &&
+         a->hotfix_window_ms == b->hotfix_window_ms &&
+         str_eq(a->hotfix_pattern, b->hotfix_pattern) &&
+         str_eq(a->incident_label, b->incident_label) &&
+         str_eq(a->agent_branch_prefix, b->agent_branch_prefix) &&
+         strv_eq(&a->agent_authors, &b->agent_authors) &&
+         a->window_ms == b->window_ms;
+}
+
 static bool preset_eq(const cfg_preset_t *a, const cfg_preset_t *b)
 {
   return str_eq(a->name, b->name) && strv_eq(&a->command, &b->command) &&
@@ -133,7 +179,11 @@ static bool github_eq(const cfg_github_t *a, const cfg_github_t *b)
          a->stale_days == b->stale_days && str_eq(a->accept, b->accept) &&
          a->auth_scheme == b->auth_scheme &&
          str_eq(a->user_agent, b->user_agent) &&
-         str_eq(a->api_version, b->api_version);
+         str_eq(a->api_version, b->api_version) &&
+         strv_eq(&a->approve_labels, &b->approve_labels) &&
+         str_eq(a->proposal_label, b->proposal_label) &&
+         a->budget == b->budget && a->sync_interval_ms == b->sync_interval_ms &&
+         str_eq(a->login, b->login);
 }
 
 static bool alerts_eq(const cfg_t *a, const cfg_t *b)
@@ -170,8 +220,7 @@ unsigned app_config_diff(const cfg_t *a, const cfg_t *b)
                           a->log.format == b->log.format,
       [APP_SECTION_REPOS] = repos_eq(a, b),
       [APP_SECTION_SCAN] = scan_eq(&a->scan, &b->scan),
-      [APP_SECTION_PRIORITY] = weights_eq(&a->priority.weights,
-                                          &b->priority.weights),
+      [APP_SECTION_PRIORITY] = priority_eq(&a->priority, &b->priority),
       [APP_SECTION_AGENTS] = agents_eq(&a->agents, &b->agents),
       [APP_SECTION_LISTEN] = str_eq(a->listen.text, b->listen.text),
       [APP_SECTION_DATA_DIR] = str_eq(a->data_dir, b->data_dir),
@@ -179,6 +228,8 @@ unsigned app_config_diff(const cfg_t *a, const cfg_t *b)
       [APP_SECTION_GITHUB] = github_eq(&a->github, &b->github),
       [APP_SECTION_ALERTS] = alerts_eq(a, b),
       [APP_SECTION_WEBHOOKS] = webhooks_eq(a, b),
+      [APP_SECTION_MONITOR] = monitor_eq(&a->monitor, &b->monitor),
+      [APP_SECTION_DORA] = dora_eq(&a->dora, &b->dora),
   };
   unsigned bits = 0;
   for (unsigned s = 0; s < APP_SECTION__COUNT; s++)

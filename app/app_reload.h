@@ -8,10 +8,15 @@
  * message, level error), the running configuration stays, and the
  * refusal is audit-logged. A valid one is compared with the running one
  * section by section; each changed section is either applied live, by the
- * hooks registered for it (the log level and format are applied here), or
- * reported as needing a restart (listen, data_dir, auth_token_env,
- * github, alerts, webhooks: the control plane's socket, the store and
- * the secrets are opened once). The reload is audit-logged
+ * hooks registered for it (the log level and format are applied here;
+ * agents and priority by the executor's and the prioritizer's hooks,
+ * alerts and webhooks by the monitor's, github's stale_days, budget,
+ * labels and login by the GitHub actors': app_exec.c, app_prio.c,
+ * app_monitor.c, app_github.c, registered in cmd_serve), or reported as
+ * needing a restart (listen, data_dir, auth_token_env, github's API,
+ * secret variables and interval, monitor, dora: the control plane's
+ * socket, the store and the secrets are opened once, and the monitor's
+ * periods and DORA settings have no reconfigure path). The reload is audit-logged
  * (who "sighup", what "config.reload", subject the file, input digest the
  * file's SHA-256).
  *
@@ -41,9 +46,11 @@
   XX(LISTEN, "listen", false)                                               \
   XX(DATA_DIR, "data_dir", false)                                           \
   XX(AUTH, "auth_token_env", false)                                         \
-  XX(GITHUB, "github", false)                                               \
-  XX(ALERTS, "alerts", false)                                               \
-  XX(WEBHOOKS, "webhooks", false)
+  XX(GITHUB, "github", true)                                                \
+  XX(ALERTS, "alerts", true)                                                \
+  XX(WEBHOOKS, "webhooks", true)                                            \
+  XX(MONITOR, "monitor", false)                                             \
+  XX(DORA, "dora", false)
 
 typedef enum app_section {
 #define APP_SECTION_ENUM(name, key, live) APP_SECTION_##name,

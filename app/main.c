@@ -172,6 +172,27 @@ typedef struct serve_run {
   app_auditor_t audit;
 } serve_run_t;
 
+/* Blocking threads: git jobs (worktrees, commits, churn, scans), store
+ * commits and GitHub requests share them, and each running agent's run
+ * keeps git work in flight: agents.concurrency + 2, at least 4. Sized at
+ * start; a reload that raises the concurrency shares these. */
+static unsigned blocking_threads_for(const cfg_t *cfg)
+{
+  unsigned n = cfg->agents.concurrency + 2;
+  return n < 4 ? 4 : n;
+}
+
+/* The sections the actors take live on SIGHUP (app_reload.h). */
+static void register_reload_hooks(app_daemon_t *d)
+{
+  app_reload_hook(d, APP_SECTION_AGENTS, app_exec_reload, NULL);
+  app_reload_hook(d, APP_SECTION_AGENTS, app_prio_reload, NULL);
+  app_reload_hook(d, APP_SECTION_PRIORITY, app_prio_reload, NULL);
+  app_reload_hook(d, APP_SECTION_ALERTS, app_monitor_reload, NULL);
+  app_reload_hook(d, APP_SECTION_WEBHOOKS, app_monitor_reload, NULL);
+  app_reload_hook(d, APP_SECTION_GITHUB, app_github_reload, NULL);
+}
+
 /* Start the runtime and the actors; 0, or EXIT_FAIL with what started
  * stopped again (logged). */
 static int serve_start(serve_run_t *r, const char *listen, const char *data)
@@ -186,7 +207,10 @@ static int serve_start(serve_run_t *r, const char *listen, const char *data)
   }
   r->d.store = r->store;
   app_auditor_init(&r->audit, r->store); /* from the stored cursor */
-  rc = rt_runtime_new(NULL, &r->rt);
+  rt_config_t rtc;
+  rt_config_defaults(&rtc);
+  rtc.blocking_threads = blocking_threads_for(cfg);
+  rc = rt_runtime_new(&rtc, &r->rt);
   if (!rc)
     rc = store_actor_spawn(r->rt, r->store, "store", &r->store_actor);
   if (rc) {
@@ -324,6 +348,7 @@ static int cmd_serve(int argc, char **argv)
     app_daemon_fini(&r.d);
     return EXIT_FAIL;
   }
+  register_reload_hooks(&r.d);
   char cwd[4096];
   if (!getcwd(cwd, sizeof(cwd)))
     snprintf(cwd, sizeof(cwd), ".");

@@ -391,7 +391,9 @@ int store_kv_check(const json_t *args);
 /* ---- the prioritizer's scores (store_prio.c) ---- */
 
 /** Set task @p id's score (copied) and, when @p labels is not NULL, its
- * labels (replaced; then updated_at = @p at), reading the task inside
+ * "prio:" labels (the stored task's other labels are kept as they are now,
+ * the "prio:" ones in @p labels replace its "prio:" ones; then updated_at
+ * = @p at), reading the task inside
  * this transaction so that changes committed since the caller read it are
  * kept; the ranked index moves with the score; no history entry.
  * @return 0, STORE_ENOTFOUND, STORE_EINVAL, STORE_ENOMEM, LMDB errors. */
@@ -424,6 +426,16 @@ int store_task_merge_seen(proto_task_t *task, const json_t *seen);
  * STORE_EINVAL, STORE_ENOMEM, LMDB errors. */
 int store_seen_apply(store_txn_t *t, const json_t *args);
 int store_seen_check(const json_t *args);
+
+/* ---- has the store changed? (store_info.c) ---- */
+
+/** The id of the snapshot a read begun now sees (the last write committed
+ * by any process): it changes whenever anything is written, so an
+ * unchanged id means nothing was (conservative: an event append counts
+ * too). Read it BEFORE reading the data derived from it; 0 when the store
+ * cannot be read (treat as "changed"). Thread-safe; one pooled read
+ * transaction renewed and reset, no allocation. */
+uint64_t store_last_txnid(store_t *s);
 
 #ifdef __cplusplus
 }

@@ -153,7 +153,7 @@ int store__task_put_prepared(store_txn_t *t, const store__task_prep_t *p,
 /** Decode a task record (STORE_ECORRUPT if it is not one; *out zeroed). */
 int store__task_decode(const MDB_val *v, proto_task_t *out);
 /** Read task @p id inside write transaction @p t (owned copy, zeroed
- * unless 0; store_seen.c). @return 0, STORE_ENOTFOUND, STORE_ECORRUPT. */
+ * unless 0; store_task.c). @return 0, STORE_ENOTFOUND, STORE_ECORRUPT. */
 int store__task_read(store_txn_t *t, const char *id, proto_task_t *out);
 /** The row task @p id (at most STORE__KEY_MAX bytes) lives under.
  * @return 0, STORE_ENOTFOUND, STORE_ECORRUPT, LMDB errors. */

@@ -35,28 +35,38 @@ static int task_read(store_txn_t *t, const char *id, proto_task_t *out)
   return store__task_decode(&rec, out);
 }
 
-static int labels_copy(proto_string_list_t *dst, const proto_string_list_t *src)
+#define PRIO_LABEL "prio:"
+
+static bool is_prio_label(const char *l)
+{
+  return l && strncmp(l, PRIO_LABEL, sizeof(PRIO_LABEL) - 1) == 0;
+}
+
+/* @p dst's labels other than "prio:" ones (as stored now: the analyzer's
+ * due: label, GitHub's labels, ...) followed by the "prio:" ones of @p src
+ * (the prioritizer's overrides, from its earlier read). */
+static int labels_merge_prio(proto_string_list_t *dst,
+                             const proto_string_list_t *src)
 {
   proto_string_list_t n = {0};
-  if (src->len) {
-    n.items = calloc(src->len, sizeof *n.items);
-    if (!n.items)
-      return STORE_ENOMEM;
-  }
-  for (uint32_t i = 0; i < src->len; i++) {
-    n.items[n.len] = strdup(src->items[i] ? src->items[i] : "");
-    if (!n.items[n.len++]) {
-      for (uint32_t j = 0; j < n.len; j++)
-        free(n.items[j]);
-      free(n.items);
-      return STORE_ENOMEM;
-    }
-  }
+  size_t cap = (size_t)dst->len + src->len;
+  if (cap && !(n.items = calloc(cap, sizeof *n.items)))
+    return STORE_ENOMEM;
   for (uint32_t i = 0; i < dst->len; i++)
-    free(dst->items[i]);
-  free(dst->items);
-  *dst = n;
-  return 0;
+    if (dst->items[i] && !is_prio_label(dst->items[i]))
+      n.items[n.len++] = dst->items[i], dst->items[i] = NULL;
+  int rc = 0;
+  for (uint32_t i = 0; i < src->len && !rc; i++)
+    if (is_prio_label(src->items[i]) &&
+        !(n.items[n.len++] = strdup(src->items[i])))
+      rc = STORE_ENOMEM, n.len--;
+  proto_string_list_t *drop = rc ? &n : dst;
+  for (uint32_t i = 0; i < drop->len; i++)
+    free(drop->items[i]);
+  free(drop->items);
+  if (!rc)
+    *dst = n;
+  return rc;
 }
 
 int store_task_set_score(store_txn_t *t, const char *id,
@@ -78,7 +88,7 @@ int store_task_set_score(store_txn_t *t, const char *id,
     task.score.why = why;
   }
   if (!rc && labels) {
-    rc = labels_copy(&task.labels, labels);
+    rc = labels_merge_prio(&task.labels, labels);
     task.updated_at = at ? at : task.updated_at;
   }
   if (!rc)

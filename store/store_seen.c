@@ -23,24 +23,6 @@
 #define SEEN_ACTOR "analyzer"
 #define DUE_PREFIX "due:"
 
-int store__task_read(store_txn_t *t, const char *id, proto_task_t *out)
-{
-  memset(out, 0, sizeof *out);
-  if (strlen(id) > STORE__KEY_MAX)
-    return STORE_ENOTFOUND;
-  uint64_t row;
-  int rc = store__row_of(t->txn, t->s, id, &row);
-  if (rc)
-    return rc;
-  unsigned char key[8];
-  store__put_be64(key, row);
-  MDB_val rk = store__val(key, 8), rec;
-  rc = mdb_get(t->txn, t->s->dbi[DB_TASK_ROWS], &rk, &rec);
-  if (rc)
-    return rc == MDB_NOTFOUND ? STORE_ECORRUPT : rc;
-  return store__task_decode(&rec, out);
-}
-
 /* ---- checking the arguments ---- */
 
 static bool is_date(const char *s)

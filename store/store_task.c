@@ -185,6 +185,13 @@ static int task_find(MDB_txn *txn, const store_t *s, const char *id,
   return rc ? rc : store__task_decode(rec, out);
 }
 
+int store__task_read(store_txn_t *t, const char *id, proto_task_t *out)
+{
+  uint64_t row;
+  MDB_val rec;
+  return task_find(t->txn, t->s, id, &row, &rec, out);
+}
+
 /* ------------------------------------------------------------ indexes */
 
 static int index_put(store_txn_t *t, const keybuf_t *k)

@@ -244,6 +244,9 @@ static int ws_and_event_metrics(web_t *w, web_buf_t *b)
          one_value(b, "ccm_ws_writes_total", "counter",
                  "Socket writes to WebSocket clients (each carries one or "
                  "more frames).", w->ws_writes) ||
+         one_value(b, "ccm_http_task_pages_cached_total", "counter",
+                 "GET /api/v1/tasks answers served from the page cache.",
+                 w->task_pages.hits) ||
          one_value(b, "ccm_events_published_total", "counter",
                  "Events appended to the log through the server.",
                  atomic_load(&w->events_published)) ||

@@ -23,7 +23,9 @@
  * given); the cursor is the hex of the last task's sort key, so a page
  * starts right after it even when tasks were added meanwhile. Finding the
  * start walks the tasks before it (fine for the sizes ccm keeps; a keyed
- * seek needs a store API).
+ * seek needs a store API). Encoded task pages are cached by (arguments,
+ * store_last_txnid) in a small bounded LRU (page_cache.h): a repeat while
+ * nothing was written costs no store read.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -381,35 +383,71 @@ static void anchor_cursor(web_t *w, list_ctx_t *c)
   store_task_free(&t);
 }
 
+/* The page's arguments, normalised: the cache's key. */
+static size_t page_key(const store_filter_t *f, const list_ctx_t *c,
+                       char *key, size_t size)
+{
+  static const char hex[] = "0123456789abcdef";
+  int n = snprintf(key, size, "%d\n%s\n%s\n%zu\n", f->state,
+                   f->repo ? f->repo : "", f->kind ? f->kind : "", c->limit);
+  size_t len = n < 0 ? 0 : (size_t)n;
+  for (size_t i = 0; i < c->after_len && len + 2 < size; i++) {
+    key[len++] = hex[c->after[i] >> 4];
+    key[len++] = hex[c->after[i] & 0xf];
+  }
+  return len;
+}
+
+/* The page as text, straight from the stored tasks (proto_json_write: the
+ * same bytes as a jansson tree dumped, at a fraction of the cost). */
+static int build_page(web_t *w, const store_filter_t *f, list_ctx_t *c,
+                      msgpack_sbuffer *sb, web_err_t *e)
+{
+  anchor_cursor(w, c);
+  c->out = sb;
+  static const char head[] = "{\"tasks\":[";
+  int rc = msgpack_sbuffer_write(sb, head, sizeof(head) - 1)
+               ? -1 : store_task_foreach(w->store, f, list_one, c);
+  if (rc == STORE_ECORRUPT)
+    rc = 0; /* the rest was listed; one bad record must not hide them */
+  if (rc || c->err || end_list(c))
+    return web__err(e, 503, "unavailable", "cannot read the store: %s",
+                    rc ? store_strerror(rc) : "out of memory");
+  return 0;
+}
+
+/* Pages are cached by (arguments, store snapshot id): the id is read
+ * before the page is built, so a page filed under it is at least as new
+ * as that snapshot, and any write since makes it miss (page_cache.h). */
 static void get_tasks(web_t *w, http_req_t *r)
 {
   store_filter_t f;
   list_ctx_t c = {0};
   char repo[WEB__ID_MAX + 1], kind[WEB__ID_MAX + 1];
+  char key[64 + 2 * WEB__ID_MAX + 2 * SORTKEY_MAX];
   web_err_t e;
   if (list_args(r, &f, &c, repo, kind, &e)) {
     web__http_error(r, &e);
     return;
   }
-  anchor_cursor(w, &c);
-  /* Written as text straight from the stored tasks (proto_json_write):
-   * the same bytes as a jansson tree dumped, at a fraction of the cost. */
+  size_t key_len = page_key(&f, &c, key, sizeof(key)), len;
+  uint64_t txnid = store_last_txnid(w->store);
+  const char *hit = web__page_get(&w->task_pages, key, key_len, txnid, &len);
+  char *text = hit ? malloc(len ? len : 1) : NULL;
+  if (text) {
+    memcpy(text, hit, len);
+    web__http_text(r, 200, "application/json", text, len);
+    return;
+  }
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
-  c.out = &sb;
-  static const char head[] = "{\"tasks\":[";
-  int rc = msgpack_sbuffer_write(&sb, head, sizeof(head) - 1)
-               ? -1 : store_task_foreach(w->store, &f, list_one, &c);
-  if (rc == STORE_ECORRUPT)
-    rc = 0; /* the rest was listed; one bad record must not hide them */
-  if (rc || c.err || end_list(&c)) {
+  if (build_page(w, &f, &c, &sb, &e)) {
     msgpack_sbuffer_destroy(&sb);
-    web__err(&e, 503, "unavailable", "cannot read the store: %s",
-             rc ? store_strerror(rc) : "out of memory");
     web__http_error(r, &e);
     return;
   }
-  size_t len = sb.size;
+  len = sb.size;
+  web__page_put(&w->task_pages, key, key_len, txnid, sb.data, len);
   web__http_text(r, 200, "application/json", msgpack_sbuffer_release(&sb),
                  len);
 }

@@ -4,8 +4,6 @@
  * rest_monitor.c: `ccm serve` runs one prioritizer. Service thread only,
  * apart from web_queue_install.
  */
-#include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -82,15 +80,12 @@ enum { A_LIMIT, A_OFFSET, A_STATE, A_REPO, A_REASON, A_COUNT };
  * long. */
 static bool read_args(struct lws *wsi, char v[A_COUNT][QUEUE_ARG_MAX])
 {
-  char buf[QUEUE_ARG_MAX + 16];
   for (int i = 0; i < A_COUNT; i++) {
-    const char *got = lws_get_urlarg_by_name(wsi, arg_names[i], buf,
-                                             (int)sizeof buf);
-    v[i][0] = '\0';
-    if (got && strlen(got) >= QUEUE_ARG_MAX)
+    int got = web__url_arg(wsi, arg_names[i], v[i], QUEUE_ARG_MAX);
+    if (got < 0)
       return false;
-    if (got)
-      memcpy(v[i], got, strlen(got) + 1);
+    if (got == 0)
+      v[i][0] = '\0';
   }
   return true;
 }
@@ -98,12 +93,10 @@ static bool read_args(struct lws *wsi, char v[A_COUNT][QUEUE_ARG_MAX])
 /* "" keeps *out; digits within [lo, hi] set it; anything else is false. */
 static bool number_arg(const char *s, size_t lo, size_t hi, size_t *out)
 {
+  uint64_t v;
   if (!*s)
     return true;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (*end || !isdigit((unsigned char)*s) || errno || v < lo || v > hi)
+  if (web__parse_u64(s, lo, hi, &v))
     return false;
   *out = (size_t)v;
   return true;

@@ -280,6 +280,7 @@ static void *service_main(void *arg)
   w->ctx = NULL;
   free(w->scratch);
   w->scratch = NULL;
+  web__page_cache_free(&w->task_pages);
   return NULL;
 }
 

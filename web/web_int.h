@@ -49,6 +49,7 @@
 
 #include "runtime/actor.h"
 #include "store/store.h"
+#include "web/page_cache.h"
 #include "web/web.h"
 
 /* Messages between the server's threads and the bridge (below the range
@@ -267,6 +268,7 @@ struct web {
   uint64_t ws_accepted, ws_rejected, ws_slow, ws_bad_frames;
   uint64_t ws_frames_sent, ws_events_sent;
   uint64_t ws_writes; /* raw writes: frames_sent / ws_writes per batch */
+  web_page_cache_t task_pages; /* GET /tasks answers (rest.c) */
 };
 
 /* server.c */

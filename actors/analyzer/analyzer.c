@@ -65,9 +65,32 @@ typedef struct analyzer {
   analyzer_summary_t sum; /* of the scan being finished */
   rt_msg_t *resolving;    /* the SCAN_DONE whose resolve pass runs */
   open_scan_t open[MAX_OPEN_SCANS];
+  int64_t clock; /* the last time stamp handed out (stamp_now) */
 } analyzer_t;
 
-static open_scan_t *note_scan(analyzer_t *a, const char *repo, int64_t now)
+static int64_t wall_ms(void);
+
+/* Time stamps of task writes: the wall clock in ms, never going back. */
+static int64_t stamp_now(analyzer_t *a)
+{
+  int64_t t = wall_ms();
+  if (t < a->clock)
+    t = a->clock;
+  return a->clock = t;
+}
+
+/* A scan's start: strictly after every stamp handed out before, so a task
+ * an earlier scan saw in the same millisecond still counts as not seen by
+ * this one (the resolve pass compares last_seen with it). */
+static int64_t scan_start_stamp(analyzer_t *a)
+{
+  int64_t t = wall_ms();
+  if (t <= a->clock)
+    t = a->clock + 1;
+  return a->clock = t;
+}
+
+static open_scan_t *note_scan(analyzer_t *a, const char *repo)
 {
   int free_slot = -1;
   for (int i = 0; i < MAX_OPEN_SCANS; i++) {
@@ -81,7 +104,7 @@ static open_scan_t *note_scan(analyzer_t *a, const char *repo, int64_t now)
   open_scan_t *o = &a->open[free_slot];
   memset(o, 0, sizeof *o);
   snprintf(o->repo, sizeof o->repo, "%s", repo);
-  o->started = now;
+  o->started = scan_start_stamp(a);
   return o;
 }
 
@@ -360,7 +383,6 @@ static void ack_scanner(analyzer_t *a, uint64_t scanner)
 
 static void analyze_batch(analyzer_t *a, int b, const void *data, size_t len)
 {
-  int64_t now = wall_ms();
   msgpack_unpacked u;
   msgpack_unpacked_init(&u);
   if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
@@ -372,8 +394,8 @@ static void analyze_batch(analyzer_t *a, int b, const void *data, size_t len)
           proto_msgpack_decode(o->via.bin.ptr, o->via.bin.size, &f, NULL, 0))
         continue;
       if (f.type == PROTO_FINDING) {
-        note_scan(a, f.u.finding.repo, now);
-        analyze_one(a, b, &f.u.finding, now);
+        note_scan(a, f.u.finding.repo);
+        analyze_one(a, b, &f.u.finding, stamp_now(a));
       }
       proto_msg_fini(&f);
     }
@@ -466,7 +488,7 @@ static void on_files(analyzer_t *a, rt_msg_t *msg)
   msgpack_unpacked_destroy(&u);
   int b = args ? new_batch(a, scanner) : -1;
   if (b >= 0) {
-    open_scan_t *o = note_scan(a, info.repo, wall_ms());
+    open_scan_t *o = note_scan(a, info.repo);
     if (o) {
       o->incremental = info.incremental;
       o->stamp = info.stamp;
@@ -591,7 +613,7 @@ static void start_resolve(analyzer_t *a, rt_msg_t *done,
         m.u.task_update.to = PROTO_STATE_RESOLVED;
         m.u.task_update.reason = (char *)"finding gone";
         m.u.task_update.actor = (char *)"analyzer";
-        m.u.task_update.at = wall_ms();
+        m.u.task_update.at = stamp_now(a);
         write_msg(a, b, &m);
         a->sum.resolved++;
         proto_msg_t tm = {.type = PROTO_TASK};
@@ -654,7 +676,7 @@ static void on_done(analyzer_t *a, rt_msg_t *msg)
   w->next = NULL;
   w->msg = kept;
   memset(&w->scan, 0, sizeof w->scan);
-  w->scan.started = wall_ms();
+  w->scan.started = scan_start_stamp(a);
   proto_msg_t d;
   const void *bytes = rt_msg_data(kept, &len);
   if (proto_msgpack_decode(bytes, len, &d, NULL, 0) == 0) {

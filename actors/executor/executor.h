@@ -91,6 +91,15 @@ enum {
    * with a JSON object {"running":[ids],"queued":[ids],"paused_until":
    * unix ms or 0,"day":{"tasks":n,"usd":x}}. */
   EXEC_MSG_STATUS,
+  /* Take new settings (a SIGHUP reload): payload = a `const exec_config_t
+   * *` (the pointer's bytes) that, with everything it points to, stays
+   * valid while the executor runs. Taken: concurrency, dry_run, budget,
+   * presets and preset, templates, policy, the timeouts, retries and
+   * pauses; kept: data_dir, repos, sink, github. Runs already started
+   * keep the settings they started with. Reply (when a request):
+   * EXEC_MSG_REPLY 0, or EXEC_EPRESET (nothing changed) when the preset
+   * named is not among the presets. */
+  EXEC_MSG_RECONFIGURE,
   EXEC_MSG__FIRST_INTERNAL = 0x5E000100u,
 };
 
@@ -225,6 +234,10 @@ int exec_spawn(rt_runtime_t *rt, const exec_config_t *cfg, store_t *store,
  * rt_call() error. */
 int exec_request(rt_runtime_t *rt, rt_actor_t *executor, const char *task_id,
                  bool cancel, uint32_t timeout_ms);
+
+/** Send EXEC_MSG_RECONFIGURE with @p cfg (which must outlive the
+ * executor) without waiting. @return 0 or an rt_send() code. */
+int exec_reconfigure(rt_actor_t *executor, const exec_config_t *cfg);
 
 #ifdef __cplusplus
 }

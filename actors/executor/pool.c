@@ -875,6 +875,38 @@ static void on_web_command(rt_ctx_t *ctx, pool_t *p, const rt_msg_t *msg)
   proto_msg_fini(&m);
 }
 
+static const exec_preset_t *pick_preset(const exec_config_t *cfg);
+
+/* EXEC_MSG_RECONFIGURE: the settings a reload may change; where the
+ * worktrees live, the repositories and the actors talked to stay. */
+static void on_reconfigure(rt_ctx_t *ctx, pool_t *p, const rt_msg_t *m)
+{
+  size_t len = 0;
+  const void *d = rt_msg_data(m, &len);
+  const exec_config_t *now = NULL;
+  if (len != sizeof now) {
+    reply_rc(m, EXEC_EINVAL);
+    return;
+  }
+  memcpy(&now, d, sizeof now);
+  const exec_preset_t *preset = pick_preset(now);
+  if (!preset) {
+    reply_rc(m, EXEC_EPRESET);
+    return;
+  }
+  exec_config_t keep = p->cfg;
+  p->cfg = *now;
+  p->cfg.data_dir = keep.data_dir;
+  p->cfg.repos = keep.repos;
+  p->cfg.nrepos = keep.nrepos;
+  p->cfg.sink = keep.sink;
+  p->cfg.github = keep.github;
+  p->cfg.github_name = keep.github_name;
+  p->preset = preset;
+  reply_rc(m, 0);
+  dispatch(ctx, p); /* more slots, or a budget that fits again */
+}
+
 static void pool_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
 {
   pool_t *p = state;
@@ -889,6 +921,9 @@ static void pool_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
     break;
   case EXEC_MSG_STATUS:
     on_status(p, msg);
+    break;
+  case EXEC_MSG_RECONFIGURE:
+    on_reconfigure(ctx, p, msg);
     break;
   case WEB_MSG_COMMAND_TYPE:
     on_web_command(ctx, p, msg);
@@ -1016,4 +1051,11 @@ int exec_request(rt_runtime_t *rt, rt_actor_t *executor, const char *task_id,
     memcpy(&v, d, sizeof v);
   rt_msg_free(rep);
   return v;
+}
+
+int exec_reconfigure(rt_actor_t *executor, const exec_config_t *cfg)
+{
+  rt_msg_t *m = NULL;
+  int rc = rt_msg_new(EXEC_MSG_RECONFIGURE, &cfg, sizeof cfg, &m);
+  return rc ? rc : rt_send(executor, &m);
 }

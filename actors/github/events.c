@@ -770,6 +770,18 @@ static void ev_stop(rt_ctx_t *ctx, void *state)
   (void)ctx;
 }
 
+/* GHEV_MSG_RECONFIGURE: the new configuration, by pointer (events.h). */
+static void take_config(ghev_t *g, const rt_msg_t *msg)
+{
+  size_t len = 0;
+  const void *d = rt_msg_data(msg, &len);
+  const ghev_config_t *now = NULL;
+  if (len == sizeof(now))
+    memcpy(&now, d, sizeof(now));
+  if (now && now->store == g->cfg->store && now->n_repos == g->cfg->n_repos)
+    g->cfg = now;
+}
+
 static void ev_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
 {
   ghev_t *g = state;
@@ -784,6 +796,9 @@ static void ev_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
     break;
   case RT_MSG_TIMEOUT:
     on_ack(g, msg, true);
+    break;
+  case GHEV_MSG_RECONFIGURE:
+    take_config(g, msg);
     break;
   default:
     break;

@@ -60,6 +60,11 @@ extern "C" {
  * (WEB_MSG_COMMAND). */
 #define GHEV_MSG_COMMAND 0x5702u
 #define GHEV_MSG_HANDLED 0x4721u
+/* Replace the configuration (a SIGHUP reload): payload = a `const
+ * ghev_config_t *` (the pointer's bytes) that outlives the actor, with the
+ * same store and repos; the approval labels and self_login apply to the
+ * next delivery. */
+#define GHEV_MSG_RECONFIGURE 0x4722u
 
 typedef struct ghev_repo {
   const char *id;     /* ccm's repository id */

@@ -171,6 +171,23 @@ static void kv_put(ghs_t *g, const char *name, const char *value)
   json_decref(m.u.command.args);
 }
 
+/* An audit entry (COMMAND "audit", store.h store_audit_apply) for an
+ * issue ccm changed: who "github", @p what, subject "owner/name#N", the
+ * task's id as the input. */
+static void audit_issue(ghs_t *g, const char *what, const char *repo,
+                        uint32_t number, const char *task_id)
+{
+  char subject[256];
+  snprintf(subject, sizeof(subject), "%s#%u", repo, number);
+  proto_msg_t m = {.type = PROTO_COMMAND};
+  m.u.command.action = (char *)"audit";
+  m.u.command.args = json_pack("{s:s,s:s,s:s,s:s}", "who", ACTOR, "what",
+                               what, "subject", subject, "input", task_id);
+  if (m.u.command.args)
+    store_write(g, &m);
+  json_decref(m.u.command.args);
+}
+
 static void kv_name(char *out, size_t cap, const char *what, const char *id)
 {
   snprintf(out, cap, "github/%s/%s", what, id);
@@ -691,6 +708,9 @@ static void on_created(ghs_t *g, const ghs_repo_t *r,
   if (rc)
     return finish(g, false, rc);
   proto_task_t t;
+  if (is.number)
+    audit_issue(g, "issue.create", r->github, is.number,
+                g->cands.v[g->cands.i]);
   if (is.number &&
       store_task_get(g->cfg->store, g->cands.v[g->cands.i], &t) == 0) {
     link_task(g, r, &t, is.number);
@@ -701,13 +721,17 @@ static void on_created(ghs_t *g, const ghs_repo_t *r,
   g->cands.i++;
 }
 
-static void on_closed(ghs_t *g, const gh_response_t *res)
+static void on_closed(ghs_t *g, const ghs_repo_t *r,
+                      const gh_response_t *res)
 {
   /* gone already (deleted, transferred): nothing left to close */
   if (res->rc && res->status != 404 && res->status != 410)
     return finish(g, false, res->rc);
+  const char *id = g->closes.v[g->closes.i];
+  if (!res->rc)
+    audit_issue(g, "issue.close", r->github, kv_issue(g, id), id);
   char name[STORE_KV_NAME_MAX + 1];
-  kv_name(name, sizeof(name), "closed", g->closes.v[g->closes.i]);
+  kv_name(name, sizeof(name), "closed", id);
   kv_put(g, name, "1");
   g->rep.closed++;
   g->closes.i++;
@@ -766,7 +790,7 @@ static void on_response(ghs_t *g, const rt_msg_t *msg, bool timed_out)
   case W_COMMENTS: on_comments(g, r, &res); break;
   case W_PROPOSALS: on_proposals(g, &res); break;
   case W_CREATE: on_created(g, r, &res); break;
-  case W_CLOSE: on_closed(g, &res); break;
+  case W_CLOSE: on_closed(g, r, &res); break;
   default: break;
   }
   gh_response_fini(&res);
@@ -797,6 +821,18 @@ static void sync_stop(rt_ctx_t *ctx, void *state)
   proposals_drop(g);
 }
 
+/* GHS_MSG_RECONFIGURE: the new configuration, by pointer (sync.h). */
+static void take_config(ghs_t *g, const rt_msg_t *msg)
+{
+  size_t len = 0;
+  const void *d = rt_msg_data(msg, &len);
+  const ghs_config_t *now = NULL;
+  if (len == sizeof(now))
+    memcpy(&now, d, sizeof(now));
+  if (now && now->store == g->cfg->store && now->n_repos == g->cfg->n_repos)
+    g->cfg = now;
+}
+
 static void sync_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
 {
   ghs_t *g = state;
@@ -804,6 +840,9 @@ static void sync_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
   switch (rt_msg_type(msg)) {
   case GHS_MSG_CYCLE:
     start_cycle(g);
+    break;
+  case GHS_MSG_RECONFIGURE:
+    take_config(g, msg);
     break;
   case GH_MSG_RESPONSE:
     on_response(g, msg, false);

@@ -23,6 +23,9 @@
  *      keeps its issue and no duplicate is ever created, across restarts
  *      too. With close_resolved, the issue of a proposal whose task is
  *      `resolved` is closed (one operation, once).
+ *      Each issue created or closed is audit-logged through the store
+ *      actor (COMMAND "audit": who "github", what "issue.create" or
+ *      "issue.close", subject "owner/name#N", input the task id).
  * Every request counts against `budget`. When it runs out the position
  * (repository, phase, page URL, index in the page) is written to the kv
  * database ("github/sweep") and the next cycle resumes there; the cycle's
@@ -49,6 +52,11 @@ extern "C" {
 #define GHS_NAME "github-sync"
 #define GHS_MSG_CYCLE 0x4731u  /* start a cycle now (no payload) */
 #define GHS_MSG_REPORT 0x4732u /* to the observer: ghs_report_t */
+/* Replace the configuration (a SIGHUP reload): payload = a `const
+ * ghs_config_t *` (the pointer's bytes) that outlives the actor, with the
+ * same store, client, repos and name; budget, stale_days and the labels
+ * apply from the next request, interval_ms only after a restart. */
+#define GHS_MSG_RECONFIGURE 0x4733u
 #define GHS_CURSOR_KEY "github/sweep"
 
 typedef struct ghs_repo {

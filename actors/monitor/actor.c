@@ -568,6 +568,28 @@ static void on_scan_done(rt_ctx_t *ctx, mon_state_t *s, const rt_msg_t *msg)
 
 /* ------------------------------------------------------------ the actor */
 
+/* MON_MSG_RECONFIGURE: new rules and webhooks; a rule keeps its state
+ * when one of the same name was there (a changed threshold does not
+ * re-fire an alert that already fires). Queued deliveries go out. */
+static void on_reconfigure(mon_state_t *s, const monitor_config_t *now)
+{
+  monitor_config_t *cfg = &s->m->cfg;
+  mon_alert_state_t *st = now ? calloc(now->nalerts + 1, sizeof(*st)) : NULL;
+  if (!st)
+    return;
+  for (size_t i = 0; i < now->nalerts; i++)
+    for (size_t j = 0; j < cfg->nalerts; j++)
+      if (!strcmp(now->alerts[i].name, cfg->alerts[j].name))
+        st[i] = s->alerts[j];
+  free(s->alerts);
+  s->alerts = st;
+  cfg->alerts = now->alerts;
+  cfg->nalerts = now->nalerts;
+  cfg->hooks = now->hooks;
+  cfg->nhooks = now->nhooks;
+  cfg->max_tasks_per_day = now->max_tasks_per_day;
+}
+
 static void mon_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
 {
   mon_state_t *s = state;
@@ -585,6 +607,7 @@ static void mon_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
   case MON_MSG_PERSIST: mon__persist(ctx, s); break;
   case MON_MSG_DORA: dora_start(ctx, s); break;
   case MON_MSG_DORA_DONE: on_dora_done(s, ptr_of(msg)); break;
+  case MON_MSG_RECONFIGURE: on_reconfigure(s, ptr_of(msg)); break;
   case EXEC_MSG_STATUS: on_exec_status(s, msg); break;
   case GH_MSG_RESPONSE: on_gh_response(s, msg); break;
   case RT_MSG_TIMEOUT: on_timeout(s, rt_msg_corr(msg)); break;

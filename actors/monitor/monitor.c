@@ -106,6 +106,15 @@ void monitor_stop(monitor_t *m)
     rt_actor_stop(m->actor);
 }
 
+int monitor_reconfigure(monitor_t *m, const monitor_config_t *cfg)
+{
+  rt_msg_t *msg = NULL;
+  if (!m || !m->actor || !cfg)
+    return RT_EINVAL;
+  int rc = rt_msg_new(MON_MSG_RECONFIGURE, &cfg, sizeof(cfg), &msg);
+  return rc ? rc : rt_send(m->actor, &msg);
+}
+
 void mon__snapshot_set(monitor_t *m, char *metrics, size_t len,
                        json_t *summary, json_t *checks, bool degraded)
 {

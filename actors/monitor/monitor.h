@@ -144,6 +144,13 @@ int monitor_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
  * stays readable. Any non-worker thread. NULL is a no-op. */
 void monitor_stop(monitor_t *m);
 
+/** Take the alert rules, the outgoing webhooks and max_tasks_per_day of
+ * @p cfg (a SIGHUP reload; @p cfg and what it points to must outlive the
+ * monitor): sent to the actor, which keeps the state of each rule whose
+ * name it knew (firing, since when). The rest of @p cfg is ignored. Any
+ * thread. @return 0 or an rt_send() code. */
+int monitor_reconfigure(monitor_t *m, const monitor_config_t *cfg);
+
 /** Drop the caller's reference; the last one frees. NULL is a no-op. */
 void monitor_release(monitor_t *m);
 

@@ -165,6 +165,7 @@ enum {
   MON_MSG_COLLECTED,          /* collect job result: mon_collect_t * */
   MON_MSG_POSTED,             /* delivery job result: mon_delivery_t * */
   MON_MSG_DORA_DONE,          /* DORA job result: json_t * */
+  MON_MSG_RECONFIGURE,        /* monitor_reconfigure: monitor_config_t * */
 };
 
 struct monitor {

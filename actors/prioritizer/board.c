@@ -89,6 +89,26 @@ int prio_board_new(const prio_board_config_t *cfg, prio_board_t **out)
   return 0;
 }
 
+int prio_board_configure(prio_board_t *b, const prio_board_config_t *cfg)
+{
+  char **local = strv_copy(cfg->local_repos, cfg->nlocal_repos);
+  char **kinds = strv_copy(cfg->auto_approve, cfg->nauto_approve);
+  if (!local || !kinds) {
+    strv_free(local), strv_free(kinds);
+    return -ENOMEM;
+  }
+  pthread_mutex_lock(&b->lock);
+  strv_free(b->local), strv_free(b->auto_kinds);
+  b->local = local;
+  b->auto_kinds = kinds;
+  b->cfg = *cfg;
+  b->cfg.concurrency = cfg->concurrency ? cfg->concurrency : 2;
+  b->cfg.local_repos = NULL;
+  b->cfg.auto_approve = NULL;
+  pthread_mutex_unlock(&b->lock);
+  return 0;
+}
+
 prio_board_t *prio_board_retain(prio_board_t *b)
 {
   atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);

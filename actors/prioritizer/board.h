@@ -60,6 +60,8 @@ typedef struct prio_board_config {
 
 /** @return 0 or -ENOMEM; *out always written. Starts with one reference. */
 int prio_board_new(const prio_board_config_t *cfg, prio_board_t **out);
+/** Take the limits and lists of @p cfg (a reload); entries stay. */
+int prio_board_configure(prio_board_t *b, const prio_board_config_t *cfg);
 prio_board_t *prio_board_retain(prio_board_t *b);
 /** Drop a reference; the last frees. NULL is a no-op. */
 void prio_board_release(prio_board_t *b);

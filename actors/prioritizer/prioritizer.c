@@ -601,6 +601,57 @@ static void on_touch(rt_ctx_t *ctx, prio_t *p, const rt_msg_t *m)
   prio__feed_maybe(ctx, p);
 }
 
+#define BOARD_LOCAL_MAX 64
+
+/* What the board needs of @p cfg; @p local holds the repository ids. */
+static void board_config_of(const prio_config_t *cfg, prio_board_config_t *bc,
+                            const char *local[BOARD_LOCAL_MAX])
+{
+  *bc = (prio_board_config_t){
+      .concurrency = cfg->concurrency, .dry_run = cfg->dry_run,
+      .max_tasks_per_day = cfg->max_tasks_per_day,
+      .max_usd_per_day = cfg->max_usd_per_day,
+      .auto_approve = cfg->auto_approve, .nauto_approve = cfg->nauto_approve};
+  for (size_t i = 0; i < cfg->nrepos && bc->nlocal_repos < BOARD_LOCAL_MAX;
+       i++)
+    if (cfg->repos[i].path)
+      local[bc->nlocal_repos++] = cfg->repos[i].id;
+  bc->local_repos = local;
+}
+
+/* PRIO_MSG_RECONFIGURE: new rules and limits, then every task rescored.
+ * A running cycle keeps its copy of the old settings (still valid: the
+ * caller never frees them) and a new cycle follows it. */
+static void on_reconfigure(prio_t *p, const rt_msg_t *m)
+{
+  size_t len = 0;
+  const void *d = rt_msg_data(m, &len);
+  const prio_config_t *now = NULL;
+  rt_reply_to_t to = {0};
+  rt_msg_reply_to(m, &to);
+  if (len != sizeof now) {
+    reply_rc(&to, PRIO_EINVAL);
+    return;
+  }
+  memcpy(&now, d, sizeof now);
+  prio_config_t keep = p->cfg;
+  p->cfg = *now;
+  p->cfg.poll_ms = keep.poll_ms;
+  p->cfg.cycle_ms = keep.cycle_ms;
+  p->cfg.feed_executor = keep.feed_executor;
+  p->cfg.executor = keep.executor;
+  if (now->nrepos != keep.nrepos) { /* the churn table is per repository */
+    p->cfg.repos = keep.repos;
+    p->cfg.nrepos = keep.nrepos;
+  }
+  prio_board_config_t bc;
+  const char *local[BOARD_LOCAL_MAX];
+  board_config_of(&p->cfg, &bc, local);
+  int rc = prio_board_configure(p->board, &bc);
+  cycle_start(p);
+  reply_rc(&to, rc ? RT_ENOMEM : 0);
+}
+
 static void prio_msg(rt_ctx_t *ctx, void *state, rt_msg_t *m)
 {
   prio_t *p = state;
@@ -612,6 +663,7 @@ static void prio_msg(rt_ctx_t *ctx, void *state, rt_msg_t *m)
   case PRIO_MSG_TOUCH: on_touch(ctx, p, m); break;
   case PRIO_MSG_COMMAND: on_command(ctx, p, m); break;
   case PRIO_MSG_SYNC: on_sync(ctx, p, m); break;
+  case PRIO_MSG_RECONFIGURE: on_reconfigure(p, m); break;
   case STORE_MSG_ACK: on_store_ack(p, m, false); break;
   case RT_MSG_TIMEOUT: on_timeout(ctx, p, m); break;
   case EXEC_MSG_REPLY: on_exec_reply(ctx, p, m); break;
@@ -636,16 +688,9 @@ int prio_spawn(rt_runtime_t *rt, const prio_config_t *cfg, store_t *store,
   *out = NULL;
   if (board)
     *board = NULL;
-  prio_board_config_t bc = {
-      .concurrency = cfg->concurrency, .dry_run = cfg->dry_run,
-      .max_tasks_per_day = cfg->max_tasks_per_day,
-      .max_usd_per_day = cfg->max_usd_per_day,
-      .auto_approve = cfg->auto_approve, .nauto_approve = cfg->nauto_approve};
-  const char *local[64];
-  for (size_t i = 0; i < cfg->nrepos && bc.nlocal_repos < 64; i++)
-    if (cfg->repos[i].path)
-      local[bc.nlocal_repos++] = cfg->repos[i].id;
-  bc.local_repos = local;
+  prio_board_config_t bc;
+  const char *local[BOARD_LOCAL_MAX];
+  board_config_of(cfg, &bc, local);
   prio_board_t *b = NULL;
   int rc = prio_board_new(&bc, &b);
   if (rc)
@@ -666,6 +711,13 @@ int prio_spawn(rt_runtime_t *rt, const prio_config_t *cfg, store_t *store,
   else
     prio_board_release(b);
   return rc;
+}
+
+int prio_reconfigure(rt_actor_t *prio, const prio_config_t *cfg)
+{
+  rt_msg_t *m = NULL;
+  int rc = rt_msg_new(PRIO_MSG_RECONFIGURE, &cfg, sizeof cfg, &m);
+  return rc ? rc : rt_send(prio, &m);
 }
 
 int prio_sync(rt_runtime_t *rt, rt_actor_t *prio, uint32_t timeout_ms)

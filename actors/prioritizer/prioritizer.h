@@ -82,6 +82,14 @@ enum {
   PRIO_MSG_CYCLE,
   /* Reply payload: int32_t rc. */
   PRIO_MSG_REPLY,
+  /* Take new settings (a SIGHUP reload) and rescore every task (a
+   * cycle): payload = a `const prio_config_t *` (the pointer's bytes)
+   * that, with everything it points to, stays valid while the actor
+   * runs. Taken: rules, the repositories' rules (when the list has as
+   * many repositories), churn window, auto_approve, concurrency, dry_run,
+   * the day's caps; kept: poll_ms, cycle_ms, feeding, the executor.
+   * Reply (when a request): PRIO_MSG_REPLY 0. */
+  PRIO_MSG_RECONFIGURE,
   PRIO_MSG__FIRST_INTERNAL = 0x5F000100u,
 };
 
@@ -132,6 +140,10 @@ int prio_spawn(rt_runtime_t *rt, const prio_config_t *cfg, store_t *store,
  * its stored score, read from @p store. Any thread. New object or NULL. */
 json_t *prio_queue_json(prio_board_t *b, store_t *store,
                         const prio_view_query_t *q, int64_t now_ms);
+
+/** Send PRIO_MSG_RECONFIGURE with @p cfg (which must outlive the actor)
+ * without waiting. @return 0 or an rt_send() code. */
+int prio_reconfigure(rt_actor_t *prio, const prio_config_t *cfg);
 
 /** From a thread that is not a worker: PRIO_MSG_SYNC and wait.
  * @return 0 or an rt_call() error. */

@@ -17,6 +17,12 @@
  * file's SHA-256; with a fixed file the reload is applied (the new log
  * level shows at once), audit-logged with that file's SHA-256. The
  * values of the configured token variables never appear in the log.
+ * A reload that changes agents (dry_run, concurrency, budget) and
+ * priority.weights is applied live: GET /api/v1/queue shows the
+ * prioritizer's new limits and the task's score recomputed with the new
+ * weights; a broken file after it changes neither. (The queue is read
+ * until it shows the change, bounded by WAIT_MS: the actors take the new
+ * settings by message after READY=1.)
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -190,6 +196,17 @@ static void await_ready(daemon_proc_t *d)
   cr_assert_gt(d->http.port, 0, "%s", status);
 }
 
+/* SIGHUP, then RELOADING=1 and READY=1 whose status says @p outcome
+ * ("applied" or "refused"). */
+static void sighup(daemon_proc_t *d, const char *outcome)
+{
+  char status[512] = "";
+  cr_assert_eq(kill(d->pid, SIGHUP), 0);
+  await_note(d, "RELOADING=1", NULL, 0);
+  await_note(d, "READY=1", status, sizeof status);
+  cr_assert(strstr(status, outcome), "want %s: %s", outcome, status);
+}
+
 static void http_get(daemon_proc_t *d, const char *path, wt_resp_t *r)
 {
   static const char *const auth[] = {"Authorization: Bearer " TOKEN, NULL};
@@ -259,12 +276,9 @@ Test(daemon, sighup_refuses_a_broken_config_then_applies_a_fixed_one)
   await_ready(&d);
   /* Broken: a log level that does not exist, on line 7. */
   write_config(&d, "loud", NULL);
-  char broken_sha[65], fixed_sha[65], status[512] = "";
+  char broken_sha[65], fixed_sha[65];
   sha256_file(d.cfg_path, broken_sha);
-  cr_assert_eq(kill(d.pid, SIGHUP), 0);
-  await_note(&d, "RELOADING=1", NULL, 0);
-  await_note(&d, "READY=1", status, sizeof status);
-  cr_assert(strstr(status, "refused"), "%s", status);
+  sighup(&d, "refused");
   wt_resp_t r;
   http_get(&d, "/api/v1/health", &r);
   cr_assert_eq(r.status, 200, "still serving: %s", r.body);
@@ -279,10 +293,7 @@ Test(daemon, sighup_refuses_a_broken_config_then_applies_a_fixed_one)
 
   write_config(&d, "debug", NULL);
   sha256_file(d.cfg_path, fixed_sha);
-  cr_assert_eq(kill(d.pid, SIGHUP), 0);
-  await_note(&d, "RELOADING=1", NULL, 0);
-  await_note(&d, "READY=1", status, sizeof status);
-  cr_assert(strstr(status, "applied"), "%s", status);
+  sighup(&d, "applied");
   e = audit_entry(&d, "config.reload");
   cr_assert_str_eq(json_string_value(json_object_get(e, "input_sha256")),
                    fixed_sha);
@@ -315,15 +326,109 @@ Test(daemon, sighup_reports_settings_that_need_a_restart)
   daemon_proc_t d;
   start(&d, NULL);
   await_ready(&d);
-  write_config(&d, "info", "github:\n  stale_days: 7\n");
-  cr_assert_eq(kill(d.pid, SIGHUP), 0);
-  char status[512] = "";
-  await_note(&d, "RELOADING=1", NULL, 0);
-  await_note(&d, "READY=1", status, sizeof status);
-  cr_assert(strstr(status, "applied"), "%s", status);
+  /* the API's headers are the client's, set once: a restart */
+  write_config(&d, "info", "github:\n  user_agent: ccm-test/1\n");
+  sighup(&d, "applied");
+  /* stale_days and the labels go to the GitHub actors live */
+  write_config(&d, "info", "github:\n  user_agent: ccm-test/1\n"
+                           "  stale_days: 7\n  approve_labels: [ok]\n");
+  sighup(&d, "applied");
   char *log = stop(&d);
   cr_assert(strstr(log, "level=warn event=config.restart_needed"), "%s",
             log);
   cr_assert(strstr(log, "needs_restart=github"), "%s", log);
+  cr_assert(strstr(log, "applied=github needs_restart=-"), "%s", log);
+  cleanup(&d, log);
+}
+
+/* GET /api/v1/queue until @p done(queue) holds (bounded); the last one. */
+static json_t *await_queue(daemon_proc_t *d, bool (*done)(const json_t *q,
+                                                          double arg),
+                           double arg)
+{
+  struct timespec t0, t, pause = {0, 20 * 1000000L};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    wt_resp_t r;
+    http_get(d, "/api/v1/queue", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    if (done(r.json, arg)) {
+      json_t *q = json_incref(r.json);
+      wt_resp_free(&r);
+      return q;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    cr_assert_lt((t.tv_sec - t0.tv_sec) * 1000, WAIT_MS, "queue: %s", r.body);
+    wt_resp_free(&r);
+    nanosleep(&pause, NULL); /* between reads of a condition, bounded */
+  }
+}
+
+static double first_total(const json_t *q)
+{
+  json_t *e = json_array_get(json_object_get(q, "queue"), 0);
+  return json_number_value(json_object_get(json_object_get(e, "score"),
+                                           "total"));
+}
+
+static json_int_t exec_int(const json_t *q, const char *key)
+{
+  return json_integer_value(json_object_get(json_object_get(q, "executor"),
+                                            key));
+}
+
+static bool scored(const json_t *q, double unused)
+{
+  (void)unused;
+  return json_array_size(json_object_get(q, "queue")) == 1 &&
+         first_total(q) > 0;
+}
+
+/* The reload below is in: concurrency 3, no dry run, a higher score. */
+static bool reloaded(const json_t *q, double old_total)
+{
+  return scored(q, 0) && exec_int(q, "concurrency") == 3 &&
+         json_is_false(json_object_get(json_object_get(q, "executor"),
+                                       "dry_run")) &&
+         first_total(q) > old_total;
+}
+
+#define LIVE_AGENTS(dry, conc)                                               \
+  "agents:\n  dry_run: " dry "\n  concurrency: " conc "\n"                   \
+  "  budget:\n    max_tasks_per_day: 5\n"
+#define LIVE_WEIGHTS(value)                                                  \
+  "priority:\n  weights: {value: " value ", time_criticality: 1, "           \
+  "risk_reduction: 1, job_size: 1}\n"
+
+Test(daemon, sighup_applies_agents_and_priority_to_the_running_actors)
+{
+  daemon_proc_t d;
+  start(&d, NULL); /* the defaults: dry run, concurrency 2, weights 1 */
+  await_ready(&d);
+  json_t *q = await_queue(&d, scored, 0);
+  double before = first_total(q);
+  cr_assert_eq(exec_int(q, "concurrency"), 2, "queue");
+  json_decref(q);
+
+  write_config(&d, "info", LIVE_AGENTS("false", "3") LIVE_WEIGHTS("10"));
+  sighup(&d, "applied");
+  q = await_queue(&d, reloaded, before);
+  double after = first_total(q);
+  json_decref(q);
+  json_t *e = audit_entry(&d, "config.reload");
+  json_decref(e);
+
+  write_config(&d, "loud", LIVE_AGENTS("true", "1") LIVE_WEIGHTS("1"));
+  sighup(&d, "refused");
+  wt_resp_t r;
+  http_get(&d, "/api/v1/queue", &r);
+  cr_assert_eq(r.status, 200, "%s", r.body);
+  cr_assert(reloaded(r.json, before), "the refused file changed: %s", r.body);
+  cr_assert_float_eq(first_total(r.json), after, 1e-9, "%s", r.body);
+  wt_resp_free(&r);
+
+  char *log = stop(&d);
+  cr_assert(strstr(log, "applied=priority,agents needs_restart=-"), "%s",
+            log);
   cleanup(&d, log);
 }

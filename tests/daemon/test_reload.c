@@ -191,3 +191,19 @@ Test(reload, each_reload_is_audited)
   tst_rmrf(dir);
   free(dir);
 }
+
+Test(reload, mappings_monitor_and_dora_changes_are_detected)
+{
+  cfg_t *a = load_text(BASE);
+  cfg_t *b = load_text(BASE "  kinds:\n    todo: {value: 7}\n"
+                       "monitor:\n  stuck_samples: 9\n"
+                       "dora:\n  deployments: tags\n");
+  unsigned want = 1u << APP_SECTION_PRIORITY | 1u << APP_SECTION_MONITOR |
+                  1u << APP_SECTION_DORA;
+  cr_assert_eq(app_config_diff(a, b), want, "got %#x", app_config_diff(a, b));
+  cr_assert_str_eq(app_section_name(APP_SECTION_DORA), "dora");
+  cr_assert_not(app_section_live(APP_SECTION_MONITOR), "restart only");
+  cr_assert_not(app_section_live(APP_SECTION_DORA), "restart only");
+  cr_assert(app_section_live(APP_SECTION_PRIORITY));
+  cfg_fini(a), free(a), cfg_fini(b), free(b);
+}

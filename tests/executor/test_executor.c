@@ -659,3 +659,64 @@ Test(executor, real_claude_code_cli)
   tst_child_close(&server);
   fx_fini(&f);
 }
+
+/* EXEC_MSG_RECONFIGURE as a request; its reply's rc. */
+static int reconfigure(fx_t *f, const exec_config_t *now)
+{
+  rt_msg_t *m = NULL, *r = NULL;
+  TST_OK(rt_msg_new(EXEC_MSG_RECONFIGURE, &now, sizeof now, &m));
+  TST_OK(rt_call(f->rt, f->exec, &m, WAIT_MS, &r));
+  int32_t rc = -1;
+  size_t len = 0;
+  const void *d = rt_msg_data(r, &len);
+  cr_assert_eq(len, sizeof rc);
+  memcpy(&rc, d, sizeof rc);
+  rt_msg_free(r);
+  return rc;
+}
+
+Test(executor, reconfigure_takes_a_new_budget_and_dry_run)
+{
+  fx_t f;
+  fx_init(&f);
+  f.cfg.budget.max_tasks_per_day = 1; /* t-1 spends it */
+  fx_start(&f);
+  static const char *const ids[] = {"t-1", "t-2", "t-3"};
+  static const char *const runs[] = {"--transcript success --edit a.txt=1",
+                                     "--transcript success --edit b.txt=2",
+                                     "--transcript success --edit c.txt=3"};
+  for (size_t i = 0; i < 3; i++)
+    fx_add_task(&f, ids[i], runs[i]);
+  outcome_t o1, o2, o3;
+  fx_run(&f, "t-1");
+  fx_await(&f, "t-1", &o1);
+  cr_assert_eq(exec_request(f.rt, f.exec, "t-2", false, WAIT_MS),
+               EXEC_EBUDGET);
+
+  static exec_config_t now; /* outlives the executor, as required */
+  now = f.cfg;
+  now.preset = "no-such-preset";
+  cr_assert_eq(reconfigure(&f, &now), EXEC_EPRESET);
+  cr_assert_eq(exec_request(f.rt, f.exec, "t-2", false, WAIT_MS),
+               EXEC_EBUDGET, "a refused reconfigure changes nothing");
+
+  now.preset = NULL;
+  now.budget.max_tasks_per_day = 2;
+  cr_assert_eq(reconfigure(&f, &now), 0);
+  fx_run(&f, "t-2"); /* the raised cap lets it start */
+  fx_await(&f, "t-2", &o2);
+  cr_assert_str_eq(fx_ev_str(&o2, "state"), "review");
+
+  static exec_config_t dry;
+  dry = now;
+  dry.dry_run = true;
+  cr_assert_eq(reconfigure(&f, &dry), 0);
+  fx_run(&f, "t-3");
+  fx_await(&f, "t-3", &o3);
+  cr_assert_str_eq(fx_ev_str(&o3, "class"), "dry_run");
+  cr_assert_eq(o3.lines, 0, "no agent ran");
+  json_decref(o1.ev);
+  json_decref(o2.ev);
+  json_decref(o3.ev);
+  fx_fini(&f);
+}

@@ -335,6 +335,30 @@ Test(sync, a_budget_stops_the_sweep_and_the_next_cycle_resumes_there)
   stop();
 }
 
+Test(sync, reconfigure_takes_a_new_budget_for_the_next_cycle)
+{
+  start();
+  gh.open_issues = 5;
+  static const ghs_repo_t repos[] = {{.id = "demo", .github = REPO}};
+  start_sweep(repos, 1, 4, 2);
+  ghs_report_t r = cycle();
+  cr_assert(!r.complete);
+  cr_assert_eq(r.ops, 4);
+
+  static ghs_config_t now; /* outlives the actor, as required */
+  now = cfg;
+  now.budget = 100;
+  const ghs_config_t *p = &now;
+  rt_msg_t *m = NULL;
+  TST_OK(rt_msg_new(GHS_MSG_RECONFIGURE, &p, sizeof p, &m));
+  TST_OK(rt_send(sweep, &m)); /* taken before the cycle asked next */
+  r = cycle();
+  cr_assert(r.complete, "resume: %s", r.resume);
+  cr_assert_eq(r.issues, 3);
+  cr_assert_eq(tasks_of_kind("issue"), 5);
+  stop();
+}
+
 static void put_task(const char *id, const char *kind, proto_state_t st,
                      uint32_t line)
 {
@@ -430,6 +454,58 @@ Test(sync, findings_get_one_proposal_issue_each_across_restarts)
   r = cycle();
   cr_assert_eq(r.closed, 0);
   cr_assert_eq(count_requests("PATCH "), 1);
+  stop();
+}
+
+/* The audit entries written so far, oldest first, as "what subject". */
+static int audit_line(const json_t *e, void *arg)
+{
+  char line[300];
+  snprintf(line, sizeof line, "%s %s %s",
+           json_string_value(json_object_get(e, "who")),
+           json_string_value(json_object_get(e, "what")),
+           json_string_value(json_object_get(e, "subject")));
+  json_array_insert_new(arg, 0, json_string(line));
+  return 0;
+}
+
+static json_t *audit_lines(void)
+{
+  json_t *v = json_array();
+  TST_OK(store_audit_foreach(store, 0, audit_line, v));
+  return v;
+}
+
+Test(sync, issues_it_creates_and_closes_are_audit_logged)
+{
+  start();
+  static const ghs_repo_t repos[] = {{.id = "demo", .github = REPO,
+                                      .propose = true,
+                                      .close_resolved = true}};
+  put_task("aaaa01", "todo", PROTO_STATE_NEW, 10);
+  start_sweep(repos, 1, 100, 100);
+  ghs_report_t r = cycle();
+  cr_assert_eq(r.created, 1);
+  json_t *v = audit_lines();
+  cr_assert_eq(json_array_size(v), 1);
+  cr_assert_str_eq(json_string_value(json_array_get(v, 0)),
+                   "github issue.create " REPO "#100");
+  json_decref(v);
+
+  proto_msg_t u;
+  tst_update_msg(&u, "aaaa01", PROTO_STATE_NEW, PROTO_STATE_RESOLVED,
+                 "analyzer", "finding gone", 1);
+  store_ack_t ack;
+  TST_OK(store_write_sync(rt, writer, &u, 10000, &ack));
+  proto_msg_fini(&u);
+  r = cycle();
+  cr_assert_eq(r.closed, 1);
+  r = cycle(); /* nothing more to close: nothing more audited */
+  v = audit_lines();
+  cr_assert_eq(json_array_size(v), 2);
+  cr_assert_str_eq(json_string_value(json_array_get(v, 1)),
+                   "github issue.close " REPO "#100");
+  json_decref(v);
   stop();
 }
 

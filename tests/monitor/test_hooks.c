@@ -300,3 +300,36 @@ Test(monitor_hooks, aggregates_survive_a_restart)
   stop(m);
   cr_assert_eq(mt_receiver_count(&rcv), 2);
 }
+
+Test(monitor_hooks, reconfigure_adds_an_alert_rule_and_its_webhook)
+{
+  mt_receiver_start(&rcv);
+  monitor_config_t c = hook_config(0);
+  c.nhooks = 0; /* no rules, no hooks at start */
+  monitor_t *m = start(&c);
+  mt_put_task(&env, "q1", PROTO_STATE_READY);
+  mt_put_task(&env, "q2", PROTO_STATE_READY);
+  static cfg_alert_t rule; /* outlive the monitor, as required */
+  static monitor_config_t now;
+  rule = (cfg_alert_t){.name = "queue", .metric = CFG_METRIC_QUEUE_DEPTH,
+                       .op = CFG_OP_GE, .threshold = 2,
+                       .webhook_url = rcv.url};
+  now = hook_config(CFG_EVENT(TASK_CREATED));
+  now.alerts = &rule;
+  now.nalerts = 1;
+  TST_OK(monitor_reconfigure(m, &now));
+  mt_receiver_wait(&rcv, 1);
+  cr_assert_str_eq(rcv.req[0].event, "alert");
+  json_t *body = json_loads(rcv.req[0].body, 0, NULL);
+  json_t *d = json_object_get(body, "data");
+  cr_assert_str_eq(json_string_value(json_object_get(d, "rule")), "queue");
+  cr_assert_str_eq(json_string_value(json_object_get(d, "state")), "firing");
+  json_decref(body);
+  json_t *t = new_task_json("q3"); /* the new hook gets task.created */
+  mt_log_event(&env, "tasks", t);
+  json_decref(t);
+  mt_receiver_wait(&rcv, 2);
+  cr_assert_str_eq(rcv.req[1].event, "task.created");
+  assert_signed(&rcv.req[1]);
+  stop(m);
+}

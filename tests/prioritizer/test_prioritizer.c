@@ -366,6 +366,46 @@ Test(prioritizer, score_write_keeps_a_later_transition)
   free(dir);
 }
 
+/* Override labels come from the prioritizer's earlier read: only its
+ * "prio:" labels replace the stored ones; labels others added since (the
+ * analyzer's due:, GitHub's) are kept. */
+Test(prioritizer, score_write_replaces_only_prio_labels)
+{
+  char *dir = tst_tmpdir();
+  store_options_t o = {.no_sync = true};
+  store_t *s = tst_store_open(dir, &o);
+  proto_task_t t;
+  const char *id = "89abcdef0123456789abcdef0123456789abcdef";
+  tst_task_init(&t, id, "r", "todo", PROTO_STATE_NEW, 1);
+  static char *now[] = {"due:2026-12-01", "prio:bump=1", "customer"};
+  proto_string_list_t stored = t.labels;
+  t.labels = (proto_string_list_t){now, 3};
+  tst_put(s, &t);
+  t.labels = stored;
+  static char *from_read[] = {"old-label", "prio:bump=3", "prio:value=9"};
+  proto_string_list_t given = {from_read, 3};
+  proto_score_t sc = {.total = 4, .value = 9, .time_criticality = 1,
+                      .risk_reduction = 1, .job_size = 3, .why = "WSJF y"};
+  store_txn_t *txn;
+  TST_SOK(store_write_begin(s, &txn));
+  TST_SOK(store_task_set_score(txn, id, &sc, &given, 5));
+  TST_SOK(store_write_commit(txn));
+  proto_task_t got;
+  TST_SOK(store_task_get(s, id, &got));
+  cr_assert_eq(got.labels.len, 4);
+  cr_assert(has_label(&got, "due:2026-12-01"));
+  cr_assert(has_label(&got, "customer"));
+  cr_assert(has_label(&got, "prio:bump=3"));
+  cr_assert(has_label(&got, "prio:value=9"));
+  cr_assert(!has_label(&got, "prio:bump=1"));
+  cr_assert(!has_label(&got, "old-label"));
+  store_task_free(&got);
+  store_task_free(&t);
+  store_close(s);
+  tst_rmrf(dir);
+  free(dir);
+}
+
 Test(prioritizer, store_command_shape_is_checked)
 {
   json_t *ok = json_pack("{s:s s:{s:f s:f s:f s:f s:f}}", "task", "x",
@@ -379,4 +419,51 @@ Test(prioritizer, store_command_shape_is_checked)
   json_t *bad = json_pack("{s:s}", "task", "x");
   cr_assert_eq(store_prio_check(bad), STORE_EINVAL);
   json_decref(bad);
+}
+
+Test(prioritizer, reconfigure_rescores_with_new_weights_and_limits,
+     .timeout = 60)
+{
+  fx_t f;
+  fx_start(&f, 2);
+  put_task(&f, "a-todo", "todo", PROTO_STATE_NEW);
+  fx_spawn(&f);
+  proto_task_t t = get(&f, "a-todo");
+  double before = t.score.total;
+  store_task_free(&t);
+
+  static prio_repo_t repo; /* outlive the actor, as required */
+  static prio_config_t now;
+  repo = f.repo;
+  repo.rules.weight[PRIO_VALUE] = 10;
+  now = f.cfg;
+  now.repos = &repo;
+  now.concurrency = 5;
+  now.dry_run = false;
+  rt_msg_t *m = NULL, *r = NULL;
+  const prio_config_t *p = &now;
+  TST_OK(rt_msg_new(PRIO_MSG_RECONFIGURE, &p, sizeof p, &m));
+  TST_OK(rt_call(f.rt, f.prio, &m, WAIT_MS, &r));
+  int32_t rc;
+  tst_payload(r, &rc, sizeof rc);
+  rt_msg_free(r);
+  cr_assert_eq(rc, 0);
+  TST_OK(prio_sync(f.rt, f.prio, WAIT_MS));
+
+  f.repo = repo; /* expected_total() scores with these rules */
+  t = get(&f, "a-todo");
+  cr_assert_gt(t.score.total, before);
+  cr_assert_float_eq(t.score.total, expected_total(&f, "a-todo"), 1e-9);
+  store_task_free(&t);
+  bool found = false;
+  cr_assert_float_eq(prio_board_score(f.board, "a-todo", &found),
+                     expected_total(&f, "a-todo"), 1e-9);
+  cr_assert(found);
+  prio_view_query_t q = {.state = -1};
+  json_t *v = prio_board_view(f.board, &q, (int64_t)time(NULL) * 1000);
+  json_t *x = json_object_get(v, "executor");
+  cr_assert_eq(json_integer_value(json_object_get(x, "concurrency")), 5);
+  cr_assert(json_is_false(json_object_get(x, "dry_run")));
+  json_decref(v);
+  fx_stop(&f);
 }

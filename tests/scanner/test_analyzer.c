@@ -6,7 +6,8 @@
  * TODO(date) is the task's `due:` label, which follows the marker while
  * every other label (`prio:` overrides) and the score stay; and a score
  * and labels the prioritizer writes between the analyzer's read of a task
- * and its write survive that write.
+ * and its write survive that write; the store's "seen" command refuses
+ * malformed arguments and never creates a task.
  */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
@@ -148,6 +149,22 @@ static void prioritize(store_t *s, const char *id, const char *const *labels,
   TST_OK(store_write_commit(t));
 }
 
+/* A label someone else put on task @p id (a GitHub label, say). */
+static void add_label(store_t *s, const char *id, const char *label)
+{
+  proto_task_t t;
+  TST_OK(store_task_get(s, id, &t));
+  char **items = realloc(t.labels.items, (t.labels.len + 1) * sizeof *items);
+  cr_assert_not_null(items);
+  t.labels.items = items;
+  t.labels.items[t.labels.len++] = strdup(label);
+  store_txn_t *x = NULL;
+  TST_OK(store_write_begin(s, &x));
+  TST_OK(store_task_put(x, &t, "test", "labelled"));
+  TST_OK(store_write_commit(x));
+  store_task_free(&t);
+}
+
 Test(analyzer, a_todo_date_is_a_due_label_and_other_labels_stay, .timeout = 120)
 {
   scan_rig_t r;
@@ -159,8 +176,9 @@ Test(analyzer, a_todo_date_is_a_due_label_and_other_labels_stay, .timeout = 120)
   labels_of(&r, v.id, labels, sizeof labels);
   cr_assert_str_eq(labels, "due:2020-01-02");
 
-  const char *mine[] = {"customer", "prio:bump=3", "due:2020-01-02"};
-  prioritize(r.store, v.id, mine, 3);
+  add_label(r.store, v.id, "customer");
+  const char *mine[] = {"prio:bump=3"};
+  prioritize(r.store, v.id, mine, 1);
   fx_write(r.repo, "a.c", "// TODO(2021-05-06): alpha\nint a;\n");
   scan(&r);
   cr_assert_str_eq(look(&r).id, v.id, "the date is not part of the task's id");
@@ -287,5 +305,37 @@ Test(analyzer, a_score_written_between_the_analyzers_read_and_write_stays,
   cr_assert_str_eq(labels, "prio:bump=3,due:2020-01-02");
   cr_assert_eq(look(&r).line, 2, "the scan's own fields are written");
   rt_actor_release(ip);
+  scan_rig_down(&r);
+}
+
+Test(analyzer, the_seen_command_checks_its_arguments, .timeout = 30)
+{
+  static const char *const bad[] = {
+      "{}",                                              /* no task */
+      "{\"task\":\"t\"}",                                /* no at */
+      "{\"task\":\"t\",\"at\":1,\"line\":-1}",
+      "{\"task\":\"t\",\"at\":1,\"text\":3}",
+      "{\"task\":\"t\",\"at\":1,\"due\":\"2025-3-30\"}",
+      "{\"task\":\"t\",\"at\":1,\"due\":\"tomorrow!!\"}",
+      "{\"task\":\"t\",\"at\":1,\"score\":{\"why\":\"x\"}}",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    json_t *j = json_loads(bad[i], 0, NULL);
+    cr_assert_not_null(j);
+    cr_assert_eq(store_seen_check(j), STORE_EINVAL, "%s", bad[i]);
+    json_decref(j);
+  }
+  scan_rig_t r;
+  scan_rig_up_store(&r);
+  json_t *ok = json_loads("{\"task\":\"no-such-task\",\"at\":1,\"line\":3,"
+                          "\"due\":\"2025-03-30\",\"text\":null}", 0, NULL);
+  cr_assert_eq(store_seen_check(ok), 0);
+  store_txn_t *t = NULL;
+  TST_OK(store_write_begin(r.store, &t));
+  cr_assert_eq(store_seen_apply(t, ok), STORE_ENOTFOUND,
+               "a sighting never makes a task");
+  store_write_abort(t);
+  json_decref(ok);
+  scan_rig_start_analyzer(&r);
   scan_rig_down(&r);
 }

@@ -283,6 +283,123 @@ Test(rest, cursor_follows_ties_in_the_store_order)
   wt_stop(&srv);
 }
 
+/* ccm_http_task_pages_cached_total from /metrics (with @p hdrs). */
+static long pages_cached(const char *const *hdrs)
+{
+  wt_resp_t r;
+  wt_http(&srv, "GET", "/metrics", NULL, hdrs, &r);
+  cr_assert_eq(r.status, 200, "%s", r.body);
+  const char *p = strstr(r.body, "\nccm_http_task_pages_cached_total ");
+  cr_assert(p, "%s", r.body);
+  long n = strtol(p + strlen("\nccm_http_task_pages_cached_total "), NULL,
+                  10);
+  wt_resp_free(&r);
+  return n;
+}
+
+static const char *state_of(const wt_resp_t *r, const char *id)
+{
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(r->json, "tasks"), i, t)
+    if (!strcmp(str_at(t, "id"), id))
+      return str_at(t, "state");
+  return NULL;
+}
+
+/* A page asked again while the store is unchanged is served from the
+ * page cache (same bytes); any write makes the next one show the store
+ * as it is now; each query (and cursor) has its own page. */
+Test(rest, task_pages_are_cached_until_the_store_changes)
+{
+  wt_start(&srv, NULL);
+  seed();
+  wt_resp_t a, b;
+  get("/api/v1/tasks?limit=3", &a);
+  cr_assert_eq(a.status, 200, "%s", a.body);
+  cr_assert_eq(pages_cached(NULL), 0);
+  get("/api/v1/tasks?limit=3", &b);
+  cr_assert_eq(pages_cached(NULL), 1);
+  cr_assert_str_eq(b.body, a.body);
+  cr_assert_str_eq(state_of(&b, "t4"), "new");
+  wt_resp_free(&b);
+
+  /* Another query, and the next page, are other pages. */
+  get("/api/v1/tasks?limit=3&state=triaged", &b);
+  cr_assert_str_eq(ids_of(&b), "t2,t5,t1");
+  wt_resp_free(&b);
+  char path[700];
+  snprintf(path, sizeof(path), "/api/v1/tasks?limit=3&cursor=%s",
+           json_string_value(json_object_get(a.json, "next_cursor")));
+  get(path, &b);
+  cr_assert_str_eq(ids_of(&b), "t1,t3");
+  wt_resp_free(&b);
+  cr_assert_eq(pages_cached(NULL), 1);
+
+  /* A task update: the page shows it at once, then is cached again. */
+  wt_move(&srv, "t4", PROTO_STATE_NEW, PROTO_STATE_TRIAGED);
+  get("/api/v1/tasks?limit=3", &b);
+  cr_assert_str_eq(state_of(&b, "t4"), "triaged", "%s", b.body);
+  cr_assert_str_eq(ids_of(&b), "t2,t5,t4");
+  cr_assert_eq(pages_cached(NULL), 1);
+  wt_resp_free(&b);
+  get("/api/v1/tasks?limit=3", &b);
+  cr_assert_str_eq(ids_of(&b), "t2,t5,t4");
+  cr_assert_eq(pages_cached(NULL), 2);
+  wt_resp_free(&b);
+
+  /* A new task too, written straight to the store (not via the server). */
+  wt_put_task(&srv, "t6", "demo", "todo", PROTO_STATE_NEW, 1);
+  get("/api/v1/tasks?limit=3", &b);
+  cr_assert_str_eq(ids_of(&b), "t6,t2,t5");
+  cr_assert_eq(pages_cached(NULL), 2);
+  wt_resp_free(&b);
+  wt_resp_free(&a);
+  wt_stop(&srv);
+}
+
+/* The server with the bearer token "s3cret-token". */
+static void start_with_token(void)
+{
+  web_config_t c;
+  web_config_defaults(&c);
+  c.auth_token = "s3cret-token";
+  wt_start(&srv, &c);
+}
+
+/* A cached page is still behind the bearer token, and its answer carries
+ * the same headers as a fresh one. */
+Test(rest, cached_task_pages_keep_auth_and_headers)
+{
+  start_with_token();
+  seed();
+  static const char *const right[] = {"Authorization: Bearer s3cret-token",
+                                      NULL};
+  wt_resp_t a, b;
+  wt_http(&srv, "GET", "/api/v1/tasks", NULL, right, &a);
+  cr_assert_eq(a.status, 200, "%s", a.body);
+  wt_http(&srv, "GET", "/api/v1/tasks", NULL, right, &b);
+  cr_assert_eq(pages_cached(right), 1);
+  cr_assert_str_eq(b.body, a.body);
+  static const char *const names[] = {
+      "content-type", "content-security-policy", "x-content-type-options",
+      "x-frame-options", "referrer-policy", "cache-control"};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    char first[512];
+    const char *h = wt_header(&a, names[i]);
+    cr_assert(h, "%s missing", names[i]);
+    snprintf(first, sizeof(first), "%s", h);
+    cr_assert_str_eq(wt_header(&b, names[i]), first, "%s", names[i]);
+  }
+  wt_resp_free(&b);
+  wt_http(&srv, "GET", "/api/v1/tasks", NULL, NULL, &b);
+  wt_assert_error(&b, 401, "unauthorized");
+  wt_resp_free(&b);
+  cr_assert_eq(pages_cached(right), 1);
+  wt_resp_free(&a);
+  wt_stop(&srv);
+}
+
 Test(rest, bad_list_arguments_are_400)
 {
   wt_start(&srv, NULL);
@@ -702,10 +819,7 @@ Test(rest, metrics_pass_promtool_and_count_requests)
 
 Test(rest, bearer_token_guards_every_route)
 {
-  web_config_t c;
-  web_config_defaults(&c);
-  c.auth_token = "s3cret-token";
-  wt_start(&srv, &c);
+  start_with_token();
   static const char *const paths[] = {"/api/v1/health", "/api/v1/tasks",
                                       "/metrics", "/api/v1/actors"};
   static const char *const wrong[] = {"Authorization: Bearer s3cret-toke",

@@ -136,7 +136,8 @@ static int64_t as_i64(const msgpack_object *o)
 static void copy_str(char *out, size_t cap, const msgpack_object *o)
 {
   size_t n = o->via.str.size < cap - 1 ? o->via.str.size : cap - 1;
-  memcpy(out, o->via.str.ptr, n);
+  if (n) /* an empty str may have a NULL ptr */
+    memcpy(out, o->via.str.ptr, n);
   out[n] = '\0';
 }
 

@@ -626,7 +626,8 @@ int monitor_dora_compute(const char *dir, const monitor_dora_config_t *c,
       free(g.d[i].changes);
   }
   g.n = keep;
-  qsort(g.d, g.n, sizeof(*g.d), by_time);
+  if (g.n) /* no deployments: g.d may be NULL */
+    qsort(g.d, g.n, sizeof(*g.d), by_time);
   if (!rc && (fails & MON_FAIL_REVERT))
     rc = find_reverts(&g, branch, since);
   if (!rc) {

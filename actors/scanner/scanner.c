@@ -712,7 +712,8 @@ static void on_walk_done(coord_t *c, rt_msg_t *msg)
       u.data.via.array.ptr[4].type == MSGPACK_OBJECT_STR &&
       u.data.via.array.ptr[4].via.str.size < sizeof c->head_commit) {
     const msgpack_object *h = &u.data.via.array.ptr[4];
-    memcpy(c->head_commit, h->via.str.ptr, h->via.str.size);
+    if (h->via.str.size) /* an empty str may have a NULL ptr */
+      memcpy(c->head_commit, h->via.str.ptr, h->via.str.size);
     c->head_commit[h->via.str.size] = '\0';
   }
   msgpack_unpacked_destroy(&u);

@@ -5,7 +5,9 @@
  * says otherwise (then each task records the exact command it would have
  * run), concurrency, budgets, and the repositories with a local path;
  * worktrees under the data dir. Registered as "executor", the name the
- * control plane sends run/cancel commands to.
+ * control plane sends run/cancel commands to. Its sink is the
+ * agent-output feed (exec_feed_spawn): the first 1000 lines of each run
+ * go on the "agent-output" topic (persisted in the event log, capped).
  *
  * Presets by name: `claude-code` (stream-json, supervision flags),
  * `claude-flow` (its command template, judged by exit status), a preset
@@ -44,6 +46,10 @@ typedef struct exec_setup {
   const char *test_argv[MAX_REPOS][MAX_ARGS + 1];
   const char *command[MAX_ARGS + 1];
   const char *pass_env[MAX_ARGS + 1];
+  const char *env[MAX_ARGS + 1];          /* "NAME=value", into env_text */
+  char env_text[8192];
+  const char *allowed_tools[MAX_ARGS + 1];
+  const char *disallowed_tools[MAX_ARGS + 1];
   exec_preset_t preset;
   exec_repo_t repos[MAX_REPOS];
   exec_config_t cfg;
@@ -52,6 +58,7 @@ typedef struct exec_setup {
 static struct {
   exec_setup_t *setups; /* the newest first; never freed while running */
   rt_actor_t *executor;
+  rt_actor_t *feed; /* the sink: agent output onto "agent-output" */
 } daemon_exec;
 
 /* A NULL-terminated copy of a string list (the strings are the cfg's);
@@ -75,6 +82,27 @@ static exec_agent_kind_t kind_of(const cfg_preset_t *p)
                                         : EXEC_AGENT_CLAUDE_FLOW;
 }
 
+/* The preset's env map as "NAME=value" strings packed into s->env_text;
+ * NULL when empty. An entry that does not fit is left out, said on stderr. */
+static const char *const *env_of(const cfg_kvv_t *kv, exec_setup_t *s)
+{
+  size_t n = 0, used = 0;
+  for (size_t i = 0; i < kv->n && n < MAX_ARGS; i++) {
+    size_t room = sizeof(s->env_text) - used;
+    int len = snprintf(s->env_text + used, room, "%s=%s", kv->v[i].key,
+                       kv->v[i].value ? kv->v[i].value : "");
+    if (len < 0 || (size_t)len >= room) {
+      fprintf(stderr, "ccm: agent env %s left out: the preset's env is over "
+              "%zu bytes\n", kv->v[i].key, sizeof(s->env_text));
+      continue;
+    }
+    s->env[n++] = s->env_text + used;
+    used += (size_t)len + 1;
+  }
+  s->env[n] = NULL;
+  return n ? s->env : NULL;
+}
+
 static void preset_of(const cfg_t *cfg, exec_setup_t *s)
 {
   const cfg_preset_t *p = cfg_default_preset(cfg);
@@ -90,8 +118,13 @@ static void preset_of(const cfg_t *cfg, exec_setup_t *s)
   };
   if (p && !claude)
     s->preset.command = argv_of(&p->command, s->command);
-  if (p)
+  if (p) {
     s->preset.pass_env = argv_of(&p->pass_env, s->pass_env);
+    s->preset.env = env_of(&p->env, s);
+    s->preset.allowed_tools = argv_of(&p->allowed_tools, s->allowed_tools);
+    s->preset.disallowed_tools =
+        argv_of(&p->disallowed_tools, s->disallowed_tools);
+  }
 }
 
 static size_t repos_of(const cfg_t *cfg, exec_setup_t *s)
@@ -156,9 +189,13 @@ int app_exec_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
                    const cfg_t *cfg)
 {
   exec_setup_t *s = setup_of(cfg, true);
-  int rc = s ? exec_spawn(rt, &s->cfg, store, store_actor, "executor",
-                          &daemon_exec.executor)
+  int rc = s ? exec_feed_spawn(rt, store_actor, 0, &daemon_exec.feed)
              : RT_ENOMEM;
+  if (rc == 0) {
+    s->cfg.sink = daemon_exec.feed;
+    rc = exec_spawn(rt, &s->cfg, store, store_actor, "executor",
+                    &daemon_exec.executor);
+  }
   if (rc != 0) {
     app_log_kv(APP_LOG_ERROR, "executor.start_failed",
                "cannot start the executor", "error", exec_strerror(rc), NULL);
@@ -180,4 +217,6 @@ void app_exec_release(void)
 {
   rt_actor_release(daemon_exec.executor);
   daemon_exec.executor = NULL;
+  rt_actor_release(daemon_exec.feed);
+  daemon_exec.feed = NULL;
 }

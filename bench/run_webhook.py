@@ -204,6 +204,7 @@ def main():
                     c["scans"] != c["acknowledged"]:
                 log("WARNING: not every acknowledged delivery went through "
                     "the pipeline: %r" % c)
+        os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
         out = os.path.join(HERE, "results", "webhook.json")
         with open(out, "w") as f:
             json.dump({"suite": "webhook", "rows": rows,

@@ -239,6 +239,18 @@ int exec_request(rt_runtime_t *rt, rt_actor_t *executor, const char *task_id,
  * executor) without waiting. @return 0 or an rt_send() code. */
 int exec_reconfigure(rt_actor_t *executor, const exec_config_t *cfg);
 
+/**
+ * Spawn the agent-output feed (feed.c), a sink for exec_config_t.sink:
+ * each AGENT_OUTPUT line becomes an "agent-output" EVENT appended through
+ * @p store_actor (a reference is kept), the first @p max_lines lines of a
+ * run (0: 1000) and then one notice; later lines are not published (the
+ * run's log files keep them). Outcome EVENTs sent to it are ignored.
+ * @return 0, EXEC_EINVAL (no store actor) or an rt_actor_spawn() code;
+ *         *out always written.
+ */
+int exec_feed_spawn(rt_runtime_t *rt, rt_actor_t *store_actor,
+                    unsigned max_lines, rt_actor_t **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -301,6 +301,35 @@ static void write_event(rt_ctx_t *ctx, pool_t *p, const char *id, json_t *data)
   store_write(ctx, p, &m, P_NOTIFY, id, data); /* takes data */
 }
 
+/* A "tasks" event with @p t as it is after the writes queued ahead of
+ * this one, state @p to (the control plane's feed, and what the
+ * prioritizer follows to hand a ready task over again). */
+static void write_task_event(rt_ctx_t *ctx, pool_t *p, const proto_task_t *t,
+                             proto_state_t to)
+{
+  proto_msg_t tm = {.type = PROTO_TASK, .u.task = *t};
+  tm.u.task.state = to;
+  tm.u.task.updated_at = exec__wall_ms();
+  proto_msg_t m = {.type = PROTO_EVENT};
+  m.u.event = (proto_event_t){.seq = 1, .topic = (char *)"tasks",
+                              .ts = tm.u.task.updated_at,
+                              .data = proto_json_encode(&tm)};
+  if (m.u.event.data)
+    store_write(ctx, p, &m, P_PLAIN, t->id, NULL);
+  json_decref(m.u.event.data);
+}
+
+/* The same, with the task read from the store now. */
+static void publish_task(rt_ctx_t *ctx, pool_t *p, const char *id,
+                         proto_state_t to)
+{
+  proto_task_t t;
+  if (store_task_get(p->store, id, &t) != 0)
+    return;
+  write_task_event(ctx, p, &t, to);
+  store_task_free(&t);
+}
+
 static void notify_sink(pool_t *p, const pending_t *pd, uint64_t seq)
 {
   if (!p->sink || !pd->event)
@@ -454,6 +483,7 @@ static void fail_start(rt_ctx_t *ctx, pool_t *p, entry_t *e, const char *why)
 {
   write_transition(ctx, p, e->id, PROTO_STATE_RUNNING, PROTO_STATE_FAILED,
                    why, P_PLAIN);
+  publish_task(ctx, p, e->id, PROTO_STATE_FAILED);
   p->active--;
   drop(p, e);
 }
@@ -470,6 +500,7 @@ static void start_run(rt_ctx_t *ctx, pool_t *p, entry_t *e)
   e->task.branch = branch;
   up.u.task = e->task;
   store_write(ctx, p, &up, P_PLAIN, e->id, NULL);
+  write_task_event(ctx, p, &e->task, PROTO_STATE_RUNNING);
   e->task.branch = old_branch;
 
   exec__run_spec_t *spec = calloc(1, sizeof *spec);
@@ -513,6 +544,7 @@ static void on_start_ack(rt_ctx_t *ctx, pool_t *p, const pending_t *pd,
   } else if (e->cancel) {
     write_transition(ctx, p, e->id, PROTO_STATE_RUNNING, PROTO_STATE_READY,
                      "cancelled before the agent started", P_PLAIN);
+    publish_task(ctx, p, e->id, PROTO_STATE_READY);
     p->active--;
     drop(p, e);
   } else {
@@ -584,17 +616,18 @@ static proto_state_t decide(pool_t *p, entry_t *e, json_t *o, char *why,
   return PROTO_STATE_FAILED;
 }
 
-/* A published run's pull request goes on the task (pr_url), written
- * after the transition to @p to, so the webhooks can find the task by it
- * (or by its branch ccm/<id>). The record is read now: fields others
- * changed since the start are kept. */
-static void record_pr_url(rt_ctx_t *ctx, pool_t *p, const char *id,
-                          proto_state_t to, const char *pr_url)
+/* The task after a run's transition to @p to, published on "tasks". A
+ * published run's pull request goes on it first (pr_url), written after
+ * the transition, so the webhooks can find the task by it (or by its
+ * branch ccm/<id>). The record is read now: fields others changed since
+ * the start are kept. */
+static void record_outcome_task(rt_ctx_t *ctx, pool_t *p, const char *id,
+                                proto_state_t to, const char *pr_url)
 {
   proto_task_t t;
-  if (!pr_url || store_task_get(p->store, id, &t) != 0)
+  if (store_task_get(p->store, id, &t) != 0)
     return;
-  char *url = strdup(pr_url);
+  char *url = pr_url ? strdup(pr_url) : NULL;
   if (url) {
     free(t.pr_url);
     t.pr_url = url;
@@ -603,6 +636,7 @@ static void record_pr_url(rt_ctx_t *ctx, pool_t *p, const char *id,
     proto_msg_t m = {.type = PROTO_TASK, .u.task = t};
     store_write(ctx, p, &m, P_PLAIN, id, NULL);
   }
+  write_task_event(ctx, p, &t, to);
   store_task_free(&t);
 }
 
@@ -631,8 +665,8 @@ static void on_run_done(rt_ctx_t *ctx, pool_t *p, const rt_msg_t *msg)
   json_object_set_new(o, "state", json_string(proto_state_name(to)));
   json_object_set_new(o, "counted", json_boolean(counted));
   write_transition(ctx, p, e->id, PROTO_STATE_RUNNING, to, why, P_PLAIN);
-  record_pr_url(ctx, p, e->id, to,
-                json_string_value(json_object_get(o, "pr_url")));
+  record_outcome_task(ctx, p, e->id, to,
+                      json_string_value(json_object_get(o, "pr_url")));
   write_event(ctx, p, e->id, o);
   if (e->st != E_QUEUED)
     drop(p, e);
@@ -790,6 +824,7 @@ static int requeue_one(const proto_task_t *t, void *arg)
   write_transition(s->ctx, s->p, t->id, PROTO_STATE_RUNNING, PROTO_STATE_READY,
                    "requeued at start-up: ccm stopped during the run",
                    P_PLAIN);
+  write_task_event(s->ctx, s->p, t, PROTO_STATE_READY);
   const exec_repo_t *repo = find_repo(s->p, t->repo);
   if (!repo || !repo->path || exec__paths(s->p->cfg.data_dir, t->id, wt, sizeof wt, branch,
                            sizeof branch, runs, sizeof runs) != 0)

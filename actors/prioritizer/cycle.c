@@ -56,9 +56,16 @@ static bool terminal(proto_state_t s)
          s == PROTO_STATE_REJECTED;
 }
 
+static bool abandoned(prio__cycle_t *c)
+{
+  return atomic_load(&c->phase) == PRIO__CYCLE_ABANDONED;
+}
+
 static int item_add(const proto_task_t *t, void *arg)
 {
   prio__cycle_t *c = arg;
+  if (abandoned(c))
+    return 1; /* nobody will read the result */
   if (c->n == c->cap) {
     size_t cap = c->cap ? c->cap * 2 : 1024;
     prio__item_t *v = realloc(c->items, cap * sizeof *v);
@@ -102,9 +109,24 @@ void prio__cycle_job(void *arg, rt_msg_t **result)
   c->rc = store_stats(c->store, &st);
   c->seq_before = c->rc ? 0 : st.last_seq;
   store_filter_t all = {.state = -1};
-  if (!c->rc)
+  if (!c->rc && !abandoned(c))
     c->rc = store_task_foreach(c->store, &all, item_add, c);
+  int running = PRIO__CYCLE_RUNNING;
+  if (!atomic_compare_exchange_strong(&c->phase, &running,
+                                      PRIO__CYCLE_POSTED)) {
+    prio__cycle_free(c, c->cfg_copy.nrepos); /* the actor has stopped */
+    return;
+  }
+  /* from here the cycle is the actor's (or on_stop's): not touched again */
   rt_msg_new(PRIO__MSG_CYCLE_DONE, &c, sizeof c, result);
+}
+
+void prio__cycle_abandon(prio__cycle_t *c, size_t nrepos)
+{
+  int running = PRIO__CYCLE_RUNNING;
+  if (c && !atomic_compare_exchange_strong(&c->phase, &running,
+                                           PRIO__CYCLE_ABANDONED))
+    prio__cycle_free(c, nrepos); /* posted: its message is dropped unread */
 }
 
 void prio__cycle_free(prio__cycle_t *c, size_t nrepos)

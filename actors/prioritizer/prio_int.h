@@ -15,6 +15,14 @@
  * store is thread-safe for reads) and hands its result back as a pointer
  * in a message; nothing it owns is touched by the actor until then.
  *
+ * Stopping mid-cycle: the job and the actor's on_stop race for the cycle
+ * through prio__cycle_t.phase (one compare-and-swap each). The job, done,
+ * moves RUNNING -> POSTED and no longer touches the cycle; on_stop moves
+ * RUNNING -> ABANDONED. Whoever loses frees nothing: an abandoned job
+ * frees its own cycle (and stops reading the store early); a stopped actor
+ * whose job already posted frees the cycle, since the result message is
+ * dropped unread (the runtime frees only the message, a pointer's bytes).
+ *
  * Flow control: at most WRITE_WINDOW store writes are in flight; a cycle's
  * result is applied APPLY_CHUNK tasks per turn, and the next chunk waits
  * while the window is full (the store actor's mailbox is bounded, and a
@@ -27,6 +35,8 @@
  */
 #ifndef CCM_PRIO_INT_H
 #define CCM_PRIO_INT_H
+
+#include <stdatomic.h>
 
 #include "actors/executor/executor.h"
 #include "actors/prioritizer/churn.h"
@@ -69,7 +79,10 @@ typedef struct prio__cycle {
   prio__item_t *items;
   size_t n, cap;
   int rc;                /* a store error, or 0 */
+  atomic_int phase;      /* PRIO__CYCLE_RUNNING, _POSTED, _ABANDONED */
 } prio__cycle_t;
+
+enum { PRIO__CYCLE_RUNNING = 0, PRIO__CYCLE_POSTED, PRIO__CYCLE_ABANDONED };
 
 typedef struct prio__wait {
   uint64_t corr;         /* our request to the store or the executor */
@@ -91,6 +104,7 @@ typedef struct prio {
   uint64_t last_seq;        /* events read up to here */
   bool loaded;              /* the first cycle is applied */
   bool cycle_running;       /* a job is out */
+  prio__cycle_t *running;   /* its cycle (the job owns it until posted) */
   bool cycle_again;         /* PRIO_MSG_CYCLE while one ran */
   prio__cycle_t *applying;  /* a result being applied */
   size_t apply_next;
@@ -123,6 +137,9 @@ bool prio__score_differs(const proto_score_t *s, const proto_score_t *old);
  * carrying the prio__cycle_t pointer. */
 void prio__cycle_job(void *arg, rt_msg_t **result);
 void prio__cycle_free(prio__cycle_t *c, size_t nrepos);
+/** on_stop with a job out: free its cycle if the job already posted it,
+ * else leave it to the job (see the note above). */
+void prio__cycle_abandon(prio__cycle_t *c, size_t nrepos);
 int64_t prio__now_ms(void);
 
 /* prioritizer.c */

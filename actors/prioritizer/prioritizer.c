@@ -306,11 +306,13 @@ static void cycle_start(prio_t *p)
   c->cfg = &c->cfg_copy;
   c->store = p->store;
   c->now_ms = prio__now_ms();
+  atomic_init(&c->phase, PRIO__CYCLE_RUNNING);
   if (rt_blocking_submit(p->rt, prio__cycle_job, c, p->self) != 0) {
     prio__cycle_free(c, p->cfg.nrepos);
     return;
   }
   p->cycle_running = true;
+  p->running = c;
 }
 
 static void on_cycle_done(prio_t *p, const rt_msg_t *m)
@@ -322,6 +324,7 @@ static void on_cycle_done(prio_t *p, const rt_msg_t *m)
     return;
   memcpy(&c, d, sizeof c);
   p->cycle_running = false;
+  p->running = NULL;
   for (size_t i = 0; i < p->cfg.nrepos; i++) { /* the new churn */
     prio_churn_free(p->churn[i]);
     p->churn[i] = c->churn[i];
@@ -551,6 +554,8 @@ static void prio_stop(rt_ctx_t *ctx, void *state)
   prio_t *p = state;
   rt_timer_cancel(p->rt, p->tick_timer);
   rt_timer_cancel(p->rt, p->cycle_timer);
+  prio__cycle_abandon(p->running, p->cfg.nrepos); /* a job still out */
+  p->running = NULL;
   prio__cycle_free(p->applying, p->cfg.nrepos);
   p->applying = NULL;
   for (size_t i = 0; p->churn && i < p->cfg.nrepos; i++)

@@ -1,9 +1,9 @@
 #!/bin/sh
-# e2e_agent.sh CTL FAKE_AGENT: the agent of the e2e suite
-# (tests/e2e/test_e2e.c), started by a real `ccm serve` in the task's
-# worktree. CTL is a folder of two fifos the test holds open, FAKE_AGENT
-# the path of tests/executor/fake_agent.py (arguments, not environment:
-# the daemon does not pass a preset's `env` yet).
+# e2e_agent.sh CTL: the agent of the e2e suite (tests/e2e/test_e2e.c),
+# started by a real `ccm serve` in the task's worktree. CTL is a folder of
+# two fifos the test holds open; E2E_FAKE_AGENT (from the preset's `env`,
+# which the daemon passes to the agent) is the path of
+# tests/executor/fake_agent.py.
 #
 # It reports "started PID LEFTOVER" on $E2E_CTL/started, where LEFTOVER is
 # what an earlier run left in this worktree ("-" when nothing: a restart
@@ -15,7 +15,7 @@
 # stream-json transcript.
 set -eu
 E2E_CTL=$1
-FAKE_AGENT=$2
+FAKE_AGENT=${E2E_FAKE_AGENT:?the preset env E2E_FAKE_AGENT did not reach the agent}
 leftover=-
 [ -f e2e-leftover.txt ] && leftover=$(cat e2e-leftover.txt)
 echo "run-$$" > e2e-leftover.txt

@@ -10,9 +10,10 @@
  *    (dry_run off), passes the policy gate and ends in `review`, with its
  *    branch `ccm/<id>` in the repository holding the agent's change and
  *    the worktree removed; a TODO (not auto-approved) stays `new`;
- *  - a WebSocket client (npm `ws`) that subscribes to `tasks` with
- *    resume_from 0 gets the task's events with increasing seq, `new`
- *    before `ready`;
+ *  - a WebSocket client (npm `ws`) that subscribes to `tasks` and
+ *    `agent-output` with resume_from 0 gets the task's events with
+ *    increasing seq, `new` before `ready` before `running`, up to
+ *    `review`, and the agent's output lines;
  *  - SIGKILL while the agent is mid-run (blocked on the fifo): every task
  *    the REST API listed before the kill is listed after the restart with
  *    the same fields and its history as a prefix (nothing acknowledged is
@@ -30,12 +31,13 @@
  *
  * Synchronisation: the daemon's sd_notify READY datagram (a socket the
  * test binds, as systemd does) gives the port; the agent's fifo says when
- * a run is under way. The executor publishes no WebSocket event for its
- * transitions (running, review), so the end of a run is awaited by asking
- * REST for the task's state (bounded, a few ms apart).
+ * a run is under way. The end of a run is awaited by asking REST for the
+ * task's state (bounded, a few ms apart); the WebSocket check then reads
+ * the log from 0: the executor's transitions (running, review) on
+ * `tasks` and the agent's lines on `agent-output`.
  *
- * The agent gets its fifo folder and fake_agent.py's path as arguments:
- * the daemon does not pass a preset's `env` to the agent (yet).
+ * The agent gets its fifo folder as an argument and fake_agent.py's path
+ * through the preset's `env` (E2E_FAKE_AGENT), which the daemon must pass.
  * GitHub issue discovery against the fixtures server is not part of this
  * suite: tests/github and tests/executor (fake_github.py) cover the
  * GitHub actor.
@@ -173,7 +175,8 @@ static void write_config(e2e_t *e)
            "  default: e2e\n"
            "  presets:\n"
            "    e2e:\n"
-           "      command: [sh, %s, %s, %s]\n",
+           "      command: [sh, %s, %s]\n"
+           "      env: {E2E_FAKE_AGENT: \"%s\"}\n",
            e->dir, e->repo, e->extra_markers ? "" : "fixme", script("E2E_AGENT"), e->ctl,
            script("FAKE_AGENT"));
   put_file(e->cfg, text);
@@ -421,31 +424,39 @@ static void assert_ws_task_events(e2e_t *e, const char *id, const char *last)
   wt_ws_t ws;
   wt_ws_start(&ws);
   wt_ws_open(&ws, &e->http, "c", "ccm.v1.json");
-  json_t *sub = json_pack("{s:s,s:[s],s:i}", "type", "subscribe", "topics",
-                          "tasks", "resume_from", 0);
+  json_t *sub = json_pack("{s:s,s:[ss],s:i}", "type", "subscribe", "topics",
+                          "tasks", "agent-output", "resume_from", 0);
   wt_ws_send(&ws, "c", sub);
   json_decref(sub);
   json_t *m = wt_ws_msg(&ws, "c");
   cr_assert_str_eq(str_of(m, "type"), "subscribed", "%s", json_dumps(m, 0));
   json_decref(m);
   json_int_t prev = 0;
-  int seen_new = 0, seen_ready = 0, events = 0;
+  int seen_new = 0, seen_ready = 0, seen_running = 0, events = 0;
+  int output_lines = 0;
   for (;;) {
     m = wt_ws_msg(&ws, "c");
     cr_assert_str_eq(str_of(m, "type"), "event", "%s", json_dumps(m, 0));
-    cr_assert_str_eq(str_of(m, "topic"), "tasks");
     json_int_t seq = json_integer_value(json_object_get(m, "seq"));
     cr_assert_gt(seq, prev, "seq %lld after %lld", (long long)seq,
                  (long long)prev);
     prev = seq;
     events++;
     json_t *data = json_object_get(m, "data");
+    if (!strcmp(str_of(m, "topic"), "agent-output")) {
+      output_lines += !strcmp(str_of(data, "task_id"), id);
+      json_decref(m);
+      continue;
+    }
+    cr_assert_str_eq(str_of(m, "topic"), "tasks");
     bool mine = !strcmp(str_of(data, "id"), id);
     const char *state = str_of(data, "state");
     if (mine && !strcmp(state, "new"))
       seen_new = events;
     if (mine && !strcmp(state, "ready"))
       seen_ready = events;
+    if (mine && !strcmp(state, "running"))
+      seen_running = events;
     bool done = mine && !strcmp(state, last);
     json_decref(m);
     if (done)
@@ -453,6 +464,11 @@ static void assert_ws_task_events(e2e_t *e, const char *id, const char *last)
   }
   cr_assert(seen_new && seen_ready && seen_new < seen_ready,
             "new at event %d, ready at event %d", seen_new, seen_ready);
+  if (!strcmp(last, "review")) { /* the executor's transitions and output */
+    cr_assert(seen_running > seen_ready, "running at event %d, ready at %d",
+              seen_running, seen_ready);
+    cr_assert_gt(output_lines, 0, "the agent's lines on agent-output");
+  }
   wt_ws_stop(&ws);
 }
 
@@ -490,7 +506,7 @@ Test(e2e, fixme_is_found_ranked_approved_run_gated_and_branched)
   cr_assert_str_eq(str_of(t, "state"), "new", "not auto-approved: %s",
                    json_dumps(t, 0));
   json_decref(t);
-  assert_ws_task_events(&e, id, "ready");
+  assert_ws_task_events(&e, id, "review");
   daemon_stop(&e);
   free(id);
   teardown(&e);

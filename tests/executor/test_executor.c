@@ -21,7 +21,10 @@
  *  - dry run: nothing starts, the history records the exact command;
  *  - restart safety: tasks left running are requeued, the agents ccm left
  *    running are stopped (a reused pid is not), and their worktrees and
- *    branches removed;
+ *    branches removed; the requeue is published on "tasks" like every
+ *    transition of a run (running, review);
+ *  - the agent-output feed (exec_feed_spawn) logs a run's lines on
+ *    "agent-output" up to its cap, then one notice, then nothing;
  *  - cancel stops a running agent; transient failures are retried with
  *    backoff; requests for unknown, unapproved, busy tasks are refused;
  *  - the real Claude Code CLI (npm @anthropic-ai/claude-code), pointed at
@@ -46,6 +49,36 @@
 #include "tests/support/store_test.h"
 
 TestSuite(executor, .timeout = 180);
+
+/* The states of the "tasks" events logged for @p id, in order, comma
+ * separated (e.g. "running,review"), into @p out. */
+typedef struct task_events {
+  const char *id;
+  char *out;
+  size_t cap;
+} task_events_t;
+
+static int task_event_one(const proto_event_t *e, void *arg)
+{
+  task_events_t *te = arg;
+  const char *id = json_string_value(json_object_get(e->data, "id"));
+  const char *st = json_string_value(json_object_get(e->data, "state"));
+  if (e->topic && !strcmp(e->topic, "tasks") && id && st &&
+      !strcmp(id, te->id)) {
+    size_t used = strlen(te->out);
+    snprintf(te->out + used, te->cap - used, "%s%s", used ? "," : "", st);
+  }
+  return 0;
+}
+
+static const char *task_event_states(fx_t *f, const char *id)
+{
+  static char out[512];
+  out[0] = '\0';
+  task_events_t te = {id, out, sizeof out};
+  store_event_foreach(f->store, 0, task_event_one, &te);
+  return out;
+}
 
 Test(executor, success_goes_to_review_with_everything_recorded)
 {
@@ -125,6 +158,9 @@ Test(executor, success_goes_to_review_with_everything_recorded)
   char *reason = fx_last_reason(&f, "t-ok");
   cr_assert(strstr(reason, "success"), "%s", reason);
   free(reason);
+  /* each transition is published on "tasks" (stored before the outcome
+   * event the sink got) */
+  cr_assert_str_eq(task_event_states(&f, "t-ok"), "running,review");
   json_decref(o.ev);
   fx_fini(&f);
 }
@@ -475,6 +511,9 @@ Test(executor, restart_requeues_running_and_cleans_worktrees)
   char *reason = fx_last_reason(&f, "t-left");
   cr_assert(strstr(reason, "requeued at start-up"), "%s", reason);
   free(reason);
+  /* the requeue is published, so the prioritizer hands the task over */
+  cr_assert(TST_EVENTUALLY(!strcmp(task_event_states(&f, "t-left"), "ready"),
+                           WAIT_MS), "%s", task_event_states(&f, "t-left"));
   /* and it runs again */
   fx_run(&f, "t-left");
   outcome_t o;
@@ -718,5 +757,69 @@ Test(executor, reconfigure_takes_a_new_budget_and_dry_run)
   json_decref(o1.ev);
   json_decref(o2.ev);
   json_decref(o3.ev);
+  fx_fini(&f);
+}
+
+/* Send an AGENT_OUTPUT line to @p to, as a run does. */
+static void send_line(rt_actor_t *to, const char *id, uint64_t line_no,
+                      const char *line)
+{
+  proto_msg_t m = {.type = PROTO_AGENT_OUTPUT};
+  m.u.agent_output = (proto_agent_output_t){
+      .task_id = (char *)id, .line_no = line_no, .stream = (char *)"stdout",
+      .line = (char *)line};
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  cr_assert_eq(proto_msgpack_encode(&m, &sb), 0);
+  size_t len = sb.size;
+  rt_msg_t *msg = NULL;
+  cr_assert_eq(rt_msg_new_take((uint32_t)PROTO_AGENT_OUTPUT,
+                               msgpack_sbuffer_release(&sb), len, &msg), 0);
+  cr_assert_eq(rt_send(to, &msg), 0);
+}
+
+typedef struct output_log {
+  const char *id;
+  unsigned n;
+  char lines[8][160];
+} output_log_t;
+
+static int output_one(const proto_event_t *e, void *arg)
+{
+  output_log_t *l = arg;
+  const char *id = json_string_value(json_object_get(e->data, "task_id"));
+  const char *line = json_string_value(json_object_get(e->data, "line"));
+  if (e->topic && !strcmp(e->topic, "agent-output") && id && line &&
+      !strcmp(id, l->id) && l->n < 8)
+    snprintf(l->lines[l->n++], sizeof l->lines[0], "%s", line);
+  return 0;
+}
+
+static unsigned output_lines(fx_t *f, const char *id, output_log_t *l)
+{
+  *l = (output_log_t){.id = id};
+  store_event_foreach(f->store, 0, output_one, l);
+  return l->n;
+}
+
+Test(executor, feed_logs_agent_output_up_to_its_cap)
+{
+  fx_t f;
+  fx_init(&f);
+  rt_actor_t *feed = NULL;
+  cr_assert_eq(exec_feed_spawn(f.rt, f.store_actor, 2, &feed), 0);
+  for (uint64_t i = 1; i <= 5; i++) {
+    char line[32];
+    snprintf(line, sizeof line, "line %u", (unsigned)i);
+    send_line(feed, "t-chatty", i, line);
+  }
+  send_line(feed, "t-other", 1, "after"); /* same sender: comes after */
+  output_log_t l;
+  cr_assert(TST_EVENTUALLY(output_lines(&f, "t-other", &l) == 1, WAIT_MS));
+  cr_assert_eq(output_lines(&f, "t-chatty", &l), 3, "2 lines and a notice");
+  cr_assert_str_eq(l.lines[0], "line 1");
+  cr_assert_str_eq(l.lines[1], "line 2");
+  cr_assert(strstr(l.lines[2], "not published"), "%s", l.lines[2]);
+  rt_actor_release(feed);
   fx_fini(&f);
 }

@@ -13,9 +13,13 @@
  * Waiting uses PRIO_MSG_SYNC and ports, never sleeps.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "actors/executor/executor.h"
 #include "actors/prioritizer/prioritizer.h"
@@ -97,7 +101,8 @@ static void fx_start(fx_t *f, unsigned busy)
   TST_OK(rt_actor_spawn(f->rt, &fake_type, NULL, NULL, &f->exec));
 }
 
-static void fx_spawn(fx_t *f)
+/* Spawn the prioritizer; its start-up cycle may still be running. */
+static void fx_spawn_nowait(fx_t *f)
 {
   prio_config_defaults(&f->cfg);
   f->repo = (prio_repo_t){.id = "r", .path = f->dir, .churn_days = -1};
@@ -112,6 +117,11 @@ static void fx_spawn(fx_t *f)
   f->cfg.concurrency = 2;
   TST_OK(prio_spawn(f->rt, &f->cfg, f->store, f->store_actor, "prioritizer",
                     &f->prio, &f->board));
+}
+
+static void fx_spawn(fx_t *f)
+{
+  fx_spawn_nowait(f);
   TST_OK(prio_sync(f->rt, f->prio, WAIT_MS));
 }
 
@@ -466,4 +476,127 @@ Test(prioritizer, reconfigure_rescores_with_new_weights_and_limits,
   cr_assert(json_is_false(json_object_get(x, "dry_run")));
   json_decref(v);
   fx_stop(&f);
+}
+
+/* ---- stopping mid-cycle (the start-up cycle is a blocking job) ---- */
+
+/* A stand-in "git" first on PATH: the cycle's churn read runs it. It says
+ * "started" through one fifo, then waits for a line on another, then
+ * prints one changed path. The test holds the cycle between the two. */
+typedef struct gate_git {
+  char *dir;
+  char started[512], go[512];
+  char *old_path;
+} gate_git_t;
+
+static void gate_git_install(gate_git_t *g)
+{
+  memset(g, 0, sizeof *g);
+  g->dir = tst_tmpdir();
+  snprintf(g->started, sizeof g->started, "%s/started", g->dir);
+  snprintf(g->go, sizeof g->go, "%s/go", g->dir);
+  cr_assert_eq(mkfifo(g->started, 0600), 0);
+  cr_assert_eq(mkfifo(g->go, 0600), 0);
+  char script[600], body[1400];
+  snprintf(script, sizeof script, "%s/git", g->dir);
+  snprintf(body, sizeof body,
+           "#!/bin/sh\necho started > '%s'\nread line < '%s'\n"
+           "echo src/a.c\n",
+           g->started, g->go);
+  FILE *fp = fopen(script, "w");
+  cr_assert_not_null(fp);
+  fputs(body, fp);
+  fclose(fp);
+  cr_assert_eq(chmod(script, 0700), 0);
+  const char *path = getenv("PATH");
+  g->old_path = strdup(path ? path : "/usr/bin:/bin");
+  char *np = malloc(strlen(g->dir) + strlen(g->old_path) + 2);
+  sprintf(np, "%s:%s", g->dir, g->old_path);
+  setenv("PATH", np, 1); /* before the runtime's threads exist */
+  free(np);
+}
+
+/* Block until the cycle is inside the stand-in git. */
+static void gate_git_await_started(gate_git_t *g)
+{
+  int fd = open(g->started, O_RDONLY);
+  cr_assert_geq(fd, 0);
+  char buf[16];
+  cr_assert_gt(read(fd, buf, sizeof buf), 0);
+  close(fd);
+}
+
+/* Let the stand-in git finish. */
+static void *gate_git_release(void *arg)
+{
+  gate_git_t *g = arg;
+  int fd = open(g->go, O_WRONLY);
+  if (fd >= 0) {
+    ssize_t k = write(fd, "go\n", 3);
+    (void)k;
+    close(fd);
+  }
+  return NULL;
+}
+
+static void gate_git_remove(gate_git_t *g)
+{
+  setenv("PATH", g->old_path, 1);
+  free(g->old_path);
+  tst_rmrf(g->dir);
+  free(g->dir);
+}
+
+/* The stopped actor applied nothing: every task keeps put_task's score. */
+static void assert_unscored(fx_t *f, const char *const *ids, int n)
+{
+  for (int i = 0; i < n; i++) {
+    proto_task_t t = get(f, ids[i]);
+    cr_assert_str_eq(t.score.why, "WSJF (6+4+3)/2", "%s", ids[i]);
+    cr_assert_float_eq(t.score.total, 1.0, 1e-9);
+    store_task_free(&t);
+  }
+}
+
+static const char *const mid_ids[] = {"a-todo", "b-fixme", "c-secret"};
+
+/* Three tasks, the stand-in git, and a prioritizer held inside its
+ * start-up cycle. */
+static void fx_start_mid_cycle(fx_t *f, gate_git_t *g)
+{
+  gate_git_install(g);
+  fx_start(f, 2);
+  put_task(f, mid_ids[0], "todo", PROTO_STATE_NEW);
+  put_task(f, mid_ids[1], "fixme", PROTO_STATE_READY);
+  put_task(f, mid_ids[2], "secret", PROTO_STATE_TRIAGED);
+  fx_spawn_nowait(f);
+  gate_git_await_started(g);
+}
+
+/* The cycle's items, churn and the cycle itself are freed whichever of the
+ * job and on_stop finishes first (ASan builds: the leak check at the end
+ * of fx_stop). */
+Test(prioritizer, stop_mid_cycle_frees_the_cycle, .timeout = 60)
+{
+  gate_git_t g;
+  fx_t f;
+  fx_start_mid_cycle(&f, &g);
+  TST_OK(rt_actor_stop(f.prio));
+  gate_git_release(&g); /* the job reads the store after the stop */
+  tst_quiesce(f.rt);    /* waits for the job */
+  assert_unscored(&f, mid_ids, 3);
+  fx_stop(&f); /* then the leak check */
+  gate_git_remove(&g);
+}
+
+Test(prioritizer, shutdown_mid_cycle_frees_the_cycle, .timeout = 60)
+{
+  gate_git_t g;
+  fx_t f;
+  fx_start_mid_cycle(&f, &g);
+  pthread_t th; /* released while the runtime shuts down */
+  cr_assert_eq(pthread_create(&th, NULL, gate_git_release, &g), 0);
+  fx_stop(&f); /* waits for the job; then the leak check */
+  pthread_join(th, NULL);
+  gate_git_remove(&g);
 }

@@ -345,3 +345,76 @@ Test(scan_cli, data_dir_makes_rescans_incremental, .timeout = 120)
   free(repo);
   free(data);
 }
+
+/* ---- the corpus: precision and recall against hand-written findings ---- */
+
+/* "path\tline\tTAG" for each finding in @p arr, or in expected.tsv. */
+static json_t *found_keys(json_t *arr)
+{
+  json_t *keys = json_object();
+  size_t i;
+  json_t *o;
+  json_array_foreach(arr, i, o) {
+    char key[512];
+    snprintf(key, sizeof key, "%s\t%lld\t%s",
+             json_string_value(json_object_get(o, "path")),
+             (long long)json_integer_value(json_object_get(o, "line")),
+             json_string_value(json_object_get(o, "tag")));
+    json_object_set_new(keys, key, json_true());
+  }
+  return keys;
+}
+
+static json_t *expected_keys(const char *path)
+{
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f, "%s", path);
+  json_t *keys = json_object();
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = '\0';
+    if (line[0] && line[0] != '#')
+      json_object_set_new(keys, line, json_true());
+  }
+  fclose(f);
+  return keys;
+}
+
+/* Every marker in a comment of tests/data/scan/corpus (C, Python, SQL,
+ * HTML, Lisp, Rust with nested comments, Go raw strings, YAML, CRLF,
+ * invalid UTF-8, a 20 KB line, an empty file) is reported, and none of
+ * the traps beside them (strings, char literals, URLs, raw strings, HTML
+ * text, lower case): precision and recall are both 1. */
+Test(scan_cli, corpus_precision_and_recall_are_one)
+{
+  char *out, *err;
+  int rc = ccm(&out, &err, "--json", "--no-git",
+               "--no-refactor", CCM_SOURCE_ROOT "/tests/data/scan/corpus");
+  cr_assert_eq(rc, 0, "%s", err);
+  json_t *arr = lines(out);
+  json_t *got = found_keys(arr);
+  json_t *want = expected_keys(CCM_SOURCE_ROOT "/tests/data/scan/expected.tsv");
+  size_t hits = 0;
+  const char *key;
+  json_t *v;
+  json_object_foreach(got, key, v) {
+    if (json_object_get(want, key))
+      hits++;
+    else
+      cr_log_error("reported but not a marker: %s", key);
+  }
+  json_object_foreach(want, key, v) {
+    if (!json_object_get(got, key))
+      cr_log_error("missed: %s", key);
+  }
+  cr_log_info("corpus: precision %zu/%zu, recall %zu/%zu", hits,
+              json_object_size(got), hits, json_object_size(want));
+  cr_assert_eq(json_object_size(want), 22u, "expected.tsv changed");
+  cr_assert_eq(hits, json_object_size(got), "precision below 1");
+  cr_assert_eq(hits, json_object_size(want), "recall below 1");
+  json_decref(got);
+  json_decref(want);
+  json_decref(arr);
+  free(out);
+  free(err);
+}

@@ -1,0 +1,2 @@
+// TODO: bytes ÿþ that are not UTF-8
+int y;

@@ -1,0 +1,3 @@
+// TODO: a CRLF line
+int x;
+// FIXME: another CRLF line

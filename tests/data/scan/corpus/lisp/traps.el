@@ -1,0 +1,2 @@
+; TODO: a lisp comment
+(message "; FIXME: in a string")

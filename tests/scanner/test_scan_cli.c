@@ -408,7 +408,7 @@ Test(scan_cli, corpus_precision_and_recall_are_one)
       fprintf(stderr, "missed: %s\n", key);
   }
   fprintf(stderr, "corpus: precision %zu/%zu, recall %zu/%zu\n", hits,
-              json_object_size(got), hits, json_object_size(want));
+          json_object_size(got), hits, json_object_size(want));
   cr_assert_eq(json_object_size(want), 22u, "expected.tsv changed");
   cr_assert_eq(hits, json_object_size(got), "precision below 1");
   cr_assert_eq(hits, json_object_size(want), "recall below 1");

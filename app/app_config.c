@@ -3,11 +3,15 @@
  * ./ccm.yaml when it exists, else the embedded default (the repository in
  * the current directory, ./.ccm, 127.0.0.1:8080, dry run). An invalid file
  * is reported (FILE:LINE:COLUMN: ...) and the daemon does not start.
+ * Reported through the structured log (app/log.h; logfmt, the format of a
+ * configuration it could not read), as everything `ccm serve` says;
+ * `ccm config check` keeps its plain lines (cmd_config.c).
  */
-#include <stdio.h>
 #include <sys/stat.h>
 
 #include "app/app.h"
+#include "app/app_reload.h"
+#include "app/log.h"
 
 int app_config_load(const char *path, cfg_t *out)
 {
@@ -21,12 +25,10 @@ int app_config_load(const char *path, cfg_t *out)
   }
   int rc = cfg_load_file(path, out, &errs);
   if (rc != 0) {
-    if (errs.n)
-      cfg_errors_print(&errs, stderr);
-    else
-      fprintf(stderr, "ccm: %s: %s\n", path, cfg_strerror(rc));
-    fprintf(stderr, "ccm: not starting: the configuration is invalid "
-                    "(check it with: ccm config check %s)\n", path);
+    app_log_config_errors(path, rc, &errs);
+    app_log_kv(APP_LOG_ERROR, "config.invalid",
+               "not starting: the configuration is invalid (check it with: "
+               "ccm config check FILE)", "file", path, NULL);
   }
   cfg_errors_fini(&errs);
   return rc;

@@ -83,7 +83,7 @@ static exec_agent_kind_t kind_of(const cfg_preset_t *p)
 }
 
 /* The preset's env map as "NAME=value" strings packed into s->env_text;
- * NULL when empty. An entry that does not fit is left out, said on stderr. */
+ * NULL when empty. An entry that does not fit is left out, logged. */
 static const char *const *env_of(const cfg_kvv_t *kv, exec_setup_t *s)
 {
   size_t n = 0, used = 0;
@@ -92,8 +92,9 @@ static const char *const *env_of(const cfg_kvv_t *kv, exec_setup_t *s)
     int len = snprintf(s->env_text + used, room, "%s=%s", kv->v[i].key,
                        kv->v[i].value ? kv->v[i].value : "");
     if (len < 0 || (size_t)len >= room) {
-      fprintf(stderr, "ccm: agent env %s left out: the preset's env is over "
-              "%zu bytes\n", kv->v[i].key, sizeof(s->env_text));
+      app_log(APP_LOG_WARN, "agents.env_dropped", "agent env %s left out: "
+              "the preset's env is over %zu bytes", kv->v[i].key,
+              sizeof(s->env_text));
       continue;
     }
     s->env[n++] = s->env_text + used;

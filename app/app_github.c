@@ -33,6 +33,7 @@ static struct {
   const char *kinds[MAX_REPOS][MAX_LIST];
   const char *approve_kinds[MAX_LIST];
   const char *approve_labels[MAX_LIST];
+  const char *exempt_labels[MAX_LIST];
   char path[MAX_REPOS][PATH_MAX];
   ghev_repo_t repos[MAX_REPOS];
   ghs_repo_t sync_repos[MAX_REPOS];
@@ -154,6 +155,9 @@ static int start_sync(rt_runtime_t *rt, store_t *store,
     daemon_gh.sync.proposal_label = cfg->github.proposal_label;
   if (cfg->github.approve_labels.n)
     daemon_gh.sync.approve_label = cfg->github.approve_labels.v[0];
+  daemon_gh.sync.exempt_labels = daemon_gh.exempt_labels;
+  daemon_gh.sync.n_exempt = list_of(&cfg->github.stale_exempt_labels,
+                                    daemon_gh.exempt_labels);
   rc = ghs_spawn(rt, &daemon_gh.sync, &sync);
   rt_actor_release(sync);
   return rc;
@@ -182,6 +186,7 @@ typedef struct gh_live {
   ghev_config_t events;
   ghs_config_t sync;
   const char *approve_labels[MAX_LIST];
+  const char *exempt_labels[MAX_LIST];
 } gh_live_t;
 
 static bool same_str(const char *a, const char *b)
@@ -242,5 +247,8 @@ int app_github_reload(const cfg_t *old, const cfg_t *now, void *arg)
   l->sync.approve_label = now->github.approve_labels.n
                               ? now->github.approve_labels.v[0]
                               : daemon_gh.sync.approve_label;
+  l->sync.exempt_labels = l->exempt_labels;
+  l->sync.n_exempt = list_of(&now->github.stale_exempt_labels,
+                             l->exempt_labels);
   return send_config(GHS_NAME, GHS_MSG_RECONFIGURE, &l->sync) ? -1 : 0;
 }

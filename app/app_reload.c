@@ -181,6 +181,7 @@ static bool github_eq(const cfg_github_t *a, const cfg_github_t *b)
          str_eq(a->user_agent, b->user_agent) &&
          str_eq(a->api_version, b->api_version) &&
          strv_eq(&a->approve_labels, &b->approve_labels) &&
+         strv_eq(&a->stale_exempt_labels, &b->stale_exempt_labels) &&
          str_eq(a->proposal_label, b->proposal_label) &&
          a->budget == b->budget && a->sync_interval_ms == b->sync_interval_ms &&
          str_eq(a->login, b->login);
@@ -284,6 +285,8 @@ static int keep_loaded(app_daemon_t *d, cfg_t *c)
 void app_daemon_init(app_daemon_t *d, cfg_t *cfg)
 {
   d->cfg = cfg;
+  for (unsigned s = 0; s < APP_SECTION__COUNT; s++)
+    d->running[s] = cfg;
   if (keep_loaded(d, cfg)) {
     /* Out of memory at start: the daemon frees it at exit instead. */
     app_log(APP_LOG_WARN, "config.untracked", "out of memory");
@@ -357,17 +360,20 @@ static void audit(app_daemon_t *d, const char *what, const char *path,
             what, store_strerror(rc));
 }
 
-static void log_errors(const char *path, int rc, const cfg_errors_t *errs)
+void app_log_config_errors(const char *path, int rc, const cfg_errors_t *errs)
 {
+  const char *file = errs->file ? errs->file : path;
   for (size_t i = 0; i < errs->n; i++) {
     const cfg_error_t *e = &errs->v[i];
     if (e->line)
-      app_log(APP_LOG_ERROR, "config.error", "%s:%u:%u: %s", errs->file,
-              e->line, e->column, e->message);
+      app_log(APP_LOG_ERROR, "config.error", "%s:%u:%u: %s", file, e->line,
+              e->column, e->message);
     else
-      app_log(APP_LOG_ERROR, "config.error", "%s: %s", errs->file,
-              e->message);
+      app_log(APP_LOG_ERROR, "config.error", "%s: %s", file, e->message);
   }
+  if (errs->dropped)
+    app_log(APP_LOG_ERROR, "config.error", "%s: %zu more errors not shown",
+            file, errs->dropped);
   if (!errs->n)
     app_log(APP_LOG_ERROR, "config.error", "%s: %s", path, cfg_strerror(rc));
 }
@@ -396,7 +402,7 @@ static cfg_t *load(const char *path, char **text, size_t *len)
       app_log(APP_LOG_ERROR, "config.error", "%s: %s: %s", path,
               cfg_strerror(rc), strerror(errno));
     else
-      log_errors(path, rc, &errs);
+      app_log_config_errors(path, rc, &errs);
     free(c);
     c = NULL;
   }
@@ -422,15 +428,28 @@ static bool apply_section(app_daemon_t *d, app_section_t s, const cfg_t *old,
   return applied;
 }
 
-/* Apply what changed; log each section's fate. */
-static void apply_changes(app_daemon_t *d, const cfg_t *old, const cfg_t *now,
-                          unsigned changed)
+/* The sections in which @p now differs from the values in effect. */
+static unsigned changed_sections(const app_daemon_t *d, const cfg_t *now)
+{
+  unsigned changed = 0;
+  for (unsigned s = 0; s < APP_SECTION__COUNT; s++)
+    changed |= app_config_diff(d->running[s], now) & (1u << s);
+  if (d->listen_arg)
+    changed &= ~(1u << APP_SECTION_LISTEN); /* --listen wins */
+  return changed;
+}
+
+/* Apply what changed; log each section's fate. A section applied runs
+ * with @p now from here on; one that needs a restart keeps its values. */
+static void apply_changes(app_daemon_t *d, const cfg_t *now, unsigned changed)
 {
   char live[256] = "", restart[256] = "";
   for (unsigned s = 0; s < APP_SECTION__COUNT; s++) {
     if (!(changed & (1u << s)))
       continue;
-    bool ok = apply_section(d, (app_section_t)s, old, now);
+    bool ok = apply_section(d, (app_section_t)s, d->running[s], now);
+    if (ok)
+      d->running[s] = now;
     char *list = ok ? live : restart;
     size_t n = strlen(list);
     snprintf(list + n, 256 - n, "%s%s", n ? "," : "", app_section_name(s));
@@ -473,10 +492,7 @@ int app_reload(app_daemon_t *d)
     now->data_dir = strdup(d->data_arg);
   }
   app_log_register_secrets(now); /* before anything logs what it names */
-  unsigned changed = app_config_diff(d->cfg, now);
-  if (d->listen_arg)
-    changed &= ~(1u << APP_SECTION_LISTEN); /* --listen wins */
-  apply_changes(d, d->cfg, now, changed);
+  apply_changes(d, now, changed_sections(d, now));
   d->cfg = now;
   d->reloads++;
   audit(d, "config.reload", path, text, len);

@@ -7,7 +7,10 @@
  * An invalid file is refused: each error is logged (FILE:LINE:COLUMN:
  * message, level error), the running configuration stays, and the
  * refusal is audit-logged. A valid one is compared with the running one
- * section by section; each changed section is either applied live, by the
+ * section by section, each against the values in effect (a change that
+ * needed a restart is reported again by every later reload until the
+ * restart; a file put back to what runs reports nothing); each changed
+ * section is either applied live, by the
  * hooks registered for it (the log level and format are applied here;
  * agents and priority by the executor's and the prioritizer's hooks,
  * alerts and webhooks by the monitor's, github's stale_days, budget,
@@ -85,6 +88,10 @@ typedef struct app_daemon {
   cfg_t *cfg;                /* the running configuration */
   unsigned reloads, refused;
   /* private */
+  /* per section, the loaded configuration whose values are in effect: a
+   * section that needs a restart keeps the one the daemon started with,
+   * so the next reload compares against what runs, not what was read */
+  const cfg_t *running[APP_SECTION__COUNT];
   cfg_t **loaded;            /* every configuration loaded (owned) */
   size_t nloaded;
   struct {
@@ -115,6 +122,10 @@ unsigned app_config_diff(const cfg_t *a, const cfg_t *b);
 /** Register with the log (app_log_secret_add) the values of the
  * environment variables @p c names as secrets: tokens, webhook keys. */
 void app_log_register_secrets(const cfg_t *c);
+
+/** Log each of @p errs (FILE:LINE:COLUMN: message, level error, event
+ * config.error), or @p path with cfg_strerror(@p rc) when there is none. */
+void app_log_config_errors(const char *path, int rc, const cfg_errors_t *errs);
 
 /** Apply the log settings of @p c, @p level_arg (--log-level) winning. */
 void app_log_configure(const cfg_t *c, const char *level_arg);

@@ -5,6 +5,12 @@
  * configured; default 10 min) and on request, with the config's scan
  * settings; findings go through the analyzer into the store. Also the
  * repository id rule shared by `ccm scan` and the control plane.
+ *
+ * What it says goes to the structured log (app/log.h), the scan service's
+ * lines too (its log hook), so every stderr line of `ccm serve` parses in
+ * the configured format. Every git command is bounded by scan.git_timeout
+ * (scan/gitcmd.h); app_scan_release(), on the way out, kills the ones still
+ * running, so a hung git cannot hold the runtime's drain.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -16,6 +22,8 @@
 #include "actors/analyzer/analyzer.h"
 #include "actors/analyzer/scan_service.h"
 #include "app/app.h"
+#include "app/log.h"
+#include "scan/gitcmd.h"
 #include "scan/markers.h"
 
 
@@ -86,11 +94,31 @@ static uint64_t interval_of(const cfg_t *cfg)
   return ms;
 }
 
+/* The scan service's lines, into the structured log. */
+static void scan_log(void *ud, bool error, const char *event,
+                     const char *line)
+{
+  (void)ud;
+  app_log(error ? APP_LOG_ERROR : APP_LOG_INFO, event, "%s", line);
+}
+
+/* scan.git_timeout for every git command; small queries at most 30 s. */
+static void git_deadlines(const cfg_scan_t *sc)
+{
+  uint64_t run = sc->git_timeout_ms ? sc->git_timeout_ms
+                                    : GITCMD_RUN_TIMEOUT_MS;
+  gitcmd_cancel_reset();
+  gitcmd_set_timeouts(run, run < GITCMD_QUERY_TIMEOUT_MS
+                               ? run : GITCMD_QUERY_TIMEOUT_MS);
+}
+
 int app_scan_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
                    const cfg_t *cfg)
 {
   scan_service_opts_t *o = &daemon_scan.svc;
   memset(o, 0, sizeof *o);
+  git_deadlines(&cfg->scan);
+  o->log = scan_log;
   for (size_t i = 0; i < cfg->nrepos && o->nrepos < MAX_REPOS; i++) {
     const char *path = cfg->repos[i].path;
     if (!path)
@@ -115,17 +143,21 @@ int app_scan_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
     rc = scan_service_begin(daemon_scan.service);
   }
   if (rc != 0) {
-    fprintf(stderr, "ccm: cannot start the scanner: %s\n", rt_strerror(rc));
+    app_log_kv(APP_LOG_ERROR, "scan.start_failed", "cannot start the scanner",
+               "error", rt_strerror(rc), NULL);
     return rc;
   }
   for (size_t k = 0; k < o->nrepos; k++)
-    fprintf(stderr, "ccm: scanning %s as '%s' now%s\n", daemon_scan.root[k],
-            daemon_scan.repo[k], o->interval_ms ? " and periodically" : "");
+    app_log_kv(APP_LOG_INFO, "scan.scheduled",
+               o->interval_ms ? "scanning now and periodically"
+                              : "scanning now", "repo", daemon_scan.repo[k],
+               "root", daemon_scan.root[k], NULL);
   return 0;
 }
 
 void app_scan_release(void)
 {
+  gitcmd_cancel_all(); /* stopping: no git may hold the drain */
   rt_actor_release(daemon_scan.service);
   rt_actor_release(daemon_scan.analyzer);
   daemon_scan.service = daemon_scan.analyzer = NULL;

@@ -22,7 +22,10 @@
  * A plain epoll loop with a minimal RFC 6455 client (masked frames out,
  * unmasked frames in, pings answered): no client library whose own
  * buffering would sit inside the measured latency. One thread, so it
- * takes one of the two cores at most.
+ * takes one of the two cores at most; a 1 MiB receive buffer per
+ * connection (RCVBUF: why) so that a moment without a CPU does not turn
+ * into TCP zero-window and retransmission stalls. The same clients
+ * measure ccm (bench_web) and its floor (peers/ws_fanout_peer.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +45,16 @@
 #include "bench/bench_util.h"
 
 #define HANDSHAKES_IN_FLIGHT 64
-#define RXBUF 16384
+#define RXBUF 65536
+/* Receive buffer per client: while this process waits for a CPU the
+ * events pile up in the kernel, and with the autotuned default (128 KiB
+ * to start, much of it skb overhead for small sends) the window closes,
+ * the receive queue is pruned and loopback TCP falls back on its
+ * zero-window probes and retransmission timers (200 ms and up): seconds
+ * of "latency" with both processes idle (nstat: TCPToZeroWindowAdv,
+ * PruneCalled, TCPLossProbes), which measures the client's TCP, not the
+ * server. 1 MiB (the kernel doubles it) holds seconds of events. */
+#define RCVBUF (1 << 20)
 #define HIST_STEP_US 10 /* latency buckets of 10 us ... */
 #define HIST_N 1000000 /* ... up to 10 s */
 
@@ -72,31 +83,6 @@ static void die(const char *what, const char *why)
   bench_die("bench_ws_clients", what, why);
 }
 
-static void raise_fd_limit(unsigned n)
-{
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n + 64) {
-    rl.rlim_cur = rl.rlim_max < n + 64 ? rl.rlim_max : n + 64;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
-}
-
-/* Write all of @p len bytes (small messages on a socket with room). */
-static int send_all(int fd, const void *p, size_t len)
-{
-  const char *b = p;
-  while (len) {
-    ssize_t k = send(fd, b, len, MSG_NOSIGNAL);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0)
-      return -1;
-    b += k;
-    len -= (size_t)k;
-  }
-  return 0;
-}
-
 /* One masked client frame (payload under 126 bytes). */
 static int send_frame(int fd, unsigned opcode, const void *data, size_t len)
 {
@@ -109,7 +95,7 @@ static int send_frame(int fd, unsigned opcode, const void *data, size_t len)
   memcpy(f + 2, mask, 4);
   for (size_t i = 0; i < len; i++)
     f[6 + i] = ((const unsigned char *)data)[i] ^ mask[i % 4];
-  return send_all(fd, f, 6 + len);
+  return bench_send_all(fd, f, 6 + len);
 }
 
 /* ----------------------------------------------------------- connecting */
@@ -127,8 +113,9 @@ static void start_connect(swarm_t *s, unsigned i)
   c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (c->fd < 0)
     die("socket", strerror(errno));
-  int one = 1;
+  int one = 1, rcvbuf = RCVBUF;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   struct sockaddr_in a = {.sin_family = AF_INET,
                           .sin_port = htons((uint16_t)s->port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -155,7 +142,7 @@ static void send_upgrade(swarm_t *s, unsigned i)
                    "Sec-WebSocket-Version: 13\r\n"
                    "Sec-WebSocket-Protocol: ccm.v1.json\r\n\r\n",
                    s->port);
-  if (send_all(s->c[i].fd, req, (size_t)n))
+  if (bench_send_all(s->c[i].fd, req, (size_t)n))
     die("upgrade request", strerror(errno));
   s->c[i].st = C_HANDSHAKE;
   watch(s, i, EPOLLIN, EPOLL_CTL_MOD);
@@ -180,10 +167,26 @@ static void count_latency(swarm_t *s, const char *msg, size_t len,
                           uint64_t at)
 {
   static const char key[] = "\"bench_ns\":";
-  const char *p = memmem(msg, len, key, sizeof(key) - 1);
-  if (!p)
-    return;
-  uint64_t sent = strtoull(p + sizeof(key) - 1, NULL, 10);
+  const size_t klen = sizeof(key) - 1;
+  /* The publishers put it last (`..."bench_ns":123}}`): read it back from
+   * the end; a whole-message memmem per event was a sixth of this
+   * process's CPU. Anything else: search. */
+  size_t e = len;
+  while (e && msg[e - 1] == '}')
+    e--;
+  size_t d = e;
+  while (d && msg[d - 1] >= '0' && msg[d - 1] <= '9')
+    d--;
+  uint64_t sent = 0;
+  if (d < e && d >= klen && !memcmp(msg + d - klen, key, klen)) {
+    for (size_t i = d; i < e; i++)
+      sent = sent * 10 + (uint64_t)(msg[i] - '0');
+  } else {
+    const char *p = memmem(msg, len, key, klen);
+    if (!p)
+      return;
+    sent = strtoull(p + klen, NULL, 10);
+  }
   uint64_t b = at > sent ? (at - sent) / 1000 / HIST_STEP_US : 0;
   s->hist[b < HIST_N ? b : HIST_N]++;
   s->received++;
@@ -385,7 +388,7 @@ int main(int argc, char **argv)
   swarm_t s = {.port = atoi(argv[1]), .n = (unsigned)atoi(argv[2])};
   if (s.port <= 0 || s.n == 0)
     die("usage", "bench_ws_clients PORT N");
-  raise_fd_limit(s.n);
+  bench_raise_fd_limit(s.n);
   s.c = calloc(s.n, sizeof(*s.c));
   s.hist = calloc(HIST_N + 1, sizeof(*s.hist));
   s.ep = epoll_create1(0);

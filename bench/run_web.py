@@ -22,9 +22,15 @@ with the product's defaults), then:
         and the server's CPU time (utime + stime, all threads) per event
         delivered, the figure that holds on a shared machine.
         nginx has no WebSocket side: these rows stand beside the SPEC
-        targets (peer "target", peer_value = the target). Two lighter
-        loads run the same way and show where the limit lies: 100 clients
-        at 1,000 events/s and 1,000 clients at 100 events/s.
+        targets (peer "target", peer_value = the target), and beside
+        bench/peers/ws_fanout_peer (build/bench/ws_fanout_peer): a minimal
+        epoll server that takes the same clients and fans out frames of
+        the same bytes at the same rate with the same per-client batching
+        (one send per client per loop turn), with no store and no commit:
+        the machine's floor for this fan-out, run right after each ccm
+        round (rows "... beside the epoll peer", ratio = ccm / peer). Two
+        lighter loads run the same way and show where the limit lies: 100
+        clients at 1,000 events/s and 1,000 clients at 100 events/s.
 
 BENCH_REPEAT repetitions (default 3), medians; the table and
 bench/results/web.json (SPEC section 4 shape; ratio = ccm / peer_value).
@@ -122,6 +128,28 @@ def http_get(port, path):
 
 # ------------------------------------------------------------------ servers
 
+class FanoutPeer:
+    """bench/peers/ws_fanout_peer: the WebSocket fan-out floor, driven
+    over stdin as bench_web is (PORT, publish, quit)."""
+
+    def __init__(self):
+        exe = os.path.join(BUILD, "bench", "ws_fanout_peer")
+        self.proc = subprocess.Popen([exe], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().split()
+        if len(line) != 2 or line[0] != "PORT":
+            raise RuntimeError("ws_fanout_peer did not start: %r" % line)
+        self.port = int(line[1])
+
+    publish = None  # set below: the same command as bench_web's
+
+    def stop(self):
+        if self.proc.poll() is None and not self.proc.stdin.closed:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            wait_or_kill(self.proc, 30)
+
+
 class CcmServer:
     """bench_web: a seeded store and the web server, driven over stdin."""
 
@@ -175,6 +203,9 @@ http {{
   }}
 }}
 """
+
+
+FanoutPeer.publish = CcmServer.publish
 
 
 class Nginx:
@@ -251,7 +282,9 @@ def rest_round(ccm, nginx, samples):
 
 # --------------------------------------------------------------- WebSocket
 
-def ws_round(ccm, clients, rate):
+def ws_round(ccm, clients, rate, peer=False):
+    """One fan-out round against @ccm (a CcmServer, or a FanoutPeer when
+    @peer: no /metrics there)."""
     exe = os.path.join(BUILD, "bench", "bench_ws_clients")
     before = rss_kb(ccm.proc.pid)
     cl = subprocess.Popen([exe, str(ccm.port), str(clients)],
@@ -277,30 +310,34 @@ def ws_round(ccm, clients, rate):
             wait_or_kill(cl, 0)
     if len(r) != 9 or r[0] != "RESULT":
         raise RuntimeError("bench_ws_clients result: %r" % r)
+    result = {"rss_before_kb": before, "rss_idle_kb": idle,
+              "rss_loaded_kb": loaded, "server": "peer" if peer else "ccm",
+              "clients": clients, "rate": rate,
+              "per_client_kb": (idle - before) / clients,
+              "published": sent, "refused": refused,
+              "expected": int(r[2]) * clients, "received": int(r[3]),
+              "errors": int(r[4]), "closed": int(r[5]),
+              "p50_ms": int(r[6]) / 1e3, "p99_ms": int(r[7]) / 1e3,
+              "max_ms": int(r[8]) / 1e3,
+              "cpu_us_per_delivery": ticks * 1e6 /
+              os.sysconf("SC_CLK_TCK") / max(1, int(r[3]))}
+    if peer:
+        return result
     _, summary = http_get(ccm.port, "/api/v1/metrics/summary")
     ws = json.loads(summary)["websocket"]
     _, text = http_get(ccm.port, "/metrics")
     counters = dict(line.split() for line in text.decode().splitlines()
                     if line.startswith(("ccm_ws_writes_total ",
                                         "ccm_ws_frames_sent_total ")))
-    return {"rss_before_kb": before, "rss_idle_kb": idle,
-            "rss_loaded_kb": loaded,
-            "clients": clients, "rate": rate,
-            "per_client_kb": (idle - before) / clients,
-            "published": sent, "refused": refused,
-            "expected": int(r[2]) * clients, "received": int(r[3]),
-            "errors": int(r[4]), "closed": int(r[5]),
-            "p50_ms": int(r[6]) / 1e3, "p99_ms": int(r[7]) / 1e3,
-            "max_ms": int(r[8]) / 1e3,
-            "slow_consumers_total": ws["slow_consumers"],
-            # the server's CPU (all threads: publishing, store, fan-out)
-            # per event delivered to a client: holds on a shared machine
-            "cpu_us_per_delivery": ticks * 1e6 / os.sysconf("SC_CLK_TCK") /
-            max(1, int(r[3])),
-            # frames per socket write: how much the batching saved
-            "frames_per_write": float(counters["ccm_ws_frames_sent_total"]) /
-            max(1.0, float(counters.get("ccm_ws_writes_total",
-                                        counters["ccm_ws_frames_sent_total"])))}
+    # cpu_us_per_delivery: the server's CPU (all threads: publishing,
+    # store, fan-out) per event delivered to a client, the figure that
+    # holds on a shared machine; frames_per_write: what batching saved
+    result.update({
+        "slow_consumers_total": ws["slow_consumers"],
+        "frames_per_write": float(counters["ccm_ws_frames_sent_total"]) /
+        max(1.0, float(counters.get("ccm_ws_writes_total",
+                                    counters["ccm_ws_frames_sent_total"])))})
+    return result
 
 
 # ------------------------------------------------------------------ report
@@ -335,10 +372,13 @@ def rest_rows(samples, nginx_version):
 def ws_rows(rounds):
     rows = []
     for i, (clients, rate) in enumerate(LOADS):
-        rs = [r for r in rounds if (r["clients"], r["rate"]) == (clients, rate)]
+        rs = [r for r in rounds if (r["clients"], r["rate"]) == (clients, rate)
+              and r["server"] == "ccm"]
+        ps = [r for r in rounds if (r["clients"], r["rate"]) == (clients, rate)
+              and r["server"] == "peer"]
 
-        def med(key):
-            return statistics.median(r[key] for r in rs)
+        def med(key, of=None):
+            return statistics.median(r[key] for r in (of or rs))
         label = "%d clients, %d events/s" % (clients, rate)
         spec = i == 0  # the SPEC load has targets; the lighter ones none
         rows += [
@@ -353,6 +393,24 @@ def ws_rows(rounds):
             row("server CPU per event delivered (%s)" % label,
                 med("cpu_us_per_delivery"), "none", None, "us", False),
         ]
+        peer = "ws_fanout_peer (epoll, no store)"
+        if ps:
+            rows += [
+                row("WebSocket delivery p50 beside the epoll peer (%s)" %
+                    label, med("p50_ms"), peer, med("p50_ms", ps), "ms",
+                    False),
+                row("WebSocket delivery p99 beside the epoll peer (%s)" %
+                    label, med("p99_ms"), peer, med("p99_ms", ps), "ms",
+                    False),
+                row("events delivered beside the epoll peer (%s)" % label,
+                    statistics.median(r["received"] / r["expected"]
+                                      for r in rs), peer,
+                    statistics.median(r["received"] / r["expected"]
+                                      for r in ps), "fraction", True),
+                row("server CPU per event delivered beside the epoll peer "
+                    "(%s)" % label, med("cpu_us_per_delivery"), peer,
+                    med("cpu_us_per_delivery", ps), "us", False),
+            ]
         if spec:
             rows += [
                 row("RSS per idle WebSocket client (%d clients)" % clients,
@@ -403,16 +461,17 @@ def print_table(rows, rounds):
     for t in table:
         print("  ".join(str(c).ljust(widths[i]) for i, c in enumerate(t)))
     for i, r in enumerate(rounds):
-        print("  ws run %d (%d clients, %d/s): p50 %.2f ms p99 %.2f ms "
+        print("  ws run %d, %s (%d clients, %d/s): p50 %.2f ms p99 %.2f ms "
               "max %.1f ms, %d/%d "
               "delivered, %d error messages, %d closed by the server, "
               "%d publishes refused; RSS %d -> %d KiB idle -> %d KiB; "
-              "%.1f frames per write, %.2f us CPU per delivery" % (
-                  i + 1, r["clients"], r["rate"], r["p50_ms"], r["p99_ms"],
-                  r["max_ms"], r["received"],
+              "%s frames per write, %.2f us CPU per delivery" % (
+                  i + 1, r["server"], r["clients"], r["rate"], r["p50_ms"],
+                  r["p99_ms"], r["max_ms"], r["received"],
                   r["expected"], r["errors"], r["closed"], r["refused"],
                   r["rss_before_kb"], r["rss_idle_kb"], r["rss_loaded_kb"],
-                  r["frames_per_write"], r["cpu_us_per_delivery"]))
+                  "%.1f" % r["frames_per_write"] if "frames_per_write" in r
+                  else "-", r["cpu_us_per_delivery"]))
 
 
 def main():
@@ -441,6 +500,12 @@ def main():
                 ccm = CcmServer()
                 rounds.append(ws_round(ccm, clients, rate))
                 ccm.stop()
+                # The floor, right after, on the same machine state.
+                peer = FanoutPeer()
+                try:
+                    rounds.append(ws_round(peer, clients, rate, peer=True))
+                finally:
+                    peer.stop()
     finally:
         if nginx:
             nginx.stop()

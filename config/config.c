@@ -66,6 +66,7 @@ static void scan_defaults(cfg_scan_t *s)
   s->thresholds = (cfg_thresholds_t){80, 4, 15, 6, 1000};
   s->refactor = true;
   s->secrets = true;
+  s->git_timeout_ms = 5 * 60 * 1000;
 }
 
 static void agents_defaults(cfg_agents_t *a)
@@ -157,6 +158,7 @@ static void github_fini(cfg_github_t *g)
   free(g->user_agent);
   free(g->api_version);
   cfg__strv_fini(&g->approve_labels);
+  cfg__strv_fini(&g->stale_exempt_labels);
   free(g->proposal_label);
   free(g->login);
 }

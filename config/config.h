@@ -156,6 +156,7 @@ typedef struct cfg_github {
   uint32_t budget;          /* GitHub requests per sync cycle: 100 */
   uint64_t sync_interval_ms; /* 10 min; 0 ("off"): webhooks only */
   char *login;              /* ccm's own account (not human activity) */
+  cfg_strv_t stale_exempt_labels; /* []: issues with one are never stale */
 } cfg_github_t;
 
 /* Refactoring thresholds (scan/metrics.h scan_thresholds_t, same
@@ -179,6 +180,8 @@ typedef struct cfg_scan {
   bool refactor;            /* true: report refactoring candidates */
   bool secrets;             /* true: report committed secrets */
   char *secrets_allowlist;  /* allowlist file (scan/secrets.h); NULL: none */
+  uint64_t git_timeout_ms;  /* each git command's deadline (scan/gitcmd.h),
+                               5 min; small queries: at most 30 s */
 } cfg_scan_t;
 
 /* WSJF weights (value, time criticality, risk reduction, job size). */

@@ -824,6 +824,8 @@ static const field_t github_fields[] = {
     FIELD(cfg_github_t, "sync_interval", p_duration, sync_interval_ms,
           MS_SECOND, 30 * MS_DAY, NULL, F_OFF_OK),
     FIELD(cfg_github_t, "login", p_string, login, 0, 0, NULL, 0),
+    FIELD(cfg_github_t, "stale_exempt_labels", p_strv, stale_exempt_labels, 0,
+          64, NULL, F_UNIQUE),
 };
 
 /* ---- scan ---- */
@@ -860,6 +862,9 @@ static const field_t scan_fields[] = {
     FIELD(cfg_scan_t, "secrets", p_bool, secrets, 0, 0, NULL, 0),
     FIELD(cfg_scan_t, "secrets_allowlist", p_string, secrets_allowlist, 0,
           0, NULL, F_NULL_OK),
+    /* a hung git (a lock, a credential prompt) fails the scan after it */
+    FIELD(cfg_scan_t, "git_timeout", p_duration, git_timeout_ms, MS_SECOND,
+          MS_DAY, NULL, 0),
 };
 
 /* ---- priority ---- */

@@ -66,6 +66,8 @@ int gh_op_add_labels(gh_op_t *op, const char *repo, uint32_t number,
  * (@p reason: "completed", "not_planned" or NULL). */
 int gh_op_close_issue(gh_op_t *op, const char *repo, uint32_t number,
                       const char *reason);
+/** PATCH /repos/{repo}/issues/{n} {"state": "open"}. */
+int gh_op_reopen_issue(gh_op_t *op, const char *repo, uint32_t number);
 /** POST /repos/{repo}/pulls {"title", "head", "base", "body"?, "draft"?}. */
 int gh_op_create_pull(gh_op_t *op, const char *repo, const char *title,
                       const char *head, const char *base, const char *body,

@@ -263,8 +263,9 @@ int gh_op_add_labels(gh_op_t *op, const char *repo, uint32_t number,
   return done(op, rc);
 }
 
-int gh_op_close_issue(gh_op_t *op, const char *repo, uint32_t number,
-                      const char *reason)
+/* PATCH /repos/{repo}/issues/{n} with @p body (taken). */
+static int patch_issue(gh_op_t *op, const char *repo, uint32_t number,
+                       json_t *body)
 {
   int rc = start(op, repo, GH_PATCH);
   if (!rc && !number)
@@ -272,10 +273,24 @@ int gh_op_close_issue(gh_op_t *op, const char *repo, uint32_t number,
   if (!rc)
     rc = set_path(op, "/repos/%s/issues/%u", repo, number);
   if (!rc)
-    rc = set_body(op, reason ? json_pack("{s:s,s:s}", "state", "closed",
-                                         "state_reason", reason)
-                             : json_pack("{s:s}", "state", "closed"));
+    rc = set_body(op, body);
+  else
+    json_decref(body);
   return done(op, rc);
+}
+
+int gh_op_close_issue(gh_op_t *op, const char *repo, uint32_t number,
+                      const char *reason)
+{
+  return patch_issue(op, repo, number,
+                     reason ? json_pack("{s:s,s:s}", "state", "closed",
+                                        "state_reason", reason)
+                            : json_pack("{s:s}", "state", "closed"));
+}
+
+int gh_op_reopen_issue(gh_op_t *op, const char *repo, uint32_t number)
+{
+  return patch_issue(op, repo, number, json_pack("{s:s}", "state", "open"));
 }
 
 int gh_op_create_pull(gh_op_t *op, const char *repo, const char *title,

@@ -139,56 +139,76 @@ void proto__quote(char *out, const char *p, size_t len)
 
 /* ---- strings and JSON members ---- */
 
-bool proto__utf8_valid(const char *s, size_t len)
+/* How long a multi-byte UTF-8 sequence that starts with @p c is (bytes
+ * after the lead), and the lead's payload bits; 0 for a byte that cannot
+ * lead one (continuation byte, overlong lead, beyond U+10FFFF). */
+static size_t utf8_lead(unsigned c, uint32_t *cp)
 {
+  if (c >= 0xc2 && c <= 0xdf) {
+    *cp = c & 0x1f;
+    return 1;
+  }
+  if (c >= 0xe0 && c <= 0xef) {
+    *cp = c & 0x0f;
+    return 2;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    *cp = c & 0x07;
+    return 3;
+  }
+  return 0;
+}
+
+/* Is the sequence of @p n continuation bytes after the lead at @p p (with
+ * the lead's bits @p cp) complete, and neither overlong, a UTF-16
+ * surrogate nor beyond U+10FFFF? @p left bytes follow the lead. */
+static bool utf8_seq_ok(const unsigned char *p, size_t n, size_t left,
+                        uint32_t cp)
+{
+  if (left < n)
+    return false;
+  for (size_t k = 1; k <= n; k++) {
+    if ((p[k] & 0xc0) != 0x80)
+      return false;
+    cp = (cp << 6) | (p[k] & 0x3f);
+  }
+  if (n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+    return false;
+  return n != 3 || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+size_t proto__text_scan(const char *s, size_t len)
+{
+  const uint64_t ones = UINT64_C(0x0101010101010101);
+  const uint64_t highs = UINT64_C(0x8080808080808080);
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
 
   while (i < len) {
-    unsigned c = p[i];
-    size_t n;
-    uint32_t cp;
     uint64_t word;
+    uint32_t cp;
 
-    /* Eight ASCII bytes at a time (most text is ASCII). */
-    if (len - i >= 8 && (memcpy(&word, p + i, 8),
-                         (word & UINT64_C(0x8080808080808080)) == 0)) {
+    /* Eight ASCII bytes at a time (most text is ASCII), none of them 0:
+     * with every high bit clear, (word - ones) & highs is non-zero
+     * exactly when a byte is 0. */
+    if (len - i >= 8 && (memcpy(&word, p + i, 8), (word & highs) == 0) &&
+        ((word - ones) & highs) == 0) {
       i += 8;
       continue;
     }
-
+    unsigned c = p[i];
+    if (c == 0)
+      return i;
     if (c < 0x80) {
       i++;
       continue;
     }
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false; /* continuation byte, overlong lead or > U+10FFFF */
-    }
-    if (len - i - 1 < n)
-      return false;
-    for (size_t k = 1; k <= n; k++) {
-      unsigned cc = p[i + k];
-      if ((cc & 0xc0) != 0x80)
-        return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    /* Overlong forms, UTF-16 surrogates, and beyond U+10FFFF. */
-    if (n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-      return false;
-    if (n == 3 && (cp < 0x10000 || cp > 0x10ffff))
-      return false;
+    size_t n = utf8_lead(c, &cp);
+    if (n == 0 || !utf8_seq_ok(p + i, n, len - i - 1, cp))
+      return i;
     i += n + 1;
   }
-  return true;
+  return len;
 }
 
 int proto__check_str(const char *p, size_t len, size_t cap,
@@ -198,11 +218,13 @@ int proto__check_str(const char *p, size_t len, size_t cap,
     return proto__failp(e, PROTO_ETOOBIG, path,
                         "string of %zu bytes is over the %zu-byte cap", len,
                         cap);
-  if (memchr(p, '\0', len) != NULL)
+  size_t stop = proto__text_scan(p, len);
+  if (stop == len)
+    return 0;
+  /* A NUL byte anywhere is reported before invalid UTF-8. */
+  if (p[stop] == '\0' || memchr(p + stop, '\0', len - stop) != NULL)
     return proto__failp(e, PROTO_EVALUE, path, "string contains a NUL byte");
-  if (!proto__utf8_valid(p, len))
-    return proto__failp(e, PROTO_EVALUE, path, "string is not valid UTF-8");
-  return 0;
+  return proto__failp(e, PROTO_EVALUE, path, "string is not valid UTF-8");
 }
 
 static int check_json_at(const json_t *v, int depth,
@@ -547,10 +569,34 @@ static int parse_table(const proto__table_t *t, const proto__val_t *map,
                        char *base, const proto__path_t *prefix,
                        parse_ctx_t *c);
 
+/* @p n bytes at @p a and @p b equal? Short names in a few overlapping
+ * fixed-size loads (no call, no loop per byte); both ranges are readable
+ * for @p n bytes. */
+static bool short_eq(const char *a, const char *b, size_t n)
+{
+  uint64_t a0, a1, b0, b1;
+  uint32_t c0, c1, d0, d1;
+
+  if (n > 16)
+    return memcmp(a, b, n) == 0;
+  if (n >= 8) {
+    memcpy(&a0, a, 8), memcpy(&a1, a + n - 8, 8);
+    memcpy(&b0, b, 8), memcpy(&b1, b + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  if (n >= 4) {
+    memcpy(&c0, a, 4), memcpy(&c1, a + n - 4, 4);
+    memcpy(&d0, b, 4), memcpy(&d1, b + n - 4, 4);
+    return ((c0 ^ d0) | (c1 ^ d1)) == 0;
+  }
+  return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] &&
+                    a[n - 1] == b[n - 1]);
+}
+
 static bool key_is(const proto__field_t *f, const char *key, size_t klen)
 {
-  /* memcmp, not strncmp: a key may hold NUL bytes. */
-  return strlen(f->name) == klen && memcmp(f->name, key, klen) == 0;
+  /* Length, then the bytes (not strncmp: a key may hold NUL bytes). */
+  return f->namelen == klen && short_eq(f->name, key, klen);
 }
 
 static int collect(void *ctx, const char *key, size_t klen,
@@ -636,17 +682,11 @@ static int get_str(const proto__val_t *v, size_t cap, char **out,
 static int get_state(const proto__val_t *v, proto_state_t *out,
                      const proto__path_t *path, proto__err_t *e)
 {
-  char name[16], q[68];
-  int s = -1;
+  char q[68];
 
   if (v->kind != PROTO__V_STR)
     return proto__failp(e, PROTO_EFIELD, path, "expected a state name");
-  if (v->as.s.len < sizeof name) {
-    memcpy(name, v->as.s.p, v->as.s.len);
-    name[v->as.s.len] = '\0';
-    if (strlen(name) == v->as.s.len)
-      s = proto_state_from_name(name);
-  }
+  int s = proto__state_find(v->as.s.p, v->as.s.len);
   if (s < 0) {
     proto__quote(q, v->as.s.p, v->as.s.len);
     return proto__failp(e, PROTO_EVALUE, path, "unknown state \"%s\"", q);

@@ -335,10 +335,15 @@ static int mp_map_each(const proto__val_t *map, proto__entry_fn fn,
   for (size_t i = 0; i < map->as.n; i++) {
     proto__val_t k, v;
 
-    mp_view(q, &k);
-    if (k.kind != PROTO__V_STR)
-      return key_not_str(path, e);
-    q = mp_after(&k);
+    if ((q[0] & 0xe0) == 0xa0) { /* fixstr: nearly every key */
+      k.as.s.len = q[0] & 0x1fu;
+      k.as.s.p = (const char *)q + 1;
+    } else {
+      mp_view(q, &k);
+      if (k.kind != PROTO__V_STR)
+        return key_not_str(path, e);
+    }
+    q = (const uint8_t *)k.as.s.p + k.as.s.len;
     mp_view(q, &v);
     q = mp_after(&v);
     int rc = fn(ctx, k.as.s.p, k.as.s.len, &v);
@@ -829,7 +834,7 @@ static int envelope_entries(const uint8_t *p, envelope_t *env,
 static int envelope_type(const uint8_t *p, proto_type_t *type,
                          proto__err_t *e)
 {
-  char name[32], q[68];
+  char q[68];
   proto__val_t t;
 
   if (p == NULL)
@@ -837,13 +842,7 @@ static int envelope_type(const uint8_t *p, proto_type_t *type,
   mp_view(p, &t);
   if (t.kind != PROTO__V_STR)
     return proto__fail(e, PROTO_EFIELD, "t", "expected a string");
-  *type = PROTO_NONE;
-  if (t.as.s.len < sizeof name) {
-    memcpy(name, t.as.s.p, t.as.s.len);
-    name[t.as.s.len] = '\0';
-    if (strlen(name) == t.as.s.len)
-      *type = proto_type_from_name(name);
-  }
+  *type = proto__type_find(t.as.s.p, t.as.s.len);
   if (*type == PROTO_NONE) {
     proto__quote(q, t.as.s.p, t.as.s.len);
     return proto__fail(e, PROTO_ETYPE, "t", "unknown message type \"%s\"", q);

@@ -41,22 +41,52 @@ const char *proto_type_name(proto_type_t t)
   }
 }
 
+/* A name of the X-macro tables with its length (sizeof the literal). */
+typedef struct name_row {
+  const char *s;
+  size_t len;
+  int id;
+} name_row_t;
+
+static const name_row_t type_rows[] = {
+#define PROTO_TYPE_ROW(name, id, str) {str, sizeof(str) - 1, PROTO_##name},
+    PROTO_MSG_MAP(PROTO_TYPE_ROW)
+#undef PROTO_TYPE_ROW
+};
+
+static const name_row_t state_rows[] = {
+#define PROTO_STATE_ROW(name, id, str) \
+  {str, sizeof(str) - 1, PROTO_STATE_##name},
+    PROTO_STATE_MAP(PROTO_STATE_ROW)
+#undef PROTO_STATE_ROW
+};
+
+/* The id of the row named @p p (@p len bytes), or -1. */
+static int name_find(const name_row_t *rows, size_t n, const char *p,
+                     size_t len)
+{
+  for (size_t i = 0; i < n; i++)
+    if (rows[i].len == len && memcmp(rows[i].s, p, len) == 0)
+      return rows[i].id;
+  return -1;
+}
+
+proto_type_t proto__type_find(const char *p, size_t len)
+{
+  int t = name_find(type_rows, sizeof type_rows / sizeof type_rows[0], p,
+                    len);
+  return t < 0 ? PROTO_NONE : (proto_type_t)t;
+}
+
+int proto__state_find(const char *p, size_t len)
+{
+  return name_find(state_rows, sizeof state_rows / sizeof state_rows[0], p,
+                   len);
+}
+
 proto_type_t proto_type_from_name(const char *name)
 {
-  static const struct {
-    const char *name;
-    proto_type_t type;
-  } types[] = {
-#define PROTO_TYPE_ROW(name, id, str) {str, PROTO_##name},
-      PROTO_MSG_MAP(PROTO_TYPE_ROW)
-#undef PROTO_TYPE_ROW
-  };
-  if (name == NULL)
-    return PROTO_NONE;
-  for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-    if (strcmp(types[i].name, name) == 0)
-      return types[i].type;
-  return PROTO_NONE;
+  return name == NULL ? PROTO_NONE : proto__type_find(name, strlen(name));
 }
 
 static const char *const state_names[PROTO_STATE_COUNT] = {
@@ -74,12 +104,7 @@ const char *proto_state_name(proto_state_t s)
 
 int proto_state_from_name(const char *name)
 {
-  if (name == NULL)
-    return -1;
-  for (int s = 0; s < PROTO_STATE_COUNT; s++)
-    if (strcmp(state_names[s], name) == 0)
-      return s;
-  return -1;
+  return name == NULL ? -1 : proto__state_find(name, strlen(name));
 }
 
 /*

@@ -10,9 +10,9 @@
  * writer and to decode it through a reader. The two encodings only supply
  * those small back ends:
  *
- *   codec_msgpack.c  writer = msgpack_packer calls; reader = a view over the
- *                    msgpack_object tree that msgpack-c unpacked (after a
- *                    structural pre-scan of the bytes, see there);
+ *   codec_msgpack.c  writer = stores straight into the caller's sbuffer;
+ *                    reader = views straight over the bytes, after a
+ *                    structural pre-scan of them (see there);
  *   codec_json.c     writer = a jansson tree builder; reader = a view over
  *                    json_t nodes.
  *
@@ -116,6 +116,7 @@ typedef struct proto__table proto__table_t;
 
 typedef struct proto__field {
   const char *name;          /* wire name */
+  size_t namelen;            /* strlen(name): keys are matched by length */
   proto__kind_t kind;
   unsigned flags;            /* PROTO__REQUIRED, PROTO__OBJECT */
   size_t offset;             /* in the message struct (F_MAP: its base) */
@@ -145,7 +146,16 @@ int proto__check_str(const char *p, size_t len, size_t cap,
  * strings as for text fields, keys as for plain string fields. */
 int proto__check_json(const json_t *v, const proto__path_t *path,
                       proto__err_t *e);
-bool proto__utf8_valid(const char *p, size_t len);
+/* Where the first NUL byte or invalid UTF-8 (overlong form, surrogate,
+ * beyond U+10FFFF, truncated sequence) of @p p starts; @p len when there
+ * is neither. One pass, eight ASCII bytes at a time. */
+size_t proto__text_scan(const char *p, size_t len);
+
+/* Wire names matched by length and bytes (@p p need not be NUL-terminated
+ * and may hold NUL bytes, which match no name): the state named by @p p
+ * or -1; the message type or PROTO_NONE. */
+int proto__state_find(const char *p, size_t len);
+proto_type_t proto__type_find(const char *p, size_t len);
 
 /* Writer: the encoding back ends. Every call returns 0 or PROTO_ENOMEM. */
 typedef struct proto__writer_ops {

@@ -19,14 +19,16 @@
 
 #define REQ PROTO__REQUIRED
 
+/* A wire name (a string literal) and its length. */
+#define WIRE(wire) wire, sizeof(wire) - 1
 #define F_STR(T, m, wire, flags) \
-  {wire, PROTO__F_STR, flags, offsetof(T, m), PROTO_MAX_STR, NULL}
+  {WIRE(wire), PROTO__F_STR, flags, offsetof(T, m), PROTO_MAX_STR, NULL}
 #define F_TEXT(T, m, wire, flags) \
-  {wire, PROTO__F_STR, flags, offsetof(T, m), PROTO_MAX_TEXT, NULL}
+  {WIRE(wire), PROTO__F_STR, flags, offsetof(T, m), PROTO_MAX_TEXT, NULL}
 #define F_KIND(T, m, wire, kind, flags) \
-  {wire, PROTO__F_##kind, flags, offsetof(T, m), 0, NULL}
+  {WIRE(wire), PROTO__F_##kind, flags, offsetof(T, m), 0, NULL}
 #define F_MAP(T, m, wire, sub) \
-  {wire, PROTO__F_MAP, 0, offsetof(T, m), 0, &sub}
+  {WIRE(wire), PROTO__F_MAP, 0, offsetof(T, m), 0, &sub}
 #define TABLE(fields, check) {fields, sizeof fields / sizeof fields[0], check}
 
 /* A proto_location_t flattened into its parent (at offset @p m). */
@@ -204,7 +206,7 @@ static const proto__field_t reply_fields[] = {
     F_STR(proto_reply_t, id, "id", 0),
     F_KIND(proto_reply_t, ok, "ok", BOOL, REQ),
     F_KIND(proto_reply_t, data, "data", JSON, 0),
-    {"error", PROTO__F_MAP, 0, 0, 0, &reply_error_table},
+    {WIRE("error"), PROTO__F_MAP, 0, 0, 0, &reply_error_table},
 };
 
 static const proto__field_t metric_sample_fields[] = {
@@ -279,9 +281,10 @@ const proto__table_t *proto__table(proto_type_t t)
 int proto__field_index(const proto__table_t *t, const char *key, size_t klen)
 {
   for (size_t i = 0; i < t->n; i++) {
-    const char *name = t->fields[i].name;
+    const proto__field_t *f = &t->fields[i];
     /* memcmp, not strncmp: a key may hold NUL bytes. */
-    if (strlen(name) == klen && memcmp(name, key, klen) == 0)
+    if (f->namelen == klen && f->name[0] == key[0] &&
+        memcmp(f->name, key, klen) == 0)
       return (int)i;
   }
   return -1;

@@ -66,9 +66,12 @@ typedef struct rt_config {
   size_t max_payload;
   /* Threads that run blocking jobs (rt_blocking_submit). */
   unsigned blocking_threads;
-  /* How long an idle worker keeps polling before it parks, microseconds.
-   * Waking a parked thread costs 20-200 us on this kind of machine, so a
-   * short spin pays for itself under load; 0 parks at once. */
+  /* How long an idle worker keeps polling before it parks, microseconds:
+   * the most. Waking a parked thread costs 20-200 us on this kind of
+   * machine, so a short spin pays for itself under load; each worker's
+   * budget adapts between this and 1/32 of it (halved by a spin that found
+   * nothing, doubled by one that found work within half its budget);
+   * 0 parks at once. */
   unsigned spin_us;
 } rt_config_t;
 
@@ -114,6 +117,8 @@ typedef struct rt_runtime_stats {
   uint64_t messages;        /* handled by any actor so far */
   uint64_t parks;           /* times a worker went to sleep */
   uint64_t shares;          /* actors handed from a busy worker to an idle one */
+  uint64_t spin_timeouts;   /* idle spins that ran out of budget */
+  uint64_t spin_ns_max;     /* the longest current idle spin budget of a worker */
 } rt_runtime_stats_t;
 void rt_runtime_stats(rt_runtime_t *rt, rt_runtime_stats_t *out);
 

@@ -40,7 +40,10 @@
  * is idle moves one to the injection queue and wakes at most one parked
  * worker, and only if no worker is already spinning. Idle workers spin on
  * the injection queue for spin_us, then park on their condition variable,
- * so an idle runtime uses no CPU. An actor handles at most `batch` messages
+ * so an idle runtime uses no CPU. The spin adapts: a spin that found work
+ * quickly doubles the worker's budget (up to spin_us), one that timed out
+ * halves it (down to spin_us / RT_SPIN_FLOOR_DIV), so work that arrives
+ * sparsely from outside does not cost a full spin per arrival. An actor handles at most `batch` messages
  * per turn, then goes to the back of the queue.
  *
  * Threads. Workers run handlers. One timer thread (binary heap, condvar
@@ -233,6 +236,9 @@ void rt__schedule(rt_actor_t *a);
 bool rt__sched_may_linger(void);
 /* Polls an empty mailbox this many times before unscheduling the actor. */
 #define RT_LINGER_SPINS 256
+/* An idle worker's spin budget adapts between spin_us and spin_us divided
+ * by this (sched.c spin_adapt). */
+#define RT_SPIN_FLOOR_DIV 32
 
 static inline void rt__cpu_relax(void)
 {
@@ -270,7 +276,7 @@ struct rt_runtime {
   atomic_bool shut_done;
   atomic_uint_fast64_t next_id;
   atomic_uint_fast64_t next_corr;
-  atomic_uint_fast64_t parks, shares;
+  atomic_uint_fast64_t parks, shares, spin_timeouts;
   uint64_t messages_done; /* handled by workers that have exited */
 
   /* Registry: id -> actor in RT_SHARDS shards, names in one map. */

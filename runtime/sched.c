@@ -26,6 +26,8 @@ typedef struct rt_worker {
   /* Owner-only run queue. */
   rt_actor_t *lq_head, *lq_tail;
   unsigned lq_len;
+  /* Idle spin budget (owner only, read by stats): see spin_adapt(). */
+  _Atomic uint64_t spin_ns;
   /* Parking, guarded by sched->lock. */
   pthread_cond_t cond;
   bool woken;
@@ -133,28 +135,71 @@ void rt__schedule(rt_actor_t *a)
     inject_push(a->rt->sched, a);
 }
 
-/* Spin on the injection queue, then park once. NULL: nothing found (the
- * caller looks again) or the runtime is exiting (*exiting set). */
-static rt_actor_t *idle_wait(rt_worker_t *w, bool *exiting)
+/* The spin budget adapts to how work arrives (spin_us is the most):
+ * a spin that found work within half its budget doubles it (work comes
+ * in quick succession: message passing between workers), a spin that
+ * timed out halves it, down to 1/RT_SPIN_FLOOR_DIV of spin_us. Work that
+ * arrives a millisecond apart (events from outside the runtime) so stops
+ * costing a spin per arrival within a few arrivals: the worker parks
+ * after a few microseconds and leaves the CPU to other threads, which on
+ * a machine with few cores is worth more than the 20-200 us a wake-up
+ * costs that work. */
+static uint64_t spin_max_ns(const rt_worker_t *w)
+{
+  return (uint64_t)w->rt->cfg.spin_us * 1000u;
+}
+
+static void spin_adapt(rt_worker_t *w, uint64_t budget, bool found,
+                       uint64_t spent)
+{
+  uint64_t max = spin_max_ns(w), floor = max / RT_SPIN_FLOOR_DIV, next = budget;
+  if (found && spent <= budget / 2)
+    next = budget * 2 > max ? max : budget * 2;
+  else if (!found)
+    next = budget / 2 < floor ? floor : budget / 2;
+  atomic_store_explicit(&w->spin_ns, next, memory_order_relaxed);
+}
+
+/* Spin on the injection queue for the worker's budget. NULL: nothing
+ * found, or the runtime is exiting (*exiting set). */
+static rt_actor_t *idle_spin(rt_worker_t *w, bool *exiting)
 {
   struct rt_sched *s = w->rt->sched;
-  uint64_t deadline = rt__now_ns() + (uint64_t)w->rt->cfg.spin_us * 1000u;
+  uint64_t budget = atomic_load_explicit(&w->spin_ns, memory_order_relaxed);
+  uint64_t start = rt__now_ns(), now = start;
+  rt_actor_t *a = NULL;
   atomic_fetch_add_explicit(&s->spinning, 1, memory_order_relaxed);
   for (unsigned i = 1;; i++) {
-    rt_actor_t *a = inject_pop(s);
+    a = inject_pop(s);
     if (a || atomic_load_explicit(&s->exit, memory_order_acquire)) {
-      atomic_fetch_sub_explicit(&s->spinning, 1, memory_order_relaxed);
       *exiting = !a;
-      return a;
+      break;
     }
     rt__cpu_relax();
-    if ((i & 63) == 0 && rt__now_ns() >= deadline)
+    if ((i & 63) == 0 && (now = rt__now_ns()) - start >= budget)
       break;
   }
   atomic_fetch_sub_explicit(&s->spinning, 1, memory_order_relaxed);
+  if (a)
+    now = rt__now_ns();
+  if (!*exiting)
+    spin_adapt(w, budget, a != NULL, now - start);
+  if (!a && !*exiting)
+    atomic_fetch_add_explicit(&w->rt->spin_timeouts, 1, memory_order_relaxed);
+  return a;
+}
+
+/* Spin, then park once. NULL: nothing found (the caller looks again) or
+ * the runtime is exiting (*exiting set). */
+static rt_actor_t *idle_wait(rt_worker_t *w, bool *exiting)
+{
+  struct rt_sched *s = w->rt->sched;
+  rt_actor_t *a = idle_spin(w, exiting);
+  if (a || *exiting)
+    return a;
 
   pthread_mutex_lock(&s->lock);
-  rt_actor_t *a = inject_pop_locked(s);
+  a = inject_pop_locked(s);
   if (!a && !atomic_load_explicit(&s->exit, memory_order_acquire)) {
     w->woken = false;
     w->next_parked = s->parked_list;
@@ -253,6 +298,7 @@ int rt__sched_start(rt_runtime_t *rt)
     rt_worker_t *w = &s->w[i];
     w->rt = rt;
     w->index = i;
+    atomic_init(&w->spin_ns, spin_max_ns(w));
     pthread_cond_init(&w->cond, NULL);
     int rc = pthread_create(&w->thread, NULL, worker_main, w);
     if (rc) {
@@ -461,4 +507,12 @@ void rt_runtime_stats(rt_runtime_t *rt, rt_runtime_stats_t *out)
   out->messages = sched_messages(rt);
   out->parks = atomic_load_explicit(&rt->parks, memory_order_relaxed);
   out->shares = atomic_load_explicit(&rt->shares, memory_order_relaxed);
+  out->spin_timeouts =
+      atomic_load_explicit(&rt->spin_timeouts, memory_order_relaxed);
+  struct rt_sched *s = rt->sched;
+  for (unsigned i = 0; s && i < s->started; i++) {
+    uint64_t ns = atomic_load_explicit(&s->w[i].spin_ns, memory_order_relaxed);
+    if (ns > out->spin_ns_max)
+      out->spin_ns_max = ns;
+  }
 }

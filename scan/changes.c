@@ -181,7 +181,7 @@ static void chomp(line_out_t *o)
 static int git_line(const char *root, const char *const args[], line_out_t *o)
 {
   memset(o, 0, sizeof *o);
-  int rc = gitcmd_run(root, args, on_line, o, NULL, 0);
+  int rc = gitcmd_query(root, args, on_line, o, NULL, 0);
   chomp(o);
   return rc;
 }

@@ -148,14 +148,28 @@ static int capture_word(void *ud, const char *data, size_t len)
   return 0;
 }
 
-static bool git_inside_work_tree(const char *root)
+/* Is @p root in a git work tree? *inside says; @return 0, or the
+ * deadline or a cancel (GITCMD_E*: the scan fails, git is hung rather than
+ * absent, and a tree walk would list what git ignores). */
+static int git_work_tree(const char *root, bool *inside, char *err,
+                         size_t errlen)
 {
   static const char *const args[] = {"rev-parse", "--is-inside-work-tree",
                                      NULL};
   char out[16] = {0};
-  if (gitcmd_run(root, args, capture_word, out, NULL, 0) != 0)
-    return false;
-  return strncmp(out, "true", 4) == 0;
+  int rc = gitcmd_query(root, args, capture_word, out, err, errlen);
+  *inside = rc == 0 && strncmp(out, "true", 4) == 0;
+  if (rc == GITCMD_ETIMEDOUT || rc == GITCMD_ECANCELLED)
+    return rc;
+  if (err && errlen)
+    err[0] = '\0'; /* not a work tree: no error */
+  return 0;
+}
+
+static bool git_inside_work_tree(const char *root)
+{
+  bool inside;
+  return git_work_tree(root, &inside, NULL, 0) == 0 && inside;
 }
 
 static int walk_git(walker_t *w, char *err, size_t errlen)
@@ -299,7 +313,11 @@ int scan_walk(const scan_walk_cfg_t *cfg, scan_path_fn fn, void *ud,
     stats->listed = 1;
     return fn(ud, cfg->only, strlen(cfg->only));
   }
-  if (!cfg->no_git && git_inside_work_tree(cfg->root))
-    return walk_git(&w, err, errlen);
-  return walk_tree(&w, err, errlen);
+  bool inside = false;
+  if (!cfg->no_git) {
+    int rc = git_work_tree(cfg->root, &inside, err, errlen);
+    if (rc)
+      return rc;
+  }
+  return inside ? walk_git(&w, err, errlen) : walk_tree(&w, err, errlen);
 }

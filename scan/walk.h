@@ -45,7 +45,8 @@ typedef struct scan_walk_stats {
 /**
  * List the files under cfg->root. @return 0, the callback's non-zero value,
  * or -1 with a one-line reason in @p err (root missing or not a directory,
- * git failed in a work tree).
+ * git failed in a work tree), or GITCMD_ETIMEDOUT / GITCMD_ECANCELLED
+ * (scan/gitcmd.h) when git hung past its deadline or ccm is stopping.
  */
 int scan_walk(const scan_walk_cfg_t *cfg, scan_path_fn fn, void *ud,
               scan_walk_stats_t *stats, char *err, size_t errlen);

@@ -83,7 +83,7 @@ while [ "$(now)" -lt "$end" ]; do
   rss=$(rss_kib "$ccm_pid")
   samples+=("$rss")
   t=$(( $(now) - start ))
-  if [ -z "$baseline" ] && [ "$t" -ge "$warmup" ] && grep -q '^ccm: scanned' "$work/ccm.log"; then
+  if [ -z "$baseline" ] && [ "$t" -ge "$warmup" ] && grep -q 'event=scan.done' "$work/ccm.log"; then
     baseline=$rss
     mark=' (baseline)'
   fi
@@ -105,7 +105,7 @@ ccm_pid=''
 
 first=${samples[0]:-0} last=${samples[${#samples[@]}-1]:-0} max=0
 for s in "${samples[@]}"; do [ "$s" -gt "$max" ] && max=$s; done
-scans=$(grep -c '^ccm: scanned' "$work/ccm.log" || true)
+scans=$(grep -c 'event=scan.done' "$work/ccm.log" || true)
 log_errors=$(grep -c 'level=error' "$work/ccm.log" || true)
 ws=$(cat "$work/clients.json")
 ws_errors=$(echo "$ws" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).errors)}catch(e){console.log(1)}})')

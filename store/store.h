@@ -427,6 +427,41 @@ int store_task_merge_seen(proto_task_t *task, const json_t *seen);
 int store_seen_apply(store_txn_t *t, const json_t *args);
 int store_seen_check(const json_t *args);
 
+/* ---- the GitHub actors' task fields (store_ghtask.c) ---- */
+
+/** Apply the COMMAND "gh_task" args below to @p task: title, text, the
+ * issue link, GitHub's labels (they replace every label but ccm's own
+ * prefixes prio:, due:, stale:), and for a task of kind issue or
+ * stale-issue its kind and `stale: <why>` label; updated_at = "at".
+ * Nothing else changes. @return 0, STORE_ENOMEM. */
+int store_task_merge_ghtask(proto_task_t *task, const json_t *args);
+/** The store actor's COMMAND "gh_task": args {"task": id, "at": unix ms,
+ * "reason" (the history reason of a creation or state change), "title",
+ * "text", "labels": [...], "issue_number", "kind": "issue" |
+ * "stale-issue", "stale": why | null, "new": a task as JSON (created as
+ * is when the task does not exist)}, every one but task and at optional:
+ * the task is read inside the transaction, so whatever was committed since
+ * the caller read it is kept. check validates the shape only. @return 0,
+ * STORE_ENOTFOUND (no task and no "new"), STORE_EINVAL, STORE_ENOMEM,
+ * LMDB errors. */
+int store_ghtask_apply(store_txn_t *t, const json_t *args);
+int store_ghtask_check(const json_t *args);
+
+/* ---- task steps: a transition and its event in one write (store_step.c) */
+
+/** The store actor's COMMAND "task_step": args {"task": id, "to": state
+ * name, "from": state name (refused unless the task is in it), "actor",
+ * "reason", "at": unix ms, "attempt": true (one more attempt), "branch",
+ * "pr_url", "event": topic}, all but task and to optional. The
+ * transition (checked, in history), then the fields given,
+ * then, with "event", the task as it now is (JSON, as REST shows it)
+ * appended on that topic: all in the caller's transaction, and nothing
+ * when the transition is refused. @return 0, STORE_ENOTFOUND,
+ * STORE_ETRANSITION, STORE_EINVAL (check: the shape only), or -errno /
+ * LMDB errors (the transaction must be given up). */
+int store_step_apply(store_txn_t *t, const json_t *args);
+int store_step_check(const json_t *args);
+
 /* ---- has the store changed? (store_info.c) ---- */
 
 /** The id of the snapshot a read begun now sees (the last write committed

@@ -15,6 +15,8 @@
  *                  store_prio_apply, read inside the transaction too)
  *                  and "seen" (the analyzer's sightings of findings:
  *                  store_seen_apply, read inside the transaction too)
+ *                  and "task_step" (the executor's transition with its
+ *                  "tasks" event: store_step_apply, all or nothing)
  * The reply, STORE_MSG_ACK with a store_ack_t payload, comes only after the
  * transaction holding the write committed durably (a payload that does not
  * decode, or a type the store does not take, is refused at once: nothing

@@ -17,6 +17,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -39,6 +40,10 @@ enum store__db {
  * that read at once: REST handlers, the store actor, the CLI). */
 #define STORE__READ_POOL 16
 
+/* Slots of the row hints (a power of two; 8 bytes each, zero pages until
+ * reads fill them). */
+#define STORE__ROW_HINTS (1u << 16)
+
 struct store {
   MDB_env *env;
   /* Growing the map remaps it: no transaction of this process may be open
@@ -60,6 +65,9 @@ struct store {
   MDB_dbi dbi[DB_COUNT];
   store_options_t opt;
   unsigned schema_found;
+  /* Task ids read lately -> their rows, for store_task_get (store_task.c:
+   * "row hints"); zero is an empty slot. */
+  _Atomic uint64_t row_hints[STORE__ROW_HINTS];
 };
 
 struct store_txn {
@@ -150,6 +158,20 @@ int store__task_prepare(const proto_task_t *task, const char *actor,
  * prepared; an existing one as store_task_put() does it). */
 int store__task_put_prepared(store_txn_t *t, const store__task_prep_t *p,
                              const char *actor, const char *reason);
+/** store__task_put_prepared() of @p n upserts in arrival order, with
+ * fewer B-tree descents (store_task.c: "runs"); @p rcs[i] gets upsert i's
+ * own result (a refused transition, ...). @return 0, or the error that
+ * broke the transaction (LMDB's, STORE_ENOMEM, STORE_ECORRUPT): abort it. */
+int store__task_put_run(store_txn_t *t, const store__task_prep_t *const *p,
+                        size_t n, const char *actor, const char *reason,
+                        int *rcs);
+/** Whether @p rc, from a write inside a transaction, leaves the
+ * transaction unusable: LMDB's errors do; the store's and the protocol's
+ * own (a refused transition, a bad record) fail only that write. */
+static inline bool store__txn_broken(int rc)
+{
+  return rc != 0 && !(rc <= -32000 && rc > -34000);
+}
 /** Decode a task record (STORE_ECORRUPT if it is not one; *out zeroed). */
 int store__task_decode(const MDB_val *v, proto_task_t *out);
 /** Read task @p id inside write transaction @p t (owned copy, zeroed
@@ -159,6 +181,9 @@ int store__task_read(store_txn_t *t, const char *id, proto_task_t *out);
  * @return 0, STORE_ENOTFOUND, STORE_ECORRUPT, LMDB errors. */
 int store__row_of(MDB_txn *txn, const store_t *s, const char *id,
                   uint64_t *row);
+/** Hint that task @p id is under @p row (store_task.c: "row hints"); for
+ * tests, which check that a wrong hint is never believed. */
+void store__row_hint_set(store_t *s, const char *id, uint64_t row);
 /** Schema 3/4 -> 5: re-key the hex ids of task_ids packed (key_id). */
 int store__ids_pack(store_txn_t *t);
 /** Map task @p id to the next row unless it has a row: *row gets the

@@ -143,12 +143,11 @@ int store__task_decode(const MDB_val *v, proto_task_t *out)
   return 0;
 }
 
-int store__row_of(MDB_txn *txn, const store_t *s, const char *id,
-                  uint64_t *row)
+/* The row that id key @p kb maps to in task_ids. */
+static int row_of_key(MDB_txn *txn, const store_t *s, const keybuf_t *kb,
+                      uint64_t *row)
 {
-  keybuf_t kb;
-  key_id(&kb, id);
-  MDB_val k = key_val(&kb), v;
+  MDB_val k = key_val(kb), v;
   int rc = mdb_get(txn, s->dbi[DB_TASK_IDS], &k, &v);
   if (rc == MDB_NOTFOUND)
     return STORE_ENOTFOUND;
@@ -158,6 +157,14 @@ int store__row_of(MDB_txn *txn, const store_t *s, const char *id,
     return STORE_ECORRUPT;
   *row = store__get_be64(v.mv_data);
   return 0;
+}
+
+int store__row_of(MDB_txn *txn, const store_t *s, const char *id,
+                  uint64_t *row)
+{
+  keybuf_t kb;
+  key_id(&kb, id);
+  return row_of_key(txn, s, &kb, row);
 }
 
 static int record_of(MDB_txn *txn, const store_t *s, uint64_t row,
@@ -571,25 +578,296 @@ static int task_update(store_txn_t *t, const store__task_prep_t *p,
   return rc;
 }
 
-int store__task_put_prepared(store_txn_t *t, const store__task_prep_t *p,
-                             const char *actor, const char *reason)
+/* The upsert of a task that exists, under @p row. */
+static int task_put_existing(store_txn_t *t, const store__task_prep_t *p,
+                             uint64_t row, const char *actor,
+                             const char *reason)
 {
-  uint64_t row = 0;
-  bool existed = false;
   MDB_val oldrec;
   proto_task_t old = {0};
-  int rc = store__id_claim(t, p->task->id, &row, &existed);
-  if (!rc && !existed) { /* new: record and creation as prepared */
-    rc = store__task_insert(t, p->task, &p->record, row);
-    return rc ? rc : history_append(t, row, true, &p->created);
-  }
-  if (!rc)
-    rc = record_of(t->txn, t->s, row, &oldrec);
+  int rc = record_of(t->txn, t->s, row, &oldrec);
   if (!rc)
     rc = store__task_decode(&oldrec, &old);
   if (!rc)
     rc = task_update(t, p, row, &old, &oldrec, actor, reason);
   store_task_free(&old);
+  return rc;
+}
+
+int store__task_put_prepared(store_txn_t *t, const store__task_prep_t *p,
+                             const char *actor, const char *reason)
+{
+  uint64_t row = 0;
+  bool existed = false;
+  int rc = store__id_claim(t, p->task->id, &row, &existed);
+  if (!rc && !existed) { /* new: record and creation as prepared */
+    rc = store__task_insert(t, p->task, &p->record, row);
+    return rc ? rc : history_append(t, row, true, &p->created);
+  }
+  return rc ? rc : task_put_existing(t, p, row, actor, reason);
+}
+
+/* ------------------------------------------------------------ runs */
+
+/* A run of upserts in one transaction (the store actor's batches): the
+ * same writes as store__task_put_prepared one by one, with fewer descents.
+ * mdb_put descends from the root for every key, and a random key finds a
+ * cold path; a cursor moved in key order stays on its leaf while the keys
+ * fall inside it. So the ids are looked up in key order, each upsert is
+ * then applied in arrival order (a new task takes the next row, so rows
+ * keep the order the writes came in, and its record and creation entry
+ * are appended through one cursor), and the new tasks' id entries and
+ * index keys are put last, in key order. The trees hold the entries the
+ * upserts would have made one by one, byte for byte (which keys a tree
+ * holds does not depend on the order they were put in). A repeated id in
+ * the run is applied after the rest, in arrival order, by
+ * store__task_put_prepared: upserts of different tasks touch disjoint
+ * keys, so only the order among the upserts of one task matters. Nothing
+ * is allocated once writing began. */
+
+typedef enum { RUN_NEW, RUN_EXISTS, RUN_REPEAT } run_kind_t;
+
+typedef struct run_key {
+  uint64_t head; /* the key's first 8 bytes, big-endian: its order */
+  MDB_val k;     /* bytes in the run's arena */
+  size_t item;   /* the upsert's place in the run */
+} run_key_t;
+
+typedef struct run {
+  run_key_t *ids;   /* one per upsert, sorted */
+  run_key_t *index; /* the new tasks' index keys */
+  size_t nindex;
+  run_key_t *tmp;   /* for sorting: room for the index keys */
+  run_kind_t *kind;
+  uint64_t *row;
+  unsigned char *bytes; /* the keys' bytes, sized by run_alloc */
+  size_t used;
+} run_t;
+
+/* LMDB's default key order (bytes, then length); ties by arrival. */
+static int run_key_cmp(const void *a, const void *b)
+{
+  const run_key_t *x = a, *y = b;
+  size_t n = x->k.mv_size < y->k.mv_size ? x->k.mv_size : y->k.mv_size;
+  int d = memcmp(x->k.mv_data, y->k.mv_data, n);
+  if (d == 0 && x->k.mv_size != y->k.mv_size)
+    d = x->k.mv_size < y->k.mv_size ? -1 : 1;
+  if (d == 0)
+    d = x->item < y->item ? -1 : x->item > y->item;
+  return d;
+}
+
+static run_key_t run_keep(run_t *r, const keybuf_t *k, size_t item)
+{
+  unsigned char *p = r->bytes + r->used, head[8] = {0};
+  memcpy(p, k->b, k->len);
+  memcpy(head, k->b, k->len < 8 ? k->len : 8);
+  r->used += k->len;
+  return (run_key_t){.head = store__get_be64(head),
+                     .k = store__val(p, k->len), .item = item};
+}
+
+/* Sort @p n keys of @p r as run_key_cmp does, in linear time: the keys
+ * are in arrival order, so a stable radix sort on their first 8 bytes
+ * leaves only keys with the same first 8 bytes to order by the rest
+ * (index keys of one prefix already are: their rows rise). */
+static void run_sort(run_t *r, run_key_t *a, size_t n)
+{
+  for (unsigned shift = 0; shift < 64; shift += 8) {
+    size_t at[257] = {0};
+    for (size_t i = 0; i < n; i++)
+      at[((a[i].head >> shift) & 0xff) + 1]++;
+    if (n == 0 || at[((a[0].head >> shift) & 0xff) + 1] == n)
+      continue; /* one byte value: this pass would change nothing */
+    for (size_t b = 1; b < 257; b++)
+      at[b] += at[b - 1];
+    for (size_t i = 0; i < n; i++)
+      r->tmp[at[(a[i].head >> shift) & 0xff]++] = a[i];
+    memcpy(a, r->tmp, n * sizeof(*a));
+  }
+  for (size_t i = 0, j; i < n; i = j) {
+    bool sorted = true;
+    for (j = i + 1; j < n && a[j].head == a[i].head; j++)
+      sorted = sorted && run_key_cmp(&a[j - 1], &a[j]) < 0;
+    if (!sorted)
+      qsort(a + i, j - i, sizeof(*a), run_key_cmp);
+  }
+}
+
+/* One block for the run: its key arrays, rows, kinds and key bytes. */
+static int run_alloc(run_t *r, const store__task_prep_t *const *p, size_t n)
+{
+  size_t bytes = 0;
+  for (size_t i = 0; i < n; i++) /* id, rank, repo and kind keys */
+    bytes += strlen(p[i]->task->id) + strlen(p[i]->task->repo) +
+             strlen(p[i]->task->kind) + 18 + 2 * 10;
+  size_t keys = 7 * n; /* ids n, index keys 3n, sorting room 3n */
+  unsigned char *b = malloc(keys * sizeof(run_key_t) +
+                            n * (sizeof(uint64_t) + sizeof(run_kind_t)) +
+                            bytes);
+  if (!b)
+    return STORE_ENOMEM;
+  r->ids = (run_key_t *)b;
+  r->index = r->ids + n;
+  r->tmp = r->index + 3 * n;
+  r->row = (uint64_t *)(r->tmp + 3 * n);
+  r->kind = (run_kind_t *)(r->row + n);
+  r->bytes = (unsigned char *)(r->kind + n);
+  return 0;
+}
+
+/* Key every id, sort, and look each up through one cursor. */
+static int run_lookup(store_txn_t *t, run_t *r,
+                      const store__task_prep_t *const *p, size_t n)
+{
+  keybuf_t kb;
+  for (size_t i = 0; i < n; i++) {
+    key_id(&kb, p[i]->task->id);
+    r->ids[i] = run_keep(r, &kb, i);
+  }
+  run_sort(r, r->ids, n);
+  MDB_cursor *c;
+  int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_TASK_IDS], &c);
+  if (rc)
+    return rc;
+  for (size_t i = 0; !rc && i < n; i++) {
+    size_t it = r->ids[i].item;
+    MDB_val k = r->ids[i].k, v;
+    if (i > 0 && same_bytes(&r->ids[i - 1].k, &k)) {
+      r->kind[it] = RUN_REPEAT; /* after its first (the sort is stable) */
+      continue;
+    }
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+    r->kind[it] = rc == 0 ? RUN_EXISTS : RUN_NEW;
+    if (rc == 0 && v.mv_size != 8)
+      rc = STORE_ECORRUPT;
+    else if (rc == 0)
+      r->row[it] = store__get_be64(v.mv_data);
+    else if (rc == MDB_NOTFOUND)
+      rc = 0;
+  }
+  mdb_cursor_close(c);
+  return rc;
+}
+
+static void run_index_key(run_t *r, const keybuf_t *k, size_t item)
+{
+  r->index[r->nindex++] = run_keep(r, k, item);
+}
+
+/* A new task: the next row, its record and creation entry appended; its
+ * index keys kept for run_enter. */
+static int run_insert(store_txn_t *t, run_t *r, MDB_cursor *rows,
+                      const store__task_prep_t *p, size_t item)
+{
+  uint64_t row;
+  keybuf_t k;
+  int rc = next_row(t, &row);
+  if (rc)
+    return rc;
+  t->next_row++;
+  r->row[item] = row;
+  key_row(&k, row);
+  MDB_val kv = key_val(&k), v = p->record;
+  rc = mdb_cursor_put(rows, &kv, &v, MDB_APPEND);
+  key_history(&k, row, 1);
+  kv = key_val(&k);
+  v = p->created;
+  if (!rc)
+    rc = mdb_cursor_put(rows, &kv, &v, MDB_APPEND);
+  key_rank(&k, p->task, row);
+  run_index_key(r, &k, item);
+  if (!rc && (rc = key_pair(&k, IDX_REPO, p->task->repo, row)) == 0)
+    run_index_key(r, &k, item);
+  if (!rc && (rc = key_pair(&k, IDX_KIND, p->task->kind, row)) == 0)
+    run_index_key(r, &k, item);
+  return rc;
+}
+
+/* Every upsert but the repeats, in arrival order; @p rcs gets each one's
+ * own result (a refused transition fails only its write). */
+static int run_apply(store_txn_t *t, run_t *r,
+                     const store__task_prep_t *const *p, size_t n,
+                     const char *actor, const char *reason, int *rcs)
+{
+  MDB_cursor *rows = NULL;
+  int rc = 0;
+  for (size_t i = 0; !rc && i < n; i++) {
+    rcs[i] = 0;
+    if (r->kind[i] == RUN_EXISTS) {
+      if (rows) /* it writes task_rows too: appends start afresh after */
+        mdb_cursor_close(rows);
+      rows = NULL;
+      int e = task_put_existing(t, p[i], r->row[i], actor, reason);
+      if (store__txn_broken(e))
+        rc = e;
+      else
+        rcs[i] = e;
+    } else if (r->kind[i] == RUN_NEW) {
+      if (!rows)
+        rc = mdb_cursor_open(t->txn, t->s->dbi[DB_TASK_ROWS], &rows);
+      if (!rc)
+        rc = run_insert(t, r, rows, p[i], i);
+    }
+  }
+  if (rows)
+    mdb_cursor_close(rows);
+  return rc;
+}
+
+/* The new tasks' index keys, then their id entries, each in key order. */
+static int run_enter(store_txn_t *t, run_t *r, size_t n)
+{
+  MDB_cursor *c;
+  run_sort(r, r->index, r->nindex);
+  int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_TASK_INDEX], &c);
+  if (rc)
+    return rc;
+  for (size_t i = 0; !rc && i < r->nindex; i++) {
+    MDB_val empty = store__val("", 0);
+    rc = mdb_cursor_put(c, &r->index[i].k, &empty, 0);
+  }
+  mdb_cursor_close(c);
+  if (!rc)
+    rc = mdb_cursor_open(t->txn, t->s->dbi[DB_TASK_IDS], &c);
+  if (rc)
+    return rc;
+  for (size_t i = 0; !rc && i < n; i++) {
+    size_t it = r->ids[i].item;
+    unsigned char rb[8];
+    store__put_be64(rb, r->row[it]);
+    MDB_val v = store__val(rb, 8);
+    if (r->kind[it] == RUN_NEW)
+      rc = mdb_cursor_put(c, &r->ids[i].k, &v, MDB_NOOVERWRITE);
+  }
+  mdb_cursor_close(c);
+  return rc == MDB_KEYEXIST ? STORE_ECORRUPT : rc; /* looked up above */
+}
+
+int store__task_put_run(store_txn_t *t, const store__task_prep_t *const *p,
+                        size_t n, const char *actor, const char *reason,
+                        int *rcs)
+{
+  run_t r = {0};
+  if (n == 0)
+    return 0;
+  int rc = run_alloc(&r, p, n);
+  if (!rc)
+    rc = run_lookup(t, &r, p, n);
+  if (!rc)
+    rc = run_apply(t, &r, p, n, actor, reason, rcs);
+  if (!rc)
+    rc = run_enter(t, &r, n);
+  for (size_t i = 0; !rc && i < n; i++) {
+    if (r.kind[i] != RUN_REPEAT)
+      continue;
+    int e = store__task_put_prepared(t, p[i], actor, reason);
+    if (store__txn_broken(e))
+      rc = e;
+    else
+      rcs[i] = e;
+  }
+  free(r.ids); /* the run's one block */
   return rc;
 }
 
@@ -661,18 +939,108 @@ void store_task_free(proto_task_t *t)
   memset(t, 0, sizeof(*t));
 }
 
+/* ------------------------------------------------------------ row hints
+ *
+ * A read is two lookups, id -> row in task_ids, then row -> record in
+ * task_rows: two descents through trees read at random (at 20,000 tasks
+ * ~1 MB and ~10 MB, mostly cache misses). A task keeps its row for good
+ * (rows are handed out once; tasks are neither deleted nor moved), so the
+ * row of an id read before is kept in the store's row_hints, one 64-bit
+ * slot per hash of the id key: 32 bits of the hash | the row (rows from
+ * 2^32 on are not hinted; 0 is an empty slot). A hinted read is one
+ * lookup. A hint is only a guess: the record found under it is returned
+ * only when its id is the one asked for; otherwise (two ids in one slot, a
+ * slot another thread just rewrote) the read falls back to the id map. So
+ * the slots need no lock and no invalidation, a torn or stale slot costs
+ * one wasted lookup, and nothing is written to the file. */
+
+static uint64_t key_hash(const keybuf_t *k)
+{
+  uint64_t h = k->len * 0x9e3779b97f4a7c15ull, w;
+  size_t i = 0;
+  for (; i + 8 <= k->len; i += 8) {
+    memcpy(&w, k->b + i, 8);
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+  }
+  w = 0;
+  memcpy(&w, k->b + i, k->len - i);
+  h = (h ^ w) * 0x94d049bb133111ebull;
+  return h ^ (h >> 29);
+}
+
+static _Atomic uint64_t *hint_slot(store_t *s, uint64_t hash)
+{
+  return &s->row_hints[hash & (STORE__ROW_HINTS - 1)];
+}
+
+/* The row hinted for the id of @p hash, or 0. */
+static uint64_t hint_get(store_t *s, uint64_t hash)
+{
+  uint64_t v = atomic_load_explicit(hint_slot(s, hash), memory_order_relaxed);
+  return v >> 32 == hash >> 32 ? v & 0xffffffffu : 0;
+}
+
+static void hint_put(store_t *s, uint64_t hash, uint64_t row)
+{
+  if (row > 0 && row <= 0xffffffffu)
+    atomic_store_explicit(hint_slot(s, hash), (hash >> 32) << 32 | row,
+                          memory_order_relaxed);
+}
+
+void store__row_hint_set(store_t *s, const char *id, uint64_t row)
+{
+  keybuf_t kb;
+  key_id(&kb, id);
+  hint_put(s, key_hash(&kb), row);
+}
+
+/* Task @p id from hinted @p row: 0, or STORE_ENOTFOUND (*out zeroed) when
+ * the record there is missing, unreadable or another task's. */
+static int hinted_read(MDB_txn *txn, const store_t *s, uint64_t row,
+                       const char *id, proto_task_t *out)
+{
+  MDB_val rec;
+  if (record_of(txn, s, row, &rec) || store__task_decode(&rec, out))
+    return STORE_ENOTFOUND;
+  if (strcmp(out->id, id) == 0)
+    return 0;
+  store_task_free(out);
+  return STORE_ENOTFOUND;
+}
+
+/* Task @p id through the id map (and hint its row). */
+static int mapped_read(MDB_txn *txn, store_t *s, const keybuf_t *kb,
+                       uint64_t hash, proto_task_t *out)
+{
+  uint64_t row;
+  MDB_val rec;
+  int rc = row_of_key(txn, s, kb, &row);
+  if (!rc)
+    rc = record_of(txn, s, row, &rec);
+  if (!rc)
+    rc = store__task_decode(&rec, out);
+  if (!rc)
+    hint_put(s, hash, row);
+  return rc;
+}
+
 int store_task_get(store_t *s, const char *id, proto_task_t *out)
 {
   memset(out, 0, sizeof(*out));
   if (!id)
     return STORE_EINVAL;
+  if (strlen(id) > STORE__KEY_MAX)
+    return STORE_ENOTFOUND; /* longer than any stored id */
+  keybuf_t kb;
+  key_id(&kb, id);
+  uint64_t hash = key_hash(&kb), row = hint_get(s, hash);
   MDB_txn *txn;
   int rc = store__read_begin(s, &txn);
   if (rc)
     return rc;
-  uint64_t row;
-  MDB_val rec;
-  rc = task_find(txn, s, id, &row, &rec, out);
+  if (!row || hinted_read(txn, s, row, id, out))
+    rc = mapped_read(txn, s, &kb, hash, out);
   store__read_end(s, txn);
   return rc;
 }

@@ -16,7 +16,12 @@
  * from the writeable callback: the headers and the start of the body in
  * one lws_write (one send() for most answers), the rest of a long body in
  * chunks of WEB__CHUNK bytes, one lws_write per callback (lws buffers a
- * partial write itself). Every response carries the security headers; CORS
+ * partial write itself). The HTTP protocol's tx_packet_size (server.c) lets
+ * lws send such a write in one send(): by default it would send 4 KiB and
+ * keep the rest for later loop turns (a 24 KB page took six sends and six
+ * turns). A cached task page (page_cache.h) is not copied: the headers are
+ * written into the room before its body and both leave from the cache.
+ * Every response carries the security headers; CORS
  * headers only when the request's Origin is the configured one. After an
  * early error the connection is closed, since the body was not read.
  */
@@ -41,6 +46,7 @@ static void req_clear(http_req_t *r)
 {
   web__buf_free(&r->body);
   free(r->resp);
+  web__page_body_unref(r->page);
   if (r->token && r->w)
     web__pending_remove(r->w, r->token);
   memset(r, 0, sizeof(*r));
@@ -48,18 +54,45 @@ static void req_clear(http_req_t *r)
 
 /* ------------------------------------------------------------ responses */
 
-void web__http_text(http_req_t *r, int status, const char *ctype, char *text,
-                    size_t len)
+/* Drop the answer's body: owned text or a page reference. */
+static void resp_drop(http_req_t *r)
 {
   free(r->resp);
-  r->resp = text;
-  r->resp_len = text ? len : 0;
+  r->resp = NULL;
+  web__page_body_unref(r->page);
+  r->page = NULL;
+}
+
+static void answer(http_req_t *r, int status, const char *ctype, size_t len)
+{
+  r->resp_len = len;
   r->resp_sent = 0;
   r->status = status;
   r->ctype = ctype;
   r->resp_ready = true;
   web__count_http(r->w, r->route, status);
   lws_callback_on_writable(r->wsi);
+}
+
+void web__http_text(http_req_t *r, int status, const char *ctype, char *text,
+                    size_t len)
+{
+  resp_drop(r);
+  r->resp = text;
+  answer(r, status, ctype, text ? len : 0);
+}
+
+void web__http_page(http_req_t *r, int status, const char *ctype,
+                    web_page_body_t *page)
+{
+  resp_drop(r);
+  r->page = web__page_body_ref(page);
+  answer(r, status, ctype, page->len);
+}
+
+static const unsigned char *resp_body(const http_req_t *r)
+{
+  return r->page ? web__page_data(r->page) : (const unsigned char *)r->resp;
 }
 
 void web__http_json(http_req_t *r, int status, json_t *body)
@@ -153,12 +186,46 @@ static int add_headers(web_t *w, http_req_t *r, unsigned char **p,
 static int finish(http_req_t *r)
 {
   bool close_now = r->close_after;
-  free(r->resp);
-  r->resp = NULL;
+  resp_drop(r);
   r->resp_ready = false;
   if (close_now)
     return -1;
   return lws_http_transaction_completed(r->wsi) ? -1 : 0;
+}
+
+/* One lws_write of @p len bytes at @p buf (LWS_PRE bytes of room before
+ * it); the last one completes the transaction, any other asks for the next
+ * writeable callback. */
+static int write_out(web_t *w, http_req_t *r, unsigned char *buf, size_t len,
+                     bool last)
+{
+  w->http_writes++;
+  if (lws_write(r->wsi, buf, len,
+                last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)len)
+    return -1;
+  if (lws_partial_buffered(r->wsi))
+    w->http_writes_buffered++;
+  if (last)
+    return finish(r);
+  lws_callback_on_writable(r->wsi);
+  return 0;
+}
+
+/* A cached page whose headers (@p hlen bytes at @p hdr) fit in the room
+ * before its body, and the whole answer in one write: the headers are
+ * copied there and everything leaves from the cache in one lws_write. The
+ * room is free again once it returns (lws copies what it cannot send). */
+static int try_page_write(web_t *w, http_req_t *r, const unsigned char *hdr,
+                          size_t hlen, bool *sent)
+{
+  *sent = r->page && LWS_PRE + hlen <= WEB__PAGE_ROOM &&
+          hlen + r->resp_len <= WEB__CHUNK;
+  if (!*sent)
+    return 0;
+  unsigned char *at = web__page_data(r->page) - hlen;
+  memcpy(at, hdr, hlen);
+  r->resp_sent = r->resp_len;
+  return write_out(w, r, at, hlen + r->resp_len, true);
 }
 
 /* The headers and as much of the body as fits go out in one lws_write
@@ -174,23 +241,20 @@ static int on_writeable(web_t *w, http_req_t *r)
     if (add_headers(w, r, &p, end))
       return -1;
     r->hdr_sent = true;
+    bool sent;
+    int rc = try_page_write(w, r, start, (size_t)(p - start), &sent);
+    if (sent)
+      return rc;
   }
   size_t n = r->resp_len - r->resp_sent;
   if (n > (size_t)(end - p))
     n = (size_t)(end - p);
   if (n)
-    memcpy(p, r->resp + r->resp_sent, n);
+    memcpy(p, resp_body(r) + r->resp_sent, n);
   p += n;
   r->resp_sent += n;
-  bool last = r->resp_sent == r->resp_len;
-  int len = (int)(p - start);
-  if (lws_write(r->wsi, start, (size_t)len,
-                last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < len)
-    return -1;
-  if (last)
-    return finish(r);
-  lws_callback_on_writable(r->wsi);
-  return 0;
+  return write_out(w, r, start, (size_t)(p - start),
+                   r->resp_sent == r->resp_len);
 }
 
 /* ------------------------------------------------------------- requests */

@@ -247,6 +247,13 @@ static int ws_and_event_metrics(web_t *w, web_buf_t *b)
          one_value(b, "ccm_http_task_pages_cached_total", "counter",
                  "GET /api/v1/tasks answers served from the page cache.",
                  w->task_pages.hits) ||
+         one_value(b, "ccm_http_writes_total", "counter",
+                 "Writes of HTTP answers (headers and body).",
+                 w->http_writes) ||
+         one_value(b, "ccm_http_writes_buffered_total", "counter",
+                 "HTTP answer writes not sent whole at once (the rest "
+                 "was kept for later loop turns).",
+                 w->http_writes_buffered) ||
          one_value(b, "ccm_events_published_total", "counter",
                  "Events appended to the log through the server.",
                  atomic_load(&w->events_published)) ||

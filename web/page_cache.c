@@ -21,7 +21,7 @@ static void drop(web_page_cache_t *c, web_page_t *p)
 {
   c->bytes -= p->key_len + p->len;
   free(p->key);
-  free(p->body);
+  web__page_body_unref(p->body);
   *p = (web_page_t){0};
 }
 
@@ -48,8 +48,33 @@ static web_page_t *free_slot(web_page_cache_t *c)
   return p;
 }
 
-const char *web__page_get(web_page_cache_t *c, const char *key,
-                          size_t key_len, uint64_t txnid, size_t *len)
+web_page_body_t *web__page_body_ref(web_page_body_t *b)
+{
+  b->refs++;
+  return b;
+}
+
+void web__page_body_unref(web_page_body_t *b)
+{
+  if (b && --b->refs == 0)
+    free(b);
+}
+
+/* A body holding a copy of @p data, one reference (NULL: out of memory). */
+static web_page_body_t *body_new(const char *data, size_t len)
+{
+  web_page_body_t *b = malloc(sizeof(*b) + WEB__PAGE_ROOM + len);
+  if (!b)
+    return NULL;
+  b->refs = 1;
+  b->len = len;
+  if (len)
+    memcpy(web__page_data(b), data, len);
+  return b;
+}
+
+web_page_body_t *web__page_get(web_page_cache_t *c, const char *key,
+                               size_t key_len, uint64_t txnid)
 {
   web_page_t *p = txnid ? find(c, key, key_len) : NULL;
   if (!p || p->txnid != txnid) {
@@ -58,7 +83,6 @@ const char *web__page_get(web_page_cache_t *c, const char *key,
   }
   p->used = ++c->tick;
   c->hits++;
-  *len = p->len;
   return p->body;
 }
 
@@ -75,15 +99,14 @@ void web__page_put(web_page_cache_t *c, const char *key, size_t key_len,
     drop(c, lru(c)); /* need <= the bound: ends before the cache is empty */
   web_page_t *p = free_slot(c);
   p->key = malloc(key_len ? key_len : 1);
-  p->body = malloc(len ? len : 1);
+  p->body = body_new(body, len);
   if (!p->key || !p->body) {
     free(p->key);
-    free(p->body);
+    web__page_body_unref(p->body);
     *p = (web_page_t){0};
     return;
   }
   memcpy(p->key, key, key_len);
-  memcpy(p->body, body, len);
   p->key_len = key_len;
   p->len = len;
   p->txnid = txnid;

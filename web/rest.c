@@ -432,11 +432,9 @@ static void get_tasks(web_t *w, http_req_t *r)
   }
   size_t key_len = page_key(&f, &c, key, sizeof(key)), len;
   uint64_t txnid = store_last_txnid(w->store);
-  const char *hit = web__page_get(&w->task_pages, key, key_len, txnid, &len);
-  char *text = hit ? malloc(len ? len : 1) : NULL;
-  if (text) {
-    memcpy(text, hit, len);
-    web__http_text(r, 200, "application/json", text, len);
+  web_page_body_t *hit = web__page_get(&w->task_pages, key, key_len, txnid);
+  if (hit) {
+    web__http_page(r, 200, "application/json", hit);
     return;
   }
   msgpack_sbuffer sb;

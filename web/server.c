@@ -214,6 +214,8 @@ static struct lws_context *create_context(web_t *w,
   info.user = w;
   info.server_string = "ccm";
   info.max_http_header_data = 8192;
+  /* A context setting, ignored on a vhost: the context keeps lws's 4 KiB
+   * service buffer; HTTP sends are sized by tx_packet_size (service_main). */
   info.pt_serv_buf_size = 32 * 1024;
   info.timeout_secs = 30;
   info.retry_and_idle_policy = retry;
@@ -233,7 +235,11 @@ static void *service_main(void *arg)
 {
   web_t *w = arg;
   struct lws_protocols protocols[] = {
-      {"http", http_protocol_cb, web__http_req_size(), 0, 0, NULL, 0},
+      /* tx_packet_size: lws sends at most this much per send() and buffers
+       * the rest for later loop turns (default: the context's 4 KiB
+       * service buffer), so an answer written whole leaves whole. */
+      {"http", http_protocol_cb, web__http_req_size(), 0, 0, NULL,
+       WEB__CHUNK},
       {"ccm.v1.json", web__ws_callback, web__ws_client_size(), WEB__WS_BATCH,
        0, NULL, 0},
       {"ccm.v1.msgpack", web__ws_callback, web__ws_client_size(),

@@ -268,6 +268,9 @@ struct web {
   uint64_t ws_accepted, ws_rejected, ws_slow, ws_bad_frames;
   uint64_t ws_frames_sent, ws_events_sent;
   uint64_t ws_writes; /* raw writes: frames_sent / ws_writes per batch */
+  /* HTTP answer writes, and those lws could not send whole (it kept the
+   * rest for later loop turns: a sign of a send size limit) */
+  uint64_t http_writes, http_writes_buffered;
   web_page_cache_t task_pages; /* GET /tasks answers (rest.c) */
 };
 
@@ -324,6 +327,7 @@ struct http_req {
   char *resp;
   size_t resp_len, resp_sent;
   uint64_t token;                   /* pending action, 0 none */
+  web_page_body_t *page;            /* or the body: a cached page (a ref) */
 };
 
 /* Match r->path: sets r->route and r->param; returns the allowed methods
@@ -340,6 +344,10 @@ void web__http_error(http_req_t *r, const web_err_t *e);
 /* Respond with @p text (taken, malloc'd) of type @p ctype. */
 void web__http_text(http_req_t *r, int status, const char *ctype, char *text,
                     size_t len);
+/* Respond with a cached page (a reference is taken): sent from the cache
+ * with the headers in its room, no copy of the body when both fit. */
+void web__http_page(http_req_t *r, int status, const char *ctype,
+                    web_page_body_t *page);
 
 int web__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
                        void *user, void *in, size_t len);

@@ -3,6 +3,7 @@
  */
 #include "actors/analyzer/scan_service.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +26,24 @@ typedef struct svc {
   /* the running scan's settings: the repository's, full or not */
   scanner_opts_t cur[SCAN_SERVICE_MAX_REPOS];
 } svc_t;
+
+/* One log line: the hook's, else stderr; nothing when quiet. */
+__attribute__((format(printf, 4, 5)))
+static void say(const svc_t *s, bool error, const char *event,
+                const char *fmt, ...)
+{
+  char line[1024];
+  va_list ap;
+  if (s->o->quiet)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (s->o->log)
+    s->o->log(s->o->log_ud, error, event, line);
+  else
+    fprintf(stderr, "ccm: %s\n", line);
+}
 
 static int repo_index(const svc_t *s, const char *repo)
 {
@@ -52,9 +71,8 @@ static void start_scan(svc_t *s, int i, bool full)
   s->cur[i].full = full;
   int rc = scanner_start(s->rt, &s->cur[i], s->o->analyzer);
   if (rc != 0) {
-    if (!s->o->quiet)
-      fprintf(stderr, "ccm: scan of %s could not start: %s\n",
-              s->o->repos[i].repo, rt_strerror(rc));
+    say(s, true, "scan.start_failed", "scan of %s could not start: %s",
+        s->o->repos[i].repo, rt_strerror(rc));
     return;
   }
   s->running[i] = true;
@@ -88,15 +106,14 @@ static void on_summary(svc_t *s, rt_msg_t *msg)
 {
   size_t len;
   const analyzer_summary_t *sum = rt_msg_data(msg, &len);
-  if (len != sizeof *sum || s->o->quiet)
+  if (len != sizeof *sum)
     return;
-  fprintf(stderr,
-          "ccm: scanned %s: %llu new, %llu seen again, %llu reopened, "
-          "%llu resolved%s\n",
-          sum->repo, (unsigned long long)sum->created,
-          (unsigned long long)sum->updated, (unsigned long long)sum->reopened,
-          (unsigned long long)sum->resolved,
-          sum->failed_writes ? " (some store writes failed)" : "");
+  say(s, sum->failed_writes != 0, "scan.done",
+      "scanned %s: %llu new, %llu seen again, %llu reopened, %llu "
+      "resolved%s", sum->repo, (unsigned long long)sum->created,
+      (unsigned long long)sum->updated, (unsigned long long)sum->reopened,
+      (unsigned long long)sum->resolved,
+      sum->failed_writes ? " (some store writes failed)" : "");
 }
 
 /* The monitor turns each finished scan into a `repository.scanned`
@@ -121,9 +138,9 @@ static void on_done(svc_t *s, rt_msg_t *msg)
   if (proto_msgpack_decode(data, len, &m, NULL, 0) != 0)
     return;
   int i = repo_index(s, m.u.scan_done.repo);
-  if (m.u.scan_done.error && !s->o->quiet)
-    fprintf(stderr, "ccm: scan of %s failed: %s\n", m.u.scan_done.repo,
-            m.u.scan_done.error);
+  if (m.u.scan_done.error)
+    say(s, true, "scan.failed", "scan of %s failed: %s", m.u.scan_done.repo,
+        m.u.scan_done.error);
   proto_msg_fini(&m);
   if (i < 0)
     return;

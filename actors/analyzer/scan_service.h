@@ -31,6 +31,11 @@ typedef struct scan_service_opts {
   uint64_t interval_ms;   /* 0: no periodic scans */
   rt_actor_t *analyzer;   /* sink of every scan (borrowed) */
   bool quiet;             /* no log lines */
+  /* Where log lines go: NULL, stderr as "ccm: <line>"; else this hook
+   * (`ccm serve`: its structured log), with a stable dotted event name
+   * ("scan.done", "scan.failed", "scan.start_failed"). Any worker thread. */
+  void (*log)(void *ud, bool error, const char *event, const char *line);
+  void *log_ud;
 } scan_service_opts_t;
 
 /** Spawn it; it receives the analyzer's reports itself (pass the returned

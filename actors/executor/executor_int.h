@@ -3,7 +3,7 @@
  *
  * Design note.
  *
- *   EXEC_MSG_RUN --> pool actor ---- TASK_UPDATE/TASK/EVENT ----> store actor
+ *   EXEC_MSG_RUN --> pool actor ---- COMMAND task_step/EVENT ---> store actor
  *                    |   ^   ^                                        |
  *       spawn (spec) |   |   +------------- STORE_MSG_ACK ------------+
  *                    v   | EXEC__MSG_RUN_DONE (outcome JSON)
@@ -21,7 +21,12 @@
  * retry counts and not-before times), the count of starts in flight, the
  * day's ledger (starts and dollars per UTC day) and the usage-limit pause.
  * It is the only writer of task state, so all of one task's writes reach
- * the store actor from one sender, in order. A start is a request
+ * the store actor from one sender, in order. Each state change is one
+ * write, a "task_step" (store.h): the transition, the fields that go with
+ * it (attempt and branch at a start, the pull request at the end) and the
+ * "tasks" event with the task as committed, in one transaction: no crash
+ * can separate the event from its transition, and a transition the store
+ * refuses publishes nothing. A start is a request
  * (ready -> running); the run actor is spawned only once the store has
  * acknowledged it, so a task that someone else moved meanwhile never
  * runs. The outcome's EVENT is forwarded to the sink only after its own

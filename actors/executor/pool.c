@@ -279,17 +279,44 @@ static int store_write(rt_ctx_t *ctx, pool_t *p, const proto_msg_t *m,
   return 0;
 }
 
-static int write_transition(rt_ctx_t *ctx, pool_t *p, const char *id,
-                            proto_state_t from, proto_state_t to,
-                            const char *reason, pend_kind_t kind)
+/* What a step sets beside the state (store.h "task steps"). */
+typedef struct step_fields {
+  bool attempt;       /* one more attempt (a start) */
+  const char *branch; /* the run's branch (a start) */
+  const char *pr_url; /* the pull request (an outcome) */
+} step_fields_t;
+
+/* Move task @p id to @p to and publish it on "tasks" in one store write:
+ * the event is appended in the transaction that commits the transition,
+ * so it is never lost to a crash between two commits nor published for a
+ * transition the store refused (store_step.c). The step holds only while
+ * the task is still in @p from: a task someone moved meanwhile is theirs. */
+static int write_step(rt_ctx_t *ctx, pool_t *p, const char *id,
+                      proto_state_t from, proto_state_t to,
+                      const char *reason, pend_kind_t kind,
+                      const step_fields_t *f)
 {
   char clean[PROTO_MAX_STR];
   exec_text_clean(reason, strlen(reason), clean, sizeof clean);
-  proto_msg_t m = {.type = PROTO_TASK_UPDATE};
-  m.u.task_update = (proto_task_update_t){
-      .task_id = (char *)id, .from = from, .to = to, .reason = clean,
-      .actor = (char *)ACTOR, .at = exec__wall_ms()};
-  return store_write(ctx, p, &m, kind, id, NULL);
+  json_t *args = json_pack("{ss ss ss ss ss sI ss}", "task", id, "from",
+                           proto_state_name(from), "to",
+                           proto_state_name(to), "actor", ACTOR, "reason",
+                           clean, "at", (json_int_t)exec__wall_ms(), "event",
+                           "tasks");
+  if (!args)
+    return RT_ENOMEM;
+  if (f && f->attempt)
+    json_object_set_new(args, "attempt", json_true());
+  if (f && f->branch)
+    json_object_set_new(args, "branch", json_string(f->branch));
+  if (f && f->pr_url)
+    json_object_set_new(args, "pr_url", json_string(f->pr_url));
+  proto_msg_t m = {.type = PROTO_COMMAND};
+  m.u.command = (proto_command_t){.action = (char *)"task_step",
+                                  .args = args};
+  int rc = store_write(ctx, p, &m, kind, id, NULL);
+  json_decref(args);
+  return rc;
 }
 
 /* Record an EVENT (topic "executor"); the sink gets it once stored. */
@@ -299,35 +326,6 @@ static void write_event(rt_ctx_t *ctx, pool_t *p, const char *id, json_t *data)
   m.u.event = (proto_event_t){.seq = 1, .topic = (char *)EXEC_EVENT_TOPIC,
                               .ts = exec__wall_ms(), .data = data};
   store_write(ctx, p, &m, P_NOTIFY, id, data); /* takes data */
-}
-
-/* A "tasks" event with @p t as it is after the writes queued ahead of
- * this one, state @p to (the control plane's feed, and what the
- * prioritizer follows to hand a ready task over again). */
-static void write_task_event(rt_ctx_t *ctx, pool_t *p, const proto_task_t *t,
-                             proto_state_t to)
-{
-  proto_msg_t tm = {.type = PROTO_TASK, .u.task = *t};
-  tm.u.task.state = to;
-  tm.u.task.updated_at = exec__wall_ms();
-  proto_msg_t m = {.type = PROTO_EVENT};
-  m.u.event = (proto_event_t){.seq = 1, .topic = (char *)"tasks",
-                              .ts = tm.u.task.updated_at,
-                              .data = proto_json_encode(&tm)};
-  if (m.u.event.data)
-    store_write(ctx, p, &m, P_PLAIN, t->id, NULL);
-  json_decref(m.u.event.data);
-}
-
-/* The same, with the task read from the store now. */
-static void publish_task(rt_ctx_t *ctx, pool_t *p, const char *id,
-                         proto_state_t to)
-{
-  proto_task_t t;
-  if (store_task_get(p->store, id, &t) != 0)
-    return;
-  write_task_event(ctx, p, &t, to);
-  store_task_free(&t);
 }
 
 static void notify_sink(pool_t *p, const pending_t *pd, uint64_t seq)
@@ -431,8 +429,11 @@ static void try_start(rt_ctx_t *ctx, pool_t *p, entry_t *e)
   snprintf(why, sizeof why, "%s attempt %u with %s", p->cfg.dry_run
            ? "dry run," : "run,", t.attempts + 1,
            p->preset->name ? p->preset->name : "the agent");
-  if (write_transition(ctx, p, e->id, PROTO_STATE_READY, PROTO_STATE_RUNNING,
-                       why, P_START) != 0) {
+  char branch[EXEC_ID_MAX + 8];
+  snprintf(branch, sizeof branch, "ccm/%s", e->id);
+  step_fields_t f = {.attempt = true, .branch = branch};
+  if (write_step(ctx, p, e->id, PROTO_STATE_READY, PROTO_STATE_RUNNING, why,
+                 P_START, &f) != 0) {
     store_task_free(&t);
     return; /* stays queued; tried again at the next dispatch */
   }
@@ -481,27 +482,20 @@ static void dispatch(rt_ctx_t *ctx, pool_t *p)
 
 static void fail_start(rt_ctx_t *ctx, pool_t *p, entry_t *e, const char *why)
 {
-  write_transition(ctx, p, e->id, PROTO_STATE_RUNNING, PROTO_STATE_FAILED,
-                   why, P_PLAIN);
-  publish_task(ctx, p, e->id, PROTO_STATE_FAILED);
+  write_step(ctx, p, e->id, PROTO_STATE_RUNNING, PROTO_STATE_FAILED, why,
+             P_PLAIN, NULL);
   p->active--;
   drop(p, e);
 }
 
 static void start_run(rt_ctx_t *ctx, pool_t *p, entry_t *e)
 {
-  proto_msg_t up = {.type = PROTO_TASK};
-  char branch[EXEC_ID_MAX + 8];
-  snprintf(branch, sizeof branch, "ccm/%s", e->id);
+  /* The start's step committed the state, the attempt and the branch
+   * (and published the task): the run's copy follows it (the run makes
+   * its branch name itself: exec__paths). */
   e->task.attempts++;
   e->task.state = PROTO_STATE_RUNNING;
   e->task.updated_at = exec__wall_ms();
-  char *old_branch = e->task.branch;
-  e->task.branch = branch;
-  up.u.task = e->task;
-  store_write(ctx, p, &up, P_PLAIN, e->id, NULL);
-  write_task_event(ctx, p, &e->task, PROTO_STATE_RUNNING);
-  e->task.branch = old_branch;
 
   exec__run_spec_t *spec = calloc(1, sizeof *spec);
   if (!spec) {
@@ -542,9 +536,8 @@ static void on_start_ack(rt_ctx_t *ctx, pool_t *p, const pending_t *pd,
     p->active--;
     refuse(ctx, p, e, why);
   } else if (e->cancel) {
-    write_transition(ctx, p, e->id, PROTO_STATE_RUNNING, PROTO_STATE_READY,
-                     "cancelled before the agent started", P_PLAIN);
-    publish_task(ctx, p, e->id, PROTO_STATE_READY);
+    write_step(ctx, p, e->id, PROTO_STATE_RUNNING, PROTO_STATE_READY,
+               "cancelled before the agent started", P_PLAIN, NULL);
     p->active--;
     drop(p, e);
   } else {
@@ -616,30 +609,6 @@ static proto_state_t decide(pool_t *p, entry_t *e, json_t *o, char *why,
   return PROTO_STATE_FAILED;
 }
 
-/* The task after a run's transition to @p to, published on "tasks". A
- * published run's pull request goes on it first (pr_url), written after
- * the transition, so the webhooks can find the task by it (or by its
- * branch ccm/<id>). The record is read now: fields others changed since
- * the start are kept. */
-static void record_outcome_task(rt_ctx_t *ctx, pool_t *p, const char *id,
-                                proto_state_t to, const char *pr_url)
-{
-  proto_task_t t;
-  if (store_task_get(p->store, id, &t) != 0)
-    return;
-  char *url = pr_url ? strdup(pr_url) : NULL;
-  if (url) {
-    free(t.pr_url);
-    t.pr_url = url;
-    t.state = to; /* the transition ahead of this write in the queue */
-    t.updated_at = exec__wall_ms();
-    proto_msg_t m = {.type = PROTO_TASK, .u.task = t};
-    store_write(ctx, p, &m, P_PLAIN, id, NULL);
-  }
-  write_task_event(ctx, p, &t, to);
-  store_task_free(&t);
-}
-
 static void on_run_done(rt_ctx_t *ctx, pool_t *p, const rt_msg_t *msg)
 {
   size_t len = 0;
@@ -664,9 +633,10 @@ static void on_run_done(rt_ctx_t *ctx, pool_t *p, const rt_msg_t *msg)
   proto_state_t to = decide(p, e, o, why, sizeof why);
   json_object_set_new(o, "state", json_string(proto_state_name(to)));
   json_object_set_new(o, "counted", json_boolean(counted));
-  write_transition(ctx, p, e->id, PROTO_STATE_RUNNING, to, why, P_PLAIN);
-  record_outcome_task(ctx, p, e->id, to,
-                      json_string_value(json_object_get(o, "pr_url")));
+  /* A published run's pull request goes on the task in the same step, so
+   * the webhooks can find the task by it (or by its branch ccm/<id>). */
+  step_fields_t f = {.pr_url = json_string_value(json_object_get(o, "pr_url"))};
+  write_step(ctx, p, e->id, PROTO_STATE_RUNNING, to, why, P_PLAIN, &f);
   write_event(ctx, p, e->id, o);
   if (e->st != E_QUEUED)
     drop(p, e);
@@ -821,10 +791,9 @@ static int requeue_one(const proto_task_t *t, void *arg)
 {
   scan_running_t *s = arg;
   char wt[PATH_MAX], branch[EXEC_ID_MAX + 8], runs[PATH_MAX];
-  write_transition(s->ctx, s->p, t->id, PROTO_STATE_RUNNING, PROTO_STATE_READY,
-                   "requeued at start-up: ccm stopped during the run",
-                   P_PLAIN);
-  write_task_event(s->ctx, s->p, t, PROTO_STATE_READY);
+  write_step(s->ctx, s->p, t->id, PROTO_STATE_RUNNING, PROTO_STATE_READY,
+             "requeued at start-up: ccm stopped during the run", P_PLAIN,
+             NULL);
   const exec_repo_t *repo = find_repo(s->p, t->repo);
   if (!repo || !repo->path || exec__paths(s->p->cfg.data_dir, t->id, wt, sizeof wt, branch,
                            sizeof branch, runs, sizeof runs) != 0)

@@ -1,6 +1,7 @@
 /*
- * worktree.c: see worktree.h. Every command goes through gitcmd_run
- * (scan/gitcmd.h), whose output is collected up to a cap.
+ * worktree.c: see worktree.h. Every command goes through gitcmd_run or
+ * gitcmd_capture (scan/gitcmd.h: bounded in time, killed when ccm stops),
+ * whose output is collected up to a cap.
  *
  * Adding, removing and pruning worktrees edit the repository's shared
  * list of worktrees: a `git worktree prune` that runs while another
@@ -30,7 +31,7 @@ static pthread_mutex_t worktree_list_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct outbuf {
   char *data;
-  size_t len, cap;
+  size_t len;
   bool over; /* more than OUT_MAX: reading stopped */
 } outbuf_t;
 
@@ -45,31 +46,9 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
   va_end(ap);
 }
 
-static int collect(void *ud, const char *data, size_t n)
-{
-  outbuf_t *o = ud;
-  if (o->len + n + 1 > OUT_MAX) {
-    o->over = true;
-    return 1; /* stop: gitcmd kills git */
-  }
-  if (o->len + n + 1 > o->cap) {
-    size_t cap = o->cap ? o->cap : 4096;
-    while (cap < o->len + n + 1)
-      cap *= 2;
-    char *d = realloc(o->data, cap);
-    if (!d)
-      return -1;
-    o->data = d;
-    o->cap = cap;
-  }
-  memcpy(o->data + o->len, data, n);
-  o->len += n;
-  o->data[o->len] = '\0';
-  return 0;
-}
-
 /* git -C dir -c core.hooksPath=/dev/null args... (args NULL-terminated).
- * Output goes to @p out when not NULL. Returns git's status. */
+ * Output goes to @p out when not NULL (its data is the caller's to free,
+ * also after a failure). Returns as gitcmd_run(). */
 static int git(const char *dir, const char *const *args, outbuf_t *out,
                char *err, size_t errlen)
 {
@@ -85,7 +64,12 @@ static int git(const char *dir, const char *const *args, outbuf_t *out,
     argv[n++] = args[i];
   }
   argv[n] = NULL;
-  return gitcmd_run(dir, argv, out ? collect : NULL, out, err, errlen);
+  if (!out)
+    return gitcmd_run(dir, argv, NULL, NULL, err, errlen);
+  int rc = gitcmd_capture(dir, argv, 0, OUT_MAX, &out->data, &out->len, err,
+                          errlen);
+  out->over = rc == GITCMD_ETOOBIG;
+  return rc;
 }
 
 static int head_sha(const char *dir, char sha[EXEC_SHA_MAX], char *err,
@@ -372,7 +356,9 @@ int exec_wt_commit(const char *dir, const char *message, const char *base_sha,
     const char *numstat[] = {"diff", "--numstat", "-z", "--no-renames",
                              base_sha, out->head, NULL};
     rc = git(dir, numstat, &o, err, errlen);
-    if (rc == 1 && o.over)
+    if (rc == GITCMD_ETOOBIG && err && errlen)
+      err[0] = '\0';
+    if (rc == GITCMD_ETOOBIG)
       rc = 0; /* stopped at the cap: listed as truncated */
   }
   if (!rc)

@@ -3,7 +3,8 @@
  * (discovery.h). One pass over the activities keeps the latest human one;
  * the sentence is built from it. The fingerprint is scan/'s formula with
  * path "owner/name#N" and key "issue", so an issue keeps one task for
- * ever (its title may change, its number does not).
+ * ever (its title may change, its number does not, and its kind moves
+ * between issue and stale-issue).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -87,8 +88,15 @@ void ghd_staleness_eval(const gh_issue_t *issue, const gh_activity_t *acts,
   if (out->exempt)
     return;
   char date[16] = "";
+  date_of(since, date, sizeof(date));
+  if (out->stale && out->last_human_at)
+    snprintf(out->stale_why, sizeof(out->stale_why),
+             "no human activity since %s (%s by %s)", date, out->last_kind,
+             out->last_human);
+  else if (out->stale)
+    snprintf(out->stale_why, sizeof(out->stale_why),
+             "no human activity since it was opened on %s", date);
   if (out->last_human_at) {
-    date_of(out->last_human_at, date, sizeof(date));
     snprintf(out->why, sizeof(out->why),
              "%s: last human activity %s by %s on %s (%lld days ago, "
              "threshold %u)",
@@ -149,7 +157,7 @@ int ghd_issue_finding(const char *repo_id, const char *gh_repo,
   snprintf(path, sizeof(path), "%s#%u", gh_repo, issue->number);
   scan_fingerprint(fp, repo_id, "issue", path, "issue", 5, 0);
   out->repo = strdup(repo_id);
-  out->kind = strdup("issue");
+  out->kind = strdup(s->stale ? "stale-issue" : "issue");
   out->tag = strdup("ISSUE");
   out->loc.path = strdup(path);
   out->text = dup(issue->title ? issue->title : "");

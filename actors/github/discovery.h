@@ -44,7 +44,10 @@ typedef struct ghd_staleness {
   char last_human[64];     /* login, "" when none */
   char last_kind[32];      /* "opened", "commented", "labeled", ... */
   int64_t idle_days;       /* whole days since last_human_at */
-  char why[256];           /* the sentence the task shows */
+  char why[256];           /* the sentence the finding's details show */
+  /* When stale: why, in words that stay the same until a human acts (no
+   * day count), for the task's `stale:` label; "" otherwise. */
+  char stale_why[200];
 } ghd_staleness_t;
 
 /**
@@ -57,7 +60,8 @@ void ghd_staleness_eval(const gh_issue_t *issue, const gh_activity_t *acts,
 
 /**
  * The finding for @p issue of GitHub repository @p gh_repo ("owner/name"),
- * reported for ccm repository @p repo_id: kind "issue", tag "ISSUE", path
+ * reported for ccm repository @p repo_id: kind "issue" ("stale-issue" when
+ * @p s says stale: the same task either way), tag "ISSUE", path
  * "owner/name#N", text the title, author and authored_at from the issue,
  * issue_ref N, fingerprint stable per (repo, issue number), details
  * {"stale", "exempt", "last_human", "last_human_at", "last_kind",

@@ -200,17 +200,23 @@ static void record_delivery(ghev_t *g, job_t *j, const char *id)
   json_decref(m.u.command.args);
 }
 
-/* A "tasks" event with the task as it is now (the control plane's feed). */
-static void write_task_event(ghev_t *g, job_t *j, const proto_task_t *t)
+bool ghev_task_event(proto_msg_t *e, const proto_task_t *t, int64_t ts)
 {
   proto_msg_t tm = {.type = PROTO_TASK};
   tm.u.task = *t; /* borrowed */
-  proto_msg_t e = {.type = PROTO_EVENT};
-  e.u.event.seq = 1; /* assigned by the store */
-  e.u.event.topic = (char *)"tasks";
-  e.u.event.ts = now_ms();
-  e.u.event.data = proto_json_encode(&tm);
-  if (e.u.event.data)
+  *e = (proto_msg_t){.type = PROTO_EVENT};
+  e->u.event.seq = 1; /* assigned by the store */
+  e->u.event.topic = (char *)"tasks";
+  e->u.event.ts = ts;
+  e->u.event.data = proto_json_encode(&tm);
+  return e->u.event.data != NULL;
+}
+
+/* A "tasks" event with the task as it is now (the control plane's feed). */
+static void write_task_event(ghev_t *g, job_t *j, const proto_task_t *t)
+{
+  proto_msg_t e;
+  if (ghev_task_event(&e, t, now_ms()))
     write_msg(g, j, &e);
   json_decref(e.u.event.data);
 }
@@ -372,9 +378,11 @@ static void unapprove_one(ghev_t *g, job_t *j, proto_task_t *t, void *arg)
               "approval label removed on GitHub");
 }
 
+/* The issue's own task: kind issue, or stale-issue while it is stale. */
 static bool is_issue_task(const proto_task_t *t)
 {
-  return t->kind && strcmp(t->kind, "issue") == 0;
+  return t->kind &&
+         (strcmp(t->kind, "issue") == 0 || strcmp(t->kind, "stale-issue") == 0);
 }
 
 static void close_one(ghev_t *g, job_t *j, proto_task_t *t, void *arg)
@@ -407,25 +415,43 @@ static char *issue_title(const gh_event_t *ev)
   return s;
 }
 
-static void set_labels(proto_task_t *t, const gh_event_t *ev)
+static bool human(const ghev_t *g, const char *login, bool bot)
 {
-  for (uint32_t i = 0; i < t->labels.len; i++)
-    free(t->labels.items[i]);
-  free(t->labels.items);
-  t->labels.items = ev->n_labels ? calloc(ev->n_labels, sizeof(char *)) : NULL;
-  t->labels.len = 0;
-  for (size_t i = 0; t->labels.items && i < ev->n_labels; i++)
-    if ((t->labels.items[t->labels.len] = strdup(ev->labels[i])))
-      t->labels.len++;
+  return login && *login && !bot && !gh_user_is_bot(login, NULL) &&
+         !(g->cfg->self_login && strcmp(login, g->cfg->self_login) == 0);
 }
 
-static void upsert_task(ghev_t *g, job_t *j, proto_task_t *t)
+/* Write GitHub's fields @p args (store COMMAND "gh_task", store.h) to
+ * task @p t: the store applies them to the task as it is then, so nothing
+ * committed since @p t was read is lost; the event shows @p t merged the
+ * same way. Takes @p args. */
+static void write_fields(ghev_t *g, job_t *j, proto_task_t *t, json_t *args)
 {
-  proto_msg_t m = {.type = PROTO_TASK};
-  m.u.task = *t; /* borrowed */
+  int64_t at = now_ms();
+  json_object_set_new(args, "task", json_string(t->id));
+  json_object_set_new(args, "at", json_integer(at));
+  if (store_task_merge_ghtask(t, args) != 0) {
+    json_decref(args);
+    return job_fail(j, RT_ENOMEM);
+  }
+  proto_msg_t m = {.type = PROTO_COMMAND};
+  m.u.command.action = (char *)"gh_task";
+  m.u.command.args = args;
   write_msg(g, j, &m);
+  json_decref(args);
   write_task_event(g, j, t);
   j->h.changed++;
+}
+
+/* A human acted on the issue: its task is a plain issue again. */
+static void human_activity(json_t *args, const char *who, const char *what)
+{
+  char reason[160];
+  snprintf(reason, sizeof(reason), "human activity on GitHub: %s by %s", what,
+           who);
+  json_object_set_new(args, "kind", json_string("issue"));
+  json_object_set_new(args, "stale", json_null());
+  json_object_set_new(args, "reason", json_string(reason));
 }
 
 /* A new issue task, as discovery would report it (the sweep completes it). */
@@ -449,7 +475,30 @@ static void new_issue_task(proto_task_t *t, const ghev_repo_t *r,
   t->score.why = strdup(why);
 }
 
-/* opened / edited / labeled / unlabeled: the issue's own task. */
+static json_t *labels_json(const gh_event_t *ev)
+{
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < ev->n_labels; i++)
+    json_array_append_new(a, json_string(ev->labels[i]));
+  return a;
+}
+
+/* A new issue task as the store's "new" (created only if still absent). */
+static json_t *new_task_json(const ghev_repo_t *r, const char *id,
+                             const gh_event_t *ev, int64_t now)
+{
+  proto_msg_t m = {.type = PROTO_TASK};
+  new_issue_task(&m.u.task, r, id, ev, now);
+  m.u.task.title = issue_title(ev);
+  json_t *o = proto_json_encode(&m);
+  proto_msg_fini(&m);
+  return o;
+}
+
+/* opened / edited / labeled / unlabeled: the issue's own task gets the
+ * title and GitHub's labels (field writes: its state, score and ccm's own
+ * labels stay as they are when the store applies them); a human's action
+ * ends its staleness. */
 static void refresh_issue_task(ghev_t *g, job_t *j, const ghev_repo_t *r,
                                const gh_event_t *ev)
 {
@@ -457,23 +506,23 @@ static void refresh_issue_task(ghev_t *g, job_t *j, const ghev_repo_t *r,
   issue_task_id(r, ev->number, id);
   int64_t now = now_ms();
   proto_task_t t;
+  json_t *args = json_object();
   int rc = store_task_get(g->cfg->store, id, &t);
-  if (rc == STORE_ENOTFOUND && strcmp(ev->action, "opened") == 0)
+  if (rc == STORE_ENOTFOUND && strcmp(ev->action, "opened") == 0) {
     new_issue_task(&t, r, id, ev, now);
-  else if (rc || t.state == PROTO_STATE_RUNNING ||
-           t.state == PROTO_STATE_READY) {
-    /* absent, or in hands that an upsert read now could overrule */
-    if (!rc)
-      store_task_free(&t);
+    json_object_set_new(args, "new", new_task_json(r, id, ev, now));
+  } else if (rc) {
+    json_decref(args);
     return;
   }
-  free(t.title);
-  t.title = issue_title(ev);
-  free(t.text);
-  t.text = strdup(ev->title ? ev->title : "");
-  set_labels(&t, ev);
-  t.last_seen = t.updated_at = now;
-  upsert_task(g, j, &t);
+  char *title = issue_title(ev);
+  json_object_set_new(args, "title", json_string(title ? title : ""));
+  free(title);
+  json_object_set_new(args, "text", json_string(ev->title ? ev->title : ""));
+  json_object_set_new(args, "labels", labels_json(ev));
+  if (is_issue_task(&t) && human(g, ev->sender, ev->sender_bot))
+    human_activity(args, ev->sender, ev->action);
+  write_fields(g, j, &t, args);
   store_task_free(&t);
 }
 
@@ -497,10 +546,24 @@ static void on_issues(ghev_t *g, job_t *j, const ghev_repo_t *r,
   outcome(j, "issues", a);
 }
 
-static bool human(const ghev_t *g, const char *login, bool bot)
+/* A human commented: the issue's own task, if stale, is an issue again. */
+static void end_staleness(ghev_t *g, job_t *j, const ghev_repo_t *r,
+                          uint32_t number, const char *who)
 {
-  return login && *login && !bot && !gh_user_is_bot(login, NULL) &&
-         !(g->cfg->self_login && strcmp(login, g->cfg->self_login) == 0);
+  char id[SCAN_FP_HEX + 1];
+  issue_task_id(r, number, id);
+  proto_task_t t;
+  if (store_task_get(g->cfg->store, id, &t) != 0)
+    return;
+  bool stale = t.kind && strcmp(t.kind, "stale-issue") == 0;
+  for (uint32_t i = 0; !stale && i < t.labels.len; i++)
+    stale = t.labels.items[i] && !strncmp(t.labels.items[i], "stale:", 6);
+  if (stale) {
+    json_t *args = json_object();
+    human_activity(args, who, "comment");
+    write_fields(g, j, &t, args);
+  }
+  store_task_free(&t);
 }
 
 static void on_comment(ghev_t *g, job_t *j, const ghev_repo_t *r,
@@ -511,6 +574,7 @@ static void on_comment(ghev_t *g, job_t *j, const ghev_repo_t *r,
     return outcome(j, "ignored: not a human comment", NULL);
   links_t l = {.number = ev->number};
   find_links(g, r->id, &l);
+  end_staleness(g, j, r, ev->number, who);
   if (l.n) {
     json_t *ids = json_array();
     for (size_t i = 0; i < l.n; i++)

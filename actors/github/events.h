@@ -19,9 +19,14 @@
  *     `triaged`; closed -> the issue's own task (kind issue) is
  *     `resolved`, a proposal not yet started is `skipped`; reopened ->
  *     undoes that; opened / edited / labeled -> the issue's own task is
- *     created or gets the new title and labels;
+ *     created or gets the new title and GitHub's labels (store COMMAND
+ *     "gh_task": fields applied to the task as stored when the write
+ *     lands, so a state, score or ccm label committed since it was read
+ *     is kept), and when a human did it, it is a plain `issue` again;
  *   - issue_comment by a human (not a bot, not ccm's own account) on a
- *     linked issue -> an EVENT (topic "github") naming the tasks;
+ *     linked issue -> an EVENT (topic "github") naming the tasks, and the
+ *     issue's own task, if stale (kind stale-issue or a `stale:` label),
+ *     becomes a plain `issue` without the label;
  *   - pull_request closed -> the task whose branch is the pull request's
  *     head (ccm/<task-id>), else whose pr_url is the pull request's page:
  *     merged -> `done`, not merged -> `rejected`. A rejected task stays
@@ -99,6 +104,11 @@ typedef struct ghev_handled {
  * length, the states after each step in @p path; 0 when there is none. */
 size_t ghev_path(proto_state_t from, proto_state_t to,
                  proto_state_t path[PROTO_STATE_COUNT]);
+
+/** A "tasks" EVENT with @p t as it is now (the control plane's feed), for
+ * the store actor: @p e's topic is static, its data (json_decref it) the
+ * task as JSON. @return false when out of memory. */
+bool ghev_task_event(proto_msg_t *e, const proto_task_t *t, int64_t ts);
 
 /** Spawn the handler, registered as GHEV_NAME. @p cfg and what it points
  * to must outlive the actor. @return as rt_actor_spawn(). */

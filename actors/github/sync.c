@@ -39,7 +39,8 @@ static const char *const default_kinds[] = {"todo", "fixme", "bug", "hack",
 
 typedef enum phase { PH_ISSUES = 0, PH_PROPOSE } phase_t;
 typedef enum wait {
-  W_NONE = 0, W_PAGE, W_COMMENTS, W_ANALYZER, W_PROPOSALS, W_CREATE, W_CLOSE
+  W_NONE = 0, W_PAGE, W_COMMENTS, W_ANALYZER, W_PROPOSALS, W_CREATE, W_CLOSE,
+  W_REOPEN
 } wait_t;
 
 typedef struct cursor {
@@ -69,10 +70,17 @@ typedef struct ghs {
   bool page_loaded;
   strv_t batch; /* encoded FINDING messages for the analyzer */
   size_t *batch_len;
+  json_t *fixups; /* "gh_task" args of the page's issue tasks */
+  /* The listing of the current repository's open issues: read from its
+   * first page in this cycle (only then can it prove an issue closed),
+   * since when, and the issue numbers it showed (number -> true). */
+  bool listing_whole;
+  int64_t listing_started;
+  json_t *listed;
   /* proposals of the current repository */
   json_t *markers; /* fingerprint -> issue number, from GitHub */
   bool proposals_listed, cands_loaded;
-  strv_t cands, closes;
+  strv_t cands, closes, reopens;
   ghs_report_t rep;
 } ghs_t;
 
@@ -298,6 +306,7 @@ static void proposals_drop(ghs_t *g)
   g->proposals_listed = g->cands_loaded = false;
   strv_clear(&g->cands);
   strv_clear(&g->closes);
+  strv_clear(&g->reopens);
 }
 
 static void batch_add(ghs_t *g, const proto_finding_t *f)
@@ -345,6 +354,157 @@ static bool batch_send(ghs_t *g, bool await)
   return sent && await;
 }
 
+/* ------------------------------------------- GitHub's fields of tasks */
+
+static bool issue_kind(const char *kind)
+{
+  return kind && (!strcmp(kind, "issue") || !strcmp(kind, "stale-issue"));
+}
+
+/* A "tasks" event with @p t as it is now (the control plane's feed). */
+static void task_event(ghs_t *g, const proto_task_t *t)
+{
+  proto_msg_t e;
+  if (ghev_task_event(&e, t, now_ms()))
+    store_write(g, &e);
+  json_decref(e.u.event.data);
+}
+
+/* A store COMMAND "gh_task" (store.h): fields applied to the task as it is
+ * when the store writes them, so nothing committed meanwhile is lost. */
+static void write_fields(ghs_t *g, const json_t *args)
+{
+  proto_msg_t m = {.type = PROTO_COMMAND};
+  m.u.command.action = (char *)"gh_task";
+  m.u.command.args = (json_t *)args;
+  store_write(g, &m);
+}
+
+static json_t *issue_labels(const gh_issue_t *is)
+{
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < is->n_labels; i++)
+    json_array_append_new(a, json_string(is->labels[i]));
+  return a;
+}
+
+/* What the task of issue @p is must carry beyond what the analyzer writes:
+ * its kind (issue or stale-issue), its `stale:` label, GitHub's labels. */
+static void fixup_add(ghs_t *g, const proto_finding_t *f, const gh_issue_t *is,
+                      const ghd_staleness_t *s)
+{
+  json_t *a = json_pack("{s:s,s:s,s:o,s:o}", "task", f->fingerprint, "kind",
+                        f->kind, "labels", issue_labels(is), "stale",
+                        s->stale ? json_string(s->stale_why) : json_null());
+  if (!g->fixups)
+    g->fixups = json_array();
+  if (a && g->fixups)
+    json_array_append(g->fixups, a);
+  json_decref(a);
+}
+
+static bool same_labels(const proto_string_list_t *a,
+                        const proto_string_list_t *b)
+{
+  if (a->len != b->len)
+    return false;
+  for (uint32_t i = 0; i < a->len; i++)
+    if (strcmp(a->items[i] ? a->items[i] : "", b->items[i] ? b->items[i] : ""))
+      return false;
+  return true;
+}
+
+/* Send the fixups whose task differs (after the analyzer wrote the page:
+ * a task it has not created yet is left to the next sweep). */
+static void fixups_send(ghs_t *g)
+{
+  for (size_t i = 0; i < json_array_size(g->fixups); i++) {
+    json_t *a = json_array_get(g->fixups, i);
+    const char *id = json_string_value(json_object_get(a, "task"));
+    proto_task_t before, after;
+    if (store_task_get(g->cfg->store, id, &before) != 0)
+      continue;
+    if (store_task_get(g->cfg->store, id, &after) == 0) {
+      json_object_set_new(a, "at", json_integer(now_ms()));
+      if (store_task_merge_ghtask(&after, a) == 0 &&
+          (strcmp(before.kind, after.kind) != 0 ||
+           !same_labels(&before.labels, &after.labels))) {
+        write_fields(g, a);
+        task_event(g, &after);
+      }
+      store_task_free(&after);
+    }
+    store_task_free(&before);
+  }
+  json_decref(g->fixups);
+  g->fixups = NULL;
+}
+
+/* ------------------------------------------ issues closed meanwhile */
+
+typedef struct closed_scan {
+  ghs_t *g;
+  strv_t ids;
+} closed_scan_t;
+
+/* An issue task whose issue the whole listing did not show, and that
+ * nothing touched since the listing began (a webhook may have opened or
+ * reopened it after its page was read). */
+static int collect_closed(const proto_task_t *t, void *arg)
+{
+  closed_scan_t *c = arg;
+  char key[16];
+  snprintf(key, sizeof(key), "%u", t->issue_number);
+  if (issue_kind(t->kind) && t->issue_number &&
+      t->state != PROTO_STATE_RESOLVED && t->state != PROTO_STATE_RUNNING &&
+      t->last_seen < c->g->listing_started &&
+      t->updated_at < c->g->listing_started &&
+      !json_object_get(c->g->listed, key))
+    strv_add(&c->ids, t->id, strlen(t->id));
+  return 0;
+}
+
+/* After a whole listing of @p r's open issues: the issue tasks it did not
+ * show are `resolved` (their issue was closed, deleted or transferred
+ * while no webhook told ccm). */
+static void resolve_closed(ghs_t *g, const ghs_repo_t *r)
+{
+  closed_scan_t c = {.g = g};
+  store_filter_t f = {.state = -1, .repo = r->id};
+  store_task_foreach(g->cfg->store, &f, collect_closed, &c);
+  for (size_t i = 0; i < c.ids.n; i++) {
+    proto_task_t t;
+    if (store_task_get(g->cfg->store, c.ids.v[i], &t) != 0)
+      continue;
+    proto_state_t path[PROTO_STATE_COUNT];
+    size_t n = ghev_path(t.state, PROTO_STATE_RESOLVED, path);
+    int64_t at = now_ms();
+    for (size_t k = 0; k < n; k++) {
+      proto_msg_t u = {.type = PROTO_TASK_UPDATE};
+      u.u.task_update = (proto_task_update_t){
+          .task_id = t.id, .from = t.state, .to = path[k],
+          .reason = (char *)"closed on GitHub (no longer open)",
+          .actor = (char *)ACTOR, .at = at};
+      store_write(g, &u);
+      t.state = path[k];
+    }
+    if (n) {
+      t.updated_at = at;
+      task_event(g, &t);
+      g->rep.resolved++;
+    }
+    store_task_free(&t);
+  }
+  strv_clear(&c.ids);
+}
+
+static void listing_drop(ghs_t *g)
+{
+  g->listing_whole = false;
+  json_decref(g->listed);
+  g->listed = NULL;
+}
+
 /* ------------------------------------------------------------- cycles */
 
 static void report(ghs_t *g)
@@ -354,11 +514,12 @@ static void report(ghs_t *g)
   e.u.event.topic = (char *)"github";
   e.u.event.ts = now_ms();
   e.u.event.data = json_pack(
-      "{s:s,s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:s}", "type", "sweep", "complete",
-      g->rep.complete, "ops", (int)g->rep.ops, "budget",
+      "{s:s,s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:s}", "type", "sweep",
+      "complete", g->rep.complete, "ops", (int)g->rep.ops, "budget",
       (int)g->cfg->budget, "issues", (int)g->rep.issues, "created",
-      (int)g->rep.created, "closed", (int)g->rep.closed, "rc", g->rep.rc,
-      "resume", g->rep.resume);
+      (int)g->rep.created, "closed", (int)g->rep.closed, "reopened",
+      (int)g->rep.reopened, "resolved", (int)g->rep.resolved, "rc",
+      g->rep.rc, "resume", g->rep.resume);
   if (e.u.event.data)
     store_write(g, &e);
   json_decref(e.u.event.data);
@@ -377,6 +538,8 @@ static void finish(ghs_t *g, bool complete, int rc)
   g->rep.complete = complete;
   if (g->batch.n)
     batch_send(g, false); /* what was read before the stop */
+  fixups_send(g);
+  listing_drop(g); /* a stopped listing proves nothing closed */
   if (complete)
     cursor_reset(&g->cur);
   cursor_save(g, complete);
@@ -427,6 +590,7 @@ static void next_repo(ghs_t *g)
   g->cur.repo++;
   page_drop(g);
   proposals_drop(g);
+  listing_drop(g);
 }
 
 /* ------------------------------------------------------ phase: issues */
@@ -438,6 +602,12 @@ static void ask_page(ghs_t *g, const ghs_repo_t *r)
                         .flags = GH_REQ_PAGINATE, .max_pages = 1};
     ask(g, &req, W_PAGE);
     return;
+  }
+  if (g->cur.pos == 0) { /* the listing starts from its beginning */
+    listing_drop(g);
+    g->listed = json_object();
+    g->listing_whole = g->listed != NULL;
+    g->listing_started = now_ms();
   }
   gh_issue_query_t q = {.per_page = g->cfg->per_page, .max_pages = 1};
   gh_op_t op;
@@ -468,6 +638,9 @@ static void step_issues(ghs_t *g, const ghs_repo_t *r)
     g->wait = W_ANALYZER;
     return;
   }
+  fixups_send(g);
+  if (!g->next && g->listing_whole)
+    resolve_closed(g, r);
   if (g->next) { /* the next page, from its first issue */
     free(g->cur.page);
     g->cur.page = g->next;
@@ -493,6 +666,12 @@ static void on_page(ghs_t *g, const gh_response_t *res)
     return finish(g, false, rc);
   g->next = res->truncated && res->next ? strdup(res->next) : NULL;
   g->page_loaded = true;
+  for (size_t i = 0; g->listing_whole && i < g->n_issues; i++) {
+    char key[16];
+    snprintf(key, sizeof(key), "%u", g->issues[i].number);
+    if (!g->issues[i].is_pull_request && g->issues[i].number)
+      json_object_set_new(g->listed, key, json_true());
+  }
   if (g->cur.pos > g->n_issues)
     g->cur.pos = g->n_issues; /* the page shrank since the cursor was kept */
 }
@@ -510,13 +689,16 @@ static void on_comments(ghs_t *g, const ghs_repo_t *r,
     return finish(g, false, rc); /* this issue is retried next cycle */
   const gh_issue_t *is = &g->issues[g->cur.pos];
   ghd_policy_t p = {.stale_days = g->cfg->stale_days,
-                    .self_login = g->cfg->self_login};
+                    .self_login = g->cfg->self_login,
+                    .exempt_labels = g->cfg->exempt_labels,
+                    .n_exempt = g->cfg->n_exempt};
   ghd_staleness_t s;
   ghd_staleness_eval(is, acts, n, &p, now_ms() / 1000, &s);
   gh_activities_free(acts, n);
   proto_finding_t f;
   if (ghd_issue_finding(r->id, r->github, is, &s, &f) == 0) {
     batch_add(g, &f);
+    fixup_add(g, &f, is, &s);
     ghd_finding_fini(&f);
   }
   g->rep.issues++;
@@ -581,6 +763,11 @@ static int collect_cand(const proto_task_t *t, void *arg)
            kv_issue(c->g, t->id) == t->issue_number &&
            !kv_has(c->g, "closed", t->id))
     strv_add(&c->g->closes, t->id, len);
+  else if (t->issue_number &&
+           (t->state == PROTO_STATE_NEW || t->state == PROTO_STATE_TRIAGED) &&
+           kv_has(c->g, "closed", t->id) &&
+           kv_issue(c->g, t->id) == t->issue_number)
+    strv_add(&c->g->reopens, t->id, len); /* ccm closed it; it is back */
   return 0;
 }
 
@@ -598,7 +785,9 @@ static bool auto_approved(const ghs_repo_t *r, const char *kind)
 }
 
 /* Record that task @p t's proposal is issue @p number: the kv database,
- * the task's issue_number, and for an auto-approved kind, `ready`. */
+ * the task's issue_number (a field write: whatever the task became since
+ * it was read is kept), and for an auto-approved kind still new or
+ * triaged, `ready`. */
 static void link_task(ghs_t *g, const ghs_repo_t *r, proto_task_t *t,
                       uint32_t number)
 {
@@ -606,13 +795,14 @@ static void link_task(ghs_t *g, const ghs_repo_t *r, proto_task_t *t,
   kv_name(name, sizeof(name), "issue", t->id);
   snprintf(num, sizeof(num), "%u", number);
   kv_put(g, name, num);
+  json_t *args = json_pack("{s:s,s:I,s:I}", "task", t->id, "at",
+                           (json_int_t)now_ms(), "issue_number",
+                           (json_int_t)number);
+  if (args)
+    write_fields(g, args);
+  json_decref(args);
   if (t->state != PROTO_STATE_NEW && t->state != PROTO_STATE_TRIAGED)
     return; /* moved on meanwhile: leave it to its new owner */
-  proto_msg_t m = {.type = PROTO_TASK};
-  t->issue_number = number;
-  t->updated_at = now_ms();
-  m.u.task = *t; /* borrowed */
-  store_write(g, &m);
   proto_state_t path[PROTO_STATE_COUNT];
   size_t n = auto_approved(r, t->kind)
                  ? ghev_path(t->state, PROTO_STATE_READY, path)
@@ -688,6 +878,15 @@ static void step_propose(ghs_t *g, const ghs_repo_t *r)
     store_task_free(&t);
     return;
   }
+  if (g->reopens.i < g->reopens.n) {
+    if (!budget_left(g))
+      return finish(g, false, 0);
+    const char *id = g->reopens.v[g->reopens.i];
+    gh_op_t op;
+    ask_op(g, gh_op_reopen_issue(&op, r->github, kv_issue(g, id)), &op,
+           W_REOPEN);
+    return;
+  }
   if (g->closes.i < g->closes.n) {
     if (!budget_left(g))
       return finish(g, false, 0);
@@ -721,20 +920,27 @@ static void on_created(ghs_t *g, const ghs_repo_t *r,
   g->cands.i++;
 }
 
-static void on_closed(ghs_t *g, const ghs_repo_t *r,
-                      const gh_response_t *res)
+/* A proposal issue's state was set (closed: its finding is resolved; or
+ * reopened: it is back): audit it, remember it in kv "github/closed/<id>",
+ * next. A 404 or 410 (deleted, transferred) leaves nothing to change. */
+static void on_state_set(ghs_t *g, const ghs_repo_t *r,
+                         const gh_response_t *res, bool closed)
 {
-  /* gone already (deleted, transferred): nothing left to close */
   if (res->rc && res->status != 404 && res->status != 410)
     return finish(g, false, res->rc);
-  const char *id = g->closes.v[g->closes.i];
+  strv_t *list = closed ? &g->closes : &g->reopens;
+  const char *id = list->v[list->i];
   if (!res->rc)
-    audit_issue(g, "issue.close", r->github, kv_issue(g, id), id);
+    audit_issue(g, closed ? "issue.close" : "issue.reopen", r->github,
+                kv_issue(g, id), id);
   char name[STORE_KV_NAME_MAX + 1];
   kv_name(name, sizeof(name), "closed", id);
-  kv_put(g, name, "1");
-  g->rep.closed++;
-  g->closes.i++;
+  kv_put(g, name, closed ? "1" : NULL);
+  if (closed)
+    g->rep.closed++;
+  else
+    g->rep.reopened++; /* the task kept its issue_number: no second one */
+  list->i++;
 }
 
 /* ------------------------------------------------------------ driving */
@@ -790,7 +996,8 @@ static void on_response(ghs_t *g, const rt_msg_t *msg, bool timed_out)
   case W_COMMENTS: on_comments(g, r, &res); break;
   case W_PROPOSALS: on_proposals(g, &res); break;
   case W_CREATE: on_created(g, r, &res); break;
-  case W_CLOSE: on_closed(g, r, &res); break;
+  case W_CLOSE: on_state_set(g, r, &res, true); break;
+  case W_REOPEN: on_state_set(g, r, &res, false); break;
   default: break;
   }
   gh_response_fini(&res);
@@ -819,6 +1026,9 @@ static void sync_stop(rt_ctx_t *ctx, void *state)
   page_drop(g);
   batch_clear(g);
   proposals_drop(g);
+  listing_drop(g);
+  json_decref(g->fixups);
+  g->fixups = NULL;
 }
 
 /* GHS_MSG_RECONFIGURE: the new configuration, by pointer (sync.h). */

@@ -8,9 +8,19 @@
  * repositories in order. Per repository:
  *   1. issues: the open issues, one page (one operation) at a time; for
  *      each issue that is not a pull request, its comments (one operation)
- *      for the staleness rule; each page's findings go to the "analyzer"
- *      (SCANNER_MSG_FINDINGS, as a scan's do), which creates or refreshes
- *      the tasks;
+ *      for the staleness rule (exempt_labels never stale); each page's
+ *      findings go to the "analyzer" (SCANNER_MSG_FINDINGS, as a scan's
+ *      do), which creates or refreshes the tasks; once it acknowledged
+ *      them, each issue task whose kind (issue, or stale-issue while
+ *      stale), `stale: <why>` label or GitHub labels differ gets them
+ *      through the store COMMAND "gh_task" (field writes: nothing the
+ *      analyzer, the prioritizer or a human committed is lost). When the
+ *      listing was read whole in this cycle (from its first page, no
+ *      budget stop, no resumed cursor), the repository's issue tasks it
+ *      did not show, and that nothing touched since it began, are
+ *      `resolved` ("closed on GitHub (no longer open)"): their issue was
+ *      closed while no webhook reached ccm. A partial listing resolves
+ *      nothing;
  *   2. proposals (repositories with `propose`): the issues labelled
  *      proposal_label (every state; one operation per page) are read for
  *      their hidden marker `<!-- ccm:fingerprint=<task id> -->`; then each
@@ -22,10 +32,14 @@
  *      its finding's fingerprint, which ignores the line, so a moved TODO
  *      keeps its issue and no duplicate is ever created, across restarts
  *      too. With close_resolved, the issue of a proposal whose task is
- *      `resolved` is closed (one operation, once).
+ *      `resolved` is closed (one operation, once); when that finding comes
+ *      back (its task new or triaged again, still linked), the issue ccm
+ *      closed is reopened (one operation), never a second one created.
+ *      An issue a human closed is not reopened.
  *      Each issue created or closed is audit-logged through the store
- *      actor (COMMAND "audit": who "github", what "issue.create" or
- *      "issue.close", subject "owner/name#N", input the task id).
+ *      actor (COMMAND "audit": who "github", what "issue.create",
+ *      "issue.close" or "issue.reopen", subject "owner/name#N", input the
+ *      task id).
  * Every request counts against `budget`. When it runs out the position
  * (repository, phase, page URL, index in the page) is written to the kv
  * database ("github/sweep") and the next cycle resumes there; the cycle's
@@ -86,6 +100,9 @@ typedef struct ghs_config {
   uint32_t request_timeout_ms; /* per request: 120 s */
   const char *proposal_label;  /* "ccm:proposal" */
   const char *approve_label;   /* "ccm:approved" */
+  /* Issues with one of these labels are never stale (none by default). */
+  const char *const *exempt_labels;
+  size_t n_exempt;
   rt_actor_t *observer;    /* GHS_MSG_REPORT receiver, or NULL */
   const char *name;        /* registered name; NULL: GHS_NAME */
 } ghs_config_t;
@@ -101,6 +118,8 @@ typedef struct ghs_report {
   uint32_t created;   /* proposal issues created */
   uint32_t linked;    /* tasks linked to an issue that had their marker */
   uint32_t closed;    /* proposal issues closed */
+  uint32_t reopened;  /* proposal issues reopened (their finding is back) */
+  uint32_t resolved;  /* issue tasks resolved: not open on GitHub any more */
   int32_t rc;         /* the first error (the cycle stopped there), or 0 */
   char resume[200];   /* where the next cycle starts, "" at the start */
 } ghs_report_t;

@@ -73,40 +73,16 @@ typedef struct dora {
 
 /* ------------------------------------------------------------ git output */
 
-typedef struct gitbuf {
-  char *p;
-  size_t len, cap;
-} gitbuf_t;
-
-static int collect(void *ud, const char *data, size_t len)
-{
-  gitbuf_t *b = ud;
-  if (b->len + len + 1 > b->cap) {
-    size_t cap = (b->len + len + 1) * 2;
-    char *p = realloc(b->p, cap);
-    if (!p)
-      return 1;
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, data, len);
-  b->len += len;
-  b->p[b->len] = '\0';
-  return 0;
-}
-
 /* Run git in the repository; *out gets its stdout (free it). */
 static int git(dora_t *g, const char *const *args, char **out)
 {
-  gitbuf_t b = {0};
-  int rc = gitcmd_run(g->dir, args, collect, &b, g->err, g->errlen);
+  int rc = gitcmd_capture(g->dir, args, 0, 0, out, NULL, g->err, g->errlen);
   if (rc) {
-    free(b.p);
+    free(*out);
     *out = NULL;
     return MON_EGIT;
   }
-  *out = b.p ? b.p : strdup("");
-  return *out ? 0 : MON_ENOMEM;
+  return 0;
 }
 
 /* Split @p rec at unit separators into at most @p max fields. */

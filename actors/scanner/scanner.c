@@ -853,9 +853,11 @@ static void maybe_finish(coord_t *c)
 
 /* ---- the actor ---- */
 
-static void shared_init(scanner_shared_t *sh, const scanner_opts_t *o)
+static void shared_init(scanner_shared_t *sh, const scanner_opts_t *caller)
 {
-  sh->opts = o;
+  sh->opts_copy = *caller;
+  sh->opts = &sh->opts_copy;
+  const scanner_opts_t *o = sh->opts;
   /* NULL tags: scan/markers.h's defaults (TODO FIXME HACK XXX BUG OPTIMIZE) */
   sh->markers.tags = o->markers ? (const char **)o->markers : NULL;
   sh->markers.ntags = o->markers ? o->nmarkers : 0;

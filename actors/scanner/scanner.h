@@ -119,8 +119,8 @@ typedef struct scanner_counters {
 void scanner_counters_get(scanner_counters_t *out);
 
 /**
- * Start a scan. @p opts (and what it points to) must stay valid until the
- * sink has received PROTO_SCAN_DONE. @return 0 or an RT_E* code.
+ * Start a scan. @p opts is copied; what it points to must stay valid
+ * until the sink has received PROTO_SCAN_DONE. @return 0 or an RT_E* code.
  */
 int scanner_start(rt_runtime_t *rt, const scanner_opts_t *opts,
                   rt_actor_t *sink);

@@ -27,7 +27,10 @@
 
 /* Read-only settings shared by the coordinator and its shards. */
 typedef struct scanner_shared {
-  const scanner_opts_t *opts;
+  const scanner_opts_t *opts; /* = &opts_copy */
+  /* The caller's options, copied at start: a scan may outlive the struct
+   * it was started with (the scan service's slot, at shutdown). */
+  scanner_opts_t opts_copy;
   scan_marker_cfg_t markers;
   scan_thresholds_t thresholds;
   size_t max_file_size;

@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/scanner/fake_git.h"
 #include "tests/support/store_test.h"
 #include "tests/web/web_test.h"
 
@@ -123,7 +124,9 @@ static void bind_notify_socket(daemon_proc_t *d)
                strerror(errno));
 }
 
-static void start(daemon_proc_t *d, const char *watchdog_usec)
+/* Start `ccm serve` with @p extra (NULL: none) in its configuration. */
+static void start_with(daemon_proc_t *d, const char *watchdog_usec,
+                       const char *extra)
 {
   memset(d, 0, sizeof *d);
   d->dir = tst_tmpdir();
@@ -134,7 +137,7 @@ static void start(daemon_proc_t *d, const char *watchdog_usec)
   write_file(repo, "/* TODO: one task */\n");
   snprintf(d->cfg_path, sizeof d->cfg_path, "%s/ccm.yaml", d->dir);
   snprintf(d->err_path, sizeof d->err_path, "%s/stderr.log", d->dir);
-  write_config(d, "info", NULL);
+  write_config(d, "info", extra);
   bind_notify_socket(d);
   const char *ccm = tst_prog("CCM_BIN");
   d->pid = fork();
@@ -150,6 +153,11 @@ static void start(daemon_proc_t *d, const char *watchdog_usec)
     execl(ccm, ccm, "serve", "--config", d->cfg_path, (char *)NULL);
     _exit(127);
   }
+}
+
+static void start(daemon_proc_t *d, const char *watchdog_usec)
+{
+  start_with(d, watchdog_usec, NULL);
 }
 
 /* Wait (bounded) for a datagram holding line @p state; @p status, when
@@ -321,6 +329,14 @@ Test(daemon, sighup_refuses_a_broken_config_then_applies_a_fixed_one)
   cleanup(&d, log);
 }
 
+/* @p want occurs in @p log after @p from; returns where (asserted). */
+static const char *after(const char *log, const char *from, const char *want)
+{
+  const char *at = strstr(from, want);
+  cr_assert_not_null(at, "want %s (in order) in:\n%s", want, log);
+  return at + strlen(want);
+}
+
 Test(daemon, sighup_reports_settings_that_need_a_restart)
 {
   daemon_proc_t d;
@@ -329,15 +345,21 @@ Test(daemon, sighup_reports_settings_that_need_a_restart)
   /* the API's headers are the client's, set once: a restart */
   write_config(&d, "info", "github:\n  user_agent: ccm-test/1\n");
   sighup(&d, "applied");
-  /* stale_days and the labels go to the GitHub actors live */
-  write_config(&d, "info", "github:\n  user_agent: ccm-test/1\n"
-                           "  stale_days: 7\n  approve_labels: [ok]\n");
+  /* the same header again: still not what runs, so said again, while a
+   * live change beside it (the log level) applies */
+  write_config(&d, "debug", "github:\n  user_agent: ccm-test/1\n");
+  sighup(&d, "applied");
+  /* the header back to what runs: stale_days and the labels go to the
+   * GitHub actors live */
+  write_config(&d, "debug", "github:\n  stale_days: 7\n"
+                            "  approve_labels: [ok]\n");
   sighup(&d, "applied");
   char *log = stop(&d);
-  cr_assert(strstr(log, "level=warn event=config.restart_needed"), "%s",
-            log);
-  cr_assert(strstr(log, "needs_restart=github"), "%s", log);
-  cr_assert(strstr(log, "applied=github needs_restart=-"), "%s", log);
+  const char *p = after(log, log, "applied=- needs_restart=github");
+  p = after(log, p, "level=warn event=config.restart_needed");
+  p = after(log, p, "applied=log needs_restart=github");
+  p = after(log, p, "level=warn event=config.restart_needed");
+  after(log, p, "applied=github needs_restart=-");
   cleanup(&d, log);
 }
 
@@ -431,4 +453,147 @@ Test(daemon, sighup_applies_agents_and_priority_to_the_running_actors)
   cr_assert(strstr(log, "applied=priority,agents needs_restart=-"), "%s",
             log);
   cleanup(&d, log);
+}
+
+/* ------------------------------------------------ the log, a hung git */
+
+/* Read the log until it holds @p needle (bounded); the log (malloc'd). */
+static char *await_log(daemon_proc_t *d, const char *needle)
+{
+  struct timespec t0, t, pause = {0, 20 * 1000000L};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    char *log = read_all(d->err_path);
+    if (strstr(log, needle))
+      return log;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    cr_assert_lt((t.tv_sec - t0.tv_sec) * 1000, WAIT_MS, "no %s in:\n%s",
+                 needle, log);
+    free(log);
+    nanosleep(&pause, NULL); /* between reads of a condition, bounded */
+  }
+}
+
+/* A logfmt value at @p p: "quoted with \\ escapes" or bare; past it. */
+static const char *logfmt_value(const char *p)
+{
+  if (*p != '"') {
+    const char *v = p;
+    while (*p && *p != ' ' && *p != '"' && *p != '=')
+      p++;
+    return p > v ? p : NULL;
+  }
+  for (p++; *p && *p != '"'; p++)
+    if (*p == '\\' && !*++p)
+      return NULL;
+  return *p == '"' ? p + 1 : NULL;
+}
+
+/* Is @p line "ts=... level=L event=E msg=... k=v..." as app/log.h says? */
+static bool logfmt_record(const char *line)
+{
+  static const char *const head[] = {"ts", "level", "event"};
+  const char *p = line;
+  for (size_t k = 0; *p; k++) {
+    size_t n = strcspn(p, "= \"");
+    if (!n || p[n] != '=' || (k < 3 && strncmp(p, head[k], n)))
+      return false;
+    if (!(p = logfmt_value(p + n + 1)))
+      return false;
+    if (*p && *p++ != ' ')
+      return false;
+  }
+  return p > line && strstr(line, " level=") &&
+         (strstr(line, "level=info ") || strstr(line, "level=warn ") ||
+          strstr(line, "level=error ") || strstr(line, "level=debug "));
+}
+
+static bool json_record(const char *line)
+{
+  json_t *o = json_loads(line, 0, NULL);
+  bool ok = json_is_object(o) && json_is_string(json_object_get(o, "ts")) &&
+            json_is_string(json_object_get(o, "level")) &&
+            json_is_string(json_object_get(o, "event")) &&
+            json_is_string(json_object_get(o, "msg"));
+  json_decref(o);
+  return ok;
+}
+
+/* Every line of @p log is a record of the format; at least @p min. */
+static void assert_every_line_a_record(char *log, bool json, size_t min)
+{
+  size_t n = 0;
+  char *copy = strdup(log);
+  for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n")) {
+    cr_assert(json ? json_record(line) : logfmt_record(line),
+              "not a %s record: [%s] in:\n%s", json ? "JSON" : "logfmt",
+              line, log);
+    n++;
+  }
+  free(copy);
+  cr_assert_geq(n, min, "%s", log);
+}
+
+static void serve_and_scan(bool json)
+{
+  daemon_proc_t d;
+  start_with(&d, NULL, json ? "  format: json\n" : NULL);
+  await_ready(&d);
+  free(await_log(&d, "scan.done"));
+  char *log = stop(&d);
+  cr_assert(strstr(log, "scanned repo: 1 new"), "%s", log);
+  assert_every_line_a_record(log, json, 5);
+  cleanup(&d, log);
+}
+
+Test(daemon, every_stderr_line_of_serve_with_a_scan_is_a_logfmt_record)
+{
+  serve_and_scan(false);
+}
+
+Test(daemon, every_stderr_line_of_serve_with_a_scan_is_a_json_record)
+{
+  serve_and_scan(true);
+}
+
+Test(daemon, a_hung_git_fails_the_scan_at_scan_git_timeout)
+{
+  char fifo[600];
+  char *state = fake_git_on(fifo, sizeof fifo);
+  daemon_proc_t d;
+  start_with(&d, NULL, "scan:\n  git_timeout: 1s\n");
+  await_ready(&d);
+  char *log = await_log(&d, "event=scan.failed");
+  cr_assert(strstr(log, "level=error event=scan.failed msg=\"scan of repo "
+                        "failed: git ls-files timed out after 1 s\""),
+            "%s", log);
+  free(log);
+  log = stop(&d);
+  assert_every_line_a_record(log, false, 3);
+  cleanup(&d, log);
+  tst_rmrf(state);
+  free(state);
+}
+
+Test(daemon, stop_is_prompt_while_git_hangs)
+{
+  char fifo[600];
+  char *state = fake_git_on(fifo, sizeof fifo);
+  daemon_proc_t d;
+  start(&d, NULL); /* scan.git_timeout: the default 5 min */
+  await_ready(&d);
+  int fd = open(fifo, O_WRONLY); /* returns once git hangs on its helper */
+  cr_assert_geq(fd, 0, "%s", strerror(errno));
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  char *log = stop(&d);
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  long took = (t.tv_sec - t0.tv_sec) * 1000 +
+              (t.tv_nsec - t0.tv_nsec) / 1000000;
+  cr_assert_lt(took, 30000, "stopping took %ld ms:\n%s", took, log);
+  cr_assert(strstr(log, "event=serve.stopped"), "%s", log);
+  close(fd);
+  cleanup(&d, log);
+  tst_rmrf(state);
+  free(state);
 }

@@ -9,7 +9,9 @@
  * applies the rest; an invalid file changes nothing (the running cfg_t,
  * its counters and hooks untouched); --listen and --data from the
  * command line keep winning; every reload (applied or refused) adds an
- * audit entry when a store is attached.
+ * audit entry when a store is attached; each section is compared with the
+ * values in effect, so a change that needs a restart is reported by every
+ * reload until then while live changes beside it apply.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -134,6 +136,79 @@ Test(reload, hooks_of_changed_sections_run_and_the_new_config_is_taken)
   cr_assert_eq(agents.n, 2);
   cr_assert(d.cfg->agents.dry_run);
   cr_assert_eq(d.reloads, 2);
+  app_daemon_fini(&d);
+  unlink(cfg_path);
+}
+
+/* The log records of the reloads run since the last call. */
+static char *reload_log(int fd)
+{
+  static char buf[16384];
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  cr_assert_geq(n, 0);
+  buf[n] = '\0';
+  cr_assert_eq(ftruncate(fd, 0), 0);
+  lseek(fd, 0, SEEK_SET);
+  return buf;
+}
+
+/* A restart-only change stays "needs restart" on every reload until the
+ * restart (the comparison is with what runs, not with the file read last
+ * time); live changes beside it still apply; a file put back to what runs
+ * changes nothing. */
+Test(reload, a_change_needing_a_restart_is_reported_until_the_restart)
+{
+  char logp[] = "/tmp/ccm-reload-log-XXXXXX";
+  int fd = mkstemp(logp);
+  cr_assert_geq(fd, 0);
+  unlink(logp);
+  app_log_set_fd(fd);
+  snprintf(cfg_path, sizeof cfg_path, "/tmp/ccm-reload-r-%d.yaml", getpid());
+  write_cfg(BASE);
+  app_daemon_t d = {.config_arg = cfg_path};
+  app_daemon_init(&d, load_text(BASE));
+  calls_t agents = {.rc = -1}; /* the executor cannot take this one live */
+  cr_assert_eq(app_reload_hook(&d, APP_SECTION_AGENTS, agents_hook, &agents),
+               0);
+  const char *moved =
+      "listen: 127.0.0.1:9090\n"
+      "repos:\n  - path: /srv/a\n"
+      "agents:\n  dry_run: false\n"
+      "priority:\n  weights: {value: 1, time_criticality: 1, "
+      "risk_reduction: 1, job_size: 1}\n";
+  write_cfg(moved);
+  cr_assert_eq(app_reload(&d), 0);
+  char *log = reload_log(fd);
+  cr_assert(strstr(log, "applied=- needs_restart=agents,listen"), "%s", log);
+
+  /* The same file again: still not running, so said again; the hook is
+   * asked again, with the values that run. */
+  cr_assert_eq(app_reload(&d), 0);
+  log = reload_log(fd);
+  cr_assert(strstr(log, "applied=- needs_restart=agents,listen"), "%s", log);
+  cr_assert_eq(agents.n, 2);
+  cr_assert(agents.old_dry && !agents.new_dry, "compared with what runs");
+
+  /* A live change beside them is applied. */
+  char text[512];
+  snprintf(text, sizeof text, "%slog:\n  level: debug\n", moved);
+  write_cfg(text);
+  cr_assert_eq(app_reload(&d), 0);
+  log = reload_log(fd);
+  cr_assert(strstr(log, "applied=log needs_restart=agents,listen"), "%s",
+            log);
+  cr_assert_eq(app_log_get_level(), APP_LOG_DEBUG);
+
+  /* Back to what runs (the log level included): nothing to do. */
+  cr_assert_eq(agents.n, 3);
+  write_cfg(BASE "log:\n  level: debug\n");
+  cr_assert_eq(app_reload(&d), 0);
+  log = reload_log(fd);
+  cr_assert(strstr(log, "applied=- needs_restart=-"), "%s", log);
+  cr_assert_eq(agents.n, 3, "agents as they run: no hook");
+  app_log_set_fd(-1);
+  app_log_set_level(APP_LOG_INFO);
+  close(fd);
   app_daemon_fini(&d);
   unlink(cfg_path);
 }

@@ -23,6 +23,10 @@
  *    running are stopped (a reused pid is not), and their worktrees and
  *    branches removed; the requeue is published on "tasks" like every
  *    transition of a run (running, review);
+ *  - each "tasks" event is written with its transition (COMMAND
+ *    task_step, one store write): a transition the store refuses (the
+ *    task moved meanwhile) publishes nothing, and the start's event
+ *    carries the attempt and branch that write set;
  *  - the agent-output feed (exec_feed_spawn) logs a run's lines on
  *    "agent-output" up to its cap, then one notice, then nothing;
  *  - cancel stops a running agent; transient failures are retried with
@@ -38,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "actors/executor/executor.h"
@@ -523,16 +528,22 @@ Test(executor, restart_requeues_running_and_cleans_worktrees)
   fx_fini(&f);
 }
 
+/* Start the executor and a run of @p id whose agent stalls; return once
+ * the agent spoke (it runs). */
+static void start_stalled_run(fx_t *f, const char *id)
+{
+  fx_init(f);
+  fx_start(f);
+  fx_add_task(f, id, "--transcript crash --stall");
+  fx_run(f, id);
+  rt_msg_t *m = tst_recv_type(f->sink, PROTO_AGENT_OUTPUT);
+  rt_msg_free(m);
+}
+
 Test(executor, cancel_stops_a_running_agent)
 {
   fx_t f;
-  fx_init(&f);
-  fx_start(&f);
-  fx_add_task(&f, "t-cancel", "--transcript crash --stall");
-  fx_run(&f, "t-cancel");
-  /* wait until the agent speaks, then cancel */
-  rt_msg_t *m = tst_recv_type(f.sink, PROTO_AGENT_OUTPUT);
-  rt_msg_free(m);
+  start_stalled_run(&f, "t-cancel"); /* then cancel */
   /* the running agent's group is recorded for a restart after a SIGKILL */
   char *rec = ext_read_file(fx_path(&f, "runs/t-cancel/1.pid"));
   cr_assert_not_null(rec, "no record of the running agent");
@@ -552,6 +563,121 @@ Test(executor, cancel_stops_a_running_agent)
   cr_assert_eq(exec_request(f.rt, f.exec, "t-cancel", true, WAIT_MS),
                EXEC_ENOTFOUND);
   json_decref(o.ev);
+  fx_fini(&f);
+}
+
+/* The data of the first "tasks" event of @p id (a reference), or NULL. */
+typedef struct first_event {
+  const char *id;
+  json_t *data;
+} first_event_t;
+
+static int first_event_one(const proto_event_t *e, void *arg)
+{
+  first_event_t *fe = arg;
+  const char *id = json_string_value(json_object_get(e->data, "id"));
+  if (!fe->data && e->topic && !strcmp(e->topic, "tasks") && id &&
+      !strcmp(id, fe->id))
+    fe->data = json_incref(e->data);
+  return 0;
+}
+
+static json_t *first_task_event(fx_t *f, const char *id)
+{
+  first_event_t fe = {id, NULL};
+  store_event_foreach(f->store, 0, first_event_one, &fe);
+  return fe.data;
+}
+
+/* A run's end whose transition the store refuses (someone moved the task
+ * while the agent ran) publishes nothing on "tasks": the event is written
+ * with the transition, in one write (store.h "task steps"), so it exists
+ * exactly when the transition committed. The start's event carries what
+ * the same write set: the attempt and the branch. */
+Test(executor, a_transition_the_store_refuses_publishes_no_tasks_event)
+{
+  fx_t f;
+  start_stalled_run(&f, "t-moved");
+  proto_msg_t up;
+  tst_update_msg(&up, "t-moved", PROTO_STATE_RUNNING, PROTO_STATE_BLOCKED,
+                 "someone", "blocked by hand", (int64_t)time(NULL) * 1000);
+  store_ack_t ack;
+  TST_SOK(store_write_sync(f.rt, f.store_actor, &up, WAIT_MS, &ack));
+  proto_msg_fini(&up);
+  cr_assert_eq(exec_request(f.rt, f.exec, "t-moved", true, WAIT_MS), 0);
+  outcome_t o;
+  fx_await(&f, "t-moved", &o); /* written after the step: it is settled */
+  cr_assert_str_eq(fx_ev_str(&o, "class"), "cancelled");
+  cr_assert_eq(fx_state(&f, "t-moved", NULL), PROTO_STATE_BLOCKED);
+  cr_assert_str_eq(task_event_states(&f, "t-moved"), "running",
+                   "no event for the refused running -> ready");
+  json_t *started = first_task_event(&f, "t-moved");
+  cr_assert_not_null(started);
+  cr_assert_eq(json_integer_value(json_object_get(started, "attempts")), 1);
+  cr_assert_str_eq(json_string_value(json_object_get(started, "branch")),
+                   "ccm/t-moved");
+  json_decref(started);
+  json_decref(o.ev);
+  fx_fini(&f);
+}
+
+/* COMMAND task_step straight to the store actor: refused, it writes and
+ * publishes nothing; accepted, the transition, its fields and the event
+ * with the committed task are there after the one acknowledgement. */
+Test(executor, a_task_step_is_one_write_or_nothing)
+{
+  fx_t f;
+  fx_init(&f);
+  fx_add_task(&f, "t-step", "--transcript success");
+  proto_msg_t m = {.type = PROTO_COMMAND};
+  m.u.command.action = strdup("task_step");
+  m.u.command.args = json_pack("{ss ss ss ss sI ss ss}", "task", "t-step",
+                               "to", "review", "actor", "test", "reason",
+                               "not allowed from ready", "at",
+                               (json_int_t)1700000000123, "event", "tasks",
+                               "pr_url", "https://example.invalid/pr/1");
+  store_ack_t ack;
+  cr_assert_eq(store_write_sync(f.rt, f.store_actor, &m, WAIT_MS, &ack),
+               STORE_ETRANSITION);
+  cr_assert_str_eq(task_event_states(&f, "t-step"), "");
+  proto_task_t t;
+  cr_assert_eq(fx_state(&f, "t-step", &t), PROTO_STATE_READY);
+  cr_assert_null(t.pr_url, "nothing of a refused step is written");
+  store_task_free(&t);
+
+  json_object_set_new(m.u.command.args, "to", json_string("running"));
+  json_object_set_new(m.u.command.args, "attempt", json_true());
+  json_object_del(m.u.command.args, "pr_url");
+  json_object_set_new(m.u.command.args, "branch", json_string("ccm/t-step"));
+  TST_SOK(store_write_sync(f.rt, f.store_actor, &m, WAIT_MS, &ack));
+  proto_msg_fini(&m);
+  cr_assert_str_eq(task_event_states(&f, "t-step"), "running");
+  json_t *ev = first_task_event(&f, "t-step");
+  cr_assert_eq(json_integer_value(json_object_get(ev, "attempts")), 1);
+  cr_assert_str_eq(json_string_value(json_object_get(ev, "branch")),
+                   "ccm/t-step");
+  cr_assert_eq(json_integer_value(json_object_get(ev, "updated_at")),
+               1700000000123, "the task as the transition left it");
+  json_decref(ev);
+  cr_assert_eq(fx_state(&f, "t-step", &t), PROTO_STATE_RUNNING);
+  cr_assert_eq(t.attempts, 1);
+  store_task_free(&t);
+  char *reason = fx_last_reason(&f, "t-step");
+  cr_assert_str_eq(reason, "not allowed from ready");
+  free(reason);
+
+  /* from a state the task has left: refused, though running -> failed is
+   * a move the state machine allows */
+  m = (proto_msg_t){.type = PROTO_COMMAND};
+  m.u.command.action = strdup("task_step");
+  m.u.command.args = json_pack("{ss ss ss sI ss}", "task", "t-step", "from",
+                               "ready", "to", "failed", "at",
+                               (json_int_t)1700000000456, "event", "tasks");
+  cr_assert_eq(store_write_sync(f.rt, f.store_actor, &m, WAIT_MS, &ack),
+               STORE_ETRANSITION);
+  proto_msg_fini(&m);
+  cr_assert_eq(fx_state(&f, "t-step", NULL), PROTO_STATE_RUNNING);
+  cr_assert_str_eq(task_event_states(&f, "t-step"), "running");
   fx_fini(&f);
 }
 

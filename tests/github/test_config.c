@@ -32,6 +32,7 @@ Test(gh_config, defaults)
   cr_assert_eq(c.github.budget, 100);
   cr_assert_eq(c.github.sync_interval_ms, 600000);
   cr_assert_null(c.github.login);
+  cr_assert_eq(c.github.stale_exempt_labels.n, 0);
   cr_assert(!c.repos[0].propose_issues);
   cr_assert(c.repos[0].close_resolved_issues);
   cr_assert_eq(c.repos[0].propose_kinds.n, 0);
@@ -51,7 +52,8 @@ Test(gh_config, keys_are_read_as_written)
                   "  proposal_label: bot-proposal\n"
                   "  budget: 250\n"
                   "  sync_interval: off\n"
-                  "  login: ccm-bot\n";
+                  "  login: ccm-bot\n"
+                  "  stale_exempt_labels: [pinned, security]\n";
   cfg_t c;
   cfg_errors_t e;
   cr_assert_eq(load(y, &c, &e), 0, "%s", e.n ? e.v[0].message : "");
@@ -61,6 +63,8 @@ Test(gh_config, keys_are_read_as_written)
   cr_assert_eq(c.github.budget, 250);
   cr_assert_eq(c.github.sync_interval_ms, 0);
   cr_assert_str_eq(c.github.login, "ccm-bot");
+  cr_assert_eq(c.github.stale_exempt_labels.n, 2);
+  cr_assert_str_eq(c.github.stale_exempt_labels.v[1], "security");
   cr_assert(c.repos[0].propose_issues);
   cr_assert(!c.repos[0].close_resolved_issues);
   cr_assert_eq(c.repos[0].propose_kinds.n, 2);
@@ -74,10 +78,11 @@ Test(gh_config, bad_values_are_errors_with_their_line)
   const char *bad[] = {
       "repos:\n  - github: a/b\ngithub:\n  approve_labels: []\n",
       "repos:\n  - github: a/b\ngithub:\n  budget: 0\n",
+      "repos:\n  - github: a/b\ngithub:\n  stale_exempt_labels: [x, x]\n",
       "repos:\n  - github: a/b\ngithub:\n  budget: lots\n",
       "repos:\n  - github: a/b\n    propose_issues: maybe\n",
   };
-  const unsigned line[] = {4, 4, 4, 3};
+  const unsigned line[] = {4, 4, 4, 4, 3};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     cfg_t c;
     cfg_errors_t e;

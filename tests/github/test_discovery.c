@@ -168,7 +168,9 @@ Test(discovery, finding_of_an_issue)
   ghd_staleness_eval(&i, NULL, 0, &policy, NOW, &s);
   proto_finding_t f;
   TST_OK(ghd_issue_finding("r", "o/r", &i, &s, &f));
-  cr_assert_str_eq(f.kind, "issue");
+  cr_assert_str_eq(f.kind, "stale-issue", "90 days without a human");
+  cr_assert_str_eq(s.stale_why,
+                   "no human activity since 2024-04-04 (opened by alice)");
   cr_assert_str_eq(f.tag, "ISSUE");
   cr_assert_str_eq(f.loc.path, "o/r#12");
   cr_assert_str_eq(f.text, "Flaky test");
@@ -190,6 +192,13 @@ Test(discovery, finding_of_an_issue)
   i.title = "Flaky test (renamed)";
   TST_OK(ghd_issue_finding("r", "o/r", &i, &s, &g));
   cr_assert_str_eq(g.fingerprint, f.fingerprint, "a new title, the same task");
+  ghd_finding_fini(&g);
+  ghd_staleness_t active;
+  ghd_staleness_eval(&i, NULL, 0, &policy, i.created_at + DAY, &active);
+  TST_OK(ghd_issue_finding("r", "o/r", &i, &active, &g));
+  cr_assert_str_eq(g.kind, "issue");
+  cr_assert_str_eq(active.stale_why, "");
+  cr_assert_str_eq(g.fingerprint, f.fingerprint, "stale or not, one task");
   ghd_finding_fini(&g);
   i.number = 13;
   TST_OK(ghd_issue_finding("r", "o/r", &i, &s, &g));

@@ -557,3 +557,149 @@ Test(events, other_repositories_and_events_change_nothing)
   free(run);
   stop();
 }
+
+/* ---- field writes: nothing written meanwhile is lost (store "gh_task") */
+
+static void write_sync(proto_msg_t *m)
+{
+  store_ack_t ack;
+  TST_OK(store_write_sync(rt, writer, m, 10000, &ack));
+  TST_OK(ack.rc);
+  proto_msg_fini(m);
+}
+
+static void command(const char *action, json_t *args)
+{
+  proto_msg_t m = {.type = PROTO_COMMAND};
+  m.u.command.action = strdup(action);
+  m.u.command.args = args;
+  write_sync(&m);
+}
+
+static bool has_label(const proto_task_t *t, const char *l)
+{
+  for (uint32_t i = 0; i < t->labels.len; i++)
+    if (!strcmp(t->labels.items[i], l))
+      return true;
+  return false;
+}
+
+/* An issue task with a human's override label, GitHub's label "old" and
+ * the `stale:` label, in @p st. */
+static void put_issue_task(const char *id, const char *kind, proto_state_t st)
+{
+  proto_msg_t m;
+  tst_task_msg(&m, id, "hello", kind, st, 1.0);
+  m.u.task.issue_number = 1;
+  for (uint32_t i = 0; i < m.u.task.labels.len; i++)
+    free(m.u.task.labels.items[i]);
+  free(m.u.task.labels.items);
+  m.u.task.labels.len = 0;
+  m.u.task.labels.items = calloc(3, sizeof(char *));
+  m.u.task.labels.items[0] = strdup("prio:high");
+  m.u.task.labels.items[1] = strdup("old");
+  m.u.task.labels.items[2] = strdup("stale: no human activity since then");
+  m.u.task.labels.len = 3;
+  write_sync(&m);
+}
+
+Test(events, a_field_write_keeps_what_was_committed_after_its_read)
+{
+  start(NULL, 0);
+  put_issue_task("t1", "issue", PROTO_STATE_NEW);
+  /* the handler read the task (state new, score 1) and made its write... */
+  json_t *late = json_pack("{s:s,s:I,s:s,s:[s,s]}", "task", "t1", "at",
+                           (json_int_t)1000, "title", "ISSUE: renamed",
+                           "labels", "bug", "prio:low");
+  /* ...while the prioritizer and a human committed theirs */
+  command("prio", json_pack("{s:s,s:{s:f,s:f,s:f,s:f,s:f,s:s}}", "task", "t1",
+                            "score", "total", 7.5, "value", 5.0,
+                            "time_criticality", 5.0, "risk_reduction", 5.0,
+                            "job_size", 2.0, "why", "wsjf"));
+  proto_msg_t u;
+  tst_update_msg(&u, "t1", PROTO_STATE_NEW, PROTO_STATE_TRIAGED, "user",
+                 "triaged", 2);
+  write_sync(&u);
+  command("gh_task", late);
+  proto_task_t t;
+  TST_OK(store_task_get(store, "t1", &t));
+  cr_assert_str_eq(t.title, "ISSUE: renamed");
+  cr_assert_eq(t.state, PROTO_STATE_TRIAGED, "the transition is kept");
+  cr_assert_float_eq(t.score.total, 7.5, 1e-9, "the score is kept");
+  cr_assert(has_label(&t, "bug"));
+  cr_assert(!has_label(&t, "old"), "GitHub's labels are replaced");
+  cr_assert(has_label(&t, "prio:high"), "ccm's own labels are not GitHub's");
+  cr_assert(!has_label(&t, "prio:low"));
+  cr_assert(has_label(&t, "stale: no human activity since then"));
+  store_task_free(&t);
+
+  /* an unknown task without "new" is refused */
+  proto_msg_t m = {.type = PROTO_COMMAND};
+  m.u.command.action = strdup("gh_task");
+  m.u.command.args = json_pack("{s:s,s:I}", "task", "t2", "at", 1);
+  store_ack_t ack;
+  cr_assert_eq(store_write_sync(rt, writer, &m, 10000, &ack),
+               STORE_ENOTFOUND);
+  proto_msg_fini(&m);
+  /* a kind other than issue/stale-issue is never set, nor changed */
+  put_task("t3", "todo", PROTO_STATE_NEW, 1, NULL);
+  command("gh_task", json_pack("{s:s,s:I,s:s}", "task", "t3", "at", 5,
+                               "kind", "stale-issue"));
+  TST_OK(store_task_get(store, "t3", &t));
+  cr_assert_str_eq(t.kind, "todo");
+  store_task_free(&t);
+  stop();
+}
+
+Test(events, a_label_event_updates_an_approved_issue_task_and_keeps_overrides)
+{
+  start(NULL, 0);
+  char id[64];
+  issue_task_id(id);
+  put_issue_task(id, "issue", PROTO_STATE_READY); /* the old code left it */
+  json_t *labeled = example("issues", "labeled");
+  json_t *labels = json_object_get(json_object_get(labeled, "issue"),
+                                   "labels");
+  json_array_clear(labels);
+  json_array_append_new(labels, json_pack("{s:s}", "name", "enhancement"));
+  set_str(labeled, "label", "name", "enhancement");
+  ghev_handled_t h = deliver("issues", "l-1", labeled);
+  cr_assert_eq(h.rc, 0);
+  proto_task_t t;
+  TST_OK(store_task_get(store, id, &t));
+  cr_assert_eq(t.state, PROTO_STATE_READY);
+  cr_assert(has_label(&t, "enhancement"));
+  cr_assert(!has_label(&t, "old"));
+  cr_assert(has_label(&t, "prio:high"), "a human's override survives");
+  store_task_free(&t);
+  stop();
+}
+
+Test(events, a_human_comment_ends_staleness_and_a_bot_comment_does_not)
+{
+  start(NULL, 0);
+  char id[64];
+  issue_task_id(id);
+  put_issue_task(id, "stale-issue", PROTO_STATE_TRIAGED);
+  json_t *bot = example("issue_comment", "created");
+  set_str(json_object_get(bot, "comment"), "user", "login",
+          "dependabot[bot]");
+  set_str(bot, "sender", "login", "dependabot[bot]");
+  deliver("issue_comment", "s-1", bot);
+  proto_task_t t;
+  TST_OK(store_task_get(store, id, &t));
+  cr_assert_str_eq(t.kind, "stale-issue", "a bot does not reset the clock");
+  store_task_free(&t);
+
+  ghev_handled_t h = deliver("issue_comment", "s-2",
+                             example("issue_comment", "created"));
+  cr_assert_eq(h.rc, 0);
+  TST_OK(store_task_get(store, id, &t));
+  cr_assert_str_eq(t.kind, "issue");
+  cr_assert(!has_label(&t, "stale: no human activity since then"));
+  cr_assert(has_label(&t, "prio:high"));
+  cr_assert(has_label(&t, "old"));
+  cr_assert_eq(t.state, PROTO_STATE_TRIAGED);
+  store_task_free(&t);
+  stop();
+}

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "actors/analyzer/analyzer.h"
+#include "actors/github/discovery.h"
 #include "actors/github/sync.h"
 #include "github/gh_int.h"
 #include "store/store_actor.h"
@@ -44,17 +45,22 @@ typedef struct fake_gh {
   int open_issues;     /* issues 1..n are open */
   json_t *proposals;   /* issues created through the API (and seeded) */
   json_t *requests;    /* ["GET /repos/...", ...] */
+  const char *even_label; /* a label on the even issues, or NULL */
 } fake_gh_t;
 
 static fake_gh_t gh = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static json_t *issue_json(int n)
 {
-  return json_pack("{s:i,s:s,s:s,s:{s:s,s:s},s:s,s:s,s:[]}", "number", n,
-                   "title", "An open issue", "state", "open", "user",
-                   "login", "alice", "type", "User", "created_at",
-                   "2024-01-01T00:00:00Z", "updated_at",
-                   "2024-01-02T00:00:00Z", "labels");
+  json_t *is = json_pack("{s:i,s:s,s:s,s:{s:s,s:s},s:s,s:s,s:[]}", "number",
+                         n, "title", "An open issue", "state", "open", "user",
+                         "login", "alice", "type", "User", "created_at",
+                         "2024-01-01T00:00:00Z", "updated_at",
+                         "2024-01-02T00:00:00Z", "labels");
+  if (gh.even_label && n % 2 == 0)
+    json_array_append_new(json_object_get(is, "labels"),
+                          json_pack("{s:s}", "name", gh.even_label));
+  return is;
 }
 
 static int query_int(const char *path, const char *key, int dflt)
@@ -195,6 +201,7 @@ static void start(void)
   gh.proposals = json_array();
   gh.requests = json_array();
   gh.open_issues = 0;
+  gh.even_label = NULL;
 }
 
 static int restarts;
@@ -215,6 +222,7 @@ static void start_sweep(const ghs_repo_t *repos, size_t n, uint32_t budget,
   cfg.per_page = per_page;
   cfg.interval_ms = 0; /* cycles on request only */
   cfg.observer = rt_port_actor(reports);
+  cfg.self_login = "ccm-bot";
   TST_OK(ghs_spawn(rt, &cfg, &sweep));
 }
 
@@ -292,6 +300,12 @@ static size_t tasks_of_kind(const char *kind)
   return n;
 }
 
+/* The tasks of GitHub issues: kind issue, or stale-issue while stale. */
+static size_t issue_tasks(void)
+{
+  return tasks_of_kind("issue") + tasks_of_kind("stale-issue");
+}
+
 /* ------------------------------------------------------------- tests */
 
 Test(sync, a_budget_stops_the_sweep_and_the_next_cycle_resumes_there)
@@ -308,7 +322,7 @@ Test(sync, a_budget_stops_the_sweep_and_the_next_cycle_resumes_there)
   cr_assert_eq(r.ops, 4);
   cr_assert_eq(r.issues, 2);
   cr_assert(strstr(r.resume, "page=2"), "resume: %s", r.resume);
-  cr_assert_eq(tasks_of_kind("issue"), 2);
+  cr_assert_eq(issue_tasks(), 2);
   void *v;
   size_t len;
   TST_OK(store_kv_get(store, GHS_CURSOR_KEY, &v, &len));
@@ -326,7 +340,7 @@ Test(sync, a_budget_stops_the_sweep_and_the_next_cycle_resumes_there)
   cr_assert(r.complete, "resume: %s", r.resume);
   cr_assert_eq(r.issues, 1);
   cr_assert_str_eq(r.resume, "");
-  cr_assert_eq(tasks_of_kind("issue"), 5);
+  cr_assert_eq(issue_tasks(), 5);
   /* page 1 was read once: nothing was read twice but the page resumed */
   cr_assert_eq(count_requests("GET /repos/acme/demo/issues?per_page=2"), 1);
   cr_assert_eq(count_requests("GET /repos/acme/demo/issues/"), 5);
@@ -355,7 +369,7 @@ Test(sync, reconfigure_takes_a_new_budget_for_the_next_cycle)
   r = cycle();
   cr_assert(r.complete, "resume: %s", r.resume);
   cr_assert_eq(r.issues, 3);
-  cr_assert_eq(tasks_of_kind("issue"), 5);
+  cr_assert_eq(issue_tasks(), 5);
   stop();
 }
 
@@ -511,21 +525,23 @@ Test(sync, issues_it_creates_and_closes_are_audit_logged)
 
 /* ------------------------------------- the real client, recorded traffic */
 
-/* The same sweep through the real client against
- * @octokit/fixtures-server and the recording tests/data/github/
- * ccm-sync-sweep.json: each recorded request is answered once, in order,
- * and anything else is a 404, so a resumed sweep that read a page twice,
- * or a proposal sent with other bytes, fails the cycle. */
-Test(sync, resumes_and_proposes_against_recorded_github_traffic)
+/* The fixtures server started with @p scenario and the real client on it
+ * instead of the stand-in; the scenario's base URL (free it). */
+static char *recorded(ght_server_t *server, const char *scenario)
 {
-  start();
-  ght_server_t server;
-  ght_server_start(&server);
-  char *url = ght_scenario(&server, "ccm-sync-sweep");
+  ght_server_start(server);
+  char *url = ght_scenario(server, scenario);
   gh_config_t cc;
   ght_config(&cc, url);
   rt_actor_release(client);
   client = ght_client(rt, &cc, NULL);
+  return url;
+}
+
+/* Task abc123 of the recordings: a TODO in src/parse.c, line 12, linked
+ * to issue @p issue (0: none). */
+static void put_parser_todo(uint32_t issue)
+{
   proto_msg_t m;
   tst_task_msg(&m, "abc123", "hello", "todo", PROTO_STATE_NEW, 1.0);
   free(m.u.task.title);
@@ -535,9 +551,23 @@ Test(sync, resumes_and_proposes_against_recorded_github_traffic)
   free(m.u.task.loc.path);
   m.u.task.loc.path = strdup("src/parse.c");
   m.u.task.loc.line = 12;
+  m.u.task.issue_number = issue;
   store_ack_t ack;
   TST_OK(store_write_sync(rt, writer, &m, 10000, &ack));
   proto_msg_fini(&m);
+}
+
+/* The same sweep through the real client against
+ * @octokit/fixtures-server and the recording tests/data/github/
+ * ccm-sync-sweep.json: each recorded request is answered once, in order,
+ * and anything else is a 404, so a resumed sweep that read a page twice,
+ * or a proposal sent with other bytes, fails the cycle. */
+Test(sync, resumes_and_proposes_against_recorded_github_traffic)
+{
+  start();
+  ght_server_t server;
+  char *url = recorded(&server, "ccm-sync-sweep");
+  put_parser_todo(0);
 
   static const ghs_repo_t repos[] = {
       {.id = "hello", .github = "ccm-fixture-org/hello", .propose = true}};
@@ -556,11 +586,259 @@ Test(sync, resumes_and_proposes_against_recorded_github_traffic)
   cr_assert_eq(r.issues, 1);
   cr_assert_eq(r.created, 1);
   cr_assert_eq(r.ops, 4);
-  cr_assert_eq(tasks_of_kind("issue"), 3);
+  cr_assert_eq(issue_tasks(), 3);
   proto_task_t t = task("abc123");
   cr_assert_eq(t.issue_number, 10);
   store_task_free(&t);
   free(url);
   ght_server_stop(&server);
+  stop();
+}
+
+/* ------------------------------- issues closed while no webhook came */
+
+/* The id of the task of issue @p number of ccm-fixture-org/hello. */
+static void hello_issue_id(uint32_t number, char *out, size_t cap)
+{
+  gh_issue_t i;
+  memset(&i, 0, sizeof i);
+  i.number = number;
+  i.title = "x";
+  ghd_staleness_t st;
+  memset(&st, 0, sizeof st);
+  proto_finding_t f;
+  TST_OK(ghd_issue_finding("hello", "ccm-fixture-org/hello", &i, &st, &f));
+  snprintf(out, cap, "%s", f.fingerprint);
+  ghd_finding_fini(&f);
+}
+
+static void put_issue(uint32_t number, const char *kind, proto_state_t st,
+                      const char *const *labels, size_t n_labels)
+{
+  char id[64];
+  hello_issue_id(number, id, sizeof id);
+  proto_msg_t m;
+  tst_task_msg(&m, id, "hello", kind, st, 1.0);
+  m.u.task.issue_number = number;
+  for (uint32_t i = 0; i < m.u.task.labels.len; i++)
+    free(m.u.task.labels.items[i]);
+  free(m.u.task.labels.items);
+  m.u.task.labels.len = 0;
+  m.u.task.labels.items = n_labels ? calloc(n_labels, sizeof(char *)) : NULL;
+  for (size_t i = 0; i < n_labels; i++)
+    m.u.task.labels.items[m.u.task.labels.len++] = strdup(labels[i]);
+  store_ack_t ack;
+  TST_OK(store_write_sync(rt, writer, &m, 10000, &ack));
+  TST_OK(ack.rc);
+  proto_msg_fini(&m);
+}
+
+static proto_task_t issue_task(uint32_t number)
+{
+  char id[64];
+  hello_issue_id(number, id, sizeof id);
+  return task(id);
+}
+
+static bool labelled(const proto_task_t *t, const char *l)
+{
+  for (uint32_t i = 0; i < t->labels.len; i++)
+    if (!strcmp(t->labels.items[i], l))
+      return true;
+  return false;
+}
+
+static proto_state_t issue_state(uint32_t number)
+{
+  proto_task_t t = issue_task(number);
+  proto_state_t s = t.state;
+  store_task_free(&t);
+  return s;
+}
+
+#define STALE_1 "stale: no human activity since 2024-05-01 (commented by bob)"
+
+/* Recorded traffic (tests/data/github/ccm-sync-closed.json): issues 1 and
+ * 3 are open, one per page; issue 1's last human comment is bob's of
+ * 2024-05-01 (a bot and ccm's own account commented since), issue 3 has a
+ * human comment dated 2099 (active whatever day the test runs). The store
+ * also holds tasks of issues 2 and 4, closed on GitHub with no webhook. */
+Test(sync, only_a_whole_listing_resolves_the_issues_closed_meanwhile)
+{
+  start();
+  ght_server_t server;
+  char *url = recorded(&server, "ccm-sync-closed");
+  static const char *const stale3[] = {"prio:high", "stale: since long ago"};
+  put_issue(1, "issue", PROTO_STATE_NEW, NULL, 0);
+  put_issue(2, "issue", PROTO_STATE_TRIAGED, NULL, 0);
+  put_issue(3, "stale-issue", PROTO_STATE_NEW, stale3, 2);
+  put_issue(4, "stale-issue", PROTO_STATE_NEW, NULL, 0);
+  put_task("aaaa01", "todo", PROTO_STATE_NEW, 10);
+  static const ghs_repo_t repos[] = {
+      {.id = "hello", .github = "ccm-fixture-org/hello"}};
+
+  /* a budget cut: page 1 and its issue's comments, then stop */
+  start_sweep(repos, 1, 2, 1);
+  ghs_report_t r = cycle();
+  cr_assert_eq(r.rc, 0, "%s", gh_strerror(r.rc));
+  cr_assert(!r.complete);
+  cr_assert_eq(r.resolved, 0);
+  cr_assert_eq(issue_state(2), PROTO_STATE_TRIAGED, "a partial sweep");
+  proto_task_t t = issue_task(1); /* stale: bob's comment is the last */
+  cr_assert_str_eq(t.kind, "stale-issue");
+  cr_assert(labelled(&t, STALE_1));
+  cr_assert(labelled(&t, "bug"), "GitHub's labels");
+  store_task_free(&t);
+
+  /* resumed from the cursor: complete, but not one whole listing */
+  r = cycle();
+  cr_assert_eq(r.rc, 0, "%s", gh_strerror(r.rc));
+  cr_assert(r.complete);
+  cr_assert_eq(r.resolved, 0);
+  cr_assert_eq(issue_state(2), PROTO_STATE_TRIAGED);
+  cr_assert_eq(issue_state(4), PROTO_STATE_NEW);
+  t = issue_task(3); /* carol acted: a plain issue again */
+  cr_assert_str_eq(t.kind, "issue");
+  cr_assert(!labelled(&t, "stale: since long ago"));
+  cr_assert(labelled(&t, "prio:high"), "ccm's own labels are kept");
+  store_task_free(&t);
+
+  /* a whole listing in one cycle: 2 and 4 were closed */
+  stop_sweep();
+  start_sweep(repos, 1, 10, 1);
+  r = cycle();
+  cr_assert_eq(r.rc, 0, "%s", gh_strerror(r.rc));
+  cr_assert(r.complete);
+  cr_assert_eq(r.ops, 4);
+  cr_assert_eq(r.resolved, 2);
+  cr_assert_eq(issue_state(2), PROTO_STATE_RESOLVED);
+  cr_assert_eq(issue_state(4), PROTO_STATE_RESOLVED);
+  cr_assert_eq(issue_state(1), PROTO_STATE_NEW);
+  cr_assert_eq(issue_state(3), PROTO_STATE_NEW);
+  t = task("aaaa01");
+  cr_assert_eq(t.state, PROTO_STATE_NEW, "not an issue task");
+  store_task_free(&t);
+  cr_assert_eq(issue_tasks(), 4);
+  free(url);
+  ght_server_stop(&server);
+  stop();
+}
+
+static void kv_set(const char *name, const char *value)
+{
+  proto_msg_t m = {.type = PROTO_COMMAND};
+  m.u.command.action = (char *)"kv";
+  m.u.command.args = json_pack("{s:s,s:s}", "name", name, "value", value);
+  store_ack_t ack;
+  TST_OK(store_write_sync(rt, writer, &m, 10000, &ack));
+  json_decref(m.u.command.args);
+}
+
+/* A finding whose proposal issue ccm closed (it was resolved) is back:
+ * its issue is reopened, never a second one created (recorded traffic,
+ * tests/data/github/ccm-sync-reopen.json: the listing, the proposals with
+ * issue 10 closed, then PATCH {"state":"open"}; a POST would be a 404). */
+Test(sync, a_finding_back_reopens_the_issue_ccm_closed)
+{
+  start();
+  ght_server_t server;
+  char *url = recorded(&server, "ccm-sync-reopen");
+  put_parser_todo(10); /* back: resolved -> new, still linked */
+  kv_set("github/issue/abc123", "10");
+  kv_set("github/closed/abc123", "1");
+  static const ghs_repo_t repos[] = {{.id = "hello",
+                                      .github = "ccm-fixture-org/hello",
+                                      .propose = true,
+                                      .close_resolved = true}};
+  start_sweep(repos, 1, 10, 100);
+  ghs_report_t r = cycle();
+  cr_assert_eq(r.rc, 0, "%s", gh_strerror(r.rc));
+  cr_assert(r.complete);
+  cr_assert_eq(r.reopened, 1);
+  cr_assert_eq(r.created, 0);
+  cr_assert_eq(r.ops, 3);
+  void *v = NULL;
+  size_t len = 0;
+  cr_assert_eq(store_kv_get(store, "github/closed/abc123", &v, &len),
+               STORE_ENOTFOUND, "closed again when resolved again");
+  json_t *a = audit_lines();
+  cr_assert_str_eq(json_string_value(json_array_get(a, 0)),
+                   "github issue.reopen ccm-fixture-org/hello#10");
+  json_decref(a);
+  proto_task_t t = task("abc123");
+  cr_assert_eq(t.issue_number, 10);
+  store_task_free(&t);
+  free(url);
+  ght_server_stop(&server);
+  stop();
+}
+
+/* A rejected fix is not proposed again while its finding is unchanged (a
+ * rescan keeps the task's state); a changed finding is another task, and
+ * that one is proposed. */
+Test(sync, a_rejected_fix_is_not_proposed_again_unless_the_finding_changes)
+{
+  start();
+  static const ghs_repo_t repos[] = {{.id = "demo", .github = REPO,
+                                      .propose = true}};
+  put_task("aaaa05", "todo", PROTO_STATE_REJECTED, 3);
+  /* the rescan sees the same finding again */
+  proto_msg_t m = {.type = PROTO_COMMAND};
+  m.u.command.action = (char *)"seen";
+  m.u.command.args = json_pack("{s:s,s:I,s:s,s:I}", "task", "aaaa05", "at",
+                               (json_int_t)5000, "path", "a.c", "line",
+                               (json_int_t)4);
+  store_ack_t ack;
+  TST_OK(store_write_sync(rt, writer, &m, 10000, &ack));
+  TST_OK(ack.rc);
+  json_decref(m.u.command.args);
+  start_sweep(repos, 1, 100, 100);
+  ghs_report_t r = cycle();
+  cr_assert_eq(r.created, 0);
+  cr_assert_eq(count_requests("POST "), 0);
+  proto_task_t t = task("aaaa05");
+  cr_assert_eq(t.state, PROTO_STATE_REJECTED);
+  store_task_free(&t);
+  /* the finding changed: another fingerprint, another task */
+  put_task("aaaa06", "todo", PROTO_STATE_NEW, 3);
+  r = cycle();
+  cr_assert_eq(r.created, 1);
+  cr_assert_eq(count_requests("POST "), 1);
+  stop();
+}
+
+/* Issues opened in 2024 with no comment are stale, unless an exempt
+ * label (github.stale_exempt_labels) holds them. */
+Test(sync, an_exempt_label_keeps_an_issue_from_going_stale)
+{
+  start();
+  gh.open_issues = 2;
+  gh.even_label = "pinned";
+  static const char *const exempt[] = {"pinned"};
+  static const ghs_repo_t repos[] = {{.id = "demo", .github = REPO}};
+  ghs_config_defaults(&cfg);
+  cfg.name = "sweep-exempt";
+  cfg.store = store;
+  cfg.store_actor = writer;
+  cfg.client = client;
+  cfg.repos = repos;
+  cfg.n_repos = 1;
+  cfg.interval_ms = 0;
+  cfg.observer = rt_port_actor(reports);
+  cfg.exempt_labels = exempt;
+  cfg.n_exempt = 1;
+  TST_OK(ghs_spawn(rt, &cfg, &sweep));
+  ghs_report_t r = cycle();
+  cr_assert(r.complete);
+  cr_assert_eq(tasks_of_kind("stale-issue"), 1, "issue 1");
+  tst_task_list_t l = {0};
+  store_filter_t f = {.state = -1, .kind = "issue"};
+  TST_OK(tst_collect(store, &f, &l));
+  cr_assert_eq(l.n, 1);
+  proto_task_t t = task(l.rows[0].id);
+  cr_assert_eq(t.issue_number, 2);
+  cr_assert(labelled(&t, "pinned"));
+  store_task_free(&t);
+  tst_task_list_free(&l);
   stop();
 }

@@ -73,31 +73,47 @@ static int decode_with(proto_type_t t, const char *key, json_t *val,
 
 typedef void (*pack_fn)(msgpack_packer *pk, const void *arg);
 
+/* The envelope {"v": 1, "t": <t>, "d": <map of @p n entries>} up to the
+ * first entry of "d". */
+static void pack_head(msgpack_packer *pk, proto_type_t t, size_t n)
+{
+  const char *type = proto_type_name(t);
+
+  msgpack_pack_map(pk, 3);
+  msgpack_pack_str_with_body(pk, "v", 1);
+  msgpack_pack_uint64(pk, 1);
+  msgpack_pack_str_with_body(pk, "t", 1);
+  msgpack_pack_str_with_body(pk, type, strlen(type));
+  msgpack_pack_str_with_body(pk, "d", 1);
+  msgpack_pack_map(pk, n);
+}
+
+/* The entries of object @p d, in its order. */
+static void pack_entries(msgpack_packer *pk, json_t *d)
+{
+  const char *k;
+  json_t *v;
+
+  json_object_foreach(d, k, v) {
+    msgpack_pack_str_with_body(pk, k, strlen(k));
+    json_msgpack_pack(pk, v);
+  }
+}
+
 /* The fixture of @p t with "d".@p key's value packed by @p fn: for values
  * JSON cannot express (big unsigned integers, bin, ext, float32, NaN). */
 static int decode_raw(proto_type_t t, const char *key, pack_fn fn,
                       const void *arg, proto_msg_t *m, char *err)
 {
   json_t *d = ptst_load_d(t);
-  const char *k;
-  json_t *v;
   msgpack_sbuffer sb;
   msgpack_packer pk;
 
   json_object_del(d, key);
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_map(&pk, 3);
-  msgpack_pack_str_with_body(&pk, "v", 1);
-  msgpack_pack_uint64(&pk, 1);
-  msgpack_pack_str_with_body(&pk, "t", 1);
-  msgpack_pack_str_with_body(&pk, proto_type_name(t), strlen(proto_type_name(t)));
-  msgpack_pack_str_with_body(&pk, "d", 1);
-  msgpack_pack_map(&pk, json_object_size(d) + 1);
-  json_object_foreach(d, k, v) {
-    msgpack_pack_str_with_body(&pk, k, strlen(k));
-    json_msgpack_pack(&pk, v);
-  }
+  pack_head(&pk, t, json_object_size(d) + 1);
+  pack_entries(&pk, d);
   msgpack_pack_str_with_body(&pk, key, strlen(key));
   fn(&pk, arg);
   int rc = decode_sb(&sb, m, err);
@@ -1075,5 +1091,178 @@ Test(codec_msgpack, encoding_refuses_a_message_over_the_cap)
   PTST_RC(proto_msgpack_encode(&m, &sb), PROTO_ETOOBIG);
   cr_assert_eq(sb.size, 0);
   msgpack_sbuffer_destroy(&sb);
+  proto_msg_fini(&m);
+}
+
+/* ---- exact matching of keys and names (lengths, then bytes) ---- */
+
+/* The task fixture with one more "d" entry, key @p key (@p klen bytes,
+ * anything) -> [] (no field accepts an empty array, so a key taken for a
+ * field fails the decode), put first or last, decoded. */
+static int decode_extra_key(const char *key, size_t klen, bool first,
+                            proto_msg_t *m, char *err)
+{
+  json_t *d = ptst_load_d(PROTO_TASK);
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  pack_head(&pk, PROTO_TASK, json_object_size(d) + 1);
+  if (!first)
+    pack_entries(&pk, d);
+  msgpack_pack_str_with_body(&pk, key, klen);
+  msgpack_pack_array(&pk, 0);
+  if (first)
+    pack_entries(&pk, d);
+  int rc = decode_sb(&sb, m, err);
+  msgpack_sbuffer_destroy(&sb);
+  json_decref(d);
+  return rc;
+}
+
+static void expect_skipped(const char *key, size_t klen)
+{
+  proto_msg_t m, want;
+  char err[ERRLEN];
+
+  ptst_example(PROTO_TASK, &want);
+  for (int first = 0; first < 2; first++) {
+    cr_assert_eq(decode_extra_key(key, klen, first, &m, err), 0,
+                 "key of %zu bytes near \"%.*s\" taken for a field: %s", klen,
+                 (int)klen, key, err);
+    ptst_assert_msg_eq(&want, &m);
+    proto_msg_fini(&m);
+  }
+  proto_msg_fini(&want);
+}
+
+Test(codec_msgpack, keys_that_nearly_name_a_field_are_unknown)
+{
+  /* Every key of a task (lengths 2 to 16, the lengths the matcher
+   * compares in different ways), changed in one byte at each place, cut
+   * by one, grown by one byte or by a NUL: none of them is the field. */
+  static const char *const keys[] = {
+      "id", "repo", "kind", "title", "path", "line", "column", "symbol",
+      "text", "author", "authored_at", "first_seen", "last_seen", "labels",
+      "issue_number", "pr_url", "branch", "attempts", "score", "state",
+      "pinned", "updated_at", "time_criticality", "risk_reduction"};
+  char k[40];
+
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    size_t n = strlen(keys[i]);
+    for (size_t at = 0; at < n; at++) {
+      memcpy(k, keys[i], n);
+      k[at] ^= 0x20; /* 'a' <-> 'A', '_' <-> DEL */
+      expect_skipped(k, n);
+      k[at] = '\0';
+      expect_skipped(k, n);
+    }
+    memcpy(k, keys[i], n);
+    expect_skipped(k, n - 1);
+    k[n] = 'x';
+    expect_skipped(k, n + 1);
+    k[n] = '\0';
+    expect_skipped(k, n + 1);
+  }
+}
+
+Test(codec_msgpack, state_and_type_names_match_exactly)
+{
+  proto_msg_t m;
+  char err[ERRLEN], name[40];
+
+  for (int s = 0; s < PROTO_STATE_COUNT; s++) {
+    const char *st = proto_state_name((proto_state_t)s);
+    size_t n = strlen(st);
+    cr_assert_eq(decode_with(PROTO_TASK, "state", json_string(st), &m, err),
+                 0, "%s", err);
+    cr_assert_eq(m.u.task.state, s);
+    proto_msg_fini(&m);
+    memcpy(name, st, n);
+    PTST_RC(decode_with(PROTO_TASK, "state", json_stringn(name, n - 1), &m,
+                        err), PROTO_EVALUE);
+    name[n] = 's';
+    PTST_RC(decode_with(PROTO_TASK, "state", json_stringn(name, n + 1), &m,
+                        err), PROTO_EVALUE);
+    name[n - 1] ^= 0x20;
+    PTST_RC(decode_with(PROTO_TASK, "state", json_stringn(name, n), &m, err),
+            PROTO_EVALUE);
+  }
+  for (int t = 1; t <= PTST_NTYPES; t++) {
+    const char *tn = proto_type_name((proto_type_t)t);
+    size_t n = strlen(tn);
+    json_t *d = ptst_load_d((proto_type_t)t);
+    msgpack_sbuffer sb;
+    memcpy(name, tn, n);
+    for (int variant = 0; variant < 3; variant++) {
+      size_t len = variant == 0 ? n - 1 : n + 1;
+      name[n] = variant == 1 ? '\0' : 's';
+      char *type = strndup(name, len);
+      cr_assert_not_null(type);
+      msgpack_sbuffer_init(&sb);
+      ptst_pack_msg(&sb, 1, type, d); /* stops at a NUL: "task" again */
+      int rc = decode_sb(&sb, &m, err);
+      if (variant == 1) {
+        cr_assert_eq(rc, 0, "%s", err);
+        proto_msg_fini(&m);
+      } else {
+        PTST_RC(rc, PROTO_ETYPE);
+      }
+      free(type);
+      msgpack_sbuffer_destroy(&sb);
+    }
+    /* The name with a NUL byte inside the string itself. */
+    static const char head[] = "\x83\xa1v\x01\xa1t";
+    uint8_t raw[64];
+    size_t len = 0;
+    memcpy(raw, head, sizeof head - 1);
+    len = sizeof head - 1;
+    raw[len++] = (uint8_t)(0xa0 | (n + 1));
+    memcpy(raw + len, tn, n);
+    len += n;
+    raw[len++] = 0;
+    memcpy(raw + len, "\xa1\x64\x80", 3);
+    len += 3;
+    PTST_RC(proto_msgpack_decode(raw, len, &m, err, sizeof err), PROTO_ETYPE);
+    json_decref(d);
+  }
+}
+
+Test(codec_msgpack, a_nul_byte_is_reported_before_invalid_utf8)
+{
+  /* The one-pass check stops at the first problem; a NUL anywhere must
+   * still be the one reported, and a problem past a run of ASCII found. */
+  static const struct {
+    const char *s;
+    size_t len;
+    bool nul;
+  } cases[] = {
+      {"\xff\0", 2, true},
+      {"\0\xff", 2, true},
+      {"abcdefg\0", 8, true},
+      {"abcdefgh\0", 9, true},
+      {"abcdefghijklmno\0", 16, true},
+      {"abc\xff" "defghijkl\0mn", 16, true},
+      {"abcdefghijklmno\xff", 16, false},
+      {"abcdefgh\xe2\x82", 10, false},
+      {"abcdefgh\xc3", 9, false},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    proto_msg_t m;
+    char err[ERRLEN];
+    json_t *s = json_stringn_nocheck(cases[i].s, cases[i].len);
+    PTST_RC(decode_with(PROTO_FINDING, "repo", s, &m, err), PROTO_EVALUE);
+    cr_assert_str_eq(err, cases[i].nul
+                              ? "finding.repo: string contains a NUL byte"
+                              : "finding.repo: string is not valid UTF-8",
+                     "case %zu", i);
+  }
+  proto_msg_t m;
+  char err[ERRLEN];
+  cr_assert_eq(decode_with(PROTO_FINDING, "repo",
+                           json_string("abcdefgh\xc3\xa9ijklmnop\xe2\x82\xac"),
+                           &m, err), 0, "%s", err);
+  cr_assert_str_eq(m.u.finding.repo, "abcdefgh\xc3\xa9ijklmnop\xe2\x82\xac");
   proto_msg_fini(&m);
 }

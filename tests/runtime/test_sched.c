@@ -5,12 +5,15 @@
  * requested number of workers; with 1 and with 2 workers, every message to
  * every one of many actors is handled; an actor that floods itself does not
  * starve another actor (the batch bound); one actor's hooks never run on two
- * workers at once, and its state is seen consistently across workers.
+ * workers at once, and its state is seen consistently across workers; an
+ * idle worker's spin shrinks when work arrives sparsely from outside and
+ * grows back when it arrives in a stream.
  */
 #include <criterion/criterion.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/support/rt_test.h"
@@ -246,3 +249,76 @@ static void ping_pong(unsigned workers) {
 
 Test(sched, ping_pong_completes_1_worker) { ping_pong(1); }
 Test(sched, ping_pong_completes_2_workers) { ping_pong(2); }
+
+/* ---- the idle spin adapts (sched.c spin_adapt) ---- */
+/* An echo actor: every T_WORK is answered on the port it names. */
+static rt_actor_t *g_echo_to;
+static void echo_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg) {
+  (void)ctx;
+  (void)state;
+  if (rt_msg_type(msg) == T_WORK) tst_send_u64(g_echo_to, T_PONG, tst_u64(msg));
+}
+static const rt_actor_type_t echo_type = {.name = "echo", .on_msg = echo_msg};
+
+/* A long spin_us (20 ms, floor 625 us) keeps the timescales far above
+ * thread wake-up noise, also in the sanitizer builds. */
+enum { SPIN_US = 20000, SPARSE = 12, SPARSE_GAP_MS = 45, STREAM = 400,
+       STREAM_GAP_US = 100 };
+
+static void pause_us(unsigned us) {
+  struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)us * 1000};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+/* Messages from outside the runtime far apart (the gaps are the load being
+ * modelled, not waits for a result: each answer is received before the
+ * next send): every spin in between times out, so the budget falls from
+ * spin_us to its floor and the worker parks almost at once instead of
+ * spinning spin_us per message. Then messages 100 us apart, which arrive
+ * while the worker spins: the budget climbs back to spin_us. */
+Test(sched, idle_spin_shrinks_for_sparse_work_and_grows_back_for_a_stream) {
+  rt_config_t cfg;
+  rt_config_defaults(&cfg);
+  cfg.workers = 1;
+  cfg.spin_us = SPIN_US;
+  rt_runtime_t *rt = tst_runtime_cfg(&cfg);
+  rt_port_t *port = tst_port(rt, 64);
+  g_echo_to = rt_port_actor(port);
+  rt_actor_t *echo = NULL;
+  TST_OK(rt_actor_spawn(rt, &echo_type, NULL, NULL, &echo));
+  rt_runtime_stats_t st;
+  rt_runtime_stats(rt, &st);
+  /* It starts at spin_us; an idle worker may have halved it already. */
+  cr_assert_leq(st.spin_ns_max, SPIN_US * 1000ull, "never above spin_us");
+
+  for (uint64_t i = 0; i < SPARSE; i++) {
+    TST_OK(tst_send_u64(echo, T_WORK, i));
+    rt_msg_t *m = tst_recv_type(port, T_PONG);
+    cr_assert_eq(tst_u64(m), i);
+    rt_msg_free(m);
+    tst_sleep_ms(SPARSE_GAP_MS);
+  }
+  rt_runtime_stats(rt, &st);
+  cr_assert_geq(st.spin_timeouts, SPARSE / 2, "spins that found nothing: %llu",
+                (unsigned long long)st.spin_timeouts);
+  cr_assert_leq(st.spin_ns_max, SPIN_US * 1000ull / 8,
+                "sparse work shrinks the spin: %llu ns",
+                (unsigned long long)st.spin_ns_max);
+  cr_assert_geq(st.spin_ns_max, SPIN_US * 1000ull / 32, "never below the floor");
+
+  bool grew = false;
+  for (uint64_t i = 0; i < STREAM && !grew; i++) {
+    TST_OK(tst_send_u64(echo, T_WORK, i));
+    rt_msg_free(tst_recv_type(port, T_PONG));
+    pause_us(STREAM_GAP_US);
+    rt_runtime_stats(rt, &st);
+    grew = st.spin_ns_max == SPIN_US * 1000ull;
+  }
+  cr_assert(grew, "work arriving while the worker spins restores spin_us "
+                  "(last %llu ns)", (unsigned long long)st.spin_ns_max);
+  tst_quiesce(rt);
+  rt_actor_release(echo);
+  rt_port_free(port);
+  tst_runtime_free(rt);
+}

@@ -19,6 +19,8 @@
  * never reused, retention trims the oldest, and a replay from a seq returns
  * exactly the later ones. A store opened with a tiny map accepts writes
  * through the store actor far beyond it (grown and replayed), losing none.
+ * Reads by id return the task asked for, also when a remembered row (a
+ * row hint) is wrong, and on several threads beside a writer.
  */
 #include <criterion/criterion.h>
 #include <lmdb.h>
@@ -31,6 +33,7 @@
 #include <time.h>
 
 #include "store/store_actor.h"
+#include "store/store_int.h"
 #include "tests/support/rt_test.h"
 #include "tests/support/store_test.h"
 
@@ -1273,4 +1276,199 @@ Test(store, reads_continue_while_the_map_grows, .init = setup, .fini = teardown)
   cr_log_info("map grew to %zu KiB with readers running", st.map_size >> 10);
   store_close(s);
   tst_runtime_free(rt);
+}
+
+/* ------------------------------------------------------------ reads by id
+ *
+ * A read remembers the row of the id it read (store_task.c: "row hints"),
+ * so the next read of that id is one lookup instead of two. What makes
+ * that safe: reads of hex (packed) and other ids return the task asked
+ * for, again and again; a hint that points at another task's row, at a
+ * row that does not exist, or that names an id the store does not hold is
+ * never believed (the read falls back to the id map and returns the right
+ * task or STORE_ENOTFOUND); readers on several threads, reading while a
+ * writer adds and updates tasks, always get the task whose id they asked
+ * for, with a title the writer wrote for it. */
+
+/* Task @p i's id: 40 hex digits (a fingerprint, packed in task_ids) for
+ * even @p i, a short id kept as its bytes for odd @p i. */
+static void id_of(int i, char out[48])
+{
+  if (i % 2 == 0)
+    snprintf(out, 48, "%08x%032x", (unsigned)i * 2654435761u, (unsigned)i);
+  else
+    snprintf(out, 48, "task-%d", i);
+}
+
+static void put_tasks(store_t *s, int n)
+{
+  for (int i = 0; i < n; i++) {
+    char id[48];
+    proto_task_t t;
+    id_of(i, id);
+    tst_task_init(&t, id, "acme", i % 3 ? "todo" : "fixme", PROTO_STATE_NEW,
+                  (double)i);
+    tst_put(s, &t);
+    store_task_free(&t);
+  }
+}
+
+/* Read @p id and assert it is the task tst_task_init made for it. */
+static void expect_task(store_t *s, const char *id)
+{
+  proto_task_t got;
+  char title[128];
+  TST_SOK(store_task_get(s, id, &got));
+  cr_assert_str_eq(got.id, id);
+  snprintf(title, sizeof title, "Handle the %s in %s", got.kind, id);
+  cr_assert_str_eq(got.title, title);
+  store_task_free(&got);
+}
+
+static uint64_t row_of(store_t *s, const char *id)
+{
+  MDB_txn *txn;
+  uint64_t row = 0;
+  TST_SOK(store__read_begin(s, &txn));
+  int rc = store__row_of(txn, s, id, &row);
+  store__read_end(s, txn);
+  TST_SOK(rc);
+  return row;
+}
+
+Test(store, repeated_reads_return_the_task_asked_for, .init = setup,
+     .fini = teardown) {
+  store_t *s = tst_store_open(g_dir, &fast);
+  put_tasks(s, 300);
+  for (int round = 0; round < 3; round++) /* the first reads fill hints */
+    for (int i = 0; i < 300; i++) {
+      char id[48];
+      id_of((i * 7 + round) % 300, id);
+      expect_task(s, id);
+    }
+  proto_task_t got;
+  TST_SRC(store_task_get(s, "task-300", &got), STORE_ENOTFOUND);
+  TST_SRC(store_task_get(s, "task-300", &got), STORE_ENOTFOUND);
+  store_close(s);
+}
+
+Test(store, wrong_row_hints_are_never_believed, .init = setup,
+     .fini = teardown) {
+  store_t *s = tst_store_open(g_dir, &fast);
+  put_tasks(s, 40);
+  char a[48], b[48];
+  for (int i = 0; i + 1 < 40; i++) {
+    id_of(i, a);
+    id_of(i + 1, b);
+    expect_task(s, a); /* a's own hint, then b's pointing at a's row */
+    store__row_hint_set(s, b, row_of(s, a));
+    expect_task(s, b);
+    expect_task(s, b); /* the fallback put b's own row back */
+  }
+  id_of(0, a);
+  store__row_hint_set(s, a, 1000000); /* no such row */
+  expect_task(s, a);
+  store__row_hint_set(s, a, (uint64_t)1 << 40); /* too big to hint */
+  expect_task(s, a);
+
+  proto_task_t got;
+  store__row_hint_set(s, "task-999", row_of(s, a)); /* an id not stored */
+  TST_SRC(store_task_get(s, "task-999", &got), STORE_ENOTFOUND);
+  cr_assert_null(got.id, "a refused read leaves *out zeroed");
+  store__row_hint_set(s, "ffffffffffffffffffffffffffffffffffffffff",
+                      row_of(s, a));
+  TST_SRC(store_task_get(s, "ffffffffffffffffffffffffffffffffffffffff",
+                         &got),
+          STORE_ENOTFOUND);
+  store_close(s);
+}
+
+/* ---- readers beside a writer ---- */
+
+#define RW_TASKS 400
+#define RW_READERS 3
+
+typedef struct rw {
+  store_t *s;
+  atomic_bool done;
+  atomic_int written; /* tasks 0..written-1 exist */
+  atomic_int bad;     /* reads that returned another task or failed */
+  atomic_long reads;
+} rw_t;
+
+/* A title of task @p id, version @p v (the writer rewrites titles). */
+static void title_of(const char *id, int v, char out[128])
+{
+  snprintf(out, 128, "v%d of %s", v, id);
+}
+
+static void *reader(void *p)
+{
+  rw_t *rw = p;
+  uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&x;
+  do {
+    for (int k = 0; k < 64; k++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      int have = atomic_load(&rw->written);
+      int i = (int)(x % RW_TASKS);
+      char id[48], v0[128], v1[128];
+      proto_task_t got;
+      id_of(i, id);
+      int rc = store_task_get(rw->s, id, &got);
+      atomic_fetch_add(&rw->reads, 1);
+      if (rc == STORE_ENOTFOUND && i >= have)
+        continue; /* not written yet (or just now) */
+      title_of(id, 0, v0);
+      title_of(id, 1, v1);
+      if (rc != 0 || strcmp(got.id, id) != 0 ||
+          (strcmp(got.title, v0) != 0 && strcmp(got.title, v1) != 0))
+        atomic_fetch_add(&rw->bad, 1);
+      store_task_free(&got);
+    }
+  } while (!atomic_load(&rw->done));
+  return NULL;
+}
+
+static void put_titled(store_t *s, int i, int v)
+{
+  char id[48], title[128];
+  proto_task_t t;
+  id_of(i, id);
+  tst_task_init(&t, id, "acme", "todo", PROTO_STATE_NEW, (double)i);
+  free(t.title);
+  title_of(id, v, title);
+  t.title = strdup(title);
+  cr_assert_not_null(t.title);
+  tst_put(s, &t);
+  store_task_free(&t);
+}
+
+Test(store, readers_beside_a_writer_get_their_own_task, .init = setup,
+     .fini = teardown) {
+  rw_t rw = {.s = tst_store_open(g_dir, &fast)};
+  pthread_t th[RW_READERS];
+  for (int i = 0; i < RW_READERS; i++)
+    cr_assert_eq(pthread_create(&th[i], NULL, reader, &rw), 0);
+  for (int i = 0; i < RW_TASKS; i++) {
+    put_titled(rw.s, i, 0);
+    atomic_store(&rw.written, i + 1);
+  }
+  for (int i = 0; i < RW_TASKS; i += 3)
+    put_titled(rw.s, i, 1);
+  atomic_store(&rw.done, true);
+  for (int i = 0; i < RW_READERS; i++)
+    pthread_join(th[i], NULL);
+  cr_assert_gt(atomic_load(&rw.reads), 0);
+  cr_assert_eq(atomic_load(&rw.bad), 0, "%d of %ld reads were wrong",
+               atomic_load(&rw.bad), atomic_load(&rw.reads));
+  for (int i = 0; i < RW_TASKS; i++) { /* every task, hinted or not */
+    char id[48], want[128];
+    proto_task_t got;
+    id_of(i, id);
+    title_of(id, i % 3 == 0, want);
+    TST_SOK(store_task_get(rw.s, id, &got));
+    cr_assert_str_eq(got.title, want);
+    store_task_free(&got);
+  }
+  store_close(rw.s);
 }

@@ -9,6 +9,8 @@
  * transition and a transition of an unknown task are each acknowledged
  * with an error and change nothing, also when they share a transaction
  * with good writes. Event writes get consecutive seqs in their acks.
+ * Consecutive upserts of a batch, applied as one run, write byte for byte
+ * what the same upserts write one by one.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "store/store_actor.h"
+#include "store/store_int.h"
 #include "tests/support/rt_test.h"
 #include "tests/support/store_test.h"
 
@@ -433,4 +436,191 @@ Test(store_actor, shutdown_answers_every_accepted_write,
   TST_SOK(store_stats(g_store, &st));
   cr_assert_geq(st.tasks, (uint64_t)acked);
   cr_log_info("%d writes acknowledged before the shutdown", acked);
+}
+
+/* ------------------------------------------------------------ runs */
+
+/* The committer applies consecutive upserts as one run
+ * (store__task_put_run: ids looked up and entered in key order, index keys
+ * put in key order). The result must be exactly what the same upserts make
+ * one by one: same per-write results, and byte for byte the same id map,
+ * records, history and indexes. The run mixes new tasks (hex ids, and
+ * non-hex ids sharing their first 8 bytes in falling order), updates of
+ * stored tasks, repeats of an id earlier in the run, refused transitions
+ * and unchanged re-upserts, with few distinct scores (rank ties). */
+
+enum { RUN_STORED = 40, RUN_LEN = 300 };
+
+typedef struct run_case {
+  proto_task_t task[RUN_LEN];
+  store__task_prep_t prep[RUN_LEN];
+  msgpack_sbuffer rec[RUN_LEN], created[RUN_LEN];
+} run_case_t;
+
+static void run_hex_id(char out[41], uint64_t *x) {
+  for (int i = 0; i < 40; i++) {
+    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+    out[i] = "0123456789abcdef"[(*x >> 60) & 15];
+  }
+  out[40] = 0;
+}
+
+static const char *run_repo(int i) {
+  static const char *const r[] = {"acme-widgets", "acme-api", "tools"};
+  return r[i % 3];
+}
+
+static const char *run_kind(int i) {
+  static const char *const k[] = {"todo", "fixme", "hack", "issue"};
+  return k[i % 4];
+}
+
+/* A state that is not a legal next one from NEW. */
+static proto_state_t run_illegal_from_new(void) {
+  for (int s = 0; s < PROTO_STATE_COUNT; s++)
+    if (s != PROTO_STATE_NEW &&
+        !proto_state_transition_ok(PROTO_STATE_NEW, (proto_state_t)s))
+      return (proto_state_t)s;
+  cr_assert_fail("every state follows NEW");
+  return PROTO_STATE_NEW;
+}
+
+static void run_case_build(run_case_t *c, char stored[RUN_STORED][41]) {
+  proto_state_t chain[8];
+  cr_assert_geq(tst_state_chain(chain, 8), 2);
+  proto_state_t illegal = run_illegal_from_new();
+  uint64_t x = 7;
+  char id[64];
+  for (int i = 0; i < RUN_LEN; i++) {
+    proto_state_t st = PROTO_STATE_NEW;
+    double score = (double)(i % 4);
+    switch (i % 6) {
+    case 0: /* a stored task moves on, rescored */
+      snprintf(id, sizeof id, "%s", stored[i % RUN_STORED]);
+      st = chain[1];
+      break;
+    case 1: /* new, fingerprint id */
+    case 4:
+      run_hex_id(id, &x);
+      break;
+    case 2: /* new, ids alike in their first 8 bytes, falling */
+      snprintf(id, sizeof id, "gh:acme/widgets#%d", 9000 - i);
+      break;
+    case 3: /* the new task of the previous write, again: moves on */
+      snprintf(id, sizeof id, "gh:acme/widgets#%d", 9000 - (i - 1));
+      st = chain[1];
+      score = 9;
+      break;
+    default: /* a stored task: refused transition, or unchanged */
+      snprintf(id, sizeof id, "%s", stored[(i * 7) % RUN_STORED]);
+      st = i % 12 == 5 ? illegal : PROTO_STATE_NEW;
+      score = 1;
+      break;
+    }
+    tst_task_init(&c->task[i], id, run_repo(i), run_kind(i), st, score);
+    c->task[i].updated_at += i;
+    msgpack_sbuffer_init(&c->rec[i]);
+    msgpack_sbuffer_init(&c->created[i]);
+    TST_SOK(store__task_prepare(&c->task[i], "store", NULL, &c->rec[i],
+                                &c->created[i], &c->prep[i]));
+  }
+}
+
+static void run_case_free(run_case_t *c) {
+  for (int i = 0; i < RUN_LEN; i++) {
+    store_task_free(&c->task[i]);
+    msgpack_sbuffer_destroy(&c->rec[i]);
+    msgpack_sbuffer_destroy(&c->created[i]);
+  }
+}
+
+static store_t *run_store(const char *dir, char stored[RUN_STORED][41]) {
+  store_options_t o = {.no_sync = true};
+  store_t *s = tst_store_open(dir, &o);
+  for (int i = 0; i < RUN_STORED; i++) {
+    proto_task_t t;
+    tst_task_init(&t, stored[i], run_repo(i), run_kind(i), PROTO_STATE_NEW,
+                  1);
+    tst_put(s, &t);
+    store_task_free(&t);
+  }
+  return s;
+}
+
+/* Every entry of database @p db of @p a equals @p b's, and as many. */
+static void run_same_db(store_t *a, store_t *b, enum store__db db) {
+  MDB_txn *ta, *tb;
+  MDB_cursor *ca, *cb;
+  TST_SOK(mdb_txn_begin(a->env, NULL, MDB_RDONLY, &ta));
+  TST_SOK(mdb_txn_begin(b->env, NULL, MDB_RDONLY, &tb));
+  TST_SOK(mdb_cursor_open(ta, a->dbi[db], &ca));
+  TST_SOK(mdb_cursor_open(tb, b->dbi[db], &cb));
+  MDB_val ka, va, kb, vb;
+  size_t n = 0;
+  int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST);
+  int rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
+  for (; ra == 0 && rb == 0; n++) {
+    cr_assert(ka.mv_size == kb.mv_size &&
+                  memcmp(ka.mv_data, kb.mv_data, ka.mv_size) == 0,
+              "db %d: key %zu differs", (int)db, n);
+    cr_assert(va.mv_size == vb.mv_size &&
+                  memcmp(va.mv_data, vb.mv_data, va.mv_size) == 0,
+              "db %d: value %zu differs", (int)db, n);
+    ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
+    rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+  }
+  cr_assert(ra == MDB_NOTFOUND && rb == MDB_NOTFOUND,
+            "db %d: %zu entries alike, then one store has more", (int)db, n);
+  cr_assert_gt(n, (size_t)RUN_STORED);
+  mdb_cursor_close(ca);
+  mdb_cursor_close(cb);
+  mdb_txn_abort(ta);
+  mdb_txn_abort(tb);
+}
+
+Test(store_actor, run_writes_what_one_by_one_writes, .timeout = 60) {
+  static char stored[RUN_STORED][41];
+  uint64_t x = 1;
+  for (int i = 0; i < RUN_STORED; i++)
+    run_hex_id(stored[i], &x);
+  char *dir_a = tst_tmpdir(), *dir_b = tst_tmpdir();
+  store_t *a = run_store(dir_a, stored), *b = run_store(dir_b, stored);
+  run_case_t *c = calloc(1, sizeof(*c));
+  cr_assert_not_null(c);
+  run_case_build(c, stored);
+
+  const store__task_prep_t *p[RUN_LEN];
+  int rc_run[RUN_LEN], rc_one[RUN_LEN];
+  store_txn_t *t;
+  TST_SOK(store_write_begin(a, &t));
+  for (int i = 0; i < RUN_LEN; i++)
+    p[i] = &c->prep[i];
+  TST_SOK(store__task_put_run(t, p, RUN_LEN, "store", "upsert", rc_run));
+  TST_SOK(store_write_commit(t));
+  TST_SOK(store_write_begin(b, &t));
+  for (int i = 0; i < RUN_LEN; i++)
+    rc_one[i] = store__task_put_prepared(t, p[i], "store", "upsert");
+  TST_SOK(store_write_commit(t));
+
+  int refused = 0;
+  for (int i = 0; i < RUN_LEN; i++) {
+    cr_assert_eq(rc_run[i], rc_one[i], "write %d: %d in a run, %d alone", i,
+                 rc_run[i], rc_one[i]);
+    cr_assert(rc_one[i] == 0 || rc_one[i] == STORE_ETRANSITION);
+    refused += rc_one[i] == STORE_ETRANSITION;
+  }
+  cr_assert_gt(refused, 0, "the case has no refused transition");
+  run_same_db(a, b, DB_TASK_IDS);
+  run_same_db(a, b, DB_TASK_ROWS);
+  run_same_db(a, b, DB_TASK_INDEX);
+
+  run_case_free(c);
+  free(c);
+  store_close(a);
+  store_close(b);
+  tst_rmrf(dir_a);
+  tst_rmrf(dir_b);
+  free(dir_a);
+  free(dir_b);
+  tst_check_leaks();
 }

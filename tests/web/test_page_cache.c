@@ -6,7 +6,9 @@
  * was filed under (id 0 is never kept); filing a key again replaces its
  * page; at most WEB__PAGES_MAX pages and WEB__PAGES_BYTES bytes are held,
  * the least recently used going first; a page over WEB__PAGE_MAX_BYTES is
- * not kept.
+ * not kept. A body an answer holds a reference to outlives its page
+ * (replaced, evicted, the cache freed) and has WEB__PAGE_ROOM bytes of
+ * writable room before it.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -32,14 +34,13 @@ static void put(const char *key, uint64_t txnid, const char *body)
 
 static const char *get(const char *key, uint64_t txnid)
 {
-  size_t len = 0;
-  const char *p = web__page_get(&cache, key, strlen(key), txnid, &len);
+  web_page_body_t *p = web__page_get(&cache, key, strlen(key), txnid);
   static char out[64];
   if (!p)
     return NULL;
-  cr_assert_lt(len, sizeof(out));
-  memcpy(out, p, len);
-  out[len] = '\0';
+  cr_assert_lt(p->len, sizeof(out));
+  memcpy(out, web__page_data(p), p->len);
+  out[p->len] = '\0';
   return out;
 }
 
@@ -105,9 +106,9 @@ Test(page_cache, keeps_at_most_the_byte_bound, .fini = fini)
     snprintf(key, sizeof(key), "big%d", i);
     put(key, 1, body);
     cr_assert_leq(cache.bytes, WEB__PAGES_BYTES);
-    size_t len;
-    cr_assert_not_null(web__page_get(&cache, key, strlen(key), 1, &len));
-    cr_assert_eq(len, big);
+    web_page_body_t *p = web__page_get(&cache, key, strlen(key), 1);
+    cr_assert_not_null(p);
+    cr_assert_eq(p->len, big);
   }
   cr_assert_lt(held(), 12);
   cr_assert_null(get("big0", 1)); /* the oldest went first */
@@ -123,4 +124,29 @@ Test(page_cache, keeps_at_most_the_byte_bound, .fini = fini)
   cr_assert_eq(held(), before);
   free(huge);
   free(body);
+}
+
+/* An answer's reference keeps the body (and its room) alive after the
+ * page was replaced and after the cache was freed; the last unref frees
+ * it (ASan: no use after free, no leak). */
+Test(page_cache, a_referenced_body_outlives_its_page, .fini = fini)
+{
+  put("limit=50", 1, "first");
+  web_page_body_t *held_body =
+      web__page_body_ref(web__page_get(&cache, "limit=50", 8, 1));
+  cr_assert_eq(held_body->refs, 2);
+  put("limit=50", 2, "second"); /* the cache lets go of "first" */
+  cr_assert_eq(held_body->refs, 1);
+  web_page_body_t *other =
+      web__page_body_ref(web__page_get(&cache, "limit=50", 8, 2));
+  web__page_cache_free(&cache);
+  cr_assert_eq(held_body->len, strlen("first"));
+  cr_assert_eq(memcmp(web__page_data(held_body), "first", 5), 0);
+  cr_assert_eq(memcmp(web__page_data(other), "second", 6), 0);
+  /* The room before the body is the answer's to write (headers). */
+  memset(held_body->buf, 'h', WEB__PAGE_ROOM);
+  cr_assert_eq(memcmp(web__page_data(held_body), "first", 5), 0);
+  web__page_body_unref(held_body);
+  web__page_body_unref(other);
+  web__page_body_unref(NULL);
 }

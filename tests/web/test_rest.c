@@ -283,18 +283,25 @@ Test(rest, cursor_follows_ties_in_the_store_order)
   wt_stop(&srv);
 }
 
-/* ccm_http_task_pages_cached_total from /metrics (with @p hdrs). */
-static long pages_cached(const char *const *hdrs)
+/* The value of the unlabelled metric @p name in /metrics (with @p hdrs). */
+static long metric(const char *const *hdrs, const char *name)
 {
   wt_resp_t r;
   wt_http(&srv, "GET", "/metrics", NULL, hdrs, &r);
   cr_assert_eq(r.status, 200, "%s", r.body);
-  const char *p = strstr(r.body, "\nccm_http_task_pages_cached_total ");
-  cr_assert(p, "%s", r.body);
-  long n = strtol(p + strlen("\nccm_http_task_pages_cached_total "), NULL,
-                  10);
+  char line[128];
+  snprintf(line, sizeof(line), "\n%s ", name);
+  const char *p = strstr(r.body, line);
+  cr_assert(p, "%s: %s", name, r.body);
+  long n = strtol(p + strlen(line), NULL, 10);
   wt_resp_free(&r);
   return n;
+}
+
+/* ccm_http_task_pages_cached_total from /metrics (with @p hdrs). */
+static long pages_cached(const char *const *hdrs)
+{
+  return metric(hdrs, "ccm_http_task_pages_cached_total");
 }
 
 static const char *state_of(const wt_resp_t *r, const char *id)
@@ -397,6 +404,57 @@ Test(rest, cached_task_pages_keep_auth_and_headers)
   wt_resp_free(&b);
   cr_assert_eq(pages_cached(right), 1);
   wt_resp_free(&a);
+  wt_stop(&srv);
+}
+
+/* Big pages, fresh and cached: each answer is whole (same bytes, its
+ * Content-Length), and one that fits a write (32 KiB) leaves in one
+ * send(): lws sends 4 KiB per send() and keeps the rest for later loop
+ * turns unless the HTTP protocol's tx_packet_size says otherwise, which
+ * ccm_http_writes_buffered_total shows. The 32 KiB+ page goes in chunks
+ * from the cache, the cached page under the headers is never changed. */
+Test(rest, big_task_pages_leave_whole_in_one_write)
+{
+  wt_start(&srv, NULL);
+  enum { TASKS = 150 };
+  for (int i = 0; i < TASKS; i++) {
+    char id[16];
+    snprintf(id, sizeof(id), "big%03d", i);
+    wt_put_task(&srv, id, "demo", "todo", PROTO_STATE_TRIAGED, i % 13);
+  }
+  long writes0 = metric(NULL, "ccm_http_writes_total");
+  long buffered0 = metric(NULL, "ccm_http_writes_buffered_total");
+  wt_resp_t first, big, r;
+  get("/api/v1/tasks?limit=40", &first);
+  cr_assert_eq(first.status, 200, "%s", first.body);
+  cr_assert_gt(first.body_len, 8192, "a page of several 4 KiB sends");
+  cr_assert_lt(first.body_len, 30000, "a page that fits one write");
+  for (int i = 0; i < 6; i++) {
+    get("/api/v1/tasks?limit=40", &r);
+    cr_assert_eq(r.body_len, first.body_len);
+    cr_assert_str_eq(r.body, first.body);
+    char clen[32];
+    snprintf(clen, sizeof(clen), "%zu", r.body_len);
+    cr_assert_str_eq(wt_header(&r, "content-length"), clen);
+    wt_resp_free(&r);
+  }
+  get("/api/v1/tasks?limit=1000", &big);
+  cr_assert_gt(big.body_len, 40000, "a page of several writes");
+  cr_assert_eq(json_array_size(json_object_get(big.json, "tasks")), TASKS);
+  for (int i = 0; i < 2; i++) {
+    get("/api/v1/tasks?limit=1000", &r);
+    cr_assert_str_eq(r.body, big.body);
+    wt_resp_free(&r);
+  }
+  cr_assert_eq(pages_cached(NULL), 8);
+  long writes = metric(NULL, "ccm_http_writes_total") - writes0;
+  long buffered = metric(NULL, "ccm_http_writes_buffered_total") - buffered0;
+  /* 7 one-write answers, 3 of at least 2 writes, the /metrics reads. */
+  cr_assert_geq(writes, 7 + 3 * 2);
+  cr_assert_lt(buffered, 3, "%ld of %ld writes were not sent whole",
+               buffered, writes);
+  wt_resp_free(&big);
+  wt_resp_free(&first);
   wt_stop(&srv);
 }
 

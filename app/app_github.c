@@ -97,7 +97,8 @@ static int start_events(rt_runtime_t *rt, store_t *store,
       .approve_labels = daemon_gh.approve_labels,
       .n_approve = list_of(&cfg->github.approve_labels,
                            daemon_gh.approve_labels),
-      .self_login = cfg->github.login};
+      .self_login = cfg->github.login,
+      .proposal_label = cfg->github.proposal_label};
   rt_actor_t *a = NULL;
   int rc = ghev_spawn(rt, &daemon_gh.events, &a);
   rt_actor_release(a); /* it lives until the runtime stops */
@@ -235,6 +236,7 @@ int app_github_reload(const cfg_t *old, const cfg_t *now, void *arg)
   l->events.n_approve = list_of(&now->github.approve_labels,
                                 l->approve_labels);
   l->events.self_login = now->github.login;
+  l->events.proposal_label = now->github.proposal_label;
   int rc = send_config(GHEV_NAME, GHEV_MSG_RECONFIGURE, &l->events);
   if (rc || !daemon_gh.sync.store) /* no sync without a token */
     return rc ? -1 : 0;

@@ -526,6 +526,17 @@ static void refresh_issue_task(ghev_t *g, job_t *j, const ghev_repo_t *r,
   store_task_free(&t);
 }
 
+/* Is the event's issue one of ccm's proposals? */
+static bool proposal_issue(const ghev_t *g, const gh_event_t *ev)
+{
+  const char *label = g->cfg->proposal_label ? g->cfg->proposal_label
+                                             : "ccm:proposal";
+  for (size_t i = 0; i < ev->n_labels; i++)
+    if (ev->labels[i] && strcmp(ev->labels[i], label) == 0)
+      return true;
+  return false;
+}
+
 static void on_issues(ghev_t *g, job_t *j, const ghev_repo_t *r,
                       const gh_event_t *ev)
 {
@@ -540,8 +551,9 @@ static void on_issues(ghev_t *g, job_t *j, const ghev_repo_t *r,
     each_linked(g, j, r, ev->number, close_one, NULL);
   else if (strcmp(a, "reopened") == 0)
     each_linked(g, j, r, ev->number, reopen_one, NULL);
-  if (!strcmp(a, "opened") || !strcmp(a, "edited") || !strcmp(a, "labeled") ||
-      !strcmp(a, "unlabeled"))
+  if ((!strcmp(a, "opened") || !strcmp(a, "edited") ||
+       !strcmp(a, "labeled") || !strcmp(a, "unlabeled")) &&
+      !proposal_issue(g, ev))
     refresh_issue_task(g, j, r, ev);
   outcome(j, "issues", a);
 }

@@ -85,6 +85,9 @@ typedef struct ghev_config {
   const char *const *approve_labels;
   size_t n_approve;
   const char *self_login;  /* ccm's own account, or NULL */
+  /* Issues with this label are ccm's proposals: they mirror a finding's
+   * task and get no issue task of their own; NULL: "ccm:proposal". */
+  const char *proposal_label;
   rt_actor_t *observer;    /* GHEV_MSG_HANDLED receiver, or NULL */
   /* Delivery retention (0: the store's defaults). */
   uint64_t deliveries_keep;

@@ -623,7 +623,11 @@ static void step_issues(ghs_t *g, const ghs_repo_t *r)
   }
   if (g->cur.pos < g->n_issues) {
     const gh_issue_t *is = &g->issues[g->cur.pos];
-    if (is->is_pull_request || !is->number) {
+    /* ccm's own proposals mirror a finding's task: no issue task of
+     * their own (and no activity to read) */
+    if (is->is_pull_request || !is->number ||
+        in_list(g->cfg->proposal_label, (const char *const *)is->labels,
+                is->n_labels)) {
       g->cur.pos++;
       return;
     }

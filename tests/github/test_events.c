@@ -401,6 +401,30 @@ Test(events, issue_lifecycle_moves_its_own_task_and_proposals)
   stop();
 }
 
+/* ccm's own proposal issues mirror a finding's task: an `issues` event
+ * about one makes no issue task (it would duplicate the finding's). */
+Test(events, a_proposal_issue_gets_no_issue_task_of_its_own)
+{
+  start(NULL, 0);
+  char id[64];
+  issue_task_id(id);
+  json_t *opened = example("issues", "opened");
+  json_object_set_new(json_object_get(opened, "issue"), "labels",
+                      json_pack("[{s:s}]", "name", "ccm:proposal"));
+  ghev_handled_t h = deliver("issues", "p-1", opened);
+  cr_assert_eq(h.rc, 0);
+  proto_task_t t;
+  cr_assert_eq(store_task_get(store, id, &t), STORE_ENOTFOUND);
+
+  json_t *plain = example("issues", "opened");
+  json_object_set_new(json_object_get(plain, "issue"), "labels",
+                      json_array());
+  deliver("issues", "p-2", plain);
+  TST_OK(store_task_get(store, id, &t)); /* the control: one is made */
+  store_task_free(&t);
+  stop();
+}
+
 /* Count "github" events naming task @p id in the store's log. */
 typedef struct comment_count {
   const char *id;

@@ -842,3 +842,31 @@ Test(sync, an_exempt_label_keeps_an_issue_from_going_stale)
   tst_task_list_free(&l);
   stop();
 }
+
+/* Open issues labelled ccm:proposal are ccm's own proposals: they mirror
+ * a finding's task, so the sweep makes no issue task of them and reads
+ * none of their comments. */
+Test(sync, proposal_issues_are_not_swept_into_issue_tasks)
+{
+  start();
+  gh.open_issues = 4;
+  gh.even_label = "ccm:proposal";
+  static const ghs_repo_t repos[] = {{.id = "demo", .github = REPO}};
+  ghs_config_defaults(&cfg);
+  cfg.name = "sweep-proposals";
+  cfg.store = store;
+  cfg.store_actor = writer;
+  cfg.client = client;
+  cfg.repos = repos;
+  cfg.n_repos = 1;
+  cfg.interval_ms = 0;
+  cfg.observer = rt_port_actor(reports);
+  TST_OK(ghs_spawn(rt, &cfg, &sweep));
+  ghs_report_t r = cycle();
+  cr_assert(r.complete);
+  cr_assert_eq(tasks_of_kind("issue") + tasks_of_kind("stale-issue"), 2);
+  cr_assert_eq(count_requests("GET /repos/acme/demo/issues/2/comments"), 0);
+  cr_assert_eq(count_requests("GET /repos/acme/demo/issues/4/comments"), 0);
+  cr_assert_eq(count_requests("GET /repos/acme/demo/issues/1/comments"), 1);
+  stop();
+}

@@ -22,6 +22,7 @@ typedef struct entry {
   uint32_t attempts;
   proto_score_t score; /* why not kept: the store has it */
   bool fed;            /* handed to the executor in this state */
+  bool requeued;       /* ready again after a start-up requeue: may rerun */
   int refused;         /* the executor's refusal, 0 none */
 } entry_t;
 
@@ -248,6 +249,7 @@ static int put_locked(prio_board_t *b, const proto_task_t *t,
   if (e->state != t->state || e->attempts != t->attempts) {
     e->fed = false; /* a new episode (or a run ended): not handed now */
     e->refused = 0;
+    e->requeued = false;
   }
   e->attempts = t->attempts;
   if (moved)
@@ -352,6 +354,15 @@ void prio_board_mark_fed(prio_board_t *b, const char *id, bool fed,
   pthread_mutex_unlock(&b->lock);
 }
 
+void prio_board_mark_requeued(prio_board_t *b, const char *id)
+{
+  pthread_mutex_lock(&b->lock);
+  entry_t *e = *slot_of(b, id);
+  if (e && e->state == PROTO_STATE_READY)
+    e->requeued = true;
+  pthread_mutex_unlock(&b->lock);
+}
+
 static bool budget_spent(const prio_board_t *b)
 {
   const prio_exec_view_t *x = &b->exec;
@@ -370,7 +381,8 @@ static size_t free_slots(const prio_board_t *b)
 
 static bool may_start(const entry_t *e)
 {
-  return e->local && e->attempts == 0 && !e->fed && !e->refused;
+  return e->local && (e->attempts == 0 || e->requeued) && !e->fed &&
+         !e->refused;
 }
 
 void prio_board_budget_refused(prio_board_t *b)
@@ -453,7 +465,7 @@ static void reason_ready(view_ctx_t *v, const entry_t *e, reason_t *r)
     snprintf(r->detail, sizeof r->detail, "the executor refused it (code "
              "%d); start it by hand", e->refused);
     r->code = "policy";
-  } else if (e->attempts > 0 && !e->fed) {
+  } else if (e->attempts > 0 && !e->fed && !e->requeued) {
     snprintf(r->detail, sizeof r->detail, "ran before (%u attempts): "
              "started again only by hand (action run)", e->attempts);
     r->code = "policy";

@@ -102,6 +102,11 @@ void prio_board_set_exec(prio_board_t *b, const prio_exec_view_t *v);
 void prio_board_mark_fed(prio_board_t *b, const char *id, bool fed,
                          int refused_rc);
 
+/** Task @p id, ready, was requeued at start-up (it was running when ccm
+ * stopped): it may be handed over again although it ran before, once,
+ * until it moves on (any change of state or attempts clears the mark). */
+void prio_board_mark_requeued(prio_board_t *b, const char *id);
+
 /** The executor refused a hand-over for the day's budget: reasons say
  * budget_spent until the next status. */
 void prio_board_budget_refused(prio_board_t *b);
@@ -111,7 +116,8 @@ bool prio_board_startable(prio_board_t *b);
 /**
  * The ready tasks to hand to the executor now, best first: free slots
  * (concurrency minus the executor's running and queued), no usage pause,
- * budget left (unless dry run); each never started (attempts 0), of a
+ * budget left (unless dry run); each never started (attempts 0, or
+ * requeued at start-up: prio_board_mark_requeued), of a
  * repository with a local path, not handed or refused before. Ids are
  * malloc'd copies. @return how many (at most @p max).
  */

@@ -5,6 +5,14 @@
  * the best startable ready tasks as there are free slots, then the next
  * round only after every RUN was answered, so a status always counts the
  * tasks handed over before it (no slot is given twice).
+ *
+ * A task runs by itself once (attempts 0); a later run is a user's `run`
+ * action. The exception is a run ccm itself cut short: the executor
+ * requeues a task left `running` at start-up (running -> ready, reason
+ * PRIO__REQUEUE_REASON), and such a task is marked on the board to be
+ * handed over again, as soon as the prioritizer reads it (a cycle or its
+ * event), until it moves on. Other running -> ready moves (a dry run, a
+ * cancel, a retry the executor keeps queued itself) are not marked.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +49,33 @@ void prio__feed_maybe(rt_ctx_t *ctx, prio_t *p)
     p->last_status_ms = now;
   }
   rt_actor_release(x);
+}
+
+typedef struct last_move {
+  proto_state_t from, to;
+  bool requeue; /* its reason is the start-up requeue's */
+} last_move_t;
+
+static int last_move_of(const proto_task_update_t *u, void *arg)
+{
+  last_move_t *m = arg;
+  m->from = u->from;
+  m->to = u->to;
+  m->requeue = u->reason && !strncmp(u->reason, PRIO__REQUEUE_REASON,
+                                     strlen(PRIO__REQUEUE_REASON));
+  return 0;
+}
+
+void prio__feed_note_requeue(prio_t *p, const char *id, proto_state_t state,
+                             uint32_t attempts)
+{
+  if (state != PROTO_STATE_READY || attempts == 0)
+    return; /* only a task that ran and is ready again can be one */
+  last_move_t m = {0};
+  if (store_history_foreach(p->store, id, last_move_of, &m) == 0 &&
+      m.requeue && m.from == PROTO_STATE_RUNNING &&
+      m.to == PROTO_STATE_READY)
+    prio_board_mark_requeued(p->board, id);
 }
 
 /* The executor's status JSON into @p v; its running ids rescored later. */

@@ -54,6 +54,9 @@
 #define PRIO__EXEC_TIMEOUT_MS 30000u
 #define PRIO__MAX_RUNS 64       /* hand-overs per status */
 #define PRIO__WHY_MAX 480
+/* The history reason of the executor's start-up requeue (running ->
+ * ready, actors/executor/pool.c requeue_one), matched as a prefix. */
+#define PRIO__REQUEUE_REASON "requeued at start-up"
 
 /* One task as a cycle scored it. */
 typedef struct prio__item {
@@ -154,6 +157,12 @@ void prio__rescore(rt_ctx_t *ctx, prio_t *p, const char *id);
 /* feed.c */
 /** Ask the executor for its status when a ready task may start. */
 void prio__feed_maybe(rt_ctx_t *ctx, prio_t *p);
+/** Task @p id was just put on the board in @p state after @p attempts
+ * runs: if its last move was the executor's start-up requeue, mark it to
+ * be handed over again (a store history read, only for ready tasks that
+ * ran). */
+void prio__feed_note_requeue(prio_t *p, const char *id, proto_state_t state,
+                             uint32_t attempts);
 /** EXEC_MSG_STATUS arrived: update the board and hand tasks over. */
 void prio__feed_status(rt_ctx_t *ctx, prio_t *p, const rt_msg_t *m);
 /** EXEC_MSG_REPLY (or a timeout) for a hand-over of @p w->id. */

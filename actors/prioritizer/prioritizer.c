@@ -219,6 +219,7 @@ void prio__rescore(rt_ctx_t *ctx, prio_t *p, const char *id)
   if (approving)
     auto_approve(ctx, p, &t);
   prio_board_put(p->board, &t, &s);
+  prio__feed_note_requeue(p, t.id, t.state, t.attempts);
   store_task_free(&t);
 }
 
@@ -356,6 +357,7 @@ static void apply_item(rt_ctx_t *ctx, prio_t *p, prio__item_t *it)
     }
   }
   prio_board_put(p->board, &t, &it->score);
+  prio__feed_note_requeue(p, it->id, t.state, it->attempts);
 }
 
 /* Apply one chunk of the cycle's result (or wait for the write window). */

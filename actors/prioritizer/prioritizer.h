@@ -25,7 +25,9 @@
  *     tasks that fit the free slots (concurrency minus running and queued),
  *     unless a usage pause or the day's budget holds. A task is handed over
  *     automatically once (attempts 0); one that ran before waits for a
- *     human `run`. The executor still enforces every budget.
+ *     human `run`, except a run ccm cut short: a task the executor
+ *     requeued at start-up (it was running when ccm stopped) is handed
+ *     over again by itself. The executor still enforces every budget.
  *   - Overrides: PRIO_MSG_COMMAND sets "prio:" labels (wsjf.h): bump, or
  *     one input set by hand; pin and skip are the task's own (actions).
  *

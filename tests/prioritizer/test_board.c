@@ -6,7 +6,8 @@
  * terminal state removes a task; the view gives every non-running task of
  * the queue a reason: waiting_for_approval, blocked, next,
  * concurrency_limit, budget_spent, usage_limit, policy; the hand-over
- * list respects free slots, pauses, budgets and eligibility.
+ * list respects free slots, pauses, budgets and eligibility (a task that
+ * ran only when marked requeued at start-up, once, while it stays ready).
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -225,6 +226,39 @@ Test(board, hand_over_list_respects_slots_and_eligibility)
   v = view(b, NULL);
   cr_assert_str_eq(reason_of(v, "best"), "policy");
   json_decref(v);
+  prio_board_release(b);
+}
+
+/* A task requeued at start-up may be handed over although it ran; the
+ * mark holds only while it stays ready, and only for a ready task. */
+Test(board, requeued_task_is_handed_over_again_once)
+{
+  prio_board_t *b = board(2, 0);
+  static const fixture_t tasks[] = {
+      {"requeued", "r", "todo", PROTO_STATE_READY, 9, 1},
+      {"ran", "r", "todo", PROTO_STATE_READY, 8, 1},
+      {"running", "r", "todo", PROTO_STATE_RUNNING, 7, 1}};
+  put_all(b, tasks, sizeof tasks / sizeof *tasks);
+  set_exec(b, 0, 0, 0);
+  char *ids[8];
+  cr_assert_not(prio_board_startable(b), "both ran before");
+  prio_board_mark_requeued(b, "requeued");
+  prio_board_mark_requeued(b, "running"); /* not ready: no mark */
+  size_t n = prio_board_next_runs(b, NOW, ids, 8);
+  cr_assert_eq(n, 1);
+  cr_assert_str_eq(ids[0], "requeued");
+  free(ids[0]);
+  json_t *v = view(b, NULL);
+  cr_assert_str_eq(reason_of(v, "requeued"), "next");
+  cr_assert_str_eq(reason_of(v, "ran"), "policy");
+  json_decref(v);
+  prio_board_mark_fed(b, "requeued", true, 0);
+  cr_assert_eq(prio_board_next_runs(b, NOW, ids, 8), 0, "handed once");
+  /* it ran and came back ready (a dry run, say): by hand only again */
+  put(b, "requeued", "r", "todo", PROTO_STATE_RUNNING, 9, false, 2);
+  put(b, "requeued", "r", "todo", PROTO_STATE_READY, 9, false, 2);
+  put(b, "running", "r", "todo", PROTO_STATE_READY, 7, false, 1);
+  cr_assert_eq(prio_board_next_runs(b, NOW, ids, 8), 0, "marks cleared");
   prio_board_release(b);
 }
 

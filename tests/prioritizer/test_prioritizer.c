@@ -7,7 +7,9 @@
  * through the store actor; a task created or changed later (a "tasks"
  * event in the log) is rescored; kinds in auto_approve go new -> triaged
  * -> ready with their history; the best ready tasks are handed to the
- * executor, as many as it has free slots, best first, once; overrides set
+ * executor, as many as it has free slots, best first, once (a task that
+ * ran before only when the executor requeued it at start-up, whether the
+ * start-up cycle or the event log shows it first); overrides set
  * "prio:" labels that win over the formula and can be cleared; a score
  * write never undoes a transition committed after the caller's read.
  * Waiting uses PRIO_MSG_SYNC and ports, never sleeps.
@@ -294,6 +296,103 @@ Test(prioritizer, auto_approve_and_hand_over_best_first, .timeout = 60)
   for (int i = 0; i < 3; i++)
     free(top[i]);
   TST_OK(prio_sync(f.rt, f.prio, WAIT_MS));
+  fx_stop(&f);
+}
+
+/* ---- a task the executor requeued at start-up runs again by itself ---- */
+
+#define REQUEUE_WHY "requeued at start-up: ccm stopped during the run"
+
+/* Task @p id as the executor leaves it: it ran once (attempts 1) and was
+ * left `running`. */
+static void put_running(fx_t *f, const char *id, const char *kind)
+{
+  proto_task_t t;
+  tst_task_init(&t, id, "r", kind, PROTO_STATE_RUNNING, 1);
+  t.attempts = 1;
+  tst_put(f->store, &t);
+  store_task_free(&t);
+}
+
+/* running -> ready with @p why, through the store actor. */
+static void move_to_ready(fx_t *f, const char *id, const char *why)
+{
+  proto_msg_t m;
+  tst_update_msg(&m, id, PROTO_STATE_RUNNING, PROTO_STATE_READY, "executor",
+                 why, 2);
+  store_ack_t ack;
+  TST_OK(store_write_sync(f->rt, f->store_actor, &m, WAIT_MS, &ack));
+  TST_SOK(ack.rc);
+  proto_msg_fini(&m);
+}
+
+/* The next hand-over is of @p id. */
+static void expect_run_of(fx_t *f, const char *id)
+{
+  rt_msg_t *r = tst_recv_type(f->runs, EXEC_MSG_RUN);
+  size_t len = 0;
+  const char *d = rt_msg_data(r, &len);
+  cr_assert(len == strlen(id) && !memcmp(d, id, len), "handed %.*s, want %s",
+            (int)len, d, id);
+  rt_msg_free(r);
+}
+
+static const char *queue_reason(fx_t *f, const char *id)
+{
+  static char reason[64];
+  prio_view_query_t q = {.state = -1};
+  json_t *v = prio_board_view(f->board, &q, (int64_t)time(NULL) * 1000);
+  json_t *e;
+  size_t i;
+  reason[0] = '\0';
+  json_array_foreach(json_object_get(v, "queue"), i, e)
+    if (!strcmp(json_string_value(json_object_get(e, "id")), id))
+      snprintf(reason, sizeof reason, "%s",
+               json_string_value(json_object_get(e, "reason")));
+  json_decref(v);
+  return reason;
+}
+
+/* Found by the start-up cycle: the requeued task is handed over; one that
+ * went running -> ready for another reason (a dry run) waits for a human,
+ * although a slot is free for it. */
+Test(prioritizer, start_up_requeue_is_handed_over_again, .timeout = 60)
+{
+  fx_t f;
+  fx_start(&f, 0); /* two free slots */
+  put_running(&f, "rq", "todo");
+  move_to_ready(&f, "rq", REQUEUE_WHY);
+  put_running(&f, "dry", "secret"); /* ranks first */
+  move_to_ready(&f, "dry", "dry run: no change");
+  fx_spawn(&f);
+  expect_run_of(&f, "rq");
+  TST_OK(prio_sync(f.rt, f.prio, WAIT_MS));
+  tst_expect_silence(f.runs, 300); /* "dry" is never handed over */
+  cr_assert_str_eq(queue_reason(&f, "dry"), "policy");
+  cr_assert_str_eq(queue_reason(&f, "rq"), "next");
+  fx_stop(&f);
+}
+
+/* Requeued after the prioritizer read it as running (the executor's
+ * requeue and the "tasks" event it logs come later): handed over once. */
+Test(prioritizer, requeue_seen_in_the_event_log_is_handed_over, .timeout = 60)
+{
+  fx_t f;
+  fx_start(&f, 0);
+  put_running(&f, "rq", "todo");
+  fx_spawn(&f);
+  cr_assert_eq(prio_board_state(f.board, "rq"), PROTO_STATE_RUNNING);
+  move_to_ready(&f, "rq", REQUEUE_WHY);
+  proto_msg_t e = {.type = PROTO_EVENT};
+  e.u.event = (proto_event_t){.seq = 1, .topic = "tasks", .ts = 3,
+                              .data = json_pack("{s:s}", "id", "rq")};
+  store_ack_t ack;
+  TST_OK(store_write_sync(f.rt, f.store_actor, &e, WAIT_MS, &ack));
+  json_decref(e.u.event.data);
+  TST_OK(prio_sync(f.rt, f.prio, WAIT_MS));
+  expect_run_of(&f, "rq");
+  TST_OK(prio_sync(f.rt, f.prio, WAIT_MS));
+  tst_expect_silence(f.runs, 300); /* once, not at every status */
   fx_stop(&f);
 }
 

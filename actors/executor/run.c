@@ -1123,10 +1123,19 @@ static void run_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)
   }
 }
 
+/* exec__run_spawn's argument: the spec, and whether the actor took it
+ * (from then on its on_stop frees it, also when the spawn fails after
+ * on_start: the runtime shutting down runs on_stop). */
+typedef struct run_arg {
+  exec__run_spec_t *spec;
+  bool taken;
+} run_arg_t;
+
 static int run_start(rt_ctx_t *ctx, void *state, const void *arg)
 {
   run_t *r = state;
-  r->spec = (exec__run_spec_t *)arg;
+  run_arg_t *ra = (run_arg_t *)arg;
+  r->spec = ra->spec;
   r->rt = rt_ctx_runtime(ctx);
   r->self = rt_self(ctx);
   r->log_fd[0] = r->log_fd[1] = -1;
@@ -1157,6 +1166,8 @@ static int run_start(rt_ctx_t *ctx, void *state, const void *arg)
     rc = rt_send(r->self, &m);
   if (rc)
     run_release(r, true);
+  else
+    ra->taken = true;
   return rc;
 }
 
@@ -1199,8 +1210,9 @@ static const rt_actor_type_t run_type = {
 int exec__run_spawn(rt_runtime_t *rt, exec__run_spec_t *spec,
                     rt_actor_t **out)
 {
-  int rc = rt_actor_spawn(rt, &run_type, spec, NULL, out);
-  if (rc) /* on_stop is not called after a failed start */
+  run_arg_t arg = {.spec = spec, .taken = false};
+  int rc = rt_actor_spawn(rt, &run_type, &arg, NULL, out);
+  if (rc && !arg.taken) /* else on_stop has freed it */
     exec__run_spec_free(spec);
   return rc;
 }

@@ -123,6 +123,26 @@ static void client_config(const cfg_t *cfg)
 
 /* The client and the periodic sync; only with a token (without one the
  * webhooks still work, GitHub is just never asked anything). */
+/* A sweep that stopped on an error is logged once per error (a sweep runs
+ * every sync_interval: an unreachable GitHub must not fill the log), and
+ * the first complete sweep after it says so. Sweep thread only. */
+static void log_sweep(void *ud, const ghs_report_t *rep)
+{
+  static int32_t last_rc;
+  (void)ud;
+  char ops[16];
+  snprintf(ops, sizeof ops, "%u", (unsigned)rep->ops);
+  if (rep->rc && rep->rc != last_rc)
+    app_log_kv(APP_LOG_WARN, "github.sweep_failed",
+               "the GitHub sweep stopped; the next cycle retries", "error",
+               gh_strerror(rep->rc), "requests", ops, "resume", rep->resume,
+               NULL);
+  else if (!rep->rc && rep->complete && last_rc)
+    app_log_kv(APP_LOG_INFO, "github.sweep_recovered",
+               "the GitHub sweep completed again", "requests", ops, NULL);
+  last_rc = rep->rc ? rep->rc : (rep->complete ? 0 : last_rc);
+}
+
 static int start_sync(rt_runtime_t *rt, store_t *store,
                       rt_actor_t *store_actor, const cfg_t *cfg, size_t n)
 {
@@ -159,6 +179,7 @@ static int start_sync(rt_runtime_t *rt, store_t *store,
   daemon_gh.sync.exempt_labels = daemon_gh.exempt_labels;
   daemon_gh.sync.n_exempt = list_of(&cfg->github.stale_exempt_labels,
                                     daemon_gh.exempt_labels);
+  daemon_gh.sync.on_report = log_sweep;
   rc = ghs_spawn(rt, &daemon_gh.sync, &sync);
   rt_actor_release(sync);
   return rc;

@@ -439,7 +439,9 @@ int store_task_merge_ghtask(proto_task_t *task, const json_t *args);
  * "reason" (the history reason of a creation or state change), "title",
  * "text", "labels": [...], "issue_number", "kind": "issue" |
  * "stale-issue", "stale": why | null, "new": a task as JSON (created as
- * is when the task does not exist)}, every one but task and at optional:
+ * is when the task does not exist), "event": a topic (the task as
+ * committed is appended to the event log on it, in the same write)},
+ * every one but task and at optional:
  * the task is read inside the transaction, so whatever was committed since
  * the caller read it is kept. check validates the shape only. @return 0,
  * STORE_ENOTFOUND (no task and no "new"), STORE_EINVAL, STORE_ENOMEM,

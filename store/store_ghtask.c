@@ -12,6 +12,7 @@
  * Labels with ccm's own prefixes (prio:, due:, stale:) are never taken
  * for GitHub's: a new GitHub label list replaces only the others.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,7 @@ int store_ghtask_check(const json_t *args)
       !json_is_integer(json_object_get(args, "at")) ||
       !opt_str(args, "reason", false) || !opt_str(args, "title", false) ||
       !opt_str(args, "text", false) || !opt_str(args, "stale", true) ||
+      !opt_str(args, "event", false) ||
       (kind && !(json_is_string(kind) &&
                  issue_kind(json_string_value(kind)))) ||
       (num && !(json_is_integer(num) && json_integer_value(num) > 0 &&
@@ -202,15 +204,11 @@ static int create(store_txn_t *t, const char *id, const json_t *args,
   return rc;
 }
 
-int store_ghtask_apply(store_txn_t *t, const json_t *args)
+static int apply_fields(store_txn_t *t, const char *id, const json_t *args)
 {
-  int rc = store_ghtask_check(args);
-  if (rc)
-    return rc;
-  const char *id = json_string_value(json_object_get(args, "task"));
   const char *reason = json_string_value(json_object_get(args, "reason"));
   proto_task_t task;
-  rc = store__task_read(t, id, &task);
+  int rc = store__task_read(t, id, &task);
   if (rc == STORE_ENOTFOUND && json_object_get(args, "new"))
     return create(t, id, args, reason ? reason : "created");
   if (rc)
@@ -219,5 +217,23 @@ int store_ghtask_apply(store_txn_t *t, const json_t *args)
   if (!rc)
     rc = store_task_put(t, &task, GHTASK_ACTOR, reason ? reason : "github");
   store_task_free(&task);
+  return rc;
+}
+
+int store_ghtask_apply(store_txn_t *t, const json_t *args)
+{
+  int rc = store_ghtask_check(args);
+  if (rc)
+    return rc;
+  const char *id = json_string_value(json_object_get(args, "task"));
+  const char *topic = json_string_value(json_object_get(args, "event"));
+  rc = apply_fields(t, id, args);
+  if (rc || !topic)
+    return rc;
+  /* the event carries the task as committed, in the same write */
+  rc = store__task_announce(
+      t, id, topic, (int64_t)json_integer_value(json_object_get(args, "at")));
+  if (rc && !store__txn_broken(rc))
+    rc = rc == STORE_ENOMEM ? -ENOMEM : -EIO; /* all or nothing */
   return rc;
 }

@@ -205,4 +205,10 @@ int store__history_put_at(store_txn_t *t, uint64_t row, uint64_t seq,
 /** Migrate schema @p from (1 or 2) to STORE_SCHEMA_VERSION inside @p t. */
 int store__migrate(store_txn_t *t, unsigned from);
 
+/* Append task @p id as it now is (read in @p t) to the event log on
+ * @p topic: the event of a change carries what was committed
+ * (store_step.c; also store_ghtask.c). */
+int store__task_announce(store_txn_t *t, const char *id, const char *topic,
+                         int64_t at);
+
 #endif /* STORE_STORE_INT_H */

@@ -102,9 +102,8 @@ static int amend(store_txn_t *t, const char *id, const json_t *args,
   return rc;
 }
 
-/* Append the task as it now is on @p topic. */
-static int announce(store_txn_t *t, const char *id, const char *topic,
-                    int64_t at)
+int store__task_announce(store_txn_t *t, const char *id, const char *topic,
+                         int64_t at)
 {
   proto_msg_t m = {.type = PROTO_TASK};
   int rc = store__task_read(t, id, &m.u.task);
@@ -138,7 +137,7 @@ int store_step_apply(store_txn_t *t, const json_t *args)
     return rc; /* refused: nothing written, no event */
   rc = amend(t, id, args, actor, reason);
   if (!rc && topic)
-    rc = announce(t, id, topic, at);
+    rc = store__task_announce(t, id, topic, at);
   if (rc && !store__txn_broken(rc))
     rc = rc == STORE_ENOMEM ? -ENOMEM : -EIO; /* all or nothing */
   return rc;

@@ -77,8 +77,13 @@ static void outcome(job_t *j, const char *what, const char *detail)
 
 static void send_run(ghev_t *g, const char *task)
 {
+  ghev_ask_run(rt_ctx_runtime(g->ctx), task);
+}
+
+void ghev_ask_run(rt_runtime_t *rt, const char *task)
+{
   rt_actor_t *ex = NULL;
-  if (rt_actor_lookup(rt_ctx_runtime(g->ctx), "executor", &ex) != 0)
+  if (rt_actor_lookup(rt, "executor", &ex) != 0)
     return; /* none: the task waits in `ready` */
   proto_msg_t m = {.type = PROTO_COMMAND};
   m.u.command.action = (char *)"run";
@@ -200,25 +205,16 @@ static void record_delivery(ghev_t *g, job_t *j, const char *id)
   json_decref(m.u.command.args);
 }
 
-bool ghev_task_event(proto_msg_t *e, const proto_task_t *t, int64_t ts)
+json_t *ghev_step_args(const char *id, proto_state_t from, proto_state_t to,
+                       const char *reason, int64_t at, bool announce)
 {
-  proto_msg_t tm = {.type = PROTO_TASK};
-  tm.u.task = *t; /* borrowed */
-  *e = (proto_msg_t){.type = PROTO_EVENT};
-  e->u.event.seq = 1; /* assigned by the store */
-  e->u.event.topic = (char *)"tasks";
-  e->u.event.ts = ts;
-  e->u.event.data = proto_json_encode(&tm);
-  return e->u.event.data != NULL;
-}
-
-/* A "tasks" event with the task as it is now (the control plane's feed). */
-static void write_task_event(ghev_t *g, job_t *j, const proto_task_t *t)
-{
-  proto_msg_t e;
-  if (ghev_task_event(&e, t, now_ms()))
-    write_msg(g, j, &e);
-  json_decref(e.u.event.data);
+  json_t *a = json_pack("{ss ss ss ss ss sI}", "task", id, "from",
+                        proto_state_name(from), "to", proto_state_name(to),
+                        "actor", ACTOR, "reason", reason ? reason : "", "at",
+                        (json_int_t)at);
+  if (a && announce)
+    json_object_set_new(a, "event", json_string("tasks"));
+  return a;
 }
 
 size_t ghev_path(proto_state_t from, proto_state_t to,
@@ -265,15 +261,21 @@ static bool move_task(ghev_t *g, job_t *j, proto_task_t *t, proto_state_t to,
     return false;
   int64_t at = now_ms();
   for (size_t i = 0; i < n; i++) {
-    proto_msg_t m = {.type = PROTO_TASK_UPDATE};
-    m.u.task_update = (proto_task_update_t){
-        .task_id = t->id, .from = t->state, .to = path[i],
-        .reason = (char *)reason, .actor = (char *)ACTOR, .at = at};
+    /* a step from a state the task has left is refused, and so are the
+     * steps after it: the last one's event is never sent for a path that
+     * did not happen */
+    json_t *args = ghev_step_args(t->id, t->state, path[i], reason, at,
+                                  i + 1 == n);
+    if (!args)
+      return job_fail(j, RT_ENOMEM), false;
+    proto_msg_t m = {.type = PROTO_COMMAND};
+    m.u.command = (proto_command_t){.action = (char *)"task_step",
+                                    .args = args};
     write_msg(g, j, &m);
+    json_decref(args);
     t->state = path[i];
   }
   t->updated_at = at;
-  write_task_event(g, j, t);
   j->h.changed++;
   return true;
 }
@@ -360,9 +362,20 @@ static bool approval_label(const ghev_t *g, const char *label)
   return false;
 }
 
+/* Only a task waiting for approval (or failed: re-adding the label asks
+ * for another run) is approved: one in review, done or skipped is not
+ * run again because its issue got the label (again). */
+static bool awaits_approval(proto_state_t s)
+{
+  return s == PROTO_STATE_NEW || s == PROTO_STATE_TRIAGED ||
+         s == PROTO_STATE_READY || s == PROTO_STATE_FAILED;
+}
+
 static void approve_one(ghev_t *g, job_t *j, proto_task_t *t, void *arg)
 {
   (void)arg;
+  if (!awaits_approval(t->state))
+    return;
   if (t->state == PROTO_STATE_READY ||
       move_task(g, j, t, PROTO_STATE_READY, "approved on GitHub (label)")) {
     if (j->n_run < MAX_RUNS && (j->run[j->n_run] = strdup(t->id)))
@@ -430,6 +443,9 @@ static void write_fields(ghev_t *g, job_t *j, proto_task_t *t, json_t *args)
   int64_t at = now_ms();
   json_object_set_new(args, "task", json_string(t->id));
   json_object_set_new(args, "at", json_integer(at));
+  /* the store appends the "tasks" event with the task as committed (a
+   * state change committed since our read is in it) */
+  json_object_set_new(args, "event", json_string("tasks"));
   if (store_task_merge_ghtask(t, args) != 0) {
     json_decref(args);
     return job_fail(j, RT_ENOMEM);
@@ -439,7 +455,6 @@ static void write_fields(ghev_t *g, job_t *j, proto_task_t *t, json_t *args)
   m.u.command.args = args;
   write_msg(g, j, &m);
   json_decref(args);
-  write_task_event(g, j, t);
   j->h.changed++;
 }
 

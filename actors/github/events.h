@@ -108,10 +108,16 @@ typedef struct ghev_handled {
 size_t ghev_path(proto_state_t from, proto_state_t to,
                  proto_state_t path[PROTO_STATE_COUNT]);
 
-/** A "tasks" EVENT with @p t as it is now (the control plane's feed), for
- * the store actor: @p e's topic is static, its data (json_decref it) the
- * task as JSON. @return false when out of memory. */
-bool ghev_task_event(proto_msg_t *e, const proto_task_t *t, int64_t ts);
+/** Ask the executor (if one is registered) to run approved task @p task
+ * now; without one the task waits in `ready`. */
+void ghev_ask_run(rt_runtime_t *rt, const char *task);
+
+/** The args of a store COMMAND "task_step" (store.h "task steps") moving
+ * task @p id from @p from to @p to as actor "github"; with @p announce the
+ * store appends the task as committed on "tasks" in the same write.
+ * @return NULL when out of memory (json_decref it). */
+json_t *ghev_step_args(const char *id, proto_state_t from, proto_state_t to,
+                       const char *reason, int64_t at, bool announce);
 
 /** Spawn the handler, registered as GHEV_NAME. @p cfg and what it points
  * to must outlive the actor. @return as rt_actor_spawn(). */

@@ -361,15 +361,6 @@ static bool issue_kind(const char *kind)
   return kind && (!strcmp(kind, "issue") || !strcmp(kind, "stale-issue"));
 }
 
-/* A "tasks" event with @p t as it is now (the control plane's feed). */
-static void task_event(ghs_t *g, const proto_task_t *t)
-{
-  proto_msg_t e;
-  if (ghev_task_event(&e, t, now_ms()))
-    store_write(g, &e);
-  json_decref(e.u.event.data);
-}
-
 /* A store COMMAND "gh_task" (store.h): fields applied to the task as it is
  * when the store writes them, so nothing committed meanwhile is lost. */
 static void write_fields(ghs_t *g, const json_t *args)
@@ -414,8 +405,57 @@ static bool same_labels(const proto_string_list_t *a,
   return true;
 }
 
+/* Move task @p id from @p from to @p to along the allowed path, one store
+ * COMMAND "task_step" a step (store.h), the last one appending the task as
+ * committed on "tasks"; a step from a state the task has left meanwhile is
+ * refused, and the ones after it. @return false when there is no path. */
+static bool move_along(ghs_t *g, const char *id, proto_state_t from,
+                       proto_state_t to, const char *reason)
+{
+  proto_state_t path[PROTO_STATE_COUNT];
+  size_t n = ghev_path(from, to, path);
+  int64_t at = now_ms();
+  for (size_t k = 0; k < n; k++) {
+    json_t *args = ghev_step_args(id, from, path[k], reason, at, k + 1 == n);
+    proto_msg_t m = {.type = PROTO_COMMAND};
+    m.u.command = (proto_command_t){.action = (char *)"task_step",
+                                    .args = args};
+    if (args)
+      store_write(g, &m);
+    json_decref(args);
+    from = path[k];
+  }
+  return n > 0;
+}
+
+static bool has_label(const json_t *labels, const char *name)
+{
+  for (size_t i = 0; name && i < json_array_size(labels); i++)
+  {
+    const char *l = json_string_value(json_array_get(labels, i));
+    if (l && strcmp(l, name) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* An issue that carries the approval label when the sweep finds it (no
+ * webhook told ccm, or it was labelled before ccm watched): its task,
+ * still waiting for approval, is approved as the label's webhook would. */
+static void approve_labelled(ghs_t *g, const proto_task_t *t,
+                             const json_t *fixup)
+{
+  if ((t->state != PROTO_STATE_NEW && t->state != PROTO_STATE_TRIAGED) ||
+      !has_label(json_object_get(fixup, "labels"), g->cfg->approve_label))
+    return;
+  if (move_along(g, t->id, t->state, PROTO_STATE_READY,
+                 "approved on GitHub (label)"))
+    ghev_ask_run(rt_ctx_runtime(g->ctx), t->id);
+}
+
 /* Send the fixups whose task differs (after the analyzer wrote the page:
- * a task it has not created yet is left to the next sweep). */
+ * a task it has not created yet is left to the next sweep), and approve
+ * the tasks of issues that carry the approval label. */
 static void fixups_send(ghs_t *g)
 {
   for (size_t i = 0; i < json_array_size(g->fixups); i++) {
@@ -429,9 +469,11 @@ static void fixups_send(ghs_t *g)
       if (store_task_merge_ghtask(&after, a) == 0 &&
           (strcmp(before.kind, after.kind) != 0 ||
            !same_labels(&before.labels, &after.labels))) {
+        /* the store appends the task as committed on "tasks" */
+        json_object_set_new(a, "event", json_string("tasks"));
         write_fields(g, a);
-        task_event(g, &after);
       }
+      approve_labelled(g, &after, a);
       store_task_free(&after);
     }
     store_task_free(&before);
@@ -476,23 +518,9 @@ static void resolve_closed(ghs_t *g, const ghs_repo_t *r)
     proto_task_t t;
     if (store_task_get(g->cfg->store, c.ids.v[i], &t) != 0)
       continue;
-    proto_state_t path[PROTO_STATE_COUNT];
-    size_t n = ghev_path(t.state, PROTO_STATE_RESOLVED, path);
-    int64_t at = now_ms();
-    for (size_t k = 0; k < n; k++) {
-      proto_msg_t u = {.type = PROTO_TASK_UPDATE};
-      u.u.task_update = (proto_task_update_t){
-          .task_id = t.id, .from = t.state, .to = path[k],
-          .reason = (char *)"closed on GitHub (no longer open)",
-          .actor = (char *)ACTOR, .at = at};
-      store_write(g, &u);
-      t.state = path[k];
-    }
-    if (n) {
-      t.updated_at = at;
-      task_event(g, &t);
+    if (move_along(g, t.id, t.state, PROTO_STATE_RESOLVED,
+                   "closed on GitHub (no longer open)"))
       g->rep.resolved++;
-    }
     store_task_free(&t);
   }
   strv_clear(&c.ids);
@@ -523,6 +551,8 @@ static void report(ghs_t *g)
   if (e.u.event.data)
     store_write(g, &e);
   json_decref(e.u.event.data);
+  if (g->cfg->on_report)
+    g->cfg->on_report(g->cfg->on_report_ud, &g->rep);
   rt_msg_t *m = NULL;
   if (g->cfg->observer &&
       rt_msg_new(GHS_MSG_REPORT, &g->rep, sizeof(g->rep), &m) == 0)

@@ -86,6 +86,8 @@ typedef struct ghs_repo {
   bool close_resolved; /* close the issue of a resolved finding */
 } ghs_repo_t;
 
+struct ghs_report;
+
 typedef struct ghs_config {
   store_t *store;          /* reads (borrowed) */
   rt_actor_t *store_actor; /* writes (borrowed) */
@@ -105,6 +107,10 @@ typedef struct ghs_config {
   size_t n_exempt;
   rt_actor_t *observer;    /* GHS_MSG_REPORT receiver, or NULL */
   const char *name;        /* registered name; NULL: GHS_NAME */
+  /* Called with each cycle's report on the sweep's thread (`ccm serve`:
+   * a failed sweep into its log), or NULL. */
+  void (*on_report)(void *ud, const struct ghs_report *rep);
+  void *on_report_ud;
 } ghs_config_t;
 
 /** Fill @p c with the defaults above (pointers NULL). */

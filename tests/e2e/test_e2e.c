@@ -35,13 +35,16 @@
  *    GitHub's labels: two `issue`, and one `stale-issue` (opened in 2012,
  *    only a bot commented since) with a `stale:` label saying why; the
  *    pull request in the listing becomes none, the markers tasks as
- *    without GitHub; a signed `issues` `labeled` delivery with the
- *    approval label (ccm:approved) makes the issue's task ready, and it
- *    runs, passes the gate and gets its branch like the FIXME; the
- *    WebSocket shows its events; later sweeps (every second) meet the
- *    exhausted scenario and each stops after one request with an error
- *    in its report (the "github" events, read from the store opened
- *    read-only beside the daemon): no hang, no retry storm;
+ *    without GitHub; issue #1 carries the approval label (ccm:approved)
+ *    when the sweep finds it, so its task is made ready, and it runs,
+ *    passes the gate and gets its branch like the FIXME; a signed
+ *    `issues` `labeled` delivery of the same label then changes nothing
+ *    (one approval in its history, still in review); the WebSocket shows
+ *    its events; later sweeps (every second) meet the exhausted scenario
+ *    and each stops after one request with an error in its report (the
+ *    "github" events, read from the store opened read-only beside the
+ *    daemon): no hang, no retry storm, and one `github.sweep_failed` line
+ *    in the log;
  *  - SIGTERM stops ccm with exit status 0 (and, in ASan builds, no leak).
  *
  * Synchronisation: the daemon's sd_notify READY datagram (a socket the
@@ -53,12 +56,8 @@
  *
  * The agent gets its fifo folder as an argument and fake_agent.py's path
  * through the preset's `env` (E2E_FAKE_AGENT), which the daemon must pass.
- * Not covered here (gaps of the GitHub sync, docs/testing.md): an
- * approval label already on an issue when the sweep finds it does not
- * approve its task, a failed sweep logs nothing, and the `tasks` event
- * of the labeled delivery carries the state read before its approval
- * (the WebSocket check takes the first event of each state); the
- * monitor's /rate_limit probe is not in the scenario
+ * Not covered here: the monitor's /rate_limit probe is not in the
+ * scenario
  * (its order against the sweep is not fixed; the stand-in answers it 404
  * without consuming anything).
  */
@@ -815,6 +814,18 @@ static void await_failed_sweeps(e2e_t *e, int failed, sweeps_t *s)
   }
 }
 
+/* How many of task @p t's history entries move it to ready. */
+static int ready_transitions(const json_t *t)
+{
+  int n = 0;
+  json_t *h;
+  size_t i;
+  json_array_foreach(json_object_get(t, "history"), i, h)
+    if (!strcmp(str_of(h, "to"), "ready"))
+      n++;
+  return n;
+}
+
 /* Does task @p t carry a label that starts with @p prefix? */
 static bool has_label(const json_t *t, const char *prefix)
 {
@@ -886,8 +897,8 @@ Test(e2e, github_issues_are_discovered_approved_by_label_and_run)
   cr_assert_eq(json_integer_value(json_object_get(i2, "authored_at")),
                1325412000, "%s", json_dumps(i2, 0));
   cr_assert_str_eq(str_of(i2, "author"), "alice");
-  /* not approved: new (#1 carries the approval label already, which the
-   * sweep does not act on: docs/testing.md) */
+  /* #2 and #3 wait for approval (#1 carries the approval label already:
+   * below) */
   for (size_t k = 1; k < 3; k++)
     cr_assert_str_eq(str_of(json_array_get(issues, k), "state"), "new");
   char *id = strdup(str_of(i1, "id"));
@@ -900,10 +911,9 @@ Test(e2e, github_issues_are_discovered_approved_by_label_and_run)
   cr_assert_str_eq(str_of(t, "state"), "new");
   json_decref(t);
 
-  /* The approval label on GitHub (a `labeled` delivery): the issue's
-   * task is ready, handed over and run like any other (the agent fixes
-   * src/main.c). */
-  deliver_labeled(&e, 1, "ccm:approved");
+  /* #1 carried the approval label when the sweep found it: its task is
+   * approved as the label's webhook would make it, handed over and run
+   * like any other (the agent fixes src/main.c). */
   char leftover[64];
   agent_await_start(&e, leftover, sizeof leftover);
   t = task_by_id(&e, id);
@@ -911,6 +921,9 @@ Test(e2e, github_issues_are_discovered_approved_by_label_and_run)
   cr_assert(h && strstr(str_of(h, "reason"), "approved on GitHub"), "%s",
             json_dumps(t, 0));
   json_decref(t);
+  /* The label's `labeled` delivery arriving now changes nothing: the task
+   * is not approved twice, nor run again once in review. */
+  deliver_labeled(&e, 1, "ccm:approved");
   agent_go(&e);
   t = await_state(&e, id, "review");
   h = transition(t, "running", "review");
@@ -931,6 +944,17 @@ Test(e2e, github_issues_are_discovered_approved_by_label_and_run)
   cr_assert_eq(json_integer_value(json_object_get(s.complete, "rc")), 0);
   cr_assert_eq(s.max_ops_failed, 1, "one request per failed sweep");
   json_decref(s.complete);
+  t = task_by_id(&e, id);
+  cr_assert_eq(ready_transitions(t), 1, "approved once: %s", json_dumps(t, 0));
+  cr_assert_str_eq(str_of(t, "state"), "review");
+  json_decref(t);
+  /* the failed sweeps are in the log, once for their one error */
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "grep -c 'event=github.sweep_failed' '%s'",
+           e.errlog);
+  char *count = sh_line(cmd);
+  cr_assert_eq(atoi(count), 1, "github.sweep_failed lines: %s", count);
+  free(count);
   daemon_stop(&e);
   ght_server_stop(&gs);
   free(id);

@@ -304,6 +304,7 @@ Test(events, the_approval_label_readies_linked_tasks_and_its_removal_undoes)
   start(NULL, 0);
   put_task("t-new", "todo", PROTO_STATE_NEW, 1, NULL);
   put_task("t-running", "todo", PROTO_STATE_RUNNING, 1, NULL);
+  put_task("t-review", "todo", PROTO_STATE_REVIEW, 1, NULL);
   put_task("t-elsewhere", "todo", PROTO_STATE_NEW, 2, NULL);
   ghev_handled_t h = deliver("issues", "l-1", labeled("labeled", "bug"));
   cr_assert_eq(h.changed, 0);
@@ -314,6 +315,8 @@ Test(events, the_approval_label_readies_linked_tasks_and_its_removal_undoes)
   cr_assert_eq(h.changed, 1);
   cr_assert_eq(state_of("t-new"), PROTO_STATE_READY);
   cr_assert_eq(state_of("t-running"), PROTO_STATE_RUNNING);
+  /* a task in review is not sent back to run by the label */
+  cr_assert_eq(state_of("t-review"), PROTO_STATE_REVIEW);
   cr_assert_eq(state_of("t-elsewhere"), PROTO_STATE_NEW);
   char *run = next_run();
   cr_assert_str_eq(run, "t-new");
@@ -422,6 +425,42 @@ Test(events, a_proposal_issue_gets_no_issue_task_of_its_own)
   deliver("issues", "p-2", plain);
   TST_OK(store_task_get(store, id, &t)); /* the control: one is made */
   store_task_free(&t);
+  stop();
+}
+
+/* The last "tasks" event of task @p id in the store's log. */
+typedef struct last_task_event {
+  const char *id;
+  char state[32];
+} last_task_event_t;
+
+static int note_task_event(const proto_event_t *e, void *arg)
+{
+  last_task_event_t *l = arg;
+  const char *id = json_string_value(json_object_get(e->data, "id"));
+  const char *st = json_string_value(json_object_get(e->data, "state"));
+  if (strcmp(e->topic, "tasks") == 0 && id && st && strcmp(id, l->id) == 0)
+    snprintf(l->state, sizeof l->state, "%s", st);
+  return 0;
+}
+
+/* The approval label readies the issue's own task and refreshes its
+ * labels: the event of that refresh carries the task as committed
+ * (ready), not as read before the approval was written. */
+Test(events, the_last_tasks_event_shows_the_committed_state)
+{
+  start(NULL, 0);
+  char id[64];
+  issue_task_id(id);
+  deliver("issues", "c-1", example("issues", "opened"));
+  cr_assert_eq(state_of(id), PROTO_STATE_NEW);
+  ghev_handled_t h = deliver("issues", "c-2",
+                             labeled("labeled", "ccm:approved"));
+  cr_assert_eq(h.rc, 0);
+  cr_assert_eq(state_of(id), PROTO_STATE_READY);
+  last_task_event_t l = {.id = id};
+  TST_OK(store_event_foreach(store, 0, note_task_event, &l));
+  cr_assert_str_eq(l.state, "ready");
   stop();
 }
 

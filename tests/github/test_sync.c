@@ -807,6 +807,21 @@ Test(sync, a_rejected_fix_is_not_proposed_again_unless_the_finding_changes)
   stop();
 }
 
+/* cfg: one repository (REPO as "demo"), no timer, reports to the test. */
+static void sweep_config(const char *name)
+{
+  static const ghs_repo_t repos[] = {{.id = "demo", .github = REPO}};
+  ghs_config_defaults(&cfg);
+  cfg.name = name;
+  cfg.store = store;
+  cfg.store_actor = writer;
+  cfg.client = client;
+  cfg.repos = repos;
+  cfg.n_repos = 1;
+  cfg.interval_ms = 0;
+  cfg.observer = rt_port_actor(reports);
+}
+
 /* Issues opened in 2024 with no comment are stale, unless an exempt
  * label (github.stale_exempt_labels) holds them. */
 Test(sync, an_exempt_label_keeps_an_issue_from_going_stale)
@@ -815,16 +830,7 @@ Test(sync, an_exempt_label_keeps_an_issue_from_going_stale)
   gh.open_issues = 2;
   gh.even_label = "pinned";
   static const char *const exempt[] = {"pinned"};
-  static const ghs_repo_t repos[] = {{.id = "demo", .github = REPO}};
-  ghs_config_defaults(&cfg);
-  cfg.name = "sweep-exempt";
-  cfg.store = store;
-  cfg.store_actor = writer;
-  cfg.client = client;
-  cfg.repos = repos;
-  cfg.n_repos = 1;
-  cfg.interval_ms = 0;
-  cfg.observer = rt_port_actor(reports);
+  sweep_config("sweep-exempt");
   cfg.exempt_labels = exempt;
   cfg.n_exempt = 1;
   TST_OK(ghs_spawn(rt, &cfg, &sweep));
@@ -851,16 +857,7 @@ Test(sync, proposal_issues_are_not_swept_into_issue_tasks)
   start();
   gh.open_issues = 4;
   gh.even_label = "ccm:proposal";
-  static const ghs_repo_t repos[] = {{.id = "demo", .github = REPO}};
-  ghs_config_defaults(&cfg);
-  cfg.name = "sweep-proposals";
-  cfg.store = store;
-  cfg.store_actor = writer;
-  cfg.client = client;
-  cfg.repos = repos;
-  cfg.n_repos = 1;
-  cfg.interval_ms = 0;
-  cfg.observer = rt_port_actor(reports);
+  sweep_config("sweep-proposals");
   TST_OK(ghs_spawn(rt, &cfg, &sweep));
   ghs_report_t r = cycle();
   cr_assert(r.complete);
@@ -868,5 +865,39 @@ Test(sync, proposal_issues_are_not_swept_into_issue_tasks)
   cr_assert_eq(count_requests("GET /repos/acme/demo/issues/2/comments"), 0);
   cr_assert_eq(count_requests("GET /repos/acme/demo/issues/4/comments"), 0);
   cr_assert_eq(count_requests("GET /repos/acme/demo/issues/1/comments"), 1);
+  stop();
+}
+
+/* An issue already labelled ccm:approved when the sweep first finds it (no
+ * webhook came) has its task approved: `ready`, as the label's webhook
+ * would have made it; the other issue's task waits in `new`. */
+Test(sync, an_issue_found_with_the_approval_label_is_ready)
+{
+  start();
+  gh.open_issues = 2;
+  gh.even_label = "ccm:approved";
+  sweep_config("sweep-approved");
+  TST_OK(ghs_spawn(rt, &cfg, &sweep));
+  ghs_report_t r = cycle();
+  cr_assert(r.complete);
+  tst_task_list_t l = {0};
+  store_filter_t f = {.state = -1};
+  TST_OK(tst_collect(store, &f, &l));
+  size_t ready = 0, waiting = 0;
+  for (size_t i = 0; i < l.n; i++) {
+    proto_task_t t = task(l.rows[i].id);
+    if (t.issue_number == 2) {
+      cr_assert_eq(t.state, PROTO_STATE_READY, "issue 2: %s",
+                   proto_state_name(t.state));
+      ready++;
+    } else if (t.issue_number == 1) {
+      cr_assert_eq(t.state, PROTO_STATE_NEW);
+      waiting++;
+    }
+    store_task_free(&t);
+  }
+  tst_task_list_free(&l);
+  cr_assert_eq(ready, 1);
+  cr_assert_eq(waiting, 1);
   stop();
 }

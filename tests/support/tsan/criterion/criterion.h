@@ -86,6 +86,9 @@ void tst_shim_log(const char *fmt, ...);
 #define cr_assert_str_eq(A, B, ...) cr_assert(strcmp((A), (B)) == 0, __VA_ARGS__)
 #define cr_assert_str_neq(A, B, ...) cr_assert(strcmp((A), (B)) != 0, __VA_ARGS__)
 #define cr_assert_not(E, ...) cr_assert(!(E), __VA_ARGS__)
+#define cr_assert_fail(...)                                                  \
+  tst_shim_fail(__FILE__, __LINE__, "cr_assert_fail", "" __VA_ARGS__)
+#define cr_log_error(...) tst_shim_log(__VA_ARGS__)
 #define cr_assert_arr_eq(A, B, Size, ...)                                    \
   cr_assert(memcmp((A), (B), (Size)) == 0, __VA_ARGS__)
 #define cr_log_info(...) tst_shim_log(__VA_ARGS__)

@@ -822,6 +822,15 @@ static void sweep_config(const char *name)
   cfg.observer = rt_port_actor(reports);
 }
 
+/* One sweep with sweep_config(@p name), which must list everything. */
+static void sweep_whole(const char *name)
+{
+  sweep_config(name);
+  TST_OK(ghs_spawn(rt, &cfg, &sweep));
+  ghs_report_t r = cycle();
+  cr_assert(r.complete);
+}
+
 /* Issues opened in 2024 with no comment are stale, unless an exempt
  * label (github.stale_exempt_labels) holds them. */
 Test(sync, an_exempt_label_keeps_an_issue_from_going_stale)
@@ -857,10 +866,7 @@ Test(sync, proposal_issues_are_not_swept_into_issue_tasks)
   start();
   gh.open_issues = 4;
   gh.even_label = "ccm:proposal";
-  sweep_config("sweep-proposals");
-  TST_OK(ghs_spawn(rt, &cfg, &sweep));
-  ghs_report_t r = cycle();
-  cr_assert(r.complete);
+  sweep_whole("sweep-proposals");
   cr_assert_eq(tasks_of_kind("issue") + tasks_of_kind("stale-issue"), 2);
   cr_assert_eq(count_requests("GET /repos/acme/demo/issues/2/comments"), 0);
   cr_assert_eq(count_requests("GET /repos/acme/demo/issues/4/comments"), 0);
@@ -876,10 +882,7 @@ Test(sync, an_issue_found_with_the_approval_label_is_ready)
   start();
   gh.open_issues = 2;
   gh.even_label = "ccm:approved";
-  sweep_config("sweep-approved");
-  TST_OK(ghs_spawn(rt, &cfg, &sweep));
-  ghs_report_t r = cycle();
-  cr_assert(r.complete);
+  sweep_whole("sweep-approved");
   tst_task_list_t l = {0};
   store_filter_t f = {.state = -1};
   TST_OK(tst_collect(store, &f, &l));

@@ -10,7 +10,7 @@ set -euo pipefail
 BUILD_PKGS=(
   build-essential pkg-config meson ninja-build clang llvm libclang-rt-14-dev
   libwebsockets-dev libcurl4-openssl-dev libmsgpack-dev liblmdb-dev
-  libcriterion-dev libjansson-dev libyaml-dev libssl-dev libsystemd-dev git ca-certificates
+  libcriterion-dev libjansson-dev libyaml-dev libssl-dev zlib1g-dev libsystemd-dev git ca-certificates
   lmdb-utils prometheus chromium
 )
 BENCH_PKGS=(libcaf-dev erlang-nox g++ libsqlite3-dev python3 ripgrep

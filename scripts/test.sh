@@ -68,8 +68,8 @@ run_suite build-ci/asan "ASan+UBSan build: all suites"
 
 CC=${SAN_CC:-gcc} setup build-ci/tsan --buildtype=debugoptimized -Dtests=enabled \
   -Db_sanitize=thread -Db_lundef=false
-run_suite build-ci/tsan "TSan build: runtime and scanner suites" \
-  --suite runtime --suite scanner
+run_suite build-ci/tsan "TSan build: runtime, scanner and store suites" \
+  --suite runtime --suite scanner --suite store
 
 # A short, bounded fuzz run of each decoder (the long runs are documented
 # in fuzz/README.md); a crash, leak or UB report fails it.

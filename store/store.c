@@ -58,6 +58,8 @@ static const struct {
     [DB_V2_HISTORY] = {"history", 1, 2},
 };
 
+const char *store__db_name(enum store__db db) { return dbi_table[db].name; }
+
 #define STORE_MAGIC "ccm-store"
 #define KEY_VERSION "schema_version"
 #define KEY_MAGIC "magic"
@@ -121,8 +123,8 @@ static int env_create(store_t *s, const char *path)
   unsigned flags = MDB_NOSUBDIR | MDB_NOTLS;
   if (s->opt.read_only)
     flags |= MDB_RDONLY;
-  if (s->opt.no_sync)
-    flags |= MDB_NOSYNC;
+  if (s->opt.no_sync || s->journal)
+    flags |= MDB_NOSYNC; /* the journal makes commits durable */
   rc = mdb_env_open(s->env, path, flags, 0640);
   return rc == MDB_INVALID ? STORE_ENOTSTORE : rc;
 }
@@ -422,7 +424,11 @@ int store_open(const char *dir, const store_options_t *opt, store_t **out,
     s->opt.map_size = DEFAULT_MAP;
   if (!s->opt.event_retention)
     s->opt.event_retention = DEFAULT_RETENTION;
-  int rc = check_foreign_file(path);
+  /* The journal first: after a system crash it puts LMDB's meta pages
+   * back, and only then is the file LMDB's again. */
+  int rc = store__journal_open(s, dir, err, errlen);
+  if (!rc)
+    rc = check_foreign_file(path);
   if (rc == STORE_ENOTSTORE)
     set_err(err, errlen, "%s: not an LMDB file%s; refusing to touch it", path,
             "");
@@ -438,7 +444,11 @@ int store_open(const char *dir, const store_options_t *opt, store_t **out,
   if (!rc)
     rc = env_create(s, path);
   if (!rc)
+    rc = store__journal_recover(s, err, errlen);
+  if (!rc)
     rc = check_and_prepare(s, err, errlen);
+  if (!rc)
+    rc = store__journal_start(s);
   if (rc) {
     if (err && errlen && !err[0])
       set_err(err, errlen, "%s: %s", path, store_strerror(rc));
@@ -453,6 +463,7 @@ void store_close(store_t *s)
 {
   if (!s)
     return;
+  store__journal_close(s); /* a clean checkpoint first */
   while (s->read_pool_n) /* reset, so not pinning anything: end them */
     mdb_txn_abort(s->read_pool[--s->read_pool_n]);
   if (s->env)
@@ -463,6 +474,8 @@ void store_close(store_t *s)
 }
 
 unsigned store_schema_found(const store_t *s) { return s->schema_found; }
+
+store_recovery_t store_recovery(const store_t *s) { return s->recovery; }
 
 int store_grow(store_t *s)
 {
@@ -487,10 +500,13 @@ int store_write_begin(store_t *s, store_txn_t **out)
   store_txn_t *t = calloc(1, sizeof(*t));
   if (!t)
     return STORE_ENOMEM;
-  map_lock_shared(s); /* held until commit or abort */
+  t->journaling = store__journal_lock(s); /* held until commit or abort */
+  map_lock_shared(s);                     /* likewise */
   int rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
   if (rc) {
     map_unlock_shared(s);
+    if (t->journaling)
+      store__journal_unlock(s);
     free(t);
     return rc;
   }
@@ -504,14 +520,17 @@ int store_write_begin(store_t *s, store_txn_t **out)
 static void txn_free(store_txn_t *t)
 {
   map_unlock_shared(t->s);
+  if (t->journaling)
+    store__journal_unlock(t->s);
   msgpack_sbuffer_destroy(&t->buf);
   msgpack_sbuffer_destroy(&t->hbuf);
+  free(t->jbuf);
   free(t);
 }
 
 int store_write_commit(store_txn_t *t)
 {
-  int rc = mdb_txn_commit(t->txn);
+  int rc = t->journaling ? store__journal_commit(t) : mdb_txn_commit(t->txn);
   txn_free(t);
   return rc;
 }
@@ -557,7 +576,7 @@ static int trim_events(store_txn_t *t, uint64_t keep_after)
   int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_EVENTS], &c);
   while (!rc && (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 &&
          k.mv_size == 8 && store__get_be64(k.mv_data) <= keep_after)
-    rc = mdb_cursor_del(c, 0);
+    rc = store__cursor_del(t, DB_EVENTS, c);
   if (!rc || rc == MDB_NOTFOUND)
     rc = 0;
   mdb_cursor_close(c);
@@ -584,7 +603,7 @@ int store_event_append(store_txn_t *t, const char *topic, const json_t *data,
   MDB_val k = store__val(kb, 8), v;
   rc = encode(t, &m, &v);
   if (!rc)
-    rc = mdb_put(t->txn, t->s->dbi[DB_EVENTS], &k, &v, MDB_APPEND);
+    rc = store__put(t, DB_EVENTS, &k, &v, MDB_APPEND);
   if (!rc && seq > t->s->opt.event_retention)
     rc = trim_events(t, seq - t->s->opt.event_retention);
   if (!rc && seq_out)
@@ -677,6 +696,8 @@ int store_gh_cache_put(store_txn_t *t, const char *key,
   }
   if (e->len)
     memcpy(p, e->body, e->len);
+  if (t->journaling)
+    store__journal_note(t, STORE__JOP_PUT, DB_GH_CACHE, &k, &v);
   return 0;
 }
 

@@ -69,7 +69,10 @@ extern "C" {
   XX(EINVAL, -33006, "invalid argument")                                      \
   XX(EREADONLY, -33007, "store opened read-only")                             \
   XX(EMIGRATE, -33008, "store needs a migration; open it read-write first")   \
-  XX(ENOMEM, -33009, "out of memory")
+  XX(ENOMEM, -33009, "out of memory")                                         \
+  XX(EBUSY, -33010, "store open for writing by another process")              \
+  XX(ERECOVER, -33011, "store needs recovery after a system crash; open it "  \
+                       "read-write first (ccm serve)")
 
 enum store_errno {
 #define STORE_ERR_ENUM(name, code, text) STORE_##name = (code),
@@ -84,10 +87,30 @@ typedef struct store_txn store_txn_t;
 
 typedef struct store_options {
   bool read_only;        /* readers: never writes, never migrates */
-  bool no_sync;          /* tests and benches only: MDB_NOSYNC */
+  bool no_sync;          /* tests and benches only: MDB_NOSYNC, no journal */
+  bool no_journal;       /* LMDB's own two-flush commits instead of the
+                          * journal's one (store/README.md, "Durable
+                          * commits") */
   size_t map_size;       /* initial map size; 0 = 64 MiB (it grows) */
   uint64_t event_retention; /* events kept; 0 = 100,000 */
+  unsigned journal_every;   /* commits between checkpoints; 0 = 256 */
+  const char *boot_id;      /* tests only: this boot's id (NULL: the
+                             * kernel's), to act out a system crash */
+  void (*checkpoint_hook)(void *arg); /* tests only: called after each */
+  void *checkpoint_hook_arg;          /* journal checkpoint, writer lock held */
 } store_options_t;
+
+/* What opening a store read-write did with its journal (store/README.md,
+ * "Durable commits"), for the daemon's start-up log. */
+typedef struct store_recovery {
+  bool unclean;         /* the last writer did not close it */
+  bool restored;        /* ... and the system went down: LMDB's meta pages
+                         * were put back to the last checkpoint */
+  unsigned replayed;    /* journal records applied after that */
+  bool dropped_foreign; /* the journal was another store's: not used */
+} store_recovery_t;
+/** What store_open did with the journal (all zero for read-only opens). */
+store_recovery_t store_recovery(const store_t *s);
 
 /**
  * Open (creating when read-write and absent) the store in @p dir.

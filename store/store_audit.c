@@ -123,7 +123,7 @@ int store_audit_append(store_txn_t *t, const char *who, const char *what,
     store__put_be64(kb, seq + 1);
     k = store__val(kb, 8);
     v = store__str_val(text);
-    rc = mdb_cursor_put(c, &k, &v, MDB_APPEND);
+    rc = store__cursor_put(t, DB_AUDIT, c, &k, &v, MDB_APPEND);
   }
   free(text);
   mdb_cursor_close(c);

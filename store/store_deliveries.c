@@ -56,12 +56,12 @@ int store_delivery_put(store_txn_t *t, const char *id, int64_t at_ms)
   unsigned char be[8], tk[9 + ID_MAX];
   store__put_be64(be, (uint64_t)at_ms);
   MDB_val v = store__val(be, sizeof(be));
-  rc = mdb_put(t->txn, db, &k, &v, 0);
+  rc = store__put(t, DB_DELIVERIES, &k, &v, 0);
   if (rc)
     return rc;
   MDB_val tkv = store__val(tk, time_key(tk, at_ms, id, strlen(id)));
   MDB_val empty = store__val("", 0);
-  return mdb_put(t->txn, db, &tkv, &empty, 0);
+  return store__put(t, DB_DELIVERIES, &tkv, &empty, 0);
 }
 
 /* The newest time in the index (0 when empty): the entry just before
@@ -116,13 +116,12 @@ static int trim_collect(MDB_cursor *c, uint64_t count, uint64_t keep,
 /* Delete both keys of each collected entry. */
 static int trim_apply(store_txn_t *t, const trim_batch_t *b)
 {
-  MDB_dbi db = t->s->dbi[DB_DELIVERIES];
   for (size_t i = 0; i < b->n; i++) {
     MDB_val tk = store__val(b->keys[i], b->lens[i]);
     MDB_val id = store__val(b->keys[i] + 9, b->lens[i] - 9);
-    int rc = mdb_del(t->txn, db, &id, NULL);
+    int rc = store__del(t, DB_DELIVERIES, &id);
     if (rc == 0 || rc == MDB_NOTFOUND)
-      rc = mdb_del(t->txn, db, &tk, NULL);
+      rc = store__del(t, DB_DELIVERIES, &tk);
     if (rc)
       return rc;
   }

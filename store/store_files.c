@@ -63,7 +63,7 @@ static int put_packed(store_txn_t *t, const char *key, size_t klen)
 {
   MDB_val k = store__val(key, klen);
   MDB_val v = store__val(t->buf.data, t->buf.size);
-  return mdb_put(t->txn, t->s->dbi[DB_FILES], &k, &v, 0);
+  return store__put(t, DB_FILES, &k, &v, 0);
 }
 
 int store_file_put(store_txn_t *t, const char *repo, const char *path,
@@ -98,7 +98,7 @@ int store_file_delete(store_txn_t *t, const char *repo, const char *path)
   if (!t || klen == 0)
     return STORE_EINVAL;
   MDB_val k = store__val(key, klen);
-  int rc = mdb_del(t->txn, t->s->dbi[DB_FILES], &k, NULL);
+  int rc = store__del(t, DB_FILES, &k);
   return rc == MDB_NOTFOUND ? 0 : rc;
 }
 

@@ -65,6 +65,10 @@ struct store {
   MDB_dbi dbi[DB_COUNT];
   store_options_t opt;
   unsigned schema_found;
+  /* The write-ahead journal (store_journal.c); NULL when the store does
+   * not journal (read-only, no_sync, no_journal). */
+  struct store__journal *journal;
+  store_recovery_t recovery; /* what opening did with the journal */
   /* Task ids read lately -> their rows, for store_task_get (store_task.c:
    * "row hints"); zero is an empty slot. */
   _Atomic uint64_t row_hints[STORE__ROW_HINTS];
@@ -76,6 +80,14 @@ struct store_txn {
   uint64_t next_row;    /* next task row id; 0 = not read yet */
   msgpack_sbuffer buf;  /* the record being written */
   msgpack_sbuffer hbuf; /* the history entry that goes with it */
+  /* The journal's copy of this transaction's puts and deletes
+   * (store_journal.c), kept while `journaling`: the record that makes
+   * the commit durable. */
+  bool journaling;
+  bool jfail;           /* a copy failed (no memory): commit with a sync */
+  uint32_t jnops;
+  size_t jlen, jcap;
+  unsigned char *jbuf;
 };
 
 /* Longest LMDB key: 0.9's compile-time MDB_MAXKEYSIZE (Debian's build
@@ -199,6 +211,87 @@ int store__task_stats(store_t *s, MDB_txn *txn, store_stats_t *out);
 /** Put a history entry (encoded) under @p row with sequence @p seq. */
 int store__history_put_at(store_txn_t *t, uint64_t row, uint64_t seq,
                           const MDB_val *entry);
+
+/* ---- store_journal.c: the write-ahead journal ---- */
+
+typedef struct store__journal store__journal_t;
+
+/** Before LMDB's environment opens: a read-only open refuses a store
+ * that needs recovery from a system crash (STORE_ERECOVER); a read-write
+ * one takes the journal (STORE_EBUSY if another process has it) and,
+ * after a system crash, puts LMDB's meta pages of the last checkpoint
+ * back. Sets s->journal for a read-write open that journals. */
+int store__journal_open(store_t *s, const char *dir, char *err,
+                        size_t errlen);
+/** After the environment opened: pin the snapshot, replay the records
+ * after the checkpoint (after a system crash), and checkpoint. */
+int store__journal_recover(store_t *s, char *err, size_t errlen);
+/** After the schema check: checkpoint, and journal every commit from
+ * now on. */
+int store__journal_start(store_t *s);
+/** Commit @p t durably through the journal (store_write_commit). */
+int store__journal_commit(store_txn_t *t);
+/** Take / give the writer lock (held from store_write_begin to the end
+ * of its commit or abort while the journal is live). */
+bool store__journal_lock(store_t *s);
+void store__journal_unlock(store_t *s);
+/** Final checkpoint marked clean, then close (store_close). */
+void store__journal_close(store_t *s);
+/** The journal's copy of a put or delete just done in @p t. */
+void store__journal_note(store_txn_t *t, int op, enum store__db db,
+                         const MDB_val *k, const MDB_val *v);
+#define STORE__JOP_PUT 1
+#define STORE__JOP_DEL 2
+
+/** The name of database @p db (store.c). */
+const char *store__db_name(enum store__db db);
+
+/* Every write of a transaction goes through these, so the journal sees
+ * it (an MDB_RESERVE put is noted by its caller once filled). */
+static inline int store__put(store_txn_t *t, enum store__db db, MDB_val *k,
+                             MDB_val *v, unsigned flags)
+{
+  int rc = mdb_put(t->txn, t->s->dbi[db], k, v, flags);
+  if (rc == 0 && t->journaling)
+    store__journal_note(t, STORE__JOP_PUT, db, k, v);
+  return rc;
+}
+
+static inline int store__del(store_txn_t *t, enum store__db db, MDB_val *k)
+{
+  if (t->journaling) {
+    MDB_val v;
+    int rc = mdb_get(t->txn, t->s->dbi[db], k, &v);
+    if (rc)
+      return rc; /* MDB_NOTFOUND, as mdb_del says it */
+    store__journal_note(t, STORE__JOP_DEL, db, k, NULL);
+  }
+  return mdb_del(t->txn, t->s->dbi[db], k, NULL);
+}
+
+static inline int store__cursor_put(store_txn_t *t, enum store__db db,
+                                    MDB_cursor *c, MDB_val *k, MDB_val *v,
+                                    unsigned flags)
+{
+  int rc = mdb_cursor_put(c, k, v, flags);
+  if (rc == 0 && t->journaling)
+    store__journal_note(t, STORE__JOP_PUT, db, k, v);
+  return rc;
+}
+
+/* Delete the cursor's current entry. */
+static inline int store__cursor_del(store_txn_t *t, enum store__db db,
+                                    MDB_cursor *c)
+{
+  if (t->journaling) {
+    MDB_val k, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+    if (rc)
+      return rc;
+    store__journal_note(t, STORE__JOP_DEL, db, &k, NULL);
+  }
+  return mdb_cursor_del(c, 0);
+}
 
 /* ---- store_migrate.c ---- */
 

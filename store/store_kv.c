@@ -26,7 +26,7 @@ int store_kv_put(store_txn_t *t, const char *name, const void *value,
   if (!name_ok(name) || len > STORE_KV_VALUE_MAX || (len && !value))
     return STORE_EINVAL;
   MDB_val k = store__str_val(name), v = store__val(len ? value : "", len);
-  return mdb_put(t->txn, t->s->dbi[DB_KV], &k, &v, 0);
+  return store__put(t, DB_KV, &k, &v, 0);
 }
 
 int store_kv_delete(store_txn_t *t, const char *name)
@@ -34,7 +34,7 @@ int store_kv_delete(store_txn_t *t, const char *name)
   if (!name_ok(name))
     return STORE_EINVAL;
   MDB_val k = store__str_val(name);
-  int rc = mdb_del(t->txn, t->s->dbi[DB_KV], &k, NULL);
+  int rc = store__del(t, DB_KV, &k);
   return rc == MDB_NOTFOUND ? 0 : rc;
 }
 

@@ -102,7 +102,7 @@ static int drop_old(store_txn_t *t, unsigned from)
   }
   MDB_val mk = store__str_val(KEY_HIST_SEQ);
   if (!rc)
-    rc = mdb_del(t->txn, t->s->dbi[DB_META], &mk, NULL);
+    rc = store__del(t, DB_META, &mk);
   return rc == MDB_NOTFOUND ? 0 : rc;
 }
 

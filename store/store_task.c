@@ -204,13 +204,13 @@ int store__task_read(store_txn_t *t, const char *id, proto_task_t *out)
 static int index_put(store_txn_t *t, const keybuf_t *k)
 {
   MDB_val kv = key_val(k), empty = store__val("", 0);
-  return mdb_put(t->txn, t->s->dbi[DB_TASK_INDEX], &kv, &empty, 0);
+  return store__put(t, DB_TASK_INDEX, &kv, &empty, 0);
 }
 
 static int index_del(store_txn_t *t, const keybuf_t *k)
 {
   MDB_val kv = key_val(k);
-  int rc = mdb_del(t->txn, t->s->dbi[DB_TASK_INDEX], &kv, NULL);
+  int rc = store__del(t, DB_TASK_INDEX, &kv);
   return rc == MDB_NOTFOUND ? 0 : rc; /* already gone is what we wanted */
 }
 
@@ -293,7 +293,7 @@ int store__id_claim(store_txn_t *t, const char *id, uint64_t *row,
   MDB_val k = key_val(&kb), v = store__val(rb, 8);
   /* One descent both ways: a new id is entered, an existing one is
    * returned in v (and nothing is written). */
-  rc = mdb_put(t->txn, t->s->dbi[DB_TASK_IDS], &k, &v, MDB_NOOVERWRITE);
+  rc = store__put(t, DB_TASK_IDS, &k, &v, MDB_NOOVERWRITE);
   *existed = rc == MDB_KEYEXIST;
   if (rc == 0)
     t->next_row++;
@@ -346,10 +346,9 @@ int store__ids_pack(store_txn_t *t)
     MDB_val old = store__str_val(todo[i].id), row = store__val(todo[i].row, 8);
     key_id(&kb, todo[i].id);
     MDB_val packed = key_val(&kb);
-    rc = mdb_del(t->txn, t->s->dbi[DB_TASK_IDS], &old, NULL);
+    rc = store__del(t, DB_TASK_IDS, &old);
     if (!rc)
-      rc = mdb_put(t->txn, t->s->dbi[DB_TASK_IDS], &packed, &row,
-                   MDB_NOOVERWRITE);
+      rc = store__put(t, DB_TASK_IDS, &packed, &row, MDB_NOOVERWRITE);
   }
   free(todo);
   return rc == MDB_KEYEXIST ? STORE_ECORRUPT : rc;
@@ -363,7 +362,7 @@ int store__task_insert(store_txn_t *t, const proto_task_t *task,
   MDB_val kv = key_val(&k), rec = *record;
   /* The largest row so far: appended at the end. Nothing below fails but
    * LMDB (the task was validated), which breaks the transaction anyway. */
-  int rc = mdb_put(t->txn, t->s->dbi[DB_TASK_ROWS], &kv, &rec, MDB_APPEND);
+  int rc = store__put(t, DB_TASK_ROWS, &kv, &rec, MDB_APPEND);
   return rc ? rc : indexes_update(t, row, NULL, task);
 }
 
@@ -372,7 +371,7 @@ static int record_replace(store_txn_t *t, uint64_t row, const MDB_val *rec)
   keybuf_t k;
   key_row(&k, row);
   MDB_val kv = key_val(&k), v = *rec;
-  return mdb_put(t->txn, t->s->dbi[DB_TASK_ROWS], &kv, &v, 0);
+  return store__put(t, DB_TASK_ROWS, &kv, &v, 0);
 }
 
 /* Encode a task into @p buf (cleared first). */
@@ -489,7 +488,7 @@ static int history_put(store_txn_t *t, uint64_t row, uint64_t seq,
   keybuf_t k;
   key_history(&k, row, seq);
   MDB_val kv = key_val(&k), v = *entry;
-  return mdb_put(t->txn, t->s->dbi[DB_TASK_ROWS], &kv, &v, flags);
+  return store__put(t, DB_TASK_ROWS, &kv, &v, flags);
 }
 
 int store__history_put_at(store_txn_t *t, uint64_t row, uint64_t seq,
@@ -769,12 +768,12 @@ static int run_insert(store_txn_t *t, run_t *r, MDB_cursor *rows,
   r->row[item] = row;
   key_row(&k, row);
   MDB_val kv = key_val(&k), v = p->record;
-  rc = mdb_cursor_put(rows, &kv, &v, MDB_APPEND);
+  rc = store__cursor_put(t, DB_TASK_ROWS, rows, &kv, &v, MDB_APPEND);
   key_history(&k, row, 1);
   kv = key_val(&k);
   v = p->created;
   if (!rc)
-    rc = mdb_cursor_put(rows, &kv, &v, MDB_APPEND);
+    rc = store__cursor_put(t, DB_TASK_ROWS, rows, &kv, &v, MDB_APPEND);
   key_rank(&k, p->task, row);
   run_index_key(r, &k, item);
   if (!rc && (rc = key_pair(&k, IDX_REPO, p->task->repo, row)) == 0)
@@ -825,7 +824,7 @@ static int run_enter(store_txn_t *t, run_t *r, size_t n)
     return rc;
   for (size_t i = 0; !rc && i < r->nindex; i++) {
     MDB_val empty = store__val("", 0);
-    rc = mdb_cursor_put(c, &r->index[i].k, &empty, 0);
+    rc = store__cursor_put(t, DB_TASK_INDEX, c, &r->index[i].k, &empty, 0);
   }
   mdb_cursor_close(c);
   if (!rc)
@@ -838,7 +837,8 @@ static int run_enter(store_txn_t *t, run_t *r, size_t n)
     store__put_be64(rb, r->row[it]);
     MDB_val v = store__val(rb, 8);
     if (r->kind[it] == RUN_NEW)
-      rc = mdb_cursor_put(c, &r->ids[i].k, &v, MDB_NOOVERWRITE);
+      rc = store__cursor_put(t, DB_TASK_IDS, c, &r->ids[i].k, &v,
+                             MDB_NOOVERWRITE);
   }
   mdb_cursor_close(c);
   return rc == MDB_KEYEXIST ? STORE_ECORRUPT : rc; /* looked up above */

@@ -193,6 +193,27 @@ static void register_reload_hooks(app_daemon_t *d)
   app_reload_hook(d, APP_SECTION_GITHUB, app_github_reload, NULL);
 }
 
+/* Say what opening the store did after an unclean stop (its journal:
+ * store/README.md, "Durable commits"). */
+static void log_store_recovery(const store_t *s)
+{
+  store_recovery_t rec = store_recovery(s);
+  char n[32];
+  snprintf(n, sizeof n, "%u", rec.replayed);
+  if (rec.dropped_foreign)
+    app_log_kv(APP_LOG_WARN, "store.journal_dropped",
+               "the journal beside the store belongs to another copy of it; "
+               "not used", NULL);
+  else if (rec.restored)
+    app_log_kv(APP_LOG_WARN, "store.recovered",
+               "recovered the store after a system crash: back to its last "
+               "checkpoint, then the journal replayed", "records", n, NULL);
+  else if (rec.unclean)
+    app_log_kv(APP_LOG_INFO, "store.recovered",
+               "the last run did not stop cleanly; the store is whole",
+               NULL);
+}
+
 /* Start the runtime and the actors; 0, or EXIT_FAIL with what started
  * stopped again (logged). */
 static int serve_start(serve_run_t *r, const char *listen, const char *data)
@@ -206,6 +227,7 @@ static int serve_start(serve_run_t *r, const char *listen, const char *data)
     return EXIT_FAIL;
   }
   r->d.store = r->store;
+  log_store_recovery(r->store);
   app_auditor_init(&r->audit, r->store); /* from the stored cursor */
   rt_config_t rtc;
   rt_config_defaults(&rtc);

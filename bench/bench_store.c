@@ -31,8 +31,11 @@
  *     task gets the next row id), put the record under its row in
  *     task_rows (appended), the three index keys in task_index (state +
  *     score rank, repo, kind) and the creation history entry (beside the
- *     record). Commit: LMDB writes the dirty pages, fdatasync, then writes
- *     its meta page through an O_DSYNC descriptor: two flushes.
+ *     record). Commit (store/README.md, "Durable commits"): the writes go
+ *     to the write-ahead journal, fdatasync (one flush), then LMDB commits
+ *     without a sync; every 256 commits, and for a transaction over 256
+ *     KiB (so each `batch` commit), a checkpoint instead: LMDB's sync
+ *     (fdatasync) and its meta pages saved in the journal (fdatasync).
  *   SQLite 3 (journal_mode=WAL, synchronous=FULL, 64 MiB page cache):
  *     encode the task; one INSERT ... ON CONFLICT(id) DO UPDATE into a
  *     rowid table whose TEXT PRIMARY KEY id has SQLite's automatic index

@@ -16,6 +16,10 @@
  * kv; 5 packs fingerprint ids in task_ids and stores creations compactly.
  * Opening an older store read-write migrates it in one transaction.
  *
+ * Durability: LMDB runs without syncs and every commit goes through the
+ * write-ahead journal (store_journal.c), which also recovers the store
+ * after a crash, before anything else reads it.
+ *
  * Reads: a read transaction, once ended, is reset into a small pool and
  * renewed by the next read (read_txn_take): an LMDB begin allocates and
  * takes the reader-table mutex, a renew does neither (95 against 17 ns

@@ -619,6 +619,12 @@ Test(e2e, sigkill_mid_run_loses_nothing_requeues_and_cleans_the_worktree)
    * first. */
   agent_await_start(&e, leftover, sizeof leftover);
   cr_assert_str_eq(leftover, "-", "the killed run's worktree was reused");
+  /* the store says the last run did not stop cleanly (and was whole) */
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "grep -c 'event=store.recovered' '%s'", e.errlog);
+  char *count = sh_line(cmd);
+  cr_assert_eq(atoi(count), 1, "store.recovered lines: %s", count);
+  free(count);
   t = task_by_id(&e, id);
   cr_assert_str_eq(str_of(t, "state"), "running", "%s", json_dumps(t, 0));
   json_t *hist = json_object_get(t, "history");

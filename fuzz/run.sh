@@ -2,7 +2,7 @@
 # run.sh: build and run the fuzz targets (libFuzzer, clang 14).
 #
 #   fuzz/run.sh TARGET SECONDS     TARGET: msgpack | json | lexer | secrets
-#                                          | config | webhook | all
+#                                          | config | webhook | journal | all
 #
 # Builds build-fuzz/fuzz_TARGET with one direct clang command line
 # (-fsanitize=fuzzer,address,undefined, every UBSan report fatal) from
@@ -19,12 +19,12 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 
-usage() { echo "usage: fuzz/run.sh msgpack|json|lexer|secrets|config|webhook|all SECONDS" >&2; exit 2; }
+usage() { echo "usage: fuzz/run.sh msgpack|json|lexer|secrets|config|webhook|journal|all SECONDS" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 case "$2" in ''|*[!0-9]*) usage ;; esac
 case "$1" in
-  msgpack|json|lexer|secrets|config|webhook) targets=("$1") ;;
-  all) targets=(msgpack json lexer secrets config webhook) ;;
+  msgpack|json|lexer|secrets|config|webhook|journal) targets=("$1") ;;
+  all) targets=(msgpack json lexer secrets config webhook journal) ;;
   *) usage ;;
 esac
 secs=$2
@@ -61,6 +61,11 @@ build() {
     "$CC" "${common_flags[@]}" $(pkg-config --cflags msgpack jansson) \
       github/json_check.c fuzz/fuzz_webhook.c \
       -o "$out/fuzz_webhook" $(pkg-config --libs jansson)
+    return
+  fi
+  if [ "$t" = journal ]; then
+    "$CC" "${common_flags[@]}" store/journal_ops.c fuzz/fuzz_journal.c \
+      -o "$out/fuzz_journal"
     return
   fi
   if [ "$t" = config ]; then

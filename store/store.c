@@ -701,7 +701,7 @@ int store_gh_cache_put(store_txn_t *t, const char *key,
   if (e->len)
     memcpy(p, e->body, e->len);
   if (t->journaling)
-    store__journal_note(t, STORE__JOP_PUT, DB_GH_CACHE, &k, &v);
+    store__journal_note(t, JOURNAL_OP_PUT, DB_GH_CACHE, &k, &v);
   return 0;
 }
 

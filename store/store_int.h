@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "store/journal_ops.h"
 #include "store/store.h"
 
 enum store__db {
@@ -240,8 +241,6 @@ void store__journal_close(store_t *s);
 /** The journal's copy of a put or delete just done in @p t. */
 void store__journal_note(store_txn_t *t, int op, enum store__db db,
                          const MDB_val *k, const MDB_val *v);
-#define STORE__JOP_PUT 1
-#define STORE__JOP_DEL 2
 
 /** The name of database @p db (store.c). */
 const char *store__db_name(enum store__db db);
@@ -253,7 +252,7 @@ static inline int store__put(store_txn_t *t, enum store__db db, MDB_val *k,
 {
   int rc = mdb_put(t->txn, t->s->dbi[db], k, v, flags);
   if (rc == 0 && t->journaling)
-    store__journal_note(t, STORE__JOP_PUT, db, k, v);
+    store__journal_note(t, JOURNAL_OP_PUT, db, k, v);
   return rc;
 }
 
@@ -264,7 +263,7 @@ static inline int store__del(store_txn_t *t, enum store__db db, MDB_val *k)
     int rc = mdb_get(t->txn, t->s->dbi[db], k, &v);
     if (rc)
       return rc; /* MDB_NOTFOUND, as mdb_del says it */
-    store__journal_note(t, STORE__JOP_DEL, db, k, NULL);
+    store__journal_note(t, JOURNAL_OP_DEL, db, k, NULL);
   }
   return mdb_del(t->txn, t->s->dbi[db], k, NULL);
 }
@@ -275,7 +274,7 @@ static inline int store__cursor_put(store_txn_t *t, enum store__db db,
 {
   int rc = mdb_cursor_put(c, k, v, flags);
   if (rc == 0 && t->journaling)
-    store__journal_note(t, STORE__JOP_PUT, db, k, v);
+    store__journal_note(t, JOURNAL_OP_PUT, db, k, v);
   return rc;
 }
 
@@ -288,7 +287,7 @@ static inline int store__cursor_del(store_txn_t *t, enum store__db db,
     int rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
     if (rc)
       return rc;
-    store__journal_note(t, STORE__JOP_DEL, db, &k, NULL);
+    store__journal_note(t, JOURNAL_OP_DEL, db, &k, NULL);
   }
   return mdb_cursor_del(c, 0);
 }

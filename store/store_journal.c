@@ -51,8 +51,8 @@
  *   [32K, size) records, each at a 4 KiB boundary (a torn write cannot
  *             touch an earlier record's sector):
  *     record: magic, crc32, epoch, txn id, payload length, op count,
- *             then ops: op(1) name length(1) key length(2) value
- *             length(4) database name, key, value
+ *             then the ops (journal_ops.h: kind, database name, key,
+ *             value)
  * Database names rather than numbers, so a record means the same to any
  * build that has the database.
  */
@@ -82,7 +82,6 @@
 #define BOOT_ID_MAX 48
 #define SLOT_HEAD 96
 #define RECORD_HEAD 32
-#define OP_HEAD 8
 #define KEY_STORE_ID "store_id"
 #define STORE_ID_BYTES 16
 
@@ -598,43 +597,32 @@ int store__journal_open(store_t *s, const char *dir, char *err,
 
 /* ------------------------------------------------------------- replay */
 
+/* Apply one op of a record being replayed, in its transaction. */
+static int replay_op(void *arg, const journal_op_t *op)
+{
+  MDB_txn *txn = arg;
+  MDB_dbi dbi;
+  MDB_val k = store__val(op->key, op->klen);
+  MDB_val v = store__val(op->val, op->vlen);
+  int rc = mdb_dbi_open(txn, op->name, MDB_CREATE, &dbi);
+  if (rc)
+    return rc;
+  return op->kind == JOURNAL_OP_PUT ? mdb_put(txn, dbi, &k, &v, 0)
+                                    : mdb_del(txn, dbi, &k, NULL);
+}
+
 /* Apply one record's ops in a write transaction. */
 static int replay_ops(store_t *s, const unsigned char *p, size_t len,
                       uint32_t nops)
 {
   MDB_txn *txn;
   int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-  const unsigned char *end = p + len;
-  for (uint32_t i = 0; !rc && i < nops; i++) {
-    if ((size_t)(end - p) < OP_HEAD) {
-      rc = STORE_ECORRUPT;
-      break;
-    }
-    unsigned op = p[0], nlen = p[1];
-    uint16_t klen;
-    memcpy(&klen, p + 2, 2);
-    uint32_t vlen = get32(p + 4);
-    p += OP_HEAD;
-    if ((size_t)(end - p) < (size_t)nlen + klen + vlen || nlen == 0 ||
-        nlen > 63 || (op != STORE__JOP_PUT && op != STORE__JOP_DEL)) {
-      rc = STORE_ECORRUPT;
-      break;
-    }
-    char name[64];
-    memcpy(name, p, nlen);
-    name[nlen] = '\0';
-    MDB_val k = store__val(p + nlen, klen);
-    MDB_val v = store__val(p + nlen + klen, vlen);
-    p += (size_t)nlen + klen + vlen;
-    MDB_dbi dbi;
-    rc = mdb_dbi_open(txn, name, MDB_CREATE, &dbi);
-    if (!rc)
-      rc = op == STORE__JOP_PUT ? mdb_put(txn, dbi, &k, &v, 0)
-                                : mdb_del(txn, dbi, &k, NULL);
-  }
+  if (rc)
+    return rc;
+  rc = journal_ops_parse(p, len, nops, replay_op, txn);
   if (rc) {
     mdb_txn_abort(txn);
-    return rc;
+    return rc == -1 ? STORE_ECORRUPT : rc;
   }
   return mdb_txn_commit(txn);
 }
@@ -798,26 +786,18 @@ void store__journal_note(store_txn_t *t, int op, enum store__db db,
 {
   const char *name = store__db_name(db);
   size_t nlen = strlen(name), vlen = v ? v->mv_size : 0;
+  size_t n = journal_op_size(nlen, k->mv_size, vlen);
   if (t->jfail)
     return;
   if (!t->jlen)
     t->jlen = RECORD_HEAD; /* room for the head, filled at commit */
-  if (k->mv_size > UINT16_MAX || vlen > UINT32_MAX ||
-      !jbuf_reserve(t, OP_HEAD + nlen + k->mv_size + vlen)) {
+  if (!n || !jbuf_reserve(t, n)) {
     t->jfail = true; /* committed with a checkpoint instead */
     return;
   }
-  unsigned char *p = t->jbuf + t->jlen;
-  uint16_t klen = (uint16_t)k->mv_size;
-  p[0] = (unsigned char)op;
-  p[1] = (unsigned char)nlen;
-  memcpy(p + 2, &klen, 2);
-  put32(p + 4, (uint32_t)vlen);
-  memcpy(p + OP_HEAD, name, nlen);
-  memcpy(p + OP_HEAD + nlen, k->mv_data, k->mv_size);
-  if (vlen)
-    memcpy(p + OP_HEAD + nlen + k->mv_size, v->mv_data, vlen);
-  t->jlen += OP_HEAD + nlen + k->mv_size + vlen;
+  journal_op_encode(t->jbuf + t->jlen, op, name, nlen, k->mv_data,
+                    k->mv_size, v ? v->mv_data : NULL, vlen);
+  t->jlen += n;
   t->jnops++;
 }
 

@@ -63,6 +63,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -100,6 +101,7 @@ struct store__journal {
   char path[4096], data_path[4096];
   pthread_mutex_t write_lock;
   bool live;           /* every commit goes through the journal */
+  bool no_dsync;       /* the kernel has no RWF_DSYNC: fdatasync */
   uint64_t epoch;      /* of the newest slot */
   uint64_t next;       /* offset of the next record */
   unsigned commits;    /* records since the checkpoint */
@@ -801,6 +803,26 @@ void store__journal_note(store_txn_t *t, int op, enum store__db db,
   t->jnops++;
 }
 
+/* Write and flush in one call (RWF_DSYNC: the write returns once its
+ * data is durable, as with fdatasync), or write then fdatasync where the
+ * kernel lacks it. */
+static int write_durably(store__journal_t *j, void *buf, size_t n,
+                         uint64_t off)
+{
+  if (!j->no_dsync) {
+    struct iovec iov = {.iov_base = buf, .iov_len = n};
+    ssize_t w = pwritev2(j->fd, &iov, 1, (off_t)off, RWF_DSYNC);
+    if (w == (ssize_t)n)
+      return 0;
+    if (w >= 0 || (errno != EOPNOTSUPP && errno != ENOSYS &&
+                   errno != EINVAL))
+      return w < 0 ? -errno : -EIO; /* short: the caller checkpoints */
+    j->no_dsync = true;
+  }
+  int rc = pwrite_all(j->fd, buf, n, off);
+  return rc ? rc : sync_fd(j->fd);
+}
+
 /* Append @p t's record and flush it. */
 static int append(store__journal_t *j, store_txn_t *t, uint64_t txnid,
                   uint64_t aligned)
@@ -812,9 +834,7 @@ static int append(store__journal_t *j, store_txn_t *t, uint64_t txnid,
   put32(h + 24, (uint32_t)(t->jlen - RECORD_HEAD));
   put32(h + 28, t->jnops);
   put32(h + 4, crc_of(h + 8, t->jlen - 8));
-  int rc = pwrite_all(j->fd, h, t->jlen, j->next);
-  if (!rc)
-    rc = sync_fd(j->fd);
+  int rc = write_durably(j, h, t->jlen, j->next);
   if (!rc) {
     j->next += aligned;
     j->commits++;

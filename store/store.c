@@ -130,6 +130,12 @@ static int env_create(store_t *s, const char *path)
   if (s->opt.no_sync || s->journal)
     flags |= MDB_NOSYNC; /* the journal makes commits durable */
   rc = mdb_env_open(s->env, path, flags, 0640);
+  if (rc == 0 && !s->opt.read_only) {
+    /* Reader slots of a killed process (its pooled reads, the journal's
+     * pin) would keep LMDB from reusing pages until every opener left. */
+    int dead = 0;
+    (void)mdb_reader_check(s->env, &dead);
+  }
   return rc == MDB_INVALID ? STORE_ENOTSTORE : rc;
 }
 

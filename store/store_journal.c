@@ -74,7 +74,8 @@
 #define SLOT_SIZE (16u << 10)
 #define RECORDS_AT (2 * SLOT_SIZE)
 #define RECORD_ALIGN 4096u
-#define JOURNAL_SIZE (8u << 20)
+#define JOURNAL_MIN (1u << 20) /* written at creation; doubles when full */
+#define JOURNAL_MAX (8u << 20)
 #define BIG_RECORD (256u << 10) /* bigger: LMDB's own sync costs no more */
 #define DEFAULT_EVERY 256u
 #define SLOT_MAGIC 0x4a4d4343u   /* "CCMJ" */
@@ -104,6 +105,7 @@ struct store__journal {
   bool no_dsync;       /* the kernel has no RWF_DSYNC: fdatasync */
   uint64_t epoch;      /* of the newest slot */
   uint64_t next;       /* offset of the next record */
+  uint64_t size;       /* of the file, all of it written */
   unsigned commits;    /* records since the checkpoint */
   unsigned every;
   MDB_txn *pin;        /* the checkpoint's snapshot */
@@ -394,14 +396,16 @@ static int ensure_store_id(store_t *s)
 
 /* ---------------------------------------------------------- checkpoint */
 
-/* Make LMDB durable as it is, save its meta pages in a new slot, and move
- * the pin there. The caller holds the writer lock (or is opening). */
-static int checkpoint(store_t *s, bool clean)
+/* Make LMDB durable as it is (unless @p synced: a clean close left it so
+ * and nothing was committed since), save its meta pages in a new slot,
+ * and move the pin there. The caller holds the writer lock (or is
+ * opening). */
+static int checkpoint_as(store_t *s, bool clean, bool synced)
 {
   store__journal_t *j = s->journal;
   MDB_stat st;
   int fd;
-  int rc = mdb_env_sync(s->env, 1);
+  int rc = synced ? 0 : mdb_env_sync(s->env, 1);
   if (!rc)
     rc = mdb_env_stat(s->env, &st);
   if (!rc)
@@ -439,6 +443,11 @@ static int checkpoint(store_t *s, bool clean)
   return rc;
 }
 
+static int checkpoint(store_t *s, bool clean)
+{
+  return checkpoint_as(s, clean, false);
+}
+
 /* --------------------------------------------------------------- open */
 
 static int journal_path(const char *dir, char *out, size_t n)
@@ -474,12 +483,11 @@ static int check_read_only(store_t *s, const char *path, char *err,
 
 /* Fill the journal file to its size with zeros (written, not merely
  * allocated: overwriting written blocks needs no metadata flush). */
-static int preallocate(int fd, uint64_t have)
+static int preallocate(int fd, uint64_t have, uint64_t want)
 {
   static const unsigned char zeros[64 << 10];
-  for (uint64_t off = have; off < JOURNAL_SIZE;) {
-    size_t n = JOURNAL_SIZE - off < sizeof(zeros) ? JOURNAL_SIZE - off
-                                                    : sizeof(zeros);
+  for (uint64_t off = have; off < want;) {
+    size_t n = want - off < sizeof(zeros) ? want - off : sizeof(zeros);
     int rc = pwrite_all(fd, zeros, n, off);
     if (rc)
       return rc;
@@ -542,8 +550,13 @@ static int take_file(store__journal_t *j, bool create, char *err,
   }
   struct stat st;
   int rc = fstat(j->fd, &st) < 0 ? -errno : 0;
-  if (!rc && (uint64_t)st.st_size < JOURNAL_SIZE)
-    rc = preallocate(j->fd, (uint64_t)st.st_size);
+  if (rc)
+    return rc;
+  j->size = (uint64_t)st.st_size;
+  if (j->size < JOURNAL_MIN) {
+    rc = preallocate(j->fd, j->size, JOURNAL_MIN);
+    j->size = JOURNAL_MIN;
+  }
   return rc;
 }
 
@@ -636,12 +649,12 @@ static uint64_t record_read(int fd, uint64_t off, uint64_t epoch,
                             unsigned char **buf, size_t *cap, uint64_t *txnid)
 {
   unsigned char head[RECORD_HEAD];
-  if (off + RECORD_HEAD > JOURNAL_SIZE ||
+  if (off + RECORD_HEAD > JOURNAL_MAX ||
       pread_all(fd, head, RECORD_HEAD, off) || get32(head) != RECORD_MAGIC ||
       get64(head + 8) != epoch)
     return 0;
   uint64_t len = get32(head + 24);
-  if (off + RECORD_HEAD + len > JOURNAL_SIZE)
+  if (off + RECORD_HEAD + len > JOURNAL_MAX)
     return 0;
   if (*cap < RECORD_HEAD + len) {
     unsigned char *nb = realloc(*buf, RECORD_HEAD + len);
@@ -725,8 +738,11 @@ int store__journal_start(store_t *s)
   if (!j)
     return 0;
   int rc = ensure_store_id(s);
+  /* Closed cleanly and untouched since: its file is as that close synced
+   * it (a freshly copied store costs its copier's sync, not ours). */
+  bool synced = j->found && j->found_clean && last_txnid(s) == j->found_txnid;
   if (!rc)
-    rc = checkpoint(s, false);
+    rc = checkpoint_as(s, false, synced);
   if (!rc)
     j->live = true;
   return rc;
@@ -861,8 +877,15 @@ int store__journal_commit(store_txn_t *t)
   }
   uint64_t aligned =
       (t->jlen + RECORD_ALIGN - 1) / RECORD_ALIGN * RECORD_ALIGN;
+  if (j->next + aligned > j->size) { /* full: checkpoint, then grow it */
+    int rc = commit_and_checkpoint(t);
+    if (!rc && j->size < JOURNAL_MAX &&
+        preallocate(j->fd, j->size, 2 * j->size) == 0)
+      j->size *= 2; /* (failing, it stays as it was) */
+    return rc;
+  }
   if (t->jfail || t->jlen - RECORD_HEAD > BIG_RECORD ||
-      j->next + aligned > JOURNAL_SIZE || j->commits + 1 >= j->every)
+      j->commits + 1 >= j->every)
     return commit_and_checkpoint(t);
   if (append(j, t, txnid, aligned) != 0)
     return commit_and_checkpoint(t); /* the journal failed: LMDB's sync */

@@ -52,8 +52,11 @@
  *     from the store's row hints (an id read before, its row remembered
  *     in memory: store_task.c "row hints"), else from task_ids (id -> row,
  *     a B-tree lookup); the record under the row in task_rows (a B-tree
- *     lookup, zero-copy from the map); decode; a hinted record is used
- *     only when its id is the one asked for.
+ *     lookup, zero-copy from the map; for a hinted id the head of the
+ *     leaf page and the record are prefetched first from where that
+ *     record was last read, the lookup done in full all the same);
+ *     decode; a hinted record is used only when its id is the one asked
+ *     for.
  *   SQLite: one prepared SELECT blob FROM tasks WHERE id = ? (id -> rowid
  *     in the id index, rowid -> row in the table: two lookups, its 64 MiB
  *     page cache warm), then proto_msgpack_decode of the column's bytes.

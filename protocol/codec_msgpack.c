@@ -36,6 +36,16 @@
 
 /* ---- step 1: structural pre-scan ---- */
 
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static uint16_t be16(uint16_t v) { return __builtin_bswap16(v); }
+static uint32_t be32(uint32_t v) { return __builtin_bswap32(v); }
+static uint64_t be64(uint64_t v) { return __builtin_bswap64(v); }
+#else
+static uint16_t be16(uint16_t v) { return v; }
+static uint32_t be32(uint32_t v) { return v; }
+static uint64_t be64(uint64_t v) { return v; }
+#endif
+
 typedef struct scan {
   const uint8_t *p;
   size_t len;
@@ -43,13 +53,30 @@ typedef struct scan {
   proto__err_t *e;
 } scan_t;
 
+/* The big-endian number of @p n bytes (0, 1, 2, 4 or 8: msgpack's
+ * widths) at @p p: one load each, not a loop per byte (numbers are most
+ * of a task record's values: timestamps and scores). */
 static uint64_t read_be(const uint8_t *p, size_t n)
 {
-  uint64_t v = 0;
+  uint16_t v16;
+  uint32_t v32;
+  uint64_t v64;
 
-  for (size_t i = 0; i < n; i++)
-    v = (v << 8) | p[i];
-  return v;
+  switch (n) {
+  case 1:
+    return p[0];
+  case 2:
+    memcpy(&v16, p, 2);
+    return be16(v16);
+  case 4:
+    memcpy(&v32, p, 4);
+    return be32(v32);
+  case 8:
+    memcpy(&v64, p, 8);
+    return be64(v64);
+  default:
+    return 0;
+  }
 }
 
 static int truncated(scan_t *s)
@@ -177,8 +204,21 @@ static const uint8_t *mp_skip(const uint8_t *p)
   uint64_t pending = 1;
 
   while (pending > 0) {
+    uint8_t b = p[s.pos];
     size_t payload;
     uint64_t count;
+    /* A skipped map (a task's score) is mostly fixstr keys and fixints:
+     * stepped over here, without read_header's call and out-values. */
+    if (b <= 0x7f || b >= 0xe0) {
+      s.pos++;
+      pending--;
+      continue;
+    }
+    if ((b & 0xe0) == 0xa0) {
+      s.pos += 1 + (b & 0x1fu);
+      pending--;
+      continue;
+    }
     (void)read_header(&s, &payload, &count); /* valid: see prescan() */
     s.pos += payload;
     pending = pending - 1 + count;

@@ -41,9 +41,17 @@ enum store__db {
  * that read at once: REST handlers, the store actor, the CLI). */
 #define STORE__READ_POOL 16
 
-/* Slots of the row hints (a power of two; 8 bytes each, zero pages until
+/* Slots of the row hints (a power of two; 16 bytes each, zero pages until
  * reads fill them). */
 #define STORE__ROW_HINTS (1u << 16)
+
+/* One row hint (store_task.c "row hints"): relaxed atomics, no lock; the
+ * two words may be torn apart, which costs a wasted lookup or prefetch. */
+typedef struct store__row_hint {
+  _Atomic uint64_t row;   /* 32 bits of the id key's hash | the row; 0 empty */
+  _Atomic uint64_t where; /* where the record was last read in the map, to
+                             prefetch only (never dereferenced) */
+} store__row_hint_t;
 
 struct store {
   MDB_env *env;
@@ -71,8 +79,8 @@ struct store {
   struct store__journal *journal;
   store_recovery_t recovery; /* what opening did with the journal */
   /* Task ids read lately -> their rows, for store_task_get (store_task.c:
-   * "row hints"); zero is an empty slot. */
-  _Atomic uint64_t row_hints[STORE__ROW_HINTS];
+   * "row hints"). */
+  store__row_hint_t row_hints[STORE__ROW_HINTS];
 };
 
 struct store_txn {
@@ -197,6 +205,14 @@ int store__row_of(MDB_txn *txn, const store_t *s, const char *id,
 /** Hint that task @p id is under @p row (store_task.c: "row hints"); for
  * tests, which check that a wrong hint is never believed. */
 void store__row_hint_set(store_t *s, const char *id, uint64_t row);
+/** Where the hint of task @p id says its record was last read (an
+ * address in the map; 0 when none), and setting it: for tests, which
+ * check that the address is kept and that a wrong one changes nothing. */
+uintptr_t store__row_hint_where(store_t *s, const char *id);
+void store__row_hint_where_set(store_t *s, const char *id, uintptr_t where);
+/** The key order of task_rows and task_ids: LMDB's default one (bytes as
+ * unsigned, then the shorter first), compared by 8-byte words (store.c). */
+int store__key_cmp(const MDB_val *a, const MDB_val *b);
 /** Schema 3/4 -> 5: re-key the hex ids of task_ids packed (key_id). */
 int store__ids_pack(store_txn_t *t);
 /** Map task @p id to the next row unless it has a row: *row gets the

@@ -174,6 +174,11 @@ static int record_of(MDB_txn *txn, const store_t *s, uint64_t row,
   key_row(&k, row);
   MDB_val kv = key_val(&k);
   int rc = mdb_get(txn, s->dbi[DB_TASK_ROWS], &kv, rec);
+  if (rc == 0) { /* the decode walks it from the start: load it all now */
+    const char *b = rec->mv_data;
+    for (size_t o = 0; o < rec->mv_size; o += 64)
+      __builtin_prefetch(b + o);
+  }
   return rc == MDB_NOTFOUND ? STORE_ECORRUPT : rc; /* the id map said so */
 }
 
@@ -945,14 +950,26 @@ void store_task_free(proto_task_t *t)
  * task_rows: two descents through trees read at random (at 20,000 tasks
  * ~1 MB and ~10 MB, mostly cache misses). A task keeps its row for good
  * (rows are handed out once; tasks are neither deleted nor moved), so the
- * row of an id read before is kept in the store's row_hints, one 64-bit
- * slot per hash of the id key: 32 bits of the hash | the row (rows from
- * 2^32 on are not hinted; 0 is an empty slot). A hinted read is one
- * lookup. A hint is only a guess: the record found under it is returned
- * only when its id is the one asked for; otherwise (two ids in one slot, a
- * slot another thread just rewrote) the read falls back to the id map. So
- * the slots need no lock and no invalidation, a torn or stale slot costs
- * one wasted lookup, and nothing is written to the file. */
+ * row of an id read before is kept in the store's row_hints, one slot
+ * per hash of the id key: 32 bits of the hash | the row (rows from 2^32 on
+ * are not hinted; 0 is an empty slot). A hinted read is one lookup. A
+ * hint is only a guess: the record found under it is returned only when
+ * its id is the one asked for; otherwise (two ids in one slot, a slot
+ * another thread just rewrote) the read falls back to the id map. So the
+ * slots need no lock and no invalidation, a torn or stale slot costs one
+ * wasted lookup, and nothing is written to the file.
+ *
+ * What is left of a hinted read is mostly waiting for memory: the slot
+ * (1 MiB of slots in all), the leaf page of task_rows and the record are each a
+ * likely cache miss, one after the other. So the slot is prefetched
+ * before the read transaction is renewed, and each slot also keeps where
+ * the record was when it was last read (its address in the map): the
+ * head of its leaf page and the record are prefetched before LMDB
+ * descends to them, so those misses overlap the descent through the
+ * upper levels instead of following it. The address is only ever
+ * prefetched, never read: LMDB's lookup is done in full, and a stale
+ * address (the task rewritten since, the map grown) costs a few wasted
+ * loads (prefetches do not fault). */
 
 static uint64_t key_hash(const keybuf_t *k)
 {
@@ -969,47 +986,112 @@ static uint64_t key_hash(const keybuf_t *k)
   return h ^ (h >> 29);
 }
 
-static _Atomic uint64_t *hint_slot(store_t *s, uint64_t hash)
+static store__row_hint_t *hint_slot(store_t *s, uint64_t hash)
 {
   return &s->row_hints[hash & (STORE__ROW_HINTS - 1)];
 }
 
-/* The row hinted for the id of @p hash, or 0. */
-static uint64_t hint_get(store_t *s, uint64_t hash)
+/* The row hinted in @p h for the id of @p hash, or 0. */
+static uint64_t hint_get(store__row_hint_t *h, uint64_t hash)
 {
-  uint64_t v = atomic_load_explicit(hint_slot(s, hash), memory_order_relaxed);
+  uint64_t v = atomic_load_explicit(&h->row, memory_order_relaxed);
   return v >> 32 == hash >> 32 ? v & 0xffffffffu : 0;
 }
 
-static void hint_put(store_t *s, uint64_t hash, uint64_t row)
+/* Hint @p row, its record last read at @p where (where_pack, or 0), for
+ * the id of @p hash. */
+static void hint_put(store_t *s, uint64_t hash, uint64_t row, uint64_t where)
 {
-  if (row > 0 && row <= 0xffffffffu)
-    atomic_store_explicit(hint_slot(s, hash), (hash >> 32) << 32 | row,
+  store__row_hint_t *h = hint_slot(s, hash);
+  if (row > 0 && row <= 0xffffffffu) {
+    atomic_store_explicit(&h->row, (hash >> 32) << 32 | row,
                           memory_order_relaxed);
+    atomic_store_explicit(&h->where, where, memory_order_relaxed);
+  }
 }
 
 void store__row_hint_set(store_t *s, const char *id, uint64_t row)
 {
   keybuf_t kb;
   key_id(&kb, id);
-  hint_put(s, key_hash(&kb), row);
+  hint_put(s, key_hash(&kb), row, 0);
 }
 
-/* Task @p id from hinted @p row: 0, or STORE_ENOTFOUND (*out zeroed) when
- * the record there is missing, unreadable or another task's. */
-static int hinted_read(MDB_txn *txn, const store_t *s, uint64_t row,
-                       const char *id, proto_task_t *out)
+/* Where a hinted record was read: its address in the map (below 2^48 on
+ * the 64-bit systems we run on; anything else is not kept) | the cache
+ * lines it spans << 48. */
+#define WHERE_ADDR_MASK ((UINT64_C(1) << 48) - 1)
+#define WHERE_MAX_LINES 32u
+
+static uint64_t where_pack(const MDB_val *rec)
+{
+  uint64_t addr = (uint64_t)(uintptr_t)rec->mv_data;
+  size_t lines = (rec->mv_size + 63) / 64 + 1; /* +1: it may straddle */
+  if (addr & ~WHERE_ADDR_MASK)
+    return 0;
+  if (lines > WHERE_MAX_LINES)
+    lines = WHERE_MAX_LINES;
+  return addr | (uint64_t)lines << 48;
+}
+
+/* Start loading what the lookup of a hinted record will touch: the head
+ * of its leaf page (LMDB's page header and node offsets: the leaf's binary
+ * search starts there; LMDB's page is the OS page, 4 KiB here, and on a
+ * larger one this only misses the header) and the record. The lookup is
+ * done in full all the same; a stale address (the task rewritten since,
+ * the map moved) costs only the wasted loads, as prefetches never fault.
+ * (Prefetching the whole 4 KiB leaf, where the binary search's other
+ * probes land, measured no better: 64 prefetches per read.) */
+static void where_prefetch(uint64_t where)
+{
+  const char *p = (const char *)(uintptr_t)(where & WHERE_ADDR_MASK);
+  if (!p)
+    return;
+  const char *page = (const char *)((uintptr_t)p & ~(uintptr_t)4095);
+  __builtin_prefetch(page);
+  __builtin_prefetch(page + 64);
+  for (unsigned i = 0, n = (unsigned)(where >> 48); i < n; i++)
+    __builtin_prefetch(p + 64 * i);
+}
+
+uintptr_t store__row_hint_where(store_t *s, const char *id)
+{
+  keybuf_t kb;
+  key_id(&kb, id);
+  uint64_t w = atomic_load_explicit(&hint_slot(s, key_hash(&kb))->where,
+                                    memory_order_relaxed);
+  return (uintptr_t)(w & WHERE_ADDR_MASK);
+}
+
+void store__row_hint_where_set(store_t *s, const char *id, uintptr_t where)
+{
+  keybuf_t kb;
+  key_id(&kb, id);
+  MDB_val rec = {.mv_size = 512, .mv_data = (void *)where};
+  atomic_store_explicit(&hint_slot(s, key_hash(&kb))->where,
+                        where_pack(&rec), memory_order_relaxed);
+}
+
+/* Task @p id from the row hinted in @p h: 0, or STORE_ENOTFOUND (*out
+ * zeroed) when the record there is missing, unreadable or another
+ * task's. */
+static int hinted_read(MDB_txn *txn, const store_t *s, store__row_hint_t *h,
+                       uint64_t row, const char *id, proto_task_t *out)
 {
   MDB_val rec;
   if (record_of(txn, s, row, &rec) || store__task_decode(&rec, out))
     return STORE_ENOTFOUND;
-  if (strcmp(out->id, id) == 0)
-    return 0;
-  store_task_free(out);
-  return STORE_ENOTFOUND;
+  if (strcmp(out->id, id) != 0) {
+    store_task_free(out);
+    return STORE_ENOTFOUND;
+  }
+  uint64_t where = where_pack(&rec);
+  if (atomic_load_explicit(&h->where, memory_order_relaxed) != where)
+    atomic_store_explicit(&h->where, where, memory_order_relaxed);
+  return 0;
 }
 
-/* Task @p id through the id map (and hint its row). */
+/* Task @p id through the id map (and hint its row and place). */
 static int mapped_read(MDB_txn *txn, store_t *s, const keybuf_t *kb,
                        uint64_t hash, proto_task_t *out)
 {
@@ -1021,7 +1103,7 @@ static int mapped_read(MDB_txn *txn, store_t *s, const keybuf_t *kb,
   if (!rc)
     rc = store__task_decode(&rec, out);
   if (!rc)
-    hint_put(s, hash, row);
+    hint_put(s, hash, row, where_pack(&rec));
   return rc;
 }
 
@@ -1034,12 +1116,19 @@ int store_task_get(store_t *s, const char *id, proto_task_t *out)
     return STORE_ENOTFOUND; /* longer than any stored id */
   keybuf_t kb;
   key_id(&kb, id);
-  uint64_t hash = key_hash(&kb), row = hint_get(s, hash);
+  uint64_t hash = key_hash(&kb);
+  /* The slot is a likely cache miss: start loading it, then renew the
+   * read transaction while it arrives. */
+  store__row_hint_t *h = hint_slot(s, hash);
+  __builtin_prefetch(h);
   MDB_txn *txn;
   int rc = store__read_begin(s, &txn);
   if (rc)
     return rc;
-  if (!row || hinted_read(txn, s, row, id, out))
+  uint64_t row = hint_get(h, hash);
+  if (row)
+    where_prefetch(atomic_load_explicit(&h->where, memory_order_relaxed));
+  if (!row || hinted_read(txn, s, h, row, id, out))
     rc = mapped_read(txn, s, &kb, hash, out);
   store__read_end(s, txn);
   return rc;

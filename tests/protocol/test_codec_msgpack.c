@@ -100,10 +100,11 @@ static void pack_entries(msgpack_packer *pk, json_t *d)
   }
 }
 
-/* The fixture of @p t with "d".@p key's value packed by @p fn: for values
- * JSON cannot express (big unsigned integers, bin, ext, float32, NaN). */
-static int decode_raw(proto_type_t t, const char *key, pack_fn fn,
-                      const void *arg, proto_msg_t *m, char *err)
+/* The fixture of @p t without "d".@p key, then @p key with a value packed
+ * by @p fn, and again with one packed by @p again unless it is NULL. */
+static int decode_packed(proto_type_t t, const char *key, pack_fn fn,
+                         const void *arg, pack_fn again, const void *arg2,
+                         proto_msg_t *m, char *err)
 {
   json_t *d = ptst_load_d(t);
   msgpack_sbuffer sb;
@@ -112,14 +113,26 @@ static int decode_raw(proto_type_t t, const char *key, pack_fn fn,
   json_object_del(d, key);
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  pack_head(&pk, t, json_object_size(d) + 1);
+  pack_head(&pk, t, json_object_size(d) + (again != NULL ? 2 : 1));
   pack_entries(&pk, d);
   msgpack_pack_str_with_body(&pk, key, strlen(key));
   fn(&pk, arg);
+  if (again != NULL) {
+    msgpack_pack_str_with_body(&pk, key, strlen(key));
+    again(&pk, arg2);
+  }
   int rc = decode_sb(&sb, m, err);
   msgpack_sbuffer_destroy(&sb);
   json_decref(d);
   return rc;
+}
+
+/* The fixture of @p t with "d".@p key's value packed by @p fn: for values
+ * JSON cannot express (big unsigned integers, bin, ext, float32, NaN). */
+static int decode_raw(proto_type_t t, const char *key, pack_fn fn,
+                      const void *arg, proto_msg_t *m, char *err)
+{
+  return decode_packed(t, key, fn, arg, NULL, NULL, m, err);
 }
 
 static void pack_u64(msgpack_packer *pk, const void *arg)
@@ -553,6 +566,89 @@ Test(codec_msgpack, duplicate_keys_are_refused)
   ptst_assert_zeroed(&m);
   PTST_RC(proto_msgpack_decode(dup_v, sizeof dup_v - 1, &m, err, sizeof err),
           PROTO_EMALFORMED);
+}
+
+static void pack_str(msgpack_packer *pk, const void *arg)
+{
+  msgpack_pack_str_with_body(pk, arg, strlen(arg));
+}
+
+static void pack_nil(msgpack_packer *pk, const void *arg)
+{
+  msgpack_pack_nil(pk);
+}
+
+/* Fields are parsed as their entries are read, so a duplicate can follow
+ * a value already copied out: refused all the same, nothing leaked (the
+ * suite checks), the message zeroed (decode_sb checks). A nil counts as
+ * the key's one appearance too. */
+Test(codec_msgpack, a_key_repeated_after_its_value_was_parsed_is_refused)
+{
+  proto_msg_t m;
+  char err[ERRLEN];
+  PTST_RC(decode_packed(PROTO_TASK, "title", pack_str, "first", pack_str,
+                        "second", &m, err),
+          PROTO_EMALFORMED);
+  cr_assert_str_eq(err, "task.title: duplicate key");
+  PTST_RC(decode_packed(PROTO_TASK, "title", pack_nil, NULL, pack_str, "x",
+                        &m, err),
+          PROTO_EMALFORMED);
+  cr_assert_str_eq(err, "task.title: duplicate key");
+  PTST_RC(decode_packed(PROTO_TASK, "id", pack_str, "a", pack_nil, NULL, &m,
+                        err),
+          PROTO_EMALFORMED);
+  cr_assert_str_eq(err, "task.id: duplicate key");
+}
+
+/* Every width msgpack gives a number (the compact forms msgpack-c picks:
+ * fixint, 8, 16, 32 and 64 bits, signed and unsigned; float32/64) and a
+ * string (fixstr, str8, str16) decodes to its value. */
+Test(codec_msgpack, every_number_and_string_width_decodes_to_its_value)
+{
+  proto_msg_t m;
+  char err[ERRLEN];
+  static const int64_t ints[] = {
+      0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295LL, 4294967296LL,
+      INT64_MAX, -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN,
+      (int64_t)INT32_MIN - 1, INT64_MIN};
+  for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+    cr_assert_eq(decode_raw(PROTO_TASK, "updated_at", pack_i64, &ints[i], &m,
+                            err),
+                 0, "%s", err);
+    cr_assert_eq(m.u.task.updated_at, ints[i], "%lld", (long long)ints[i]);
+    proto_msg_fini(&m);
+    if (ints[i] < 0)
+      continue;
+    uint64_t u = (uint64_t)ints[i];
+    cr_assert_eq(decode_raw(PROTO_TASK, "updated_at", pack_u64, &u, &m, err),
+                 0, "%s", err);
+    cr_assert_eq(m.u.task.updated_at, ints[i]);
+    proto_msg_fini(&m);
+  }
+  static const double dbls[] = {0.5, -2.25e300, 5e-324, 1.0 / 3.0};
+  for (size_t i = 0; i < sizeof(dbls) / sizeof(dbls[0]); i++) {
+    cr_assert_eq(decode_raw(PROTO_METRIC_SAMPLE, "value", pack_f64, &dbls[i],
+                            &m, err),
+                 0, "%s", err);
+    cr_assert_eq(m.u.metric_sample.value, dbls[i]);
+    proto_msg_fini(&m);
+  }
+  float f = -0.1f;
+  cr_assert_eq(decode_raw(PROTO_METRIC_SAMPLE, "value", pack_f32, &f, &m, err),
+               0, "%s", err);
+  cr_assert_eq(m.u.metric_sample.value, (double)f);
+  proto_msg_fini(&m);
+  static const size_t lens[] = {0, 31, 32, 255, 256, 4000};
+  char text[4001];
+  for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+    for (size_t k = 0; k < lens[i]; k++)
+      text[k] = (char)('a' + k % 26);
+    text[lens[i]] = '\0';
+    cr_assert_eq(decode_raw(PROTO_TASK, "text", pack_str, text, &m, err), 0,
+                 "%s", err);
+    cr_assert_str_eq(m.u.task.text, text);
+    proto_msg_fini(&m);
+  }
 }
 
 Test(codec_msgpack, non_string_keys_are_refused)

@@ -362,6 +362,24 @@ Test(journal, a_system_crash_loses_no_acknowledged_write)
   }
 }
 
+/* Single commits only, never a checkpoint by count: the journal fills
+ * (a 4 KiB-aligned record each), checkpoints, doubles, and a system crash
+ * after that still loses nothing. */
+Test(journal, a_full_journal_checkpoints_grows_and_loses_nothing)
+{
+  model_t *m = model_new(test_seed());
+  store_t *s = model_run(m, "boot-before-the-crash", 100000, 600, false);
+  char *jpath = path_in(m->dir, "ccm.journal");
+  struct stat st;
+  cr_assert_eq(stat(jpath, &st), 0);
+  cr_assert_gt(st.st_size, 1 << 20, "it grew past its first MiB");
+  cr_assert_leq(st.st_size, 8 << 20);
+  free(jpath);
+  char *dir = crash_dir(m);
+  recover_and_check(dir, m);
+  finish(s, dir, m);
+}
+
 Test(journal, after_a_process_crash_the_store_is_read_as_it_is)
 {
   model_t *m = model_new(test_seed());

@@ -1396,6 +1396,146 @@ Test(store, wrong_row_hints_are_never_believed, .init = setup,
   store_close(s);
 }
 
+/* Where LMDB keeps the record of task @p id now (its address in the map;
+ * the store is quiet, so it stays there while the test looks). */
+static uintptr_t record_at(store_t *s, const char *id)
+{
+  MDB_txn *txn;
+  uint64_t row = 0;
+  unsigned char key[8];
+  MDB_val k = {sizeof(key), key}, v;
+  TST_SOK(store__read_begin(s, &txn));
+  int rc = store__row_of(txn, s, id, &row);
+  store__put_be64(key, row);
+  if (!rc)
+    rc = mdb_get(txn, s->dbi[DB_TASK_ROWS], &k, &v);
+  store__read_end(s, txn);
+  TST_SOK(rc);
+  return (uintptr_t)v.mv_data;
+}
+
+Test(store, hints_keep_where_records_are_and_wrong_places_change_nothing,
+     .init = setup, .fini = teardown) {
+  store_t *s = tst_store_open(g_dir, &fast);
+  put_tasks(s, 40);
+  char a[48], b[48];
+  id_of(0, a);
+  id_of(1, b);
+  for (int i = 0; i < 40; i++) {
+    char id[48];
+    id_of(i, id);
+    expect_task(s, id); /* through the id map: row and place hinted */
+    cr_assert_eq(store__row_hint_where(s, id), record_at(s, id), "%s", id);
+    expect_task(s, id); /* through the hint */
+    cr_assert_eq(store__row_hint_where(s, id), record_at(s, id), "%s", id);
+  }
+  uintptr_t at_a = record_at(s, a);
+  cr_assert_neq(at_a, record_at(s, b));
+
+  /* Wrong places are only ever prefetched: another task's record, a low
+   * unmapped address, freed heap memory (ASan would report a load), an
+   * address too high to keep. Each read still returns its own task and
+   * puts the record's real place back. */
+  void *heap = malloc(64);
+  cr_assert_not_null(heap);
+  uintptr_t freed = (uintptr_t)heap;
+  free(heap);
+  const uintptr_t wrong[] = {record_at(s, b), 64, freed,
+                             UINTPTR_MAX - 4095};
+  for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+    store__row_hint_where_set(s, a, wrong[i]);
+    expect_task(s, a);
+    cr_assert_eq(store__row_hint_where(s, a), at_a);
+  }
+
+  /* A rewritten task is read as rewritten, from wherever LMDB put it. */
+  proto_task_t t;
+  tst_task_init(&t, a, "acme", "fixme", PROTO_STATE_NEW, 0.0);
+  free(t.title);
+  t.title = strdup("rewritten");
+  tst_put(s, &t);
+  store_task_free(&t);
+  proto_task_t got;
+  TST_SOK(store_task_get(s, a, &got));
+  cr_assert_str_eq(got.title, "rewritten");
+  store_task_free(&got);
+  cr_assert_eq(store__row_hint_where(s, a), record_at(s, a));
+  store_close(s);
+}
+
+/* The reference order: LMDB's default for keys without MDB_INTEGERKEY or
+ * a custom function (memcmp of the common length, then the shorter). */
+static int lmdb_default_cmp(const MDB_val *a, const MDB_val *b)
+{
+  size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+  int c = n ? memcmp(a->mv_data, b->mv_data, n) : 0;
+  if (c)
+    return c;
+  return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
+static int sign(int x) { return (x > 0) - (x < 0); }
+
+Test(store, key_order_is_lmdbs_default, .init = setup, .fini = teardown) {
+  /* Keys of 0..24 bytes from bytes that sort at the edges (0, 0x7f, 0x80,
+   * 0xff) or anywhere, so that words differ in every byte position, one
+   * key is often a prefix of the other, and signed/unsigned mistakes
+   * show. */
+  static const unsigned char edge[] = {0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff};
+  unsigned char ka[24], kb[24];
+  uint64_t x = 0x2545f4914f6cdd1dull;
+  for (int round = 0; round < 200000; round++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    size_t la = x % 25, lb = (x >> 8) % 25;
+    for (size_t i = 0; i < 24; i++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      ka[i] = x & 1 ? edge[(x >> 1) % 6] : (unsigned char)(x >> 8);
+      /* b mostly shares a's first bytes, so that later words decide. */
+      kb[i] = (x >> 16) % 4 ? ka[i] : (unsigned char)(x >> 24);
+    }
+    MDB_val a = {la, ka}, b = {lb, kb};
+    cr_assert_eq(sign(store__key_cmp(&a, &b)), sign(lmdb_default_cmp(&a, &b)),
+                 "lengths %zu %zu", la, lb);
+    cr_assert_eq(sign(store__key_cmp(&b, &a)), sign(lmdb_default_cmp(&b, &a)));
+  }
+  MDB_val e = {0, ka};
+  cr_assert_eq(store__key_cmp(&e, &e), 0);
+
+  /* The trees the store wrote, read by LMDB with its default order: keys
+   * come out ascending, and each one is found by a plain lookup. */
+  store_t *s = tst_store_open(g_dir, &fast);
+  put_tasks(s, 300);
+  store_close(s);
+  char file[512];
+  MDB_env *env;
+  MDB_txn *txn;
+  cr_assert_eq(mdb_env_create(&env), 0);
+  cr_assert_eq(mdb_env_set_maxdbs(env, 32), 0);
+  cr_assert_eq(mdb_env_open(env, tst_store_file(g_dir, file, sizeof file),
+                            MDB_NOSUBDIR | MDB_RDONLY, 0640), 0);
+  cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+  static const char *const trees[] = {"task_ids", "task_rows"};
+  for (size_t t = 0; t < 2; t++) {
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    MDB_val k, v, prev = {0, NULL}, found;
+    size_t n = 0;
+    cr_assert_eq(mdb_dbi_open(txn, trees[t], 0, &dbi), 0);
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+    while (mdb_cursor_get(c, &k, &v, n ? MDB_NEXT : MDB_FIRST) == 0) {
+      if (n)
+        cr_assert_lt(lmdb_default_cmp(&prev, &k), 0, "%s", trees[t]);
+      cr_assert_eq(mdb_get(txn, dbi, &k, &found), 0, "%s", trees[t]);
+      prev = k;
+      n++;
+    }
+    cr_assert_geq(n, 300, "%s", trees[t]);
+    mdb_cursor_close(c);
+  }
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+}
+
 /* ---- readers beside a writer ---- */
 
 #define RW_TASKS 400

@@ -609,8 +609,10 @@ static void gate_git_install(gate_git_t *g)
   cr_assert_eq(chmod(script, 0700), 0);
   const char *path = getenv("PATH");
   g->old_path = strdup(path ? path : "/usr/bin:/bin");
-  char *np = malloc(strlen(g->dir) + strlen(g->old_path) + 2);
-  sprintf(np, "%s:%s", g->dir, g->old_path);
+  size_t nlen = strlen(g->dir) + strlen(g->old_path) + 2;
+  char *np = malloc(nlen);
+  cr_assert_not_null(np);
+  snprintf(np, nlen, "%s:%s", g->dir, g->old_path);
   setenv("PATH", np, 1); /* before the runtime's threads exist */
   free(np);
 }

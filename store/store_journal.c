@@ -64,6 +64,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -84,6 +85,7 @@
 #define BOOT_ID_MAX 48
 #define SLOT_HEAD 96
 #define RECORD_HEAD 32
+#define LOCK_WAIT_MS 3000
 #define KEY_STORE_ID "store_id"
 #define STORE_ID_BYTES 16
 
@@ -527,6 +529,43 @@ static int restore_metas(store__journal_t *j, const slot_t *sl, char *err,
   return rc;
 }
 
+/* The process holding the flock of @p fd's file, from /proc/locks
+ * ("N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE ..."); 0 if not found. */
+static long lock_holder(int fd)
+{
+  struct stat st;
+  FILE *f = fstat(fd, &st) == 0 ? fopen("/proc/locks", "re") : NULL;
+  char line[256], kind[16];
+  long pid = 0, found = 0;
+  unsigned long long ino;
+  while (f && !found && fgets(line, sizeof line, f))
+    if (sscanf(line, "%*d: %15s %*s %*s %ld %*x:%*x:%llu", kind, &pid,
+               &ino) == 3 &&
+        !strcmp(kind, "FLOCK") && ino == (unsigned long long)st.st_ino)
+      found = pid;
+  if (f)
+    fclose(f);
+  return found;
+}
+
+/* flock(LOCK_EX), waiting at most @p ms for a holder to let go: a writer
+ * started right after the last one was killed can find the lock still
+ * held for a moment (seen in the e2e kill -9 tests: released a few ms
+ * later, its holder already gone from /proc/locks). */
+static int lock_within(int fd, int ms)
+{
+  const struct timespec step = {.tv_nsec = 10 * 1000 * 1000};
+  for (int waited = 0;; waited += 10) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+      return 0;
+    if (errno == EINTR)
+      continue;
+    if (errno != EWOULDBLOCK || waited >= ms)
+      return -1;
+    nanosleep(&step, NULL);
+  }
+}
+
 /* Open the journal (creating it if @p create) and lock it for this
  * writer. A missing journal without @p create is 0 with no file. */
 static int take_file(store__journal_t *j, bool create, char *err,
@@ -540,12 +579,14 @@ static int take_file(store__journal_t *j, bool create, char *err,
     snprintf(err, errlen, "%s: %s", j->path, strerror(errno));
     return rc;
   }
-  if (flock(j->fd, LOCK_EX | LOCK_NB) < 0) {
+  if (lock_within(j->fd, LOCK_WAIT_MS) < 0) {
     int rc = errno == EWOULDBLOCK ? STORE_EBUSY : -errno;
-    snprintf(err, errlen, "%s: %s", j->path,
-             rc == STORE_EBUSY ? "the store is open for writing by another "
-                                 "process (another ccm serve or scan?)"
-                               : strerror(errno));
+    if (rc == STORE_EBUSY)
+      snprintf(err, errlen, "%s: the store is open for writing by another "
+               "process (pid %ld: another ccm serve or scan?)", j->path,
+               lock_holder(j->fd));
+    else
+      snprintf(err, errlen, "%s: %s", j->path, strerror(errno));
     return rc;
   }
   struct stat st;

@@ -467,6 +467,9 @@ Test(journal, a_second_writer_is_refused)
   TST_SRC(store_open(dir, NULL, &b, err, sizeof(err)), STORE_EBUSY);
   cr_assert_null(b);
   cr_assert(strstr(err, "another process"), "says why: %s", err);
+  char holder[32];
+  snprintf(holder, sizeof(holder), "pid %ld", (long)getpid());
+  cr_assert(strstr(err, holder), "names the holder: %s", err);
   store_options_t ro = {.read_only = true};
   store_t *r = open_or_fail(dir, &ro);
   store_close(r);

@@ -14,11 +14,14 @@
  * --events adds an event write per task (heavier commits). --max stops each
  * thread after N tasks, then shuts down cleanly and prints "done".
  *
- * --hold-sync N: the N-th fdatasync(2) of the process (LMDB syncs the data
- * pages of each commit with it, before writing the meta page) prints
- * "syncing N" and then blocks forever: the test kills the writer while the
- * store actor is provably in the middle of a commit. The definition below
- * interposes on libc's for liblmdb (the executable's symbol wins).
+ * --hold-sync N: the N-th flush of the process prints "syncing N" and then
+ * blocks forever: the test kills the writer while the store actor is
+ * provably in the middle of a commit. A flush is an fdatasync(2) (a
+ * checkpoint syncing LMDB's pages, or the journal's header; held before it
+ * runs) or a pwritev2(2) with RWF_DSYNC (a commit's journal record; held
+ * after it ran, so the record is on disk and LMDB has not committed it).
+ * The definitions below interpose on libc's (the executable's symbols
+ * win).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -28,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "store/store_actor.h"
@@ -51,8 +55,8 @@ static void say(const char *line) {
   }
 }
 
-int fdatasync(int fd);
-int fdatasync(int fd) {
+/* Count a flush; the N-th never returns. */
+static void flush_point(void) {
   long n = atomic_fetch_add(&g_syncs, 1) + 1;
   if (n == g_hold_sync) {
     char line[64];
@@ -60,7 +64,23 @@ int fdatasync(int fd) {
     say(line);
     for (;;) pause(); /* mid-commit until SIGKILL */
   }
+}
+
+int fdatasync(int fd);
+int fdatasync(int fd) {
+  flush_point();
   return (int)syscall(SYS_fdatasync, fd);
+}
+
+ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off,
+                 int flags);
+ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off,
+                 int flags) {
+  ssize_t n = syscall(SYS_pwritev2, fd, iov, iovcnt, (long)off,
+                      (long)((unsigned long long)off >> 32), flags);
+  if (flags & RWF_DSYNC)
+    flush_point();
+  return n;
 }
 
 static void die(const char *what, int rc) {

@@ -9,8 +9,9 @@
  * there with a history entry for every acknowledged state, and its state is
  * the last acknowledged one or a later one on its path; the indexes match
  * the records exactly (checked with plain LMDB and through the store).
- * One family of trials holds the writer inside LMDB's commit (its N-th
- * fdatasync never returns) under heavy load and kills it there.
+ * One family of trials holds the writer inside a commit (its N-th flush
+ * never returns: a journal record just written and not yet committed to
+ * LMDB, or a checkpoint's fdatasync) under heavy load and kills it there.
  *
  * CCM_TEST_SEED fixes the random kill points (the seed is printed);
  * CCM_CRASH_TRIALS changes the number of random-kill trials (default 20).
@@ -244,11 +245,11 @@ Test(crash, killed_mid_commit_under_load) {
   unsigned seed = test_seed("killed_mid_commit_under_load");
   int trials = env_int("CCM_CRASH_TRIALS_SYNC", 8);
   for (int i = 0; i < trials; i++) {
-    /* the writer's N-th fdatasync (inside a commit) never returns */
+    /* the writer's N-th flush (inside a commit) never returns */
     long n = 2 + rand_r(&seed) % 300;
     trial_result_t r = trial(KILL_IN_SYNC, n, "16", true);
-    cr_assert(r.held, "the writer did not reach its fdatasync #%ld", n);
-    fprintf(stderr, "  trial %d: killed inside fdatasync #%ld, %zu acks, "
+    cr_assert(r.held, "the writer did not reach its flush #%ld", n);
+    fprintf(stderr, "  trial %d: killed inside flush #%ld, %zu acks, "
             "%zu tasks acked, %zu stored\n", i, n, r.acked_lines,
             r.acked_tasks, r.stored);
   }

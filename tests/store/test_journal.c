@@ -459,6 +459,32 @@ Test(journal, read_only_opens_refuse_a_store_a_system_crash_left)
   finish(s, dir, m);
 }
 
+/* A journal that is not one (garbage, a truncated file) is not read: the
+ * store, closed cleanly before, opens with everything and journals anew. */
+Test(journal, a_garbage_journal_is_ignored_and_replaced)
+{
+  model_t *m = model_new(test_seed());
+  store_t *s = model_run(m, "one-boot", 1000, 30, false);
+  store_close(s);
+  blob_t junk = {.n = 3 * 4096 + 17};
+  junk.p = malloc(junk.n);
+  cr_assert_not_null(junk.p);
+  for (size_t i = 0; i < junk.n; i++)
+    junk.p[i] = (unsigned char)rand_r(&m->seed);
+  write_in(m->dir, "ccm.journal", &junk);
+  store_options_t other_boot = {.boot_id = "another-boot"};
+  s = open_or_fail(m->dir, &other_boot);
+  store_recovery_t rec = store_recovery(s);
+  cr_assert(!rec.unclean && !rec.restored && rec.replayed == 0);
+  check_model(s, m);
+  random_commit(s, m, false); /* and it journals again */
+  check_model(s, m);
+  store_close(s);
+  tst_raw_check(m->dir, NULL);
+  free(junk.p);
+  model_free(m);
+}
+
 Test(journal, a_second_writer_is_refused)
 {
   char *dir = tst_tmpdir();

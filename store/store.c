@@ -218,6 +218,10 @@ static void read_txn_give(store_t *s, MDB_txn *txn)
     mdb_txn_abort(txn);
 }
 
+void store__map_hold(store_t *s) { map_lock_shared(s); }
+
+void store__map_release(store_t *s) { map_unlock_shared(s); }
+
 int store__read_begin(store_t *s, MDB_txn **txn)
 {
   map_lock_shared(s);
@@ -230,6 +234,7 @@ int store__read_begin(store_t *s, MDB_txn **txn)
     map_unlock_shared(s);
     pthread_rwlock_wrlock(&s->map_lock);
     rc = mdb_env_set_mapsize(s->env, 0);
+    store__direct_map_moved(s);
     pthread_rwlock_unlock(&s->map_lock);
     map_lock_shared(s);
     if (!rc)
@@ -532,6 +537,7 @@ int store_grow(store_t *s)
   int rc = mdb_env_info(s->env, &info);
   if (!rc)
     rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+  store__direct_map_moved(s);
   pthread_rwlock_unlock(&s->map_lock);
   return rc;
 }

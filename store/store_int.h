@@ -41,16 +41,21 @@ enum store__db {
  * that read at once: REST handlers, the store actor, the CLI). */
 #define STORE__READ_POOL 16
 
-/* Slots of the row hints (a power of two; 16 bytes each, zero pages until
+/* Slots of the row hints (a power of two; 32 bytes each, zero pages until
  * reads fill them). */
 #define STORE__ROW_HINTS (1u << 16)
+/* Slots of the row write stamps (a power of two; 8 bytes each). */
+#define STORE__ROW_STAMPS (1u << 16)
 
-/* One row hint (store_task.c "row hints"): relaxed atomics, no lock; the
- * two words may be torn apart, which costs a wasted lookup or prefetch. */
+/* One row hint (store_task.c "row hints" and "direct reads"): three words
+ * under a sequence count, so a reader takes them whole or not at all. */
 typedef struct store__row_hint {
+  _Atomic uint64_t seq;   /* even: the words agree; odd: being rewritten */
   _Atomic uint64_t row;   /* 32 bits of the id key's hash | the row; 0 empty */
-  _Atomic uint64_t where; /* where the record was last read in the map, to
-                             prefetch only (never dereferenced) */
+  _Atomic uint64_t where; /* where the record was last read in the map
+                             (48 bits) | its size << 48 (0: over 64 KiB) */
+  _Atomic uint64_t seen;  /* the snapshot it was read in (txn id) << 24 |
+                             the direct-read epoch then; 0: prefetch only */
 } store__row_hint_t;
 
 struct store {
@@ -81,6 +86,12 @@ struct store {
   /* Task ids read lately -> their rows, for store_task_get (store_task.c:
    * "row hints"). */
   store__row_hint_t row_hints[STORE__ROW_HINTS];
+  /* Direct reads (store_task.c): 0 off; else even while the journal's pin
+   * stays where it is, odd while it moves; +2 per pin move or map move. */
+  _Atomic uint64_t direct_epoch;
+  /* Per row & (STORE__ROW_STAMPS - 1): the last write transaction that
+   * put or deleted a record in task_rows (set before it commits). */
+  _Atomic uint64_t row_stamps[STORE__ROW_STAMPS];
 };
 
 struct store_txn {
@@ -154,6 +165,19 @@ static inline bool store__printable_key(const char *s, size_t max)
 /** Begin a read transaction (map lock held shared until store__read_end). */
 int store__read_begin(store_t *s, MDB_txn **txn);
 void store__read_end(store_t *s, MDB_txn *txn);
+/** Hold / release the map in place (shared; nests like store__read_begin)
+ * without a transaction: for reads of the map that need no snapshot
+ * (store_task.c "direct reads"). */
+void store__map_hold(store_t *s);
+void store__map_release(store_t *s);
+/** The direct reads' epoch moves (store_task.c "direct reads"): before
+ * and after the journal's pin moves; store__direct_off for good. */
+void store__direct_pin_moving(store_t *s);
+void store__direct_pin_moved(store_t *s);
+void store__direct_off(store_t *s);
+/** The map moved (its lock held exclusive): every place read before is
+ * void. */
+void store__direct_map_moved(store_t *s);
 /** Open the databases of schema @p version (creating them if @p create). */
 int store__open_dbis(store_t *s, MDB_txn *txn, unsigned version, bool create);
 
@@ -210,6 +234,9 @@ void store__row_hint_set(store_t *s, const char *id, uint64_t row);
  * check that the address is kept and that a wrong one changes nothing. */
 uintptr_t store__row_hint_where(store_t *s, const char *id);
 void store__row_hint_where_set(store_t *s, const char *id, uintptr_t where);
+/** Task @p id only if it can be read in place now (store_task.c "direct
+ * reads"): 0, else STORE_ENOTFOUND with *out zeroed; for tests. */
+int store__task_get_direct(store_t *s, const char *id, proto_task_t *out);
 /** The key order of task_rows and task_ids: LMDB's default one (bytes as
  * unsigned, then the shorter first), compared by 8-byte words (store.c). */
 int store__key_cmp(const MDB_val *a, const MDB_val *b);
@@ -261,11 +288,18 @@ void store__journal_note(store_txn_t *t, int op, enum store__db db,
 /** The name of database @p db (store.c). */
 const char *store__db_name(enum store__db db);
 
+/** Stamp the row of task_rows key @p k with @p t's txn id (store_task.c
+ * "direct reads"): before the write, so before its commit. */
+void store__row_stamp(store_txn_t *t, const MDB_val *k);
+
 /* Every write of a transaction goes through these, so the journal sees
- * it (an MDB_RESERVE put is noted by its caller once filled). */
+ * it (an MDB_RESERVE put is noted by its caller once filled), and a
+ * write to task_rows stamps its row. */
 static inline int store__put(store_txn_t *t, enum store__db db, MDB_val *k,
                              MDB_val *v, unsigned flags)
 {
+  if (db == DB_TASK_ROWS)
+    store__row_stamp(t, k);
   int rc = mdb_put(t->txn, t->s->dbi[db], k, v, flags);
   if (rc == 0 && t->journaling)
     store__journal_note(t, JOURNAL_OP_PUT, db, k, v);
@@ -274,6 +308,8 @@ static inline int store__put(store_txn_t *t, enum store__db db, MDB_val *k,
 
 static inline int store__del(store_txn_t *t, enum store__db db, MDB_val *k)
 {
+  if (db == DB_TASK_ROWS)
+    store__row_stamp(t, k);
   if (t->journaling) {
     MDB_val v;
     int rc = mdb_get(t->txn, t->s->dbi[db], k, &v);
@@ -288,6 +324,8 @@ static inline int store__cursor_put(store_txn_t *t, enum store__db db,
                                     MDB_cursor *c, MDB_val *k, MDB_val *v,
                                     unsigned flags)
 {
+  if (db == DB_TASK_ROWS)
+    store__row_stamp(t, k);
   int rc = mdb_cursor_put(c, k, v, flags);
   if (rc == 0 && t->journaling)
     store__journal_note(t, JOURNAL_OP_PUT, db, k, v);
@@ -298,12 +336,15 @@ static inline int store__cursor_put(store_txn_t *t, enum store__db db,
 static inline int store__cursor_del(store_txn_t *t, enum store__db db,
                                     MDB_cursor *c)
 {
-  if (t->journaling) {
+  if (t->journaling || db == DB_TASK_ROWS) {
     MDB_val k, v;
     int rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
     if (rc)
       return rc;
-    store__journal_note(t, JOURNAL_OP_DEL, db, &k, NULL);
+    if (db == DB_TASK_ROWS)
+      store__row_stamp(t, &k);
+    if (t->journaling)
+      store__journal_note(t, JOURNAL_OP_DEL, db, &k, NULL);
   }
   return mdb_cursor_del(c, 0);
 }

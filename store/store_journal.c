@@ -435,11 +435,15 @@ static int checkpoint_as(store_t *s, bool clean, bool synced)
   j->next = RECORDS_AT;
   j->commits = 0;
   if (j->pin) {
+    store__direct_pin_moving(s);
     mdb_txn_reset(j->pin);
     rc = mdb_txn_renew(j->pin);
     if (rc) {
       mdb_txn_abort(j->pin);
       j->pin = NULL;
+      store__direct_off(s);
+    } else {
+      store__direct_pin_moved(s);
     }
   }
   return rc;
@@ -786,6 +790,8 @@ int store__journal_start(store_t *s)
     rc = checkpoint_as(s, false, synced);
   if (!rc)
     j->live = true;
+  if (!rc && j->pin) /* pages seen from now on stay put until it moves */
+    atomic_store_explicit(&s->direct_epoch, 2, memory_order_release);
   return rc;
 }
 
@@ -794,6 +800,7 @@ void store__journal_close(store_t *s)
   store__journal_t *j = s->journal;
   if (!j)
     return;
+  store__direct_off(s);
   if (j->live) {
     pthread_mutex_lock(&j->write_lock);
     (void)checkpoint(s, true); /* failing, it stays unclean: recovered */

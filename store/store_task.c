@@ -954,22 +954,58 @@ void store_task_free(proto_task_t *t)
  * per hash of the id key: 32 bits of the hash | the row (rows from 2^32 on
  * are not hinted; 0 is an empty slot). A hinted read is one lookup. A
  * hint is only a guess: the record found under it is returned only when
- * its id is the one asked for; otherwise (two ids in one slot, a slot
- * another thread just rewrote) the read falls back to the id map. So the
- * slots need no lock and no invalidation, a torn or stale slot costs one
- * wasted lookup, and nothing is written to the file.
+ * its id is the one asked for; otherwise (two ids in one slot) the read
+ * falls back to the id map. A slot's words are written under a sequence
+ * count (a reader that meets one being rewritten takes no hint), so a
+ * slot needs no lock and no invalidation, a stale slot costs one wasted
+ * lookup, and nothing is written to the file.
  *
  * What is left of a hinted read is mostly waiting for memory: the slot
- * (1 MiB of slots in all), the leaf page of task_rows and the record are each a
- * likely cache miss, one after the other. So the slot is prefetched
- * before the read transaction is renewed, and each slot also keeps where
- * the record was when it was last read (its address in the map): the
- * head of its leaf page and the record are prefetched before LMDB
- * descends to them, so those misses overlap the descent through the
- * upper levels instead of following it. The address is only ever
- * prefetched, never read: LMDB's lookup is done in full, and a stale
- * address (the task rewritten since, the map grown) costs a few wasted
- * loads (prefetches do not fault). */
+ * (2 MiB of slots in all), the leaf page of task_rows and the record are
+ * each a likely cache miss, one after the other. So the slot is
+ * prefetched before anything else, and each slot also keeps where the
+ * record was when it was last read (its address in the map) and its
+ * size: the head of its leaf page and the record are prefetched before
+ * LMDB descends to them, so those misses overlap the descent through the
+ * upper levels instead of following it. A prefetch of a stale address
+ * (the task rewritten since, the map grown) costs a few wasted loads
+ * (prefetches do not fault).
+ *
+ * ------------------------------------------------------------ direct reads
+ *
+ * The place a hint keeps can also be read straight away, with no
+ * transaction and no descent at all, when two things are known:
+ *  1. The bytes there were not overwritten since. LMDB writes a committed
+ *     page again only once it is free and no reader may still see it; the
+ *     journal's pin (store_journal.c) keeps the last checkpoint's
+ *     snapshot open, so every page that a snapshot taken after the pin
+ *     could see stays as it is until the pin moves. s->direct_epoch counts
+ *     the pin's moves and the map's (store_grow remaps it); a hint keeps
+ *     the epoch read before its snapshot was taken, and is read in place
+ *     only while that epoch lasts. The epoch is odd while the pin moves,
+ *     and a reader loads it again after decoding: a sequence lock, so a
+ *     decode that raced a move is thrown away.
+ *  2. The task was not rewritten since that snapshot. Every write to a
+ *     record of task_rows first stamps its row (row_stamps, by row modulo
+ *     its size) with the id of its transaction, before that commits; a
+ *     hint keeps the id of its snapshot, and is read in place only while
+ *     the stamp is not newer.
+ * The record is then decoded from the map under the map lock alone (which
+ * keeps the map from moving), validated as any other, and returned only
+ * if its id is the one asked for. It is the task as last committed when
+ * the stamp was loaded. Direct reads are off (epoch 0) without a journal
+ * (no pin) and so in a read-only store (there another process writes,
+ * and its stamps are not ours), and for good once the epoch or a snapshot
+ * id outgrows the bits a hint keeps (2^24 epochs, 2^40 transactions).
+ */
+
+#define HINT_SEEN_EPOCH_BITS 24
+#define HINT_SEEN_EPOCH_MASK ((UINT64_C(1) << HINT_SEEN_EPOCH_BITS) - 1)
+#define HINT_SEEN_SNAP_MAX (UINT64_C(1) << 40)
+
+typedef struct hint {
+  uint64_t row, where, seen;
+} hint_t;
 
 static uint64_t key_hash(const keybuf_t *k)
 {
@@ -991,57 +1027,88 @@ static store__row_hint_t *hint_slot(store_t *s, uint64_t hash)
   return &s->row_hints[hash & (STORE__ROW_HINTS - 1)];
 }
 
-/* The row hinted in @p h for the id of @p hash, or 0. */
-static uint64_t hint_get(store__row_hint_t *h, uint64_t hash)
+/* The hint in @p h for the id of @p hash, whole: false when the slot is
+ * empty, another id's, or being rewritten. */
+static bool hint_load(store__row_hint_t *h, uint64_t hash, hint_t *out)
 {
-  uint64_t v = atomic_load_explicit(&h->row, memory_order_relaxed);
-  return v >> 32 == hash >> 32 ? v & 0xffffffffu : 0;
+  /* Acquire loads throughout (no fence, which TSan cannot check): a word
+   * a rewriter stored makes its odd count visible to the last load. */
+  uint64_t seq = atomic_load_explicit(&h->seq, memory_order_acquire);
+  out->row = atomic_load_explicit(&h->row, memory_order_acquire);
+  out->where = atomic_load_explicit(&h->where, memory_order_acquire);
+  out->seen = atomic_load_explicit(&h->seen, memory_order_acquire);
+  if ((seq & 1) || atomic_load_explicit(&h->seq, memory_order_relaxed) != seq)
+    return false;
+  if (out->row >> 32 != hash >> 32 || !(out->row & 0xffffffffu))
+    return false;
+  out->row &= 0xffffffffu;
+  return true;
 }
 
-/* Hint @p row, its record last read at @p where (where_pack, or 0), for
- * the id of @p hash. */
-static void hint_put(store_t *s, uint64_t hash, uint64_t row, uint64_t where)
+/* Hint @p row for the id of @p hash, its record last read at @p where
+ * (where_pack, or 0) in the snapshot @p seen says (seen_pack, or 0). A
+ * slot another thread is rewriting is left to it. */
+static void hint_put(store_t *s, uint64_t hash, uint64_t row, uint64_t where,
+                     uint64_t seen)
 {
   store__row_hint_t *h = hint_slot(s, hash);
-  if (row > 0 && row <= 0xffffffffu) {
-    atomic_store_explicit(&h->row, (hash >> 32) << 32 | row,
-                          memory_order_relaxed);
-    atomic_store_explicit(&h->where, where, memory_order_relaxed);
-  }
+  if (row == 0 || row > 0xffffffffu)
+    return;
+  uint64_t seq = atomic_load_explicit(&h->seq, memory_order_relaxed);
+  if ((seq & 1) ||
+      !atomic_compare_exchange_strong_explicit(
+          &h->seq, &seq, seq + 1, memory_order_acquire, memory_order_relaxed))
+    return;
+  atomic_store_explicit(&h->row, (hash >> 32) << 32 | row,
+                        memory_order_release);
+  atomic_store_explicit(&h->where, where, memory_order_release);
+  atomic_store_explicit(&h->seen, seen, memory_order_release);
+  atomic_store_explicit(&h->seq, seq + 2, memory_order_release);
 }
 
 void store__row_hint_set(store_t *s, const char *id, uint64_t row)
 {
   keybuf_t kb;
   key_id(&kb, id);
-  hint_put(s, key_hash(&kb), row, 0);
+  hint_put(s, key_hash(&kb), row, 0, 0);
 }
 
 /* Where a hinted record was read: its address in the map (below 2^48 on
- * the 64-bit systems we run on; anything else is not kept) | the cache
- * lines it spans << 48. */
+ * the 64-bit systems we run on; anything else is not kept) | its size
+ * << 48 (0 when over 64 KiB: such a record is prefetched in part and
+ * never read in place). */
 #define WHERE_ADDR_MASK ((UINT64_C(1) << 48) - 1)
 #define WHERE_MAX_LINES 32u
 
 static uint64_t where_pack(const MDB_val *rec)
 {
   uint64_t addr = (uint64_t)(uintptr_t)rec->mv_data;
-  size_t lines = (rec->mv_size + 63) / 64 + 1; /* +1: it may straddle */
   if (addr & ~WHERE_ADDR_MASK)
     return 0;
-  if (lines > WHERE_MAX_LINES)
-    lines = WHERE_MAX_LINES;
-  return addr | (uint64_t)lines << 48;
+  uint64_t size = rec->mv_size <= 0xffff ? rec->mv_size : 0;
+  return addr | size << 48;
+}
+
+/* The snapshot of read transaction @p txn, taken in direct-read epoch
+ * @p epoch (loaded before the transaction was renewed), as a hint keeps
+ * it; 0 when it cannot be kept (direct reads off, or out of bits). */
+static uint64_t seen_pack(MDB_txn *txn, uint64_t epoch)
+{
+  uint64_t snap = (uint64_t)mdb_txn_id(txn);
+  if (epoch == 0 || (epoch & 1) || epoch > HINT_SEEN_EPOCH_MASK ||
+      snap >= HINT_SEEN_SNAP_MAX)
+    return 0;
+  return snap << HINT_SEEN_EPOCH_BITS | epoch;
 }
 
 /* Start loading what the lookup of a hinted record will touch: the head
  * of its leaf page (LMDB's page header and node offsets: the leaf's binary
  * search starts there; LMDB's page is the OS page, 4 KiB here, and on a
- * larger one this only misses the header) and the record. The lookup is
- * done in full all the same; a stale address (the task rewritten since,
- * the map moved) costs only the wasted loads, as prefetches never fault.
- * (Prefetching the whole 4 KiB leaf, where the binary search's other
- * probes land, measured no better: 64 prefetches per read.) */
+ * larger one this only misses the header) and the record. A stale
+ * address (the task rewritten since, the map moved) costs only the wasted
+ * loads, as prefetches never fault. (Prefetching the whole 4 KiB leaf,
+ * where the binary search's other probes land, measured no better: 64
+ * prefetches per read.) */
 static void where_prefetch(uint64_t where)
 {
   const char *p = (const char *)(uintptr_t)(where & WHERE_ADDR_MASK);
@@ -1050,7 +1117,11 @@ static void where_prefetch(uint64_t where)
   const char *page = (const char *)((uintptr_t)p & ~(uintptr_t)4095);
   __builtin_prefetch(page);
   __builtin_prefetch(page + 64);
-  for (unsigned i = 0, n = (unsigned)(where >> 48); i < n; i++)
+  uint64_t size = where >> 48;
+  unsigned n = size ? (unsigned)((size + 63) / 64 + 1) : WHERE_MAX_LINES;
+  if (n > WHERE_MAX_LINES)
+    n = WHERE_MAX_LINES;
+  for (unsigned i = 0; i < n; i++)
     __builtin_prefetch(p + 64 * i);
 }
 
@@ -1058,42 +1129,118 @@ uintptr_t store__row_hint_where(store_t *s, const char *id)
 {
   keybuf_t kb;
   key_id(&kb, id);
-  uint64_t w = atomic_load_explicit(&hint_slot(s, key_hash(&kb))->where,
-                                    memory_order_relaxed);
-  return (uintptr_t)(w & WHERE_ADDR_MASK);
+  uint64_t hash = key_hash(&kb);
+  hint_t hv;
+  if (!hint_load(hint_slot(s, hash), hash, &hv))
+    return 0;
+  return (uintptr_t)(hv.where & WHERE_ADDR_MASK);
 }
 
 void store__row_hint_where_set(store_t *s, const char *id, uintptr_t where)
 {
   keybuf_t kb;
   key_id(&kb, id);
+  uint64_t hash = key_hash(&kb);
+  hint_t hv;
   MDB_val rec = {.mv_size = 512, .mv_data = (void *)where};
-  atomic_store_explicit(&hint_slot(s, key_hash(&kb))->where,
-                        where_pack(&rec), memory_order_relaxed);
+  if (hint_load(hint_slot(s, hash), hash, &hv)) /* a place to prefetch only */
+    hint_put(s, hash, hv.row, where_pack(&rec), 0);
 }
 
-/* Task @p id from the row hinted in @p h: 0, or STORE_ENOTFOUND (*out
+void store__row_stamp(store_txn_t *t, const MDB_val *k)
+{
+  if (k->mv_size != 8) /* a history entry: the record stays as it is */
+    return;
+  uint64_t row = store__get_be64(k->mv_data);
+  atomic_store_explicit(&t->s->row_stamps[row & (STORE__ROW_STAMPS - 1)],
+                        (uint64_t)mdb_txn_id(t->txn), memory_order_release);
+}
+
+/* An acquire fence. TSan checks no fence (gcc refuses them under it) and
+ * does not see the map's bytes anyway (the kernel writes them), so there
+ * it is a compiler barrier, which is all the fence is on x86. */
+static inline void load_fence(void)
+{
+#if defined(__SANITIZE_THREAD__)
+  atomic_signal_fence(memory_order_acquire);
+#else
+  atomic_thread_fence(memory_order_acquire);
+#endif
+}
+
+static void epoch_set(store_t *s, uint64_t e)
+{
+  atomic_store_explicit(&s->direct_epoch, e > HINT_SEEN_EPOCH_MASK ? 0 : e,
+                        memory_order_seq_cst);
+}
+
+/* Only the writer moves the epoch (a checkpoint holds the writer lock,
+ * store_grow the map lock exclusive, and neither runs beside the other:
+ * a write transaction holds the map lock shared). */
+static void epoch_step(store_t *s, uint64_t by)
+{
+  uint64_t e = atomic_load_explicit(&s->direct_epoch, memory_order_relaxed);
+  if (e)
+    epoch_set(s, e + by);
+}
+
+void store__direct_pin_moving(store_t *s) { epoch_step(s, 1); }
+
+void store__direct_pin_moved(store_t *s) { epoch_step(s, 1); }
+
+void store__direct_map_moved(store_t *s) { epoch_step(s, 2); }
+
+void store__direct_off(store_t *s) { epoch_set(s, 0); }
+
+/* Task @p id read in place from where hint @p hv says, in direct-read
+ * epoch @p epoch: 0, or STORE_ENOTFOUND (*out zeroed) when the hint
+ * cannot be trusted now or the record there is not @p id's. The caller
+ * holds the map. */
+static int direct_read(store_t *s, const hint_t *hv, uint64_t epoch,
+                       const char *id, proto_task_t *out)
+{
+  MDB_val rec = {.mv_size = (size_t)(hv->where >> 48),
+                 .mv_data = (void *)(uintptr_t)(hv->where & WHERE_ADDR_MASK)};
+  if (!hv->seen || (hv->seen & HINT_SEEN_EPOCH_MASK) != epoch || !rec.mv_size)
+    return STORE_ENOTFOUND;
+  uint64_t stamp = atomic_load_explicit(
+      &s->row_stamps[hv->row & (STORE__ROW_STAMPS - 1)], memory_order_acquire);
+  if (stamp > hv->seen >> HINT_SEEN_EPOCH_BITS)
+    return STORE_ENOTFOUND; /* rewritten since */
+  if (store__task_decode(&rec, out))
+    return STORE_ENOTFOUND;
+  load_fence(); /* the record's bytes were read before the epoch again */
+  if (atomic_load_explicit(&s->direct_epoch, memory_order_relaxed) != epoch ||
+      strcmp(out->id, id) != 0) {
+    store_task_free(out); /* raced a pin move, or another task's record */
+    return STORE_ENOTFOUND;
+  }
+  return 0;
+}
+
+/* Task @p id from the row hinted in @p hv: 0, or STORE_ENOTFOUND (*out
  * zeroed) when the record there is missing, unreadable or another
  * task's. */
-static int hinted_read(MDB_txn *txn, const store_t *s, store__row_hint_t *h,
-                       uint64_t row, const char *id, proto_task_t *out)
+static int hinted_read(MDB_txn *txn, store_t *s, uint64_t hash,
+                       const hint_t *hv, uint64_t epoch, const char *id,
+                       proto_task_t *out)
 {
   MDB_val rec;
-  if (record_of(txn, s, row, &rec) || store__task_decode(&rec, out))
+  if (record_of(txn, s, hv->row, &rec) || store__task_decode(&rec, out))
     return STORE_ENOTFOUND;
   if (strcmp(out->id, id) != 0) {
     store_task_free(out);
     return STORE_ENOTFOUND;
   }
-  uint64_t where = where_pack(&rec);
-  if (atomic_load_explicit(&h->where, memory_order_relaxed) != where)
-    atomic_store_explicit(&h->where, where, memory_order_relaxed);
+  uint64_t where = where_pack(&rec), seen = seen_pack(txn, epoch);
+  if (hv->where != where || hv->seen != seen)
+    hint_put(s, hash, hv->row, where, seen);
   return 0;
 }
 
 /* Task @p id through the id map (and hint its row and place). */
 static int mapped_read(MDB_txn *txn, store_t *s, const keybuf_t *kb,
-                       uint64_t hash, proto_task_t *out)
+                       uint64_t hash, uint64_t epoch, proto_task_t *out)
 {
   uint64_t row;
   MDB_val rec;
@@ -1103,11 +1250,30 @@ static int mapped_read(MDB_txn *txn, store_t *s, const keybuf_t *kb,
   if (!rc)
     rc = store__task_decode(&rec, out);
   if (!rc)
-    hint_put(s, hash, row, where_pack(&rec));
+    hint_put(s, hash, row, where_pack(&rec), seen_pack(txn, epoch));
   return rc;
 }
 
-int store_task_get(store_t *s, const char *id, proto_task_t *out)
+/* Task @p id under a read transaction: through its hint, else the id map.
+ * @p epoch is the direct-read epoch loaded before the transaction began. */
+static int snapshot_read(store_t *s, const keybuf_t *kb, uint64_t hash,
+                         const hint_t *hv, uint64_t epoch, const char *id,
+                         proto_task_t *out)
+{
+  MDB_txn *txn;
+  int rc = store__read_begin(s, &txn);
+  if (rc)
+    return rc;
+  if (!hv || hinted_read(txn, s, hash, hv, epoch, id, out))
+    rc = mapped_read(txn, s, kb, hash, epoch, out);
+  store__read_end(s, txn);
+  return rc;
+}
+
+/* Task @p id: read in place when its hint allows (@p direct_only: only
+ * so, else STORE_ENOTFOUND), else under a read transaction. */
+static int task_get(store_t *s, const char *id, bool direct_only,
+                    proto_task_t *out)
 {
   memset(out, 0, sizeof(*out));
   if (!id)
@@ -1117,21 +1283,33 @@ int store_task_get(store_t *s, const char *id, proto_task_t *out)
   keybuf_t kb;
   key_id(&kb, id);
   uint64_t hash = key_hash(&kb);
-  /* The slot is a likely cache miss: start loading it, then renew the
-   * read transaction while it arrives. */
+  /* The slot is a likely cache miss: start loading it, then take the map
+   * while it arrives. */
   store__row_hint_t *h = hint_slot(s, hash);
   __builtin_prefetch(h);
-  MDB_txn *txn;
-  int rc = store__read_begin(s, &txn);
-  if (rc)
-    return rc;
-  uint64_t row = hint_get(h, hash);
-  if (row)
-    where_prefetch(atomic_load_explicit(&h->where, memory_order_relaxed));
-  if (!row || hinted_read(txn, s, h, row, id, out))
-    rc = mapped_read(txn, s, &kb, hash, out);
-  store__read_end(s, txn);
+  store__map_hold(s);
+  uint64_t epoch = atomic_load_explicit(&s->direct_epoch, memory_order_acquire);
+  hint_t hv;
+  bool hinted = hint_load(h, hash, &hv);
+  if (hinted)
+    where_prefetch(hv.where);
+  int rc = 0;
+  if (!hinted || direct_read(s, &hv, epoch, id, out))
+    rc = direct_only ? STORE_ENOTFOUND
+                     : snapshot_read(s, &kb, hash, hinted ? &hv : NULL, epoch,
+                                     id, out);
+  store__map_release(s);
   return rc;
+}
+
+int store_task_get(store_t *s, const char *id, proto_task_t *out)
+{
+  return task_get(s, id, false, out);
+}
+
+int store__task_get_direct(store_t *s, const char *id, proto_task_t *out)
+{
+  return task_get(s, id, true, out);
 }
 
 static bool task_matches(const proto_task_t *t, const store_filter_t *f)

@@ -94,6 +94,9 @@ typedef struct store_options {
   size_t map_size;       /* initial map size; 0 = 64 MiB (it grows) */
   uint64_t event_retention; /* events kept; 0 = 100,000 */
   unsigned journal_every;   /* commits between checkpoints; 0 = 256 */
+  size_t journal_big;       /* a transaction whose journal record is over
+                             * this is made durable by a checkpoint
+                             * instead; 0 = 4 MiB */
   const char *boot_id;      /* tests only: this boot's id (NULL: the
                              * kernel's), to act out a system crash */
   void (*checkpoint_hook)(void *arg); /* tests only: called after each */

@@ -1,10 +1,12 @@
 /*
- * codec.c: the one walker over the field tables (schema.c) that validates,
- * frees, encodes and decodes every message type, whatever the encoding.
+ * codec.c: the walkers over the field tables (schema.c) that validate,
+ * free and encode every message type, whatever the encoding, and the
+ * checks of strings and JSON members. Decoding walks the same tables in
+ * codec_walk.h, with the same checks.
  *
- * Design note: the encodings plug in through proto__writer_ops_t and
- * proto__reader_ops_t (proto_int.h); everything that decides what a valid
- * message is lives here, once:
+ * Design note: the encodings plug in through proto__writer_ops_t
+ * (proto_int.h) and the reader that codec_walk.h describes; what decides
+ * what a valid message is lives here and there, once:
  *   - strings: at most the field's cap in bytes, valid UTF-8, no NUL byte
  *     (struct strings are C strings, so a NUL could not round-trip);
  *   - integers fit their C type. uint64_t fields are limited to
@@ -18,10 +20,11 @@
  *     key is skipped (forward compatibility), and nil/null is "absent".
  * Decoding parses into the struct (copying strings as it goes, so a failure
  * half-way is undone by proto_msg_fini), and encoding writes from it; both
- * check each field with the same functions (check_field and what it calls)
- * as they go, so both sides agree by construction and neither walks a
- * message twice. Error paths ("task.score.why") are rendered only when an
- * error is reported into a caller's buffer (proto__path_t).
+ * check each field as they go with the same string, number and timestamp
+ * checks (proto__check_str here, proto__check_double and proto__check_ts
+ * in proto_int.h), so both sides agree by construction and neither walks
+ * a message twice. Error paths ("task.score.why") are rendered only when
+ * an error is reported into a caller's buffer (proto__path_t).
  */
 #include <inttypes.h>
 #include <math.h>
@@ -75,7 +78,7 @@ int proto__decode_begin(proto__err_t *e, proto_msg_t *m, const void *in,
     e->buf[0] = '\0';
   if (m == NULL)
     return proto__fail(e, PROTO_EFIELD, NULL, "no output message");
-  memset(m, 0, sizeof *m);
+  proto__msg_zero(m);
   if (len > PROTO_MAX_MSG)
     return proto__fail(e, PROTO_ETOOBIG, codec,
                        "%s of %zu bytes is over the %u-byte cap", noun, len,
@@ -177,22 +180,58 @@ static bool utf8_seq_ok(const unsigned char *p, size_t n, size_t left,
   return n != 3 || (cp >= 0x10000 && cp <= 0x10ffff);
 }
 
-size_t proto__text_scan(const char *s, size_t len)
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Bytes of @p w that are not ASCII or are 0, as high bits: with every high
+ * bit clear, w - ONES borrows into a byte's high bit exactly where the
+ * byte is 0. */
+static uint64_t non_ascii_or_nul(uint64_t w)
 {
-  const uint64_t ones = UINT64_C(0x0101010101010101);
-  const uint64_t highs = UINT64_C(0x8080808080808080);
-  const unsigned char *p = (const unsigned char *)s;
+  return (w | (w - ONES)) & HIGHS;
+}
+
+/* Are the @p len bytes at @p p all ASCII, none of them 0 (most strings)?
+ * Eight at a time, the last ones in one load that overlaps the one
+ * before; no loop per byte, no load outside the @p len bytes. */
+static bool all_ascii(const unsigned char *p, size_t len)
+{
+  uint64_t w, bad = 0;
+  uint32_t a, b;
+
+  if (len >= 8) {
+    for (size_t i = 0; i + 8 < len; i += 8) {
+      memcpy(&w, p + i, 8);
+      bad |= non_ascii_or_nul(w);
+    }
+    memcpy(&w, p + len - 8, 8);
+    return (bad | non_ascii_or_nul(w)) == 0;
+  }
+  if (len >= 4) {
+    memcpy(&a, p, 4), memcpy(&b, p + len - 4, 4);
+    w = (uint64_t)a << 32 | b;
+  } else if (len > 0) { /* bytes 0, len/2 and len-1 cover all three */
+    w = UINT64_C(0x0101010101000000) | (uint64_t)p[0] |
+        (uint64_t)p[len / 2] << 8 | (uint64_t)p[len - 1] << 16;
+  } else {
+    return true;
+  }
+  return non_ascii_or_nul(w) == 0;
+}
+
+/* Where the first NUL byte or invalid UTF-8 (overlong form, surrogate,
+ * beyond U+10FFFF, truncated sequence) of @p p starts; @p len when there
+ * is neither. A character at a time, or eight ASCII bytes at a time. */
+static size_t text_scan(const unsigned char *p, size_t len)
+{
   size_t i = 0;
 
   while (i < len) {
     uint64_t word;
     uint32_t cp;
 
-    /* Eight ASCII bytes at a time (most text is ASCII), none of them 0:
-     * with every high bit clear, (word - ones) & highs is non-zero
-     * exactly when a byte is 0. */
-    if (len - i >= 8 && (memcpy(&word, p + i, 8), (word & highs) == 0) &&
-        ((word - ones) & highs) == 0) {
+    if (len - i >= 8 && (memcpy(&word, p + i, 8),
+                         non_ascii_or_nul(word) == 0)) {
       i += 8;
       continue;
     }
@@ -218,7 +257,9 @@ int proto__check_str(const char *p, size_t len, size_t cap,
     return proto__failp(e, PROTO_ETOOBIG, path,
                         "string of %zu bytes is over the %zu-byte cap", len,
                         cap);
-  size_t stop = proto__text_scan(p, len);
+  if (all_ascii((const unsigned char *)p, len))
+    return 0; /* most strings: no loop per character */
+  size_t stop = text_scan((const unsigned char *)p, len);
   if (stop == len)
     return 0;
   /* A NUL byte anywhere is reported before invalid UTF-8. */
@@ -322,21 +363,6 @@ static int check_json_field(const proto__field_t *f, const json_t *j,
   return proto__check_json(j, path, e);
 }
 
-static int check_double(double d, const proto__path_t *path, proto__err_t *e)
-{
-  if (!isfinite(d))
-    return proto__failp(e, PROTO_EVALUE, path, "not a finite number");
-  return 0;
-}
-
-static int check_ts(int64_t ms, const proto__path_t *path, proto__err_t *e)
-{
-  if (ms < 0 || ms > PROTO__TS_MAX)
-    return proto__failp(e, PROTO_EVALUE, path,
-                        "timestamp %" PRId64 " ms is outside 1970..9999", ms);
-  return 0;
-}
-
 static int check_field(const proto__field_t *f, const char *base,
                        const proto__path_t *path, proto__err_t *e)
 {
@@ -352,7 +378,7 @@ static int check_field(const proto__field_t *f, const char *base,
                           *(const uint64_t *)p);
     return 0;
   case PROTO__F_DOUBLE:
-    return check_double(*(const double *)p, path, e);
+    return proto__check_double(*(const double *)p, path, e);
   case PROTO__F_STATE:
     if ((unsigned)*(const proto_state_t *)p >= PROTO_STATE_COUNT)
       return proto__failp(e, PROTO_EVALUE, path, "unknown state %d",
@@ -363,7 +389,7 @@ static int check_field(const proto__field_t *f, const char *base,
   case PROTO__F_JSON:
     return check_json_field(f, *(json_t *const *)p, path, e);
   case PROTO__F_TS:
-    return check_ts(*(const int64_t *)p, path, e);
+    return proto__check_ts(*(const int64_t *)p, path, e);
   case PROTO__F_MAP:
     return check_table(f->sub, p, path, e);
   default: /* bool, uint32_t, int64_t: every value is valid */
@@ -394,12 +420,19 @@ static void list_free(proto_string_list_t *l)
   free(l->items);
 }
 
+/* The kinds of member that own memory. */
+#define OWNING                                                          \
+  (1u << PROTO__F_STR | 1u << PROTO__F_STRLIST | 1u << PROTO__F_JSON |  \
+   1u << PROTO__F_MAP)
+
 void proto__fields_free(const proto__table_t *t, char *base)
 {
   for (size_t i = 0; i < t->n; i++) {
     const proto__field_t *f = &t->fields[i];
     char *p = base + f->offset;
 
+    if (!(OWNING >> f->kind & 1u))
+      continue; /* numbers, booleans, states: one test */
     /* Absent members are NULL: no call for them (most optional strings
      * of a task are absent, and free(NULL) is a call all the same). */
     if (f->kind == PROTO__F_STR) {
@@ -546,312 +579,4 @@ int proto__encode(const proto_msg_t *m, const proto__writer_ops_t *ops,
                        m != NULL ? (int)m->type : 0);
   proto__path_t root = PROTO__PATH_ROOT(proto_type_name(m->type));
   return write_table(t, (const char *)&m->u, &root, &c);
-}
-
-/* ---- decoding ----
- *
- * One pass: each field is parsed and checked as its map entry is read,
- * as proto__validate would check it (so a decoded message is valid
- * without walking it again); required fields are checked once the map is
- * read, and each table's rule across fields runs once its fields are in.
- * So a message with several faults reports the first in wire order, and
- * a missing required field after them. (Entries used to be collected
- * into a table of views first and parsed in a second loop over it: ~5%
- * more time per task decode, protocol/README.md "Speed".) */
-
-_Static_assert(PROTO__MAX_FIELDS <= 32, "slots_t masks hold 32 rows");
-
-typedef struct parse_ctx {
-  const proto__reader_ops_t *ops;
-  proto__err_t *e;
-} parse_ctx_t;
-
-/* The entries of one map, matched to the rows of its table and parsed
- * as they come (bit i of a mask is row i: PROTO__MAX_FIELDS <= 32). */
-typedef struct slots {
-  const proto__table_t *t;
-  char *base; /* the struct the rows' offsets are in */
-  const proto__path_t *prefix;
-  parse_ctx_t *c;
-  size_t next;      /* the row expected next: keys usually come in order */
-  uint32_t seen;    /* rows whose key was met (a second one is a duplicate) */
-  uint32_t present; /* rows parsed (a nil value counts as absent) */
-} slots_t;
-
-static int parse_table(const proto__table_t *t, const proto__val_t *map,
-                       char *base, const proto__path_t *prefix,
-                       parse_ctx_t *c);
-
-/* @p n bytes at @p a and @p b equal? Short names in a few overlapping
- * fixed-size loads (no call, no loop per byte); both ranges are readable
- * for @p n bytes. */
-static bool short_eq(const char *a, const char *b, size_t n)
-{
-  uint64_t a0, a1, b0, b1;
-  uint32_t c0, c1, d0, d1;
-
-  if (n > 16)
-    return memcmp(a, b, n) == 0;
-  if (n >= 8) {
-    memcpy(&a0, a, 8), memcpy(&a1, a + n - 8, 8);
-    memcpy(&b0, b, 8), memcpy(&b1, b + n - 8, 8);
-    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-  }
-  if (n >= 4) {
-    memcpy(&c0, a, 4), memcpy(&c1, a + n - 4, 4);
-    memcpy(&d0, b, 4), memcpy(&d1, b + n - 4, 4);
-    return ((c0 ^ d0) | (c1 ^ d1)) == 0;
-  }
-  return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] &&
-                    a[n - 1] == b[n - 1]);
-}
-
-static bool key_is(const proto__field_t *f, const char *key, size_t klen)
-{
-  /* Length, then the bytes (not strncmp: a key may hold NUL bytes). */
-  return f->namelen == klen && short_eq(f->name, key, klen);
-}
-
-static int parse_field(const proto__field_t *f, const proto__val_t *v,
-                       char *base, const proto__path_t *path, parse_ctx_t *c);
-
-/* One map entry: find its row, refuse a second key of that row, parse
- * and check the value into the struct (a nil is left absent). */
-static int collect(void *ctx, const char *key, size_t klen,
-                   const proto__val_t *v)
-{
-  slots_t *s = ctx;
-  int i = -1;
-
-  /* Keys come in table order, minus the absent ones: look ahead first. */
-  for (size_t k = s->next; i < 0 && k < s->t->n; k++)
-    if (key_is(&s->t->fields[k], key, klen))
-      i = (int)k;
-  if (i < 0)
-    i = proto__field_index(s->t, key, klen);
-
-  if (i < 0)
-    return 0; /* unknown key: skipped */
-  const proto__field_t *f = &s->t->fields[i];
-  uint32_t bit = UINT32_C(1) << i;
-  proto__path_t path = PROTO__PATH_FIELD(s->prefix, f->name);
-  if (s->seen & bit)
-    return proto__failp(s->c->e, PROTO_EMALFORMED, &path, "duplicate key");
-  s->seen |= bit;
-  s->next = (size_t)i + 1;
-  if (v->kind == PROTO__V_NIL)
-    return 0;
-  int rc = parse_field(f, v, s->base, &path, s->c);
-  if (rc == 0)
-    s->present |= bit;
-  return rc;
-}
-
-static int get_int(const proto__val_t *v, int64_t lo, int64_t hi,
-                   int64_t *out, const proto__path_t *path, proto__err_t *e)
-{
-  int64_t x;
-
-  if (v->kind == PROTO__V_INT) {
-    x = v->as.i;
-  } else if (v->kind == PROTO__V_UINT) {
-    if (v->as.u > (uint64_t)INT64_MAX)
-      return proto__failp(e, PROTO_EVALUE, path,
-                          "%" PRIu64 " is out of range", v->as.u);
-    x = (int64_t)v->as.u;
-  } else {
-    return proto__failp(e, PROTO_EFIELD, path, "expected an integer");
-  }
-  if (x < lo || x > hi)
-    return proto__failp(e, PROTO_EVALUE, path,
-                        "%" PRId64 " is out of range (%" PRId64 "..%" PRId64
-                        ")",
-                        x, lo, hi);
-  *out = x;
-  return 0;
-}
-
-static int get_double(const proto__val_t *v, double *out,
-                      const proto__path_t *path, proto__err_t *e)
-{
-  if (v->kind == PROTO__V_DOUBLE)
-    *out = v->as.d;
-  else if (v->kind == PROTO__V_INT)
-    *out = (double)v->as.i;
-  else if (v->kind == PROTO__V_UINT)
-    *out = (double)v->as.u;
-  else
-    return proto__failp(e, PROTO_EFIELD, path, "expected a number");
-  return check_double(*out, path, e);
-}
-
-/* A checked, NUL-terminated copy of string value @p v. */
-static int get_str(const proto__val_t *v, size_t cap, char **out,
-                   const proto__path_t *path, proto__err_t *e)
-{
-  if (v->kind != PROTO__V_STR)
-    return proto__failp(e, PROTO_EFIELD, path, "expected a string");
-  int rc = proto__check_str(v->as.s.p, v->as.s.len, cap, path, e);
-  if (rc != 0)
-    return rc;
-  *out = malloc(v->as.s.len + 1);
-  if (*out == NULL)
-    return proto__failp(e, PROTO_ENOMEM, path, "out of memory");
-  memcpy(*out, v->as.s.p, v->as.s.len);
-  (*out)[v->as.s.len] = '\0';
-  return 0;
-}
-
-static int get_state(const proto__val_t *v, proto_state_t *out,
-                     const proto__path_t *path, proto__err_t *e)
-{
-  char q[68];
-
-  if (v->kind != PROTO__V_STR)
-    return proto__failp(e, PROTO_EFIELD, path, "expected a state name");
-  int s = proto__state_find(v->as.s.p, v->as.s.len);
-  if (s < 0) {
-    proto__quote(q, v->as.s.p, v->as.s.len);
-    return proto__failp(e, PROTO_EVALUE, path, "unknown state \"%s\"", q);
-  }
-  *out = (proto_state_t)s;
-  return 0;
-}
-
-static int get_list(const proto__val_t *v, proto_string_list_t *l,
-                    const proto__path_t *path, parse_ctx_t *c)
-{
-  proto__val_t iv;
-
-  if (v->kind != PROTO__V_ARRAY)
-    return proto__failp(c->e, PROTO_EFIELD, path, "expected an array");
-  if (v->as.n > PROTO_MAX_LIST)
-    return proto__failp(c->e, PROTO_ETOOBIG, path,
-                        "%zu items, over the cap of %d", v->as.n,
-                        PROTO_MAX_LIST);
-  if (v->as.n == 0)
-    return 0;
-  l->items = calloc(v->as.n, sizeof *l->items);
-  if (l->items == NULL)
-    return proto__failp(c->e, PROTO_ENOMEM, path, "out of memory");
-  for (size_t i = 0; i < v->as.n; i++) {
-    proto__path_t item = PROTO__PATH_ITEM(path, i);
-    c->ops->array_at(v, i, &iv);
-    int rc = get_str(&iv, PROTO_MAX_STR, &l->items[i], &item, c->e);
-    if (rc != 0)
-      return rc;
-    l->len++; /* counts what proto_msg_fini must free */
-  }
-  return 0;
-}
-
-static int get_int_field(const proto__field_t *f, const proto__val_t *v,
-                         char *p, const proto__path_t *path, proto__err_t *e)
-{
-  int64_t x = 0;
-  int rc;
-
-  switch (f->kind) {
-  case PROTO__F_U32:
-    rc = get_int(v, 0, UINT32_MAX, &x, path, e);
-    *(uint32_t *)p = (uint32_t)x;
-    return rc;
-  case PROTO__F_U64:
-    rc = get_int(v, 0, INT64_MAX, &x, path, e);
-    *(uint64_t *)p = (uint64_t)x;
-    return rc;
-  default: /* PROTO__F_I64 */
-    return get_int(v, INT64_MIN, INT64_MAX, (int64_t *)p, path, e);
-  }
-}
-
-static int get_json(const proto__field_t *f, const proto__val_t *v,
-                    json_t **out, const proto__path_t *path, parse_ctx_t *c)
-{
-  int rc = c->ops->to_json(v, out, path, c->e);
-
-  if (rc == 0 && (f->flags & PROTO__OBJECT) && !json_is_object(*out))
-    rc = proto__failp(c->e, PROTO_EFIELD, path, "expected an object");
-  return rc;
-}
-
-static int get_ts(const proto__val_t *v, int64_t *out,
-                  const proto__path_t *path, parse_ctx_t *c)
-{
-  int rc = c->ops->ts(v, out, path, c->e);
-
-  return rc != 0 ? rc : check_ts(*out, path, c->e);
-}
-
-static int parse_field(const proto__field_t *f, const proto__val_t *v,
-                       char *base, const proto__path_t *path, parse_ctx_t *c)
-{
-  char *p = base + f->offset;
-
-  switch (f->kind) {
-  case PROTO__F_STR:
-    return get_str(v, f->cap, (char **)p, path, c->e);
-  case PROTO__F_BOOL:
-    if (v->kind != PROTO__V_BOOL)
-      return proto__failp(c->e, PROTO_EFIELD, path, "expected a boolean");
-    *(bool *)p = v->as.b;
-    return 0;
-  case PROTO__F_U32:
-  case PROTO__F_U64:
-  case PROTO__F_I64:
-    return get_int_field(f, v, p, path, c->e);
-  case PROTO__F_DOUBLE:
-    return get_double(v, (double *)p, path, c->e);
-  case PROTO__F_STATE:
-    return get_state(v, (proto_state_t *)p, path, c->e);
-  case PROTO__F_STRLIST:
-    return get_list(v, (proto_string_list_t *)p, path, c);
-  case PROTO__F_JSON:
-    return get_json(f, v, (json_t **)p, path, c);
-  case PROTO__F_TS:
-    return get_ts(v, (int64_t *)p, path, c);
-  case PROTO__F_MAP:
-    return parse_table(f->sub, v, p, path, c);
-  }
-  return PROTO_EFIELD; /* not reached: every kind is handled above */
-}
-
-static int parse_table(const proto__table_t *t, const proto__val_t *map,
-                       char *base, const proto__path_t *prefix,
-                       parse_ctx_t *c)
-{
-  if (map->kind != PROTO__V_MAP)
-    return proto__failp(c->e, PROTO_EFIELD, prefix, "expected a map");
-  slots_t s = {.t = t, .base = base, .prefix = prefix, .c = c};
-  int rc = c->ops->map_each(map, collect, &s, prefix, c->e);
-  for (size_t i = 0; rc == 0 && i < t->n; i++) {
-    const proto__field_t *f = &t->fields[i];
-    if ((f->flags & PROTO__REQUIRED) && !(s.present & UINT32_C(1) << i)) {
-      proto__path_t path = PROTO__PATH_FIELD(prefix, f->name);
-      rc = proto__failp(c->e, PROTO_EFIELD, &path, "missing required field");
-    }
-  }
-  if (rc == 0 && t->check != NULL)
-    rc = t->check(base, c->e);
-  return rc;
-}
-
-int proto__decode(proto_type_t t, const proto__val_t *d,
-                  const proto__reader_ops_t *ops, proto_msg_t *m,
-                  proto__err_t *e)
-{
-  const proto__table_t *tab = proto__table(t);
-  parse_ctx_t c = {.ops = ops, .e = e};
-  int rc;
-
-  memset(m, 0, sizeof *m);
-  if (tab == NULL)
-    return proto__fail(e, PROTO_ETYPE, NULL, "unknown message type %d",
-                       (int)t);
-  m->type = t;
-  proto__path_t root = PROTO__PATH_ROOT(proto_type_name(t));
-  rc = parse_table(tab, d, (char *)&m->u, &root, &c);
-  if (rc != 0)
-    proto_msg_fini(m);
-  return rc;
 }

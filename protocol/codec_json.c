@@ -189,55 +189,62 @@ static void json_view(const json_t *j, proto__val_t *v)
   }
 }
 
-static int j_map_each(const proto__val_t *map, proto__entry_fn fn, void *ctx,
-                      const proto__path_t *path, proto__err_t *e)
-{
-  const char *key;
-  size_t klen;
-  json_t *item;
+/* The walker's reader (codec_walk.h): whether a JSON member may share the
+ * caller's node (a tree parsed here and dropped after decoding) or must
+ * be deep-copied (the caller keeps its own tree). */
+typedef struct walk_rd {
+  bool take;
+} walk_rd_t;
 
-  json_object_keylen_foreach((json_t *)map->node, key, klen, item) {
-    proto__val_t v;
-    json_view(item, &v);
-    int rc = fn(ctx, key, klen, &v);
-    if (rc != 0)
-      return rc;
-  }
+typedef struct walk_iter {
+  json_t *obj;
+  void *iter;
+} walk_iter_t;
+
+static void walk_map_open(walk_rd_t *rd, const proto__val_t *map,
+                          walk_iter_t *it)
+{
+  it->obj = (json_t *)map->node; /* jansson's iterators take json_t * */
+  it->iter = json_object_iter(it->obj);
+}
+
+static int walk_map_next(walk_rd_t *rd, walk_iter_t *it, const char **key,
+                         size_t *klen, proto__val_t *v,
+                         const proto__path_t *path, proto__err_t *e)
+{
+  if (it->iter == NULL)
+    return 0;
+  *key = json_object_iter_key(it->iter);
+  *klen = json_object_iter_key_len(it->iter);
+  json_view(json_object_iter_value(it->iter), v);
+  it->iter = json_object_iter_next(it->obj, it->iter);
+  return 1;
+}
+
+static int walk_array_items(walk_rd_t *rd, const proto__val_t *arr,
+                            proto__val_t *out, const proto__path_t *path,
+                            proto__err_t *e)
+{
+  for (size_t i = 0; i < arr->as.n; i++)
+    json_view(json_array_get(arr->node, i), &out[i]);
   return 0;
 }
 
-static void j_array_at(const proto__val_t *arr, size_t i, proto__val_t *out)
-{
-  json_view(json_array_get(arr->node, i), out);
-}
-
-/* A caller's tree: check, then deep-copy (the caller keeps its own). */
-static int j_to_json_copy(const proto__val_t *v, json_t **out,
-                          const proto__path_t *path, proto__err_t *e)
+static int walk_to_json(walk_rd_t *rd, const proto__val_t *v, json_t **out,
+                        const proto__path_t *path, proto__err_t *e)
 {
   int rc = proto__check_json(v->node, path, e);
 
   if (rc != 0)
     return rc;
-  *out = json_deep_copy(v->node);
+  /* The const cast: jansson's json_incref takes json_t *, not const. */
+  *out = rd->take ? json_incref((json_t *)v->node) : json_deep_copy(v->node);
   return *out != NULL ? 0
                       : proto__failp(e, PROTO_ENOMEM, path, "out of memory");
 }
 
-/* A tree parsed here and dropped after decoding: share the node. */
-static int j_to_json_take(const proto__val_t *v, json_t **out,
-                          const proto__path_t *path, proto__err_t *e)
-{
-  int rc = proto__check_json(v->node, path, e);
-
-  if (rc != 0)
-    return rc;
-  *out = json_incref((json_t *)v->node);
-  return 0;
-}
-
-static int j_ts(const proto__val_t *v, int64_t *ms, const proto__path_t *path,
-                proto__err_t *e)
+static int walk_ts(const proto__val_t *v, int64_t *ms,
+                   const proto__path_t *path, proto__err_t *e)
 {
   char q[68];
 
@@ -253,19 +260,7 @@ static int j_ts(const proto__val_t *v, int64_t *ms, const proto__path_t *path,
   return 0;
 }
 
-static const proto__reader_ops_t json_reader_copy = {
-    .map_each = j_map_each,
-    .array_at = j_array_at,
-    .to_json = j_to_json_copy,
-    .ts = j_ts,
-};
-
-static const proto__reader_ops_t json_reader_take = {
-    .map_each = j_map_each,
-    .array_at = j_array_at,
-    .to_json = j_to_json_take,
-    .ts = j_ts,
-};
+#include "protocol/codec_walk.h"
 
 /* ---- writer: a json_t tree builder ---- */
 
@@ -677,13 +672,13 @@ int proto_json_write(const proto_msg_t *m, msgpack_sbuffer *out)
   return rc;
 }
 
-static int decode_obj(proto_type_t type, const json_t *obj,
-                      const proto__reader_ops_t *ops, proto_msg_t *m,
-                      proto__err_t *e)
+static int decode_obj(proto_type_t type, const json_t *obj, bool take,
+                      proto_msg_t *m, proto__err_t *e)
 {
+  walk_rd_t rd = {.take = take};
   proto__val_t d;
 
-  memset(m, 0, sizeof *m);
+  proto__msg_zero(m);
   if (proto__table(type) == NULL)
     return proto__fail(e, PROTO_ETYPE, NULL, "unknown message type %d",
                        (int)type);
@@ -691,7 +686,7 @@ static int decode_obj(proto_type_t type, const json_t *obj,
     return proto__fail(e, PROTO_EMALFORMED, proto_type_name(type),
                        "expected a JSON object");
   json_view(obj, &d);
-  return proto__decode(type, &d, ops, m, e);
+  return walk_decode(&rd, type, &d, m, e);
 }
 
 int proto_json_decode(proto_type_t type, const json_t *obj, proto_msg_t *m,
@@ -703,7 +698,7 @@ int proto_json_decode(proto_type_t type, const json_t *obj, proto_msg_t *m,
     err[0] = '\0';
   if (m == NULL)
     return proto__fail(&e, PROTO_EFIELD, NULL, "no output message");
-  return decode_obj(type, obj, &json_reader_copy, m, &e);
+  return decode_obj(type, obj, false, m, &e);
 }
 
 /* jansson's parse error as a PROTO_E* code and an ASCII-only message. */
@@ -738,7 +733,7 @@ int proto_json_decode_text(proto_type_t type, const char *text, size_t len,
                     &je);
   if (root == NULL)
     return parse_failed(&je, &e);
-  rc = decode_obj(type, root, &json_reader_take, m, &e);
+  rc = decode_obj(type, root, true, m, &e);
   json_decref(root);
   return rc;
 }

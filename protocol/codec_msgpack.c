@@ -1,23 +1,31 @@
 /*
  * codec_msgpack.c: the msgpack encoding, {"v": 1, "t": "<type>", "d": {...}}.
  *
- * Design note: this file only adapts msgpack to the generic walker in
- * codec.c (field tables, checks); msgpack-c provides the caller's
- * msgpack_sbuffer type and nothing else here. Encoding writes straight into
- * that buffer and rolls it back on any failure.
+ * Design note: this file only adapts msgpack to the generic walkers
+ * (codec.c, codec_walk.h: field tables, checks); msgpack-c provides the
+ * caller's msgpack_sbuffer type and nothing else here. Encoding writes
+ * straight into that buffer and rolls it back on any failure.
  *
- * Decoding trusts nothing, in two steps:
- *   1. prescan() walks the bytes once without allocating: every header
- *      must be a valid msgpack format, every length must fit in what is
- *      left of the buffer, an array or map may not announce more elements
- *      than there are bytes left (each element takes at least one),
- *      containers may nest at most 32 deep (MP_MAX_NEST), and the message
- *      must end exactly at the end of the buffer.
- *   2. The envelope is read here, and the "d" map goes to proto__decode
- *      through the reader below: views straight over the checked bytes (no
- *      object tree, no zone: msgpack-c's unpacker allocated an 8 KiB zone
- *      and built a tree per message, a third of a decode). The walker
- *      copies out what it keeps.
+ * Decoding trusts nothing. A well-formed message is one that the
+ * structural pre-scan (prescan()) accepts: every header is a valid msgpack
+ * format, every length fits in what is left of the buffer, no array or
+ * map announces more elements than there are bytes left (each takes at
+ * least one), containers nest at most 32 deep (MP_MAX_NEST), and the
+ * message ends exactly at the end of the buffer. A message that is not is
+ * refused with the pre-scan's error, whatever else is wrong with it.
+ *
+ * The decoder reads the bytes once: the envelope here, the "d" map by the
+ * walker of codec_walk.h through the reader below, which reads each header
+ * within the buffer's bounds and checks whatever the walker does not read
+ * itself (an unknown key's value, a JSON member, a list) with the
+ * pre-scan's own code (scan_value) before reading it, and the message's
+ * end last. So every message it decodes is one the pre-scan accepts; when
+ * reading fails, for whatever reason, the pre-scan runs over the whole
+ * message, and its error, if it finds one, is the answer (it used to run
+ * before every decode: protocol/README.md "Speed", fourth round).
+ * Views point straight into the bytes (no object tree, no zone:
+ * msgpack-c's unpacker allocated an 8 KiB zone and built a tree per
+ * message, a third of a decode); the walker copies out what it keeps.
  * JSON members (event/reply "data", command "args") travel as plain
  * msgpack maps/arrays/scalars and are converted to and from json_t here.
  */
@@ -34,7 +42,7 @@
  * checks that tighter bound and names the field. */
 #define MP_MAX_NEST 32
 
-/* ---- step 1: structural pre-scan ---- */
+/* ---- the structural pre-scan ---- */
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 static uint16_t be16(uint16_t v) { return __builtin_bswap16(v); }
@@ -46,10 +54,13 @@ static uint32_t be32(uint32_t v) { return v; }
 static uint64_t be64(uint64_t v) { return v; }
 #endif
 
+/* A position in the message being scanned; @p depth counts the containers
+ * open around the value at @p pos (the pre-scan's nesting level there). */
 typedef struct scan {
   const uint8_t *p;
   size_t len;
   size_t pos;
+  int depth;
   proto__err_t *e;
 } scan_t;
 
@@ -149,53 +160,81 @@ static int read_header(scan_t *s, size_t *payload, uint64_t *count)
   return 0;
 }
 
-static int prescan(const uint8_t *p, size_t len, proto__err_t *e)
+/* Check the value at s->pos as the pre-scan does (formats, lengths within
+ * the buffer, counts no larger than the bytes left, nesting counted from
+ * s->depth) and move past it; the error texts are the pre-scan's. */
+static int scan_value(scan_t *s)
 {
-  scan_t s = {.p = p, .len = len, .pos = 0, .e = e};
   uint64_t stack[MP_MAX_NEST];
-  int depth = 0;
+  const int base = s->depth;
+  int depth = base;
   uint64_t pending = 1; /* objects still to read at the current level */
 
   for (;;) {
     if (pending == 0) {
-      if (depth == 0)
-        break;
+      if (depth == base)
+        return 0;
       pending = stack[--depth];
       continue;
     }
-    if (s.pos >= len)
-      return truncated(&s);
+    if (s->pos >= s->len)
+      return truncated(s);
+    uint8_t b = s->p[s->pos];
+    pending--;
+    /* fixints and fixstrs (keys) first, without read_header's out-values */
+    if (b <= 0x7f || b >= 0xe0) {
+      s->pos++;
+      continue;
+    }
+    if ((b & 0xe0) == 0xa0) {
+      if ((b & 0x1fu) >= s->len - s->pos)
+        return truncated(s);
+      s->pos += 1 + (b & 0x1fu);
+      continue;
+    }
     size_t payload;
     uint64_t count;
-    int rc = read_header(&s, &payload, &count);
+    int rc = read_header(s, &payload, &count);
     if (rc != 0)
       return rc;
-    pending--;
-    if (payload > len - s.pos || count > len - s.pos)
-      return truncated(&s);
-    s.pos += payload;
+    if (payload > s->len - s->pos || count > s->len - s->pos)
+      return truncated(s);
+    s->pos += payload;
     if (count == 0)
       continue;
     if (depth == MP_MAX_NEST)
-      return proto__fail(e, PROTO_EDEPTH, "msgpack",
+      return proto__fail(s->e, PROTO_EDEPTH, "msgpack",
                          "nesting deeper than %d levels", MP_MAX_NEST);
     stack[depth++] = pending;
     pending = count;
   }
-  if (s.pos != len)
-    return proto__fail(e, PROTO_EMALFORMED, "msgpack",
-                       "%zu trailing bytes after the message", len - s.pos);
-  return 0;
 }
 
-/* ---- step 2: reader, views straight over the checked bytes ----
+static int trailing(const scan_t *s)
+{
+  return proto__fail(s->e, PROTO_EMALFORMED, "msgpack",
+                     "%zu trailing bytes after the message", s->len - s->pos);
+}
+
+/* The whole message: one value that ends exactly at the end of the bytes. */
+static int prescan(const uint8_t *p, size_t len, proto__err_t *e)
+{
+  scan_t s = {.p = p, .len = len, .pos = 0, .depth = 0, .e = e};
+  int rc = scan_value(&s);
+
+  if (rc == 0 && s.pos != len)
+    rc = trailing(&s);
+  return rc;
+}
+
+/* ---- views straight over the bytes ----
  *
- * A view's node is the address of the value's first (header) byte. Every
- * value was checked by prescan(), so walking the bytes needs no bounds:
- * skipping a value is reading headers until its elements are used up. The
- * views give the same kinds msgpack-c's unpacker would: signed formats
- * holding a value >= 0 are PROTO__V_UINT, float32 widens to a double, bin
- * and ext are PROTO__V_OTHER. */
+ * A view's node is the address of the value's first (header) byte. The
+ * functions below read without bounds: the bytes they are given were
+ * checked by mp_read or scan_value first. The views give the same kinds
+ * msgpack-c's unpacker would: signed formats holding a value >= 0 are
+ * PROTO__V_UINT, float32 widens to a double, bin and ext are
+ * PROTO__V_OTHER. */
 
 /* The address just past the value at @p p. */
 static const uint8_t *mp_skip(const uint8_t *p)
@@ -207,9 +246,7 @@ static const uint8_t *mp_skip(const uint8_t *p)
     uint8_t b = p[s.pos];
     size_t payload;
     uint64_t count;
-    /* A skipped map (a task's score) is mostly fixstr keys and fixints:
-     * stepped over here, without read_header's call and out-values. */
-    if (b <= 0x7f || b >= 0xe0) {
+    if (b <= 0x7f || b >= 0xe0) { /* fixints, fixstrs: no read_header */
       s.pos++;
       pending--;
       continue;
@@ -219,7 +256,7 @@ static const uint8_t *mp_skip(const uint8_t *p)
       pending--;
       continue;
     }
-    (void)read_header(&s, &payload, &count); /* valid: see prescan() */
+    (void)read_header(&s, &payload, &count); /* checked by scan_value */
     s.pos += payload;
     pending = pending - 1 + count;
   }
@@ -254,6 +291,12 @@ static void mp_view_int(int64_t x, proto__val_t *v)
   }
 }
 
+static void mp_view_uint(uint64_t x, proto__val_t *v)
+{
+  v->kind = PROTO__V_UINT;
+  v->as.u = x;
+}
+
 static void mp_view_float(const uint8_t *p, proto__val_t *v)
 {
   v->kind = PROTO__V_DOUBLE;
@@ -268,87 +311,83 @@ static void mp_view_float(const uint8_t *p, proto__val_t *v)
   }
 }
 
-/* Formats 0xc0..0xdf. */
-static void mp_view_typed(const uint8_t *p, proto__val_t *v)
+static size_t mp_view_container(const uint8_t *p, size_t lenbytes,
+                                proto__vkind_t kind, proto__val_t *v)
+{
+  v->kind = kind;
+  v->as.n = (size_t)read_be(p + 1, lenbytes);
+  return 1 + lenbytes;
+}
+
+/* Formats 0xc0..0xdf; the value's size as for mp_view. */
+static size_t mp_view_typed(const uint8_t *p, proto__val_t *v)
 {
   uint8_t b = p[0];
 
   switch (b) {
-  case 0xc0: v->kind = PROTO__V_NIL; return;
+  case 0xc0: v->kind = PROTO__V_NIL; return 1;
   case 0xc2: case 0xc3:
     v->kind = PROTO__V_BOOL;
     v->as.b = b == 0xc3;
-    return;
-  case 0xca: case 0xcb: mp_view_float(p, v); return;
-  case 0xcc: case 0xcd: case 0xce: case 0xcf:
-    v->kind = PROTO__V_UINT;
-    v->as.u = read_be(p + 1, 1u << (b - 0xcc));
-    return;
-  case 0xd0: mp_view_int((int8_t)p[1], v); return;
-  case 0xd1: mp_view_int((int16_t)read_be(p + 1, 2), v); return;
-  case 0xd2: mp_view_int((int32_t)read_be(p + 1, 4), v); return;
-  case 0xd3: mp_view_int((int64_t)read_be(p + 1, 8), v); return;
-  case 0xd9: mp_view_str(p, 1, v); return;
-  case 0xda: mp_view_str(p, 2, v); return;
-  case 0xdb: mp_view_str(p, 4, v); return;
-  case 0xdc: case 0xdd:
-    v->kind = PROTO__V_ARRAY;
-    v->as.n = (size_t)read_be(p + 1, b == 0xdc ? 2 : 4);
-    return;
-  case 0xde: case 0xdf:
-    v->kind = PROTO__V_MAP;
-    v->as.n = (size_t)read_be(p + 1, b == 0xde ? 2 : 4);
-    return;
-  default: /* bin, ext (0xc1 never passes the pre-scan) */
+    return 1;
+  case 0xca: mp_view_float(p, v); return 5;
+  case 0xcb: mp_view_float(p, v); return 9;
+  case 0xcc: mp_view_uint(p[1], v); return 2;
+  case 0xcd: mp_view_uint(read_be(p + 1, 2), v); return 3;
+  case 0xce: mp_view_uint(read_be(p + 1, 4), v); return 5;
+  case 0xcf: mp_view_uint(read_be(p + 1, 8), v); return 9;
+  case 0xd0: mp_view_int((int8_t)p[1], v); return 2;
+  case 0xd1: mp_view_int((int16_t)read_be(p + 1, 2), v); return 3;
+  case 0xd2: mp_view_int((int32_t)read_be(p + 1, 4), v); return 5;
+  case 0xd3: mp_view_int((int64_t)read_be(p + 1, 8), v); return 9;
+  case 0xd9: mp_view_str(p, 1, v); return 2 + v->as.s.len;
+  case 0xda: mp_view_str(p, 2, v); return 3 + v->as.s.len;
+  case 0xdb: mp_view_str(p, 4, v); return 5 + v->as.s.len;
+  case 0xdc: return mp_view_container(p, 2, PROTO__V_ARRAY, v);
+  case 0xdd: return mp_view_container(p, 4, PROTO__V_ARRAY, v);
+  case 0xde: return mp_view_container(p, 2, PROTO__V_MAP, v);
+  case 0xdf: return mp_view_container(p, 4, PROTO__V_MAP, v);
+  default: /* bin, ext (0xc1 is refused before a view is made) */
     v->kind = PROTO__V_OTHER;
-    return;
+    return 0;
   }
 }
 
-static void mp_view(const uint8_t *p, proto__val_t *v)
+/* View the value at @p p, reading at most its first 9 bytes; return its
+ * size in bytes (a container's header only), or 0 for bin and ext. */
+static size_t mp_view(const uint8_t *p, proto__val_t *v)
 {
   uint8_t b = p[0];
 
   v->node = p;
-  if (b <= 0x7f) {
-    v->kind = PROTO__V_UINT;
-    v->as.u = b;
-  } else if (b >= 0xe0) {
-    v->kind = PROTO__V_INT;
-    v->as.i = (int8_t)b;
-  } else if (b <= 0x8f) {
-    v->kind = PROTO__V_MAP;
-    v->as.n = b & 0x0fu;
-  } else if (b <= 0x9f) {
-    v->kind = PROTO__V_ARRAY;
-    v->as.n = b & 0x0fu;
-  } else if (b <= 0xbf) {
+  if ((b & 0xe0) == 0xa0) { /* fixstr: every key, most strings */
     v->kind = PROTO__V_STR;
     v->as.s.len = b & 0x1fu;
     v->as.s.p = (const char *)p + 1;
-  } else {
-    mp_view_typed(p, v);
+    return 1 + v->as.s.len;
   }
-}
-
-/* Size of a number, nil or boolean by its format byte @p b. */
-static size_t mp_scalar_size(uint8_t b)
-{
-  if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+  if (b <= 0x7f) {
+    mp_view_uint(b, v);
     return 1;
-  switch (b) {
-  case 0xcc: case 0xd0: return 2;
-  case 0xcd: case 0xd1: return 3;
-  case 0xca: case 0xce: case 0xd2: return 5;
-  default: return 9; /* 0xcb, 0xcf, 0xd3 */
   }
+  if (b >= 0xe0) {
+    v->kind = PROTO__V_INT;
+    v->as.i = (int8_t)b;
+    return 1;
+  }
+  if (b <= 0x9f) {
+    v->kind = b <= 0x8f ? PROTO__V_MAP : PROTO__V_ARRAY;
+    v->as.n = b & 0x0fu;
+    return 1;
+  }
+  return mp_view_typed(p, v);
 }
 
-/* Past the value whose view is @p v (strings and scalars without walking
- * the headers again). */
+/* Past the value whose view is @p v (read before, so without bounds). */
 static const uint8_t *mp_after(const proto__val_t *v)
 {
   const uint8_t *p = v->node;
+  proto__val_t again;
 
   switch (v->kind) {
   case PROTO__V_STR:
@@ -358,7 +397,7 @@ static const uint8_t *mp_after(const proto__val_t *v)
   case PROTO__V_OTHER:
     return mp_skip(p);
   default:
-    return p + mp_scalar_size(p[0]);
+    return p + mp_view(p, &again);
   }
 }
 
@@ -367,39 +406,208 @@ static int key_not_str(const proto__path_t *path, proto__err_t *e)
   return proto__failp(e, PROTO_EFIELD, path, "map key is not a string");
 }
 
-static int mp_map_each(const proto__val_t *map, proto__entry_fn fn,
-                       void *ctx, const proto__path_t *path, proto__err_t *e)
+/* ---- the walker's reader (codec_walk.h) ---- */
+
+/* One decode. The walker reads entries through walk_iter_t, whose cursor
+ * stays in a register while a map is read: reading msgpack is one long
+ * chain of "the next header is after this one", and a cursor kept in
+ * memory (behind a pointer the walker passes around) added a store and
+ * a reload to each link. */
+typedef struct walk_rd {
+  const uint8_t *buf; /* the message */
+  const uint8_t *end; /* past its last byte */
+  int depth;          /* the pre-scan's level of the entries being read */
+  /* The last container read to its end by a nested walk, a JSON member
+   * or a list: its header, and the address past it. */
+  const uint8_t *done, *done_end;
+  proto__err_t *e;
+} walk_rd_t;
+
+/* A position among the entries of a map. */
+typedef struct walk_iter {
+  const uint8_t *q;    /* the next entry */
+  const uint8_t *map;  /* the map's header */
+  const uint8_t *last; /* the last value read: its header ... */
+  const uint8_t *body; /* ... and its elements when a container, or NULL */
+  size_t left;         /* entries not read yet */
+} walk_iter_t;
+
+/* Check the value at @p p as the pre-scan would (nesting counted from the
+ * level of the entries being read) and set *after past it. */
+static int mp_scan_at(const walk_rd_t *rd, const uint8_t *p,
+                      const uint8_t **after)
 {
-  const uint8_t *q = mp_body(map->node);
+  scan_t s = {.p = rd->buf, .len = (size_t)(rd->end - rd->buf),
+              .pos = (size_t)(p - rd->buf), .depth = rd->depth, .e = rd->e};
+  int rc = scan_value(&s);
 
-  for (size_t i = 0; i < map->as.n; i++) {
-    proto__val_t k, v;
+  *after = rd->buf + s.pos;
+  return rc;
+}
 
-    if ((q[0] & 0xe0) == 0xa0) { /* fixstr: nearly every key */
-      k.as.s.len = q[0] & 0x1fu;
-      k.as.s.p = (const char *)q + 1;
-    } else {
-      mp_view(q, &k);
-      if (k.kind != PROTO__V_STR)
-        return key_not_str(path, e);
-    }
-    q = (const uint8_t *)k.as.s.p + k.as.s.len;
-    mp_view(q, &v);
-    q = mp_after(&v);
-    int rc = fn(ctx, k.as.s.p, k.as.s.len, &v);
-    if (rc != 0)
-      return rc;
-  }
+/* mp_read near the end of the message, and for bin and ext: the header
+ * read by read_header, which checks each byte it reads. */
+static int mp_read_checked(const walk_rd_t *rd, const uint8_t **qp,
+                           proto__val_t *v)
+{
+  const uint8_t *q = *qp;
+  scan_t s = {.p = rd->buf, .len = (size_t)(rd->end - rd->buf),
+              .pos = (size_t)(q - rd->buf), .depth = rd->depth, .e = rd->e};
+  size_t payload;
+  uint64_t count;
+
+  if (q == rd->end)
+    return truncated(&s);
+  int rc = read_header(&s, &payload, &count);
+  if (rc != 0)
+    return rc;
+  if (payload > s.len - s.pos || count > s.len - s.pos)
+    return truncated(&s);
+  mp_view(q, v);
+  *qp = rd->buf + s.pos + payload;
   return 0;
 }
 
-static void mp_array_at(const proto__val_t *arr, size_t i, proto__val_t *out)
+/* Read the value at *qp into @p v within the message's bounds and move
+ * *qp past it: past only the header of an array or map (its elements are
+ * read next, or stepped over). Element counts are not compared with the
+ * bytes left here: each element is read within bounds in its turn. */
+static inline int mp_read(const walk_rd_t *rd, const uint8_t **qp,
+                          proto__val_t *v)
 {
+  const uint8_t *q = *qp;
+  size_t left = (size_t)(rd->end - q);
+
+  if (left >= 9) { /* any header, and a number's payload, is readable */
+    /* The commonest forms inline (fixstr: every key; fixint; 64-bit
+     * timestamps and scores), the others by mp_view. */
+    v->node = q;
+    if ((q[0] & 0xe0) == 0xa0 && (q[0] & 0x1fu) < left) {
+      v->kind = PROTO__V_STR;
+      v->as.s.len = q[0] & 0x1fu;
+      v->as.s.p = (const char *)q + 1;
+      *qp = q + 1 + v->as.s.len;
+      return 0;
+    }
+    if (q[0] <= 0x7f) {
+      mp_view_uint(q[0], v);
+      *qp = q + 1;
+      return 0;
+    }
+    if (q[0] == 0xcb || q[0] == 0xcf) {
+      if (q[0] == 0xcb)
+        mp_view_float(q, v);
+      else
+        mp_view_uint(read_be(q + 1, 8), v);
+      *qp = q + 9;
+      return 0;
+    }
+    size_t size = mp_view(q, v);
+    if (size - 1 < left) { /* not bin/ext (0), not past the end */
+      *qp = q + size;
+      return 0;
+    }
+  }
+  return mp_read_checked(rd, qp, v);
+}
+
+/* Check the value at *qp as the pre-scan would and move *qp past it. */
+static int mp_step(const walk_rd_t *rd, const uint8_t **qp)
+{
+  const uint8_t *q = *qp;
+  proto__val_t v;
+  int rc = mp_read(rd, qp, &v);
+
+  if (rc == 0 && (v.kind == PROTO__V_MAP || v.kind == PROTO__V_ARRAY))
+    rc = mp_scan_at(rd, q, qp);
+  return rc;
+}
+
+/* A walker call read the container whose header is at @p head to its
+ * end, @p after. */
+static void mp_done(walk_rd_t *rd, const void *head, const uint8_t *after)
+{
+  rd->done = head;
+  rd->done_end = after;
+}
+
+static void walk_map_open(walk_rd_t *rd, const proto__val_t *map,
+                          walk_iter_t *it)
+{
+  it->q = mp_body(map->node);
+  it->map = map->node;
+  it->last = NULL;
+  it->body = NULL;
+  it->left = map->as.n;
+  rd->depth++;
+}
+
+/* After the walker had the last value: a container that no call read to
+ * its end (an unknown key's value, a value of the wrong kind) is checked
+ * as the pre-scan would and stepped over. */
+static int mp_past_last(walk_rd_t *rd, walk_iter_t *it)
+{
+  if (rd->done == it->last) {
+    it->q = rd->done_end;
+    return 0;
+  }
+  return mp_scan_at(rd, it->last, &it->q);
+}
+
+static inline int walk_map_next(walk_rd_t *rd, walk_iter_t *it,
+                                const char **key, size_t *klen,
+                                proto__val_t *v, const proto__path_t *path,
+                                proto__err_t *e)
+{
+  proto__val_t k;
+  int rc;
+
+  if (it->body != NULL) {
+    it->body = NULL;
+    rc = mp_past_last(rd, it);
+    if (rc != 0)
+      return rc;
+  }
+  if (it->left == 0) {
+    rd->depth--;
+    mp_done(rd, it->map, it->q);
+    return 0;
+  }
+  it->left--;
+  rc = mp_read(rd, &it->q, &k);
+  if (rc != 0)
+    return rc;
+  if (k.kind != PROTO__V_STR)
+    return key_not_str(path, e);
+  rc = mp_read(rd, &it->q, v);
+  if (rc != 0)
+    return rc;
+  *key = k.as.s.p;
+  *klen = k.as.s.len;
+  if ((v->kind == PROTO__V_MAP || v->kind == PROTO__V_ARRAY) &&
+      v->as.n > 0) { /* an empty one ends at its header */
+    it->last = v->node;
+    it->body = it->q;
+  }
+  return 1;
+}
+
+static int walk_array_items(walk_rd_t *rd, const proto__val_t *arr,
+                            proto__val_t *out, const proto__path_t *path,
+                            proto__err_t *e)
+{
+  const uint8_t *after;
+  int rc = mp_scan_at(rd, arr->node, &after);
   const uint8_t *q = mp_body(arr->node);
 
-  for (size_t k = 0; k < i; k++)
-    q = mp_skip(q);
-  mp_view(q, out);
+  if (rc != 0)
+    return rc;
+  mp_done(rd, arr->node, after);
+  for (size_t i = 0; i < arr->as.n; i++) { /* checked: without bounds */
+    mp_view(q, &out[i]);
+    q = mp_after(&out[i]);
+  }
+  return 0;
 }
 
 static int mp_to_json_at(const uint8_t **pp, int depth, json_t **out,
@@ -525,16 +733,22 @@ static int mp_to_json_at(const uint8_t **pp, int depth, json_t **out,
   return *out != NULL ? 0 : oom(path, e);
 }
 
-static int mp_to_json(const proto__val_t *v, json_t **out,
-                      const proto__path_t *path, proto__err_t *e)
+static int walk_to_json(walk_rd_t *rd, const proto__val_t *v, json_t **out,
+                        const proto__path_t *path, proto__err_t *e)
 {
-  const uint8_t *p = v->node;
+  const uint8_t *p = v->node, *after;
 
+  if (v->kind == PROTO__V_MAP || v->kind == PROTO__V_ARRAY) {
+    int rc = mp_scan_at(rd, p, &after); /* then read without bounds */
+    if (rc != 0)
+      return rc;
+    mp_done(rd, v->node, after);
+  }
   return mp_to_json_at(&p, 0, out, path, e);
 }
 
-static int mp_ts(const proto__val_t *v, int64_t *ms, const proto__path_t *path,
-                 proto__err_t *e)
+static int walk_ts(const proto__val_t *v, int64_t *ms,
+                   const proto__path_t *path, proto__err_t *e)
 {
   if (v->kind == PROTO__V_INT) {
     *ms = v->as.i; /* negative: refused by the check that follows */
@@ -551,12 +765,7 @@ static int mp_ts(const proto__val_t *v, int64_t *ms, const proto__path_t *path,
   return 0;
 }
 
-static const proto__reader_ops_t mp_reader = {
-    .map_each = mp_map_each,
-    .array_at = mp_array_at,
-    .to_json = mp_to_json,
-    .ts = mp_ts,
-};
+#include "protocol/codec_walk.h"
 
 /* ---- writer: msgpack straight into the caller's sbuffer ----
  *
@@ -833,29 +1042,36 @@ int proto_msgpack_encode(const proto_msg_t *m, msgpack_sbuffer *out)
   return rc;
 }
 
-/* The envelope's three entries (header addresses), each NULL when absent. */
+/* The envelope's three entries (their values' addresses, NULL when
+ * absent), whether "d" is the last value (the walker then reads it to the
+ * message's end), and otherwise where the last value ends. */
 typedef struct envelope {
   const uint8_t *v, *t, *d;
+  bool d_last;
+  const uint8_t *end;
 } envelope_t;
 
-static int envelope_entries(const uint8_t *p, envelope_t *env,
-                            proto__err_t *e)
+static int envelope_entries(walk_rd_t *rd, envelope_t *env, proto__err_t *e)
 {
   static const char names[] = {'v', 't', 'd'};
   const uint8_t **slots[] = {&env->v, &env->t, &env->d};
   const proto__path_t where = PROTO__PATH_ROOT("msgpack");
+  const uint8_t *q = rd->buf;
   proto__val_t map, k;
+  int rc = mp_read(rd, &q, &map);
 
-  mp_view(p, &map);
+  if (rc != 0)
+    return rc;
   if (map.kind != PROTO__V_MAP)
     return proto__fail(e, PROTO_EMALFORMED, "msgpack",
                        "a message is a map {v, t, d}");
-  const uint8_t *q = mp_body(p);
+  rd->depth = 1;
   for (size_t i = 0; i < map.as.n; i++) {
-    mp_view(q, &k);
+    rc = mp_read(rd, &q, &k);
+    if (rc != 0)
+      return rc;
     if (k.kind != PROTO__V_STR)
       return key_not_str(&where, e);
-    q = mp_after(&k);
     for (int n = 0; n < 3; n++) {
       if (k.as.s.len != 1 || k.as.s.p[0] != names[n])
         continue;
@@ -865,9 +1081,16 @@ static int envelope_entries(const uint8_t *p, envelope_t *env,
                            "duplicate key");
       *slots[n] = q;
     }
-    if (i + 1 < map.as.n)
-      q = mp_skip(q); /* not past the last value ("d": all of it) */
+    /* Check and step over each value, but a last "d": the walker reads
+     * that one (nearly every message). */
+    env->d_last = i + 1 == map.as.n && q == env->d;
+    if (!env->d_last) {
+      rc = mp_step(rd, &q);
+      if (rc != 0)
+        return rc;
+    }
   }
+  env->end = q;
   return 0;
 }
 
@@ -890,19 +1113,19 @@ static int envelope_type(const uint8_t *p, proto_type_t *type,
   return 0;
 }
 
-static int decode_envelope(const uint8_t *p, proto_msg_t *m, proto__err_t *e)
+static int decode_envelope(walk_rd_t *rd, proto_msg_t *m, proto__err_t *e)
 {
-  envelope_t env = {NULL, NULL, NULL};
+  envelope_t env = {NULL, NULL, NULL, false, NULL};
   proto_type_t type = PROTO_NONE;
   proto__val_t v, d;
-  int rc = envelope_entries(p, &env, e);
+  int rc = envelope_entries(rd, &env, e);
 
   if (rc != 0)
     return rc;
   /* The version comes first: a later version may change "t" and "d". */
   if (env.v == NULL)
     return proto__fail(e, PROTO_EVERSION, "v", "missing protocol version");
-  mp_view(env.v, &v);
+  mp_view(env.v, &v); /* "v" and "t" were checked by mp_scan_at */
   if (v.kind != PROTO__V_UINT || v.as.u != PROTO_VERSION)
     return proto__fail(e, PROTO_EVERSION, "v",
                        "unsupported protocol version (this is %d)",
@@ -912,10 +1135,23 @@ static int decode_envelope(const uint8_t *p, proto_msg_t *m, proto__err_t *e)
     return rc;
   if (env.d == NULL)
     return proto__fail(e, PROTO_EFIELD, "d", "missing required field");
-  mp_view(env.d, &d);
+  const uint8_t *q = env.d;
+  rc = mp_read(rd, &q, &d);
+  if (rc != 0)
+    return rc;
   if (d.kind != PROTO__V_MAP)
     return proto__fail(e, PROTO_EFIELD, "d", "expected a map");
-  return proto__decode(type, &d, &mp_reader, m, e);
+  rc = walk_decode(rd, type, &d, m, e);
+  if (rc != 0)
+    return rc;
+  const uint8_t *end = env.d_last ? rd->done_end : env.end;
+  if (end != rd->end) {
+    scan_t s = {.p = rd->buf, .len = (size_t)(rd->end - rd->buf),
+                .pos = (size_t)(end - rd->buf), .depth = 0, .e = e};
+    proto_msg_fini(m);
+    return trailing(&s);
+  }
+  return 0;
 }
 
 int proto_msgpack_decode(const void *buf, size_t len, proto_msg_t *m,
@@ -927,8 +1163,19 @@ int proto_msgpack_decode(const void *buf, size_t len, proto_msg_t *m,
   rc = proto__decode_begin(&e, m, buf, len, "msgpack", "message");
   if (rc != 0)
     return rc;
-  rc = prescan(buf, len, &e);
-  if (rc != 0)
-    return rc;
-  return decode_envelope(buf, m, &e);
+  rc = PROTO_EMALFORMED; /* no bytes: the pre-scan says so */
+  if (len > 0) {
+    walk_rd_t rd = {.buf = buf, .end = (const uint8_t *)buf + len,
+                    .depth = 0, .done = NULL, .done_end = NULL, .e = &e};
+    rc = decode_envelope(&rd, m, &e);
+  }
+  /* A message that is not well-formed msgpack is refused for that, as the
+   * pre-scan did when it ran first: it looks at the whole message again
+   * only when reading it failed (see the design note). */
+  if (rc != 0) {
+    int malformed = prescan(buf, len, &e);
+    if (malformed != 0)
+      rc = malformed;
+  }
+  return rc;
 }

@@ -162,6 +162,6 @@ void proto_msg_fini(proto_msg_t *m)
   const proto__table_t *t = proto__table(m->type);
   if (t != NULL)
     proto__fields_free(t, (char *)&m->u);
-  memset(m, 0, sizeof *m);
+  proto__msg_zero(m);
   m->type = PROTO_NONE;
 }

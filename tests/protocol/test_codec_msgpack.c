@@ -10,9 +10,12 @@
  * bytes, wrong versions and types, wrong value types per field, missing
  * required fields, strings/lists/messages over their caps, nesting over
  * PROTO_MAX_DEPTH, invalid UTF-8, integers outside their C type, unknown
- * states, illegal transitions and hostile element counts. Encoding refuses
- * what decoding would and leaves the caller's buffer as it was. Every test
- * ends with a leak check (ASan builds).
+ * states, illegal transitions and hostile element counts. A message that
+ * is not well-formed msgpack is refused for that even when a field before
+ * the fault is wrong too, and values no field reads (unknown keys, JSON
+ * members, lists) are checked to the same nesting bound as the rest.
+ * Encoding refuses what decoding would and leaves the caller's buffer as
+ * it was. Every test ends with a leak check (ASan builds).
  */
 #include "tests/support/json_msgpack.h"
 
@@ -1361,4 +1364,215 @@ Test(codec_msgpack, a_nul_byte_is_reported_before_invalid_utf8)
                            &m, err), 0, "%s", err);
   cr_assert_str_eq(m.u.finding.repo, "abcdefgh\xc3\xa9ijklmnop\xe2\x82\xac");
   proto_msg_fini(&m);
+}
+
+/* ---- well-formedness first ----
+ *
+ * The decoder reads a message once and runs the structural pre-scan only
+ * when reading fails (protocol/codec_msgpack.c). These tests pin what
+ * that must not change: a message that is not well-formed msgpack is
+ * refused for that even when a field before the fault is wrong too, and
+ * values the walker never parses (unknown keys, JSON members, lists) are
+ * checked like the rest, to the same nesting bound. */
+
+/* A task whose "d" ends with "state": <state>, then "zz": @p raw (if
+ * any) as raw bytes, then @p tail as raw bytes after the message. */
+static int decode_task_raw(const char *state, const char *raw, size_t rawlen,
+                           const char *tail, size_t taillen, proto_msg_t *m,
+                           char *err)
+{
+  json_t *d = ptst_load_d(PROTO_TASK);
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+
+  json_object_del(d, "state");
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  pack_head(&pk, PROTO_TASK, json_object_size(d) + (raw != NULL ? 2 : 1));
+  pack_entries(&pk, d);
+  msgpack_pack_str_with_body(&pk, "state", 5);
+  msgpack_pack_str_with_body(&pk, state, strlen(state));
+  if (raw != NULL) {
+    msgpack_pack_str_with_body(&pk, "zz", 2);
+    msgpack_sbuffer_write(&sb, raw, rawlen);
+  }
+  msgpack_sbuffer_write(&sb, tail, taillen);
+  int rc = decode_sb(&sb, m, err);
+  msgpack_sbuffer_destroy(&sb);
+  json_decref(d);
+  return rc;
+}
+
+/* @p n nested one-element arrays around a 1. */
+static char *nested_arrays(size_t n)
+{
+  char *p = malloc(n + 1);
+  memset(p, 0x91, n);
+  p[n] = 0x01;
+  return p;
+}
+
+Test(codec_msgpack, a_malformed_message_is_refused_for_that_before_its_fields)
+{
+  proto_msg_t m;
+  char err[ERRLEN];
+  char *deep = nested_arrays(40);
+
+  /* The field fault alone, then with a structural fault after it. */
+  PTST_RC(decode_task_raw("open", NULL, 0, "", 0, &m, err), PROTO_EVALUE);
+  cr_assert_str_eq(err, "task.state: unknown state \"open\"");
+  PTST_RC(decode_task_raw("open", NULL, 0, "\xc0", 1, &m, err),
+          PROTO_EMALFORMED);
+  cr_assert_str_eq(err, "msgpack: 1 trailing bytes after the message");
+  PTST_RC(decode_task_raw("open", "\x92\x01\xc1", 3, "", 0, &m, err),
+          PROTO_EMALFORMED);
+  cr_assert(strstr(err, "invalid format byte 0xc1") != NULL, "%s", err);
+  PTST_RC(decode_task_raw("open", deep, 41, "", 0, &m, err), PROTO_EDEPTH);
+  cr_assert_str_eq(err, "msgpack: nesting deeper than 32 levels");
+  PTST_RC(decode_task_raw("open", "\xd9\x20xyz", 5, "", 0, &m, err),
+          PROTO_EMALFORMED);
+  cr_assert(strstr(err, "truncated input") != NULL, "%s", err);
+  /* A map announcing more entries than there are bytes left. */
+  PTST_RC(decode_task_raw("open", "\x8f\x01\x02", 3, "", 0, &m, err),
+          PROTO_EMALFORMED);
+  cr_assert(strstr(err, "truncated input") != NULL, "%s", err);
+  free(deep);
+}
+
+Test(codec_msgpack, values_no_field_reads_are_checked_like_the_rest)
+{
+  proto_msg_t m;
+  char err[ERRLEN];
+
+  /* An unknown key's value: skipped when well-formed, refused when not. */
+  cr_assert_eq(decode_task_raw("new", "\x92\x01\xc4\x01x", 5, "", 0, &m, err),
+               0, "%s", err);
+  proto_msg_fini(&m);
+  PTST_RC(decode_task_raw("new", "\x92\x01\xc1", 3, "", 0, &m, err),
+          PROTO_EMALFORMED);
+  cr_assert(strstr(err, "0xc1") != NULL, "%s", err);
+  PTST_RC(decode_task_raw("new", "\x81\xa1k\x93\x01\x02", 6, "", 0, &m, err),
+          PROTO_EMALFORMED);
+  /* "d" is the second level, so its entries may nest 30 more arrays: a
+   * message nested exactly 32 deep decodes, one more level does not. */
+  char *deep = nested_arrays(31);
+  cr_assert_eq(decode_task_raw("new", deep + 1, 31, "", 0, &m, err), 0, "%s",
+               err);
+  proto_msg_fini(&m);
+  PTST_RC(decode_task_raw("new", deep, 32, "", 0, &m, err), PROTO_EDEPTH);
+  cr_assert_str_eq(err, "msgpack: nesting deeper than 32 levels");
+  free(deep);
+}
+
+/* Raw bytes as a packed value (any bytes: well-formed or not). */
+typedef struct raw_bytes {
+  const char *p;
+  size_t len;
+} raw_bytes_t;
+
+static void pack_raw(msgpack_packer *pk, const void *arg)
+{
+  const raw_bytes_t *raw = arg;
+  pk->callback(pk->data, raw->p, raw->len);
+}
+
+/* The fixture of @p t with "d".@p key last, its value the raw bytes
+ * @p raw. */
+static int decode_key_raw(proto_type_t t, const char *key, const char *raw,
+                          size_t len, proto_msg_t *m, char *err)
+{
+  raw_bytes_t bytes = {raw, len};
+  return decode_raw(t, key, pack_raw, &bytes, m, err);
+}
+
+Test(codec_msgpack, json_members_and_lists_are_checked_before_they_are_read)
+{
+  proto_msg_t m;
+  char err[ERRLEN];
+
+  json_t *want = json_pack("[i,s]", 1, "x");
+
+  cr_assert_eq(decode_key_raw(PROTO_EVENT, "data", "\x92\x01\xa1x", 4, &m,
+                              err), 0, "%s", err);
+  cr_assert(json_equal(m.u.event.data, want));
+  proto_msg_fini(&m);
+  json_decref(want);
+  PTST_RC(decode_key_raw(PROTO_EVENT, "data", "\x92\x01\xc1", 3, &m, err),
+          PROTO_EMALFORMED);
+  cr_assert(strstr(err, "0xc1") != NULL, "%s", err);
+  PTST_RC(decode_key_raw(PROTO_EVENT, "data", "\x92\x01\xd9\x09x", 5, &m,
+                         err), PROTO_EMALFORMED);
+  cr_assert(strstr(err, "truncated input") != NULL, "%s", err);
+  /* A list of labels: read whole, refused whole when cut short. */
+  cr_assert_eq(decode_key_raw(PROTO_TASK, "labels", "\x92\xa1x\xa1y", 5, &m,
+                              err), 0, "%s", err);
+  cr_assert_str_eq(m.u.task.labels.items[1], "y");
+  proto_msg_fini(&m);
+  PTST_RC(decode_key_raw(PROTO_TASK, "labels", "\x92\xa1x\xd9\x09y", 6, &m,
+                         err), PROTO_EMALFORMED);
+  cr_assert(strstr(err, "truncated input") != NULL, "%s", err);
+}
+
+Test(codec_msgpack, the_envelope_may_come_in_any_order)
+{
+  json_t *d = ptst_load_d(PROTO_TASK);
+  proto_msg_t m, want;
+  char err[ERRLEN];
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_map(&pk, 4);
+  msgpack_pack_str_with_body(&pk, "d", 1);
+  json_msgpack_pack(&pk, d);
+  msgpack_pack_str_with_body(&pk, "v", 1);
+  msgpack_pack_uint64(&pk, 1);
+  msgpack_pack_str_with_body(&pk, "x", 1);
+  msgpack_pack_array(&pk, 1);
+  msgpack_pack_nil(&pk);
+  msgpack_pack_str_with_body(&pk, "t", 1);
+  msgpack_pack_str_with_body(&pk, "task", 4);
+  cr_assert_eq(decode_sb(&sb, &m, err), 0, "%s", err);
+  ptst_example(PROTO_TASK, &want);
+  ptst_assert_msg_eq(&want, &m);
+  proto_msg_fini(&m);
+  msgpack_sbuffer_write(&sb, "\x01", 1);
+  PTST_RC(decode_sb(&sb, &m, err), PROTO_EMALFORMED);
+  cr_assert_str_eq(err, "msgpack: 1 trailing bytes after the message");
+  proto_msg_fini(&want);
+  msgpack_sbuffer_destroy(&sb);
+  json_decref(d);
+}
+
+Test(codec_msgpack, every_nul_and_non_ascii_byte_position_is_found)
+{
+  /* Strings of 1..40 bytes with one bad byte at each position: the
+   * ASCII check reads eight bytes at a time and the last ones in one
+   * overlapping load, and must see every byte. */
+  char s[41];
+
+  for (size_t len = 1; len <= 40; len++) {
+    for (size_t at = 0; at < len; at++) {
+      for (int bad = 0; bad < 2; bad++) {
+        proto_msg_t m;
+        char err[ERRLEN];
+        memset(s, 'a', len);
+        s[at] = bad ? '\0' : '\x80';
+        json_t *v = json_stringn_nocheck(s, len);
+        PTST_RC(decode_with(PROTO_FINDING, "repo", v, &m, err), PROTO_EVALUE);
+        cr_assert_str_eq(err, bad ? "finding.repo: string contains a NUL byte"
+                                  : "finding.repo: string is not valid UTF-8",
+                         "length %zu, byte %zu", len, at);
+      }
+    }
+    proto_msg_t m;
+    char err[ERRLEN];
+    memset(s, 'a', len);
+    cr_assert_eq(decode_with(PROTO_FINDING, "repo",
+                             json_stringn_nocheck(s, len), &m, err), 0,
+                 "%s", err);
+    cr_assert_eq(strlen(m.u.finding.repo), len);
+    proto_msg_fini(&m);
+  }
 }

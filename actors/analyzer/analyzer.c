@@ -56,6 +56,10 @@ typedef struct done_wait {
 
 typedef struct analyzer {
   const analyzer_opts_t *o;
+  /* The actors it sends to, held from start to stop: a daemon stopping
+   * releases its handles while a scan may still finish here, and a send
+   * to a stopped actor must find its memory (rt_send refuses it). */
+  rt_actor_t *store_actor, *done_to;
   rt_ctx_t *ctx;
   batch_t batches[MAX_BATCHES];
   pend_t *pend;
@@ -219,7 +223,7 @@ static void write_msg(analyzer_t *a, int b, const proto_msg_t *m)
     a->sum.failed_writes++;
     return;
   }
-  if (rt_request(a->ctx, a->o->store_actor, &req, WRITE_TIMEOUT_MS, &corr) != 0) {
+  if (rt_request(a->ctx, a->store_actor, &req, WRITE_TIMEOUT_MS, &corr) != 0) {
     rt_msg_free(req);
     a->sum.failed_writes++;
     return;
@@ -635,7 +639,7 @@ static void start_resolve(analyzer_t *a, rt_msg_t *done,
 
 static void send_to_listener(analyzer_t *a, rt_msg_t **m)
 {
-  if (!a->o->done_to || rt_send(a->o->done_to, m) != 0)
+  if (!a->done_to || rt_send(a->done_to, m) != 0)
     rt_msg_free(*m);
   *m = NULL;
 }
@@ -717,7 +721,7 @@ static void forward_copy(analyzer_t *a, const rt_msg_t *msg)
   size_t len;
   const void *data = rt_msg_data(msg, &len);
   rt_msg_t *m = NULL;
-  if (a->o->done_to && rt_msg_new(rt_msg_type(msg), data, len, &m) == 0)
+  if (a->done_to && rt_msg_new(rt_msg_type(msg), data, len, &m) == 0)
     send_to_listener(a, &m);
 }
 
@@ -727,6 +731,8 @@ static int an_start(rt_ctx_t *ctx, void *state, const void *arg)
 {
   analyzer_t *a = state;
   a->o = arg;
+  a->store_actor = a->o->store_actor ? rt_actor_retain(a->o->store_actor) : NULL;
+  a->done_to = a->o->done_to ? rt_actor_retain(a->o->done_to) : NULL;
   return 0;
 }
 
@@ -741,6 +747,8 @@ static void an_stop(rt_ctx_t *ctx, void *state)
   }
   rt_msg_free(a->resolving);
   free(a->pend);
+  rt_actor_release(a->store_actor);
+  rt_actor_release(a->done_to);
 }
 
 static void an_msg(rt_ctx_t *ctx, void *state, rt_msg_t *msg)

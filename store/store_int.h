@@ -42,8 +42,9 @@ enum store__db {
 #define STORE__READ_POOL 16
 
 /* Slots of the row hints (a power of two; 32 bytes each, zero pages until
- * reads fill them). */
+ * reads fill them), in buckets of STORE__HINT_WAYS slots: one cache line. */
 #define STORE__ROW_HINTS (1u << 16)
+#define STORE__HINT_WAYS 2u
 /* Slots of the row write stamps (a power of two; 8 bytes each). */
 #define STORE__ROW_STAMPS (1u << 16)
 
@@ -59,6 +60,7 @@ typedef struct store__row_hint {
 } store__row_hint_t;
 
 struct store {
+  void *alloc_base; /* what store_open allocated (this struct, aligned in it) */
   MDB_env *env;
   /* Growing the map remaps it: no transaction of this process may be open
    * then (LMDB's rule). Every transaction holds this lock shared and
@@ -85,7 +87,7 @@ struct store {
   store_recovery_t recovery; /* what opening did with the journal */
   /* Task ids read lately -> their rows, for store_task_get (store_task.c:
    * "row hints"). */
-  store__row_hint_t row_hints[STORE__ROW_HINTS];
+  _Alignas(64) store__row_hint_t row_hints[STORE__ROW_HINTS];
   /* Direct reads (store_task.c): 0 off; else even while the journal's pin
    * stays where it is, odd while it moves; +2 per pin move or map move. */
   _Atomic uint64_t direct_epoch;

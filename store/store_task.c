@@ -1018,18 +1018,30 @@ static uint64_t key_hash(const keybuf_t *k)
   }
   w = 0;
   memcpy(&w, k->b + i, k->len - i);
-  h = (h ^ w) * 0x94d049bb133111ebull;
-  return h ^ (h >> 29);
+  h = (h ^ w) * 0x94d049bb133111ebull; /* then a full finaliser: the */
+  h ^= h >> 32;                        /* bucket is the low bits */
+  h *= 0xd6e8feb86659fd93ull;
+  return h ^ (h >> 32);
 }
 
-static store__row_hint_t *hint_slot(store_t *s, uint64_t hash)
+/* The bucket of the id of @p hash: STORE__HINT_WAYS slots in one cache
+ * line, so a read looks at both for one miss. */
+static store__row_hint_t *hint_bucket(store_t *s, uint64_t hash)
 {
-  return &s->row_hints[hash & (STORE__ROW_HINTS - 1)];
+  size_t buckets = STORE__ROW_HINTS / STORE__HINT_WAYS;
+  return &s->row_hints[(hash & (buckets - 1)) * STORE__HINT_WAYS];
 }
 
-/* The hint in @p h for the id of @p hash, whole: false when the slot is
- * empty, another id's, or being rewritten. */
-static bool hint_load(store__row_hint_t *h, uint64_t hash, hint_t *out)
+/* Whether slot @p h is the id of @p hash's (its row word says so). */
+static bool slot_is(store__row_hint_t *h, uint64_t hash)
+{
+  uint64_t v = atomic_load_explicit(&h->row, memory_order_relaxed);
+  return v >> 32 == hash >> 32 && (v & 0xffffffffu) != 0;
+}
+
+/* The hint in slot @p h for the id of @p hash, whole: false when the
+ * slot is empty, another id's, or being rewritten. */
+static bool slot_load(store__row_hint_t *h, uint64_t hash, hint_t *out)
 {
   /* Acquire loads throughout (no fence, which TSan cannot check): a word
    * a rewriter stored makes its odd count visible to the last load. */
@@ -1045,15 +1057,42 @@ static bool hint_load(store__row_hint_t *h, uint64_t hash, hint_t *out)
   return true;
 }
 
+/* The hint for the id of @p hash from its bucket @p b. */
+static bool hint_load(store__row_hint_t *b, uint64_t hash, hint_t *out)
+{
+  for (unsigned w = 0; w < STORE__HINT_WAYS; w++)
+    if (slot_is(&b[w], hash))
+      return slot_load(&b[w], hash, out);
+  return false;
+}
+
+/* The slot of bucket @p b to (re)write for the id of @p hash: its own,
+ * else an empty one, else one holding a place to prefetch only, else the
+ * one @p pick (any bits) falls on. */
+static store__row_hint_t *slot_for(store__row_hint_t *b, uint64_t hash,
+                                   uint64_t pick)
+{
+  for (unsigned w = 0; w < STORE__HINT_WAYS; w++)
+    if (slot_is(&b[w], hash))
+      return &b[w];
+  for (unsigned w = 0; w < STORE__HINT_WAYS; w++)
+    if (!atomic_load_explicit(&b[w].row, memory_order_relaxed))
+      return &b[w];
+  for (unsigned w = 0; w < STORE__HINT_WAYS; w++)
+    if (!atomic_load_explicit(&b[w].seen, memory_order_relaxed))
+      return &b[w];
+  return &b[pick % STORE__HINT_WAYS];
+}
+
 /* Hint @p row for the id of @p hash, its record last read at @p where
  * (where_pack, or 0) in the snapshot @p seen says (seen_pack, or 0). A
  * slot another thread is rewriting is left to it. */
 static void hint_put(store_t *s, uint64_t hash, uint64_t row, uint64_t where,
                      uint64_t seen)
 {
-  store__row_hint_t *h = hint_slot(s, hash);
   if (row == 0 || row > 0xffffffffu)
     return;
+  store__row_hint_t *h = slot_for(hint_bucket(s, hash), hash, seen ^ where);
   uint64_t seq = atomic_load_explicit(&h->seq, memory_order_relaxed);
   if ((seq & 1) ||
       !atomic_compare_exchange_strong_explicit(
@@ -1131,7 +1170,7 @@ uintptr_t store__row_hint_where(store_t *s, const char *id)
   key_id(&kb, id);
   uint64_t hash = key_hash(&kb);
   hint_t hv;
-  if (!hint_load(hint_slot(s, hash), hash, &hv))
+  if (!hint_load(hint_bucket(s, hash), hash, &hv))
     return 0;
   return (uintptr_t)(hv.where & WHERE_ADDR_MASK);
 }
@@ -1143,7 +1182,7 @@ void store__row_hint_where_set(store_t *s, const char *id, uintptr_t where)
   uint64_t hash = key_hash(&kb);
   hint_t hv;
   MDB_val rec = {.mv_size = 512, .mv_data = (void *)where};
-  if (hint_load(hint_slot(s, hash), hash, &hv)) /* a place to prefetch only */
+  if (hint_load(hint_bucket(s, hash), hash, &hv)) /* a place to prefetch only */
     hint_put(s, hash, hv.row, where_pack(&rec), 0);
 }
 
@@ -1285,7 +1324,7 @@ static int task_get(store_t *s, const char *id, bool direct_only,
   uint64_t hash = key_hash(&kb);
   /* The slot is a likely cache miss: start loading it, then take the map
    * while it arrives. */
-  store__row_hint_t *h = hint_slot(s, hash);
+  store__row_hint_t *h = hint_bucket(s, hash);
   __builtin_prefetch(h);
   store__map_hold(s);
   uint64_t epoch = atomic_load_explicit(&s->direct_epoch, memory_order_acquire);

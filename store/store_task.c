@@ -1148,14 +1148,16 @@ static uint64_t seen_pack(MDB_txn *txn, uint64_t epoch)
  * loads, as prefetches never fault. (Prefetching the whole 4 KiB leaf,
  * where the binary search's other probes land, measured no better: 64
  * prefetches per read.) */
-static void where_prefetch(uint64_t where)
+static void where_prefetch(uint64_t where, bool page_too)
 {
   const char *p = (const char *)(uintptr_t)(where & WHERE_ADDR_MASK);
   if (!p)
     return;
   const char *page = (const char *)((uintptr_t)p & ~(uintptr_t)4095);
-  __builtin_prefetch(page);
-  __builtin_prefetch(page + 64);
+  if (page_too) { /* not for a read in place: no descent comes */
+    __builtin_prefetch(page);
+    __builtin_prefetch(page + 64);
+  }
   uint64_t size = where >> 48;
   unsigned n = size ? (unsigned)((size + 63) / 64 + 1) : WHERE_MAX_LINES;
   if (n > WHERE_MAX_LINES)
@@ -1331,7 +1333,8 @@ static int task_get(store_t *s, const char *id, bool direct_only,
   hint_t hv;
   bool hinted = hint_load(h, hash, &hv);
   if (hinted)
-    where_prefetch(hv.where);
+    where_prefetch(hv.where, !hv.seen || (hv.seen & HINT_SEEN_EPOCH_MASK) !=
+                                             epoch);
   int rc = 0;
   if (!hinted || direct_read(s, &hv, epoch, id, out))
     rc = direct_only ? STORE_ENOTFOUND

@@ -794,6 +794,7 @@ static double io_figures(const char *dir)
 static void rm_dir(const char *dir)
 {
   static const char *const files[] = {"ccm.lmdb", "ccm.lmdb-lock",
+                                      "ccm.journal",
                                       "bench.sqlite", "bench.sqlite-wal",
                                       "bench.sqlite-shm", "io.bin"};
   char path[4200];

@@ -41,7 +41,7 @@ typedef struct coord {
   rt_runtime_t *rt;
   rt_actor_t *self;
   rt_actor_t *sink;
-  scanner_shared_t shared;
+  scanner_shared_t *sh; /* counted: shards and blame jobs hold it too */
   rt_actor_t *shards[MAX_SHARDS];
   unsigned inflight[MAX_SHARDS];
   unsigned nshards;
@@ -396,11 +396,11 @@ static int start_walk(coord_t *c)
   walk_job_t *j = calloc(1, sizeof *j);
   if (!j)
     return RT_ENOMEM;
-  j->opts = *c->shared.opts;
+  j->opts = *c->sh->opts;
   j->rt = c->rt;
-  j->stateful = c->shared.stateful;
-  j->incremental = c->shared.incremental;
-  memcpy(j->base, c->shared.base, sizeof j->base);
+  j->stateful = c->sh->stateful;
+  j->incremental = c->sh->incremental;
+  memcpy(j->base, c->sh->base, sizeof j->base);
   j->coord = rt_actor_retain(c->self);
   int rc = rt_blocking_submit(c->rt, walk_run, j, c->self);
   if (rc != 0) {
@@ -553,7 +553,7 @@ static void str_field(msgpack_packer *pk, const char *s)
  * (@p final) carries the scan state unless the scan failed. */
 static void queue_files(coord_t *c, bool final)
 {
-  const scanner_shared_t *sh = &c->shared;
+  const scanner_shared_t *sh = c->sh;
   if (!c->nfiles && !final)
     return;
   msgpack_sbuffer sb;
@@ -586,7 +586,7 @@ static void queue_files(coord_t *c, bool final)
 
 static void add_file_entry(coord_t *c, const msgpack_object *entry)
 {
-  if (!c->shared.stateful || entry->type != MSGPACK_OBJECT_ARRAY ||
+  if (!c->sh->stateful || entry->type != MSGPACK_OBJECT_ARRAY ||
       entry->via.array.size == 0 ||
       entry->via.array.ptr[0].type != MSGPACK_OBJECT_STR)
     return;
@@ -724,7 +724,7 @@ static void on_walk_done(coord_t *c, rt_msg_t *msg)
 static void send_progress(coord_t *c)
 {
   proto_msg_t m = {.type = PROTO_SCAN_PROGRESS};
-  m.u.scan_progress.repo = (char *)c->shared.opts->repo;
+  m.u.scan_progress.repo = (char *)c->sh->opts->repo;
   m.u.scan_progress.files = c->files;
   m.u.scan_progress.bytes = c->bytes;
   m.u.scan_progress.findings = c->findings;
@@ -769,7 +769,7 @@ static int on_dup(void *ud, const scan_dup_t *d)
   char key[1024], text[512], fp[SCAN_FP_HEX + 1];
   size_t klen = dup_key(d, key, sizeof key);
   uint32_t occ = scan_occurrence_next(&b->occ, "refactor", key, klen);
-  scan_fingerprint(fp, b->c->shared.opts->repo, "refactor", first->path, key,
+  scan_fingerprint(fp, b->c->sh->opts->repo, "refactor", first->path, key,
                    klen, occ);
   snprintf(text, sizeof text, "duplicated block of %u lines (lines %u-%u), "
            "also in %s:%u-%u%s", d->lines, first->start_line, first->end_line,
@@ -777,7 +777,7 @@ static int on_dup(void *ud, const scan_dup_t *d)
            d->nlocs > 2 ? " and more" : "");
   proto_msg_t m = {.type = PROTO_FINDING};
   proto_finding_t *f = &m.u.finding;
-  f->repo = (char *)b->c->shared.opts->repo;
+  f->repo = (char *)b->c->sh->opts->repo;
   f->kind = (char *)"refactor";
   f->loc.path = (char *)first->path;
   f->loc.line = first->start_line;
@@ -806,9 +806,12 @@ static void report_dupes(coord_t *c)
   msgpack_sbuffer_init(&b.sb);
   msgpack_packer_init(&b.pk, &b.sb, msgpack_sbuffer_write);
   /* the array header is written last: groups first into a body buffer */
-  scan_dupes_finish(c->shared.dupes, on_dup, &b);
-  scan_dupes_free(c->shared.dupes);
-  c->shared.dupes = NULL;
+  pthread_mutex_lock(&c->sh->dupes_lock); /* the shards are idle */
+  scan_dupes_t *d = c->sh->dupes;
+  c->sh->dupes = NULL;
+  pthread_mutex_unlock(&c->sh->dupes_lock);
+  scan_dupes_finish(d, on_dup, &b);
+  scan_dupes_free(d);
   scan_occurrences_free(&b.occ);
   rt_msg_t *msg = NULL;
   if (b.n && scanner_msg_from_array(SCANNER_MSG_FINDINGS, b.n, &b.sb, &msg) == 0) {
@@ -826,11 +829,11 @@ static void maybe_finish(coord_t *c)
     if (c->inflight[i])
       return;
   }
-  if (c->shared.dupes) {
+  if (c->sh->dupes) {
     report_dupes(c); /* queues one more batch; the shards are idle */
     flush_findings(c);
   }
-  if (c->shared.stateful && !c->files_final) {
+  if (c->sh->stateful && !c->files_final) {
     c->files_final = true; /* the records, then the state, last */
     queue_files(c, true);
     flush_findings(c);
@@ -841,7 +844,7 @@ static void maybe_finish(coord_t *c)
   if (c->timer)
     rt_timer_cancel(c->rt, c->timer);
   proto_msg_t m = {.type = PROTO_SCAN_DONE};
-  m.u.scan_done.repo = (char *)c->shared.opts->repo;
+  m.u.scan_done.repo = (char *)c->sh->opts->repo;
   m.u.scan_done.files = c->files;
   m.u.scan_done.findings = c->findings;
   m.u.scan_done.duration_ms = now_ms() - c->started_ms;
@@ -852,6 +855,23 @@ static void maybe_finish(coord_t *c)
 }
 
 /* ---- the actor ---- */
+
+scanner_shared_t *scanner__shared_retain(scanner_shared_t *sh)
+{
+  atomic_fetch_add_explicit(&sh->refs, 1, memory_order_relaxed);
+  return sh;
+}
+
+void scanner__shared_release(scanner_shared_t *sh)
+{
+  if (!sh || atomic_fetch_sub_explicit(&sh->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  if (sh->rootfd >= 0)
+    close(sh->rootfd);
+  scan_dupes_free(sh->dupes);
+  pthread_mutex_destroy(&sh->dupes_lock);
+  free(sh);
+}
 
 static void shared_init(scanner_shared_t *sh, const scanner_opts_t *caller)
 {
@@ -887,13 +907,13 @@ static void shared_init(scanner_shared_t *sh, const scanner_opts_t *caller)
 
 static int spawn_shards(coord_t *c)
 {
-  unsigned n = c->shared.opts->shards;
+  unsigned n = c->sh->opts->shards;
   if (!n)
     n = rt_runtime_workers(c->rt);
   if (n > MAX_SHARDS)
     n = MAX_SHARDS;
   for (unsigned i = 0; i < n; i++) {
-    int rc = rt_actor_spawn(c->rt, &scanner_shard_type, &c->shared, NULL,
+    int rc = rt_actor_spawn(c->rt, &scanner_shard_type, c->sh, NULL,
                             &c->shards[i]);
     if (rc != 0)
       return rc;
@@ -910,7 +930,12 @@ static int coord_start(rt_ctx_t *ctx, void *state, const void *arg)
   c->self = rt_self(ctx);
   c->sink = rt_actor_retain(a->sink);
   c->started_ms = now_ms();
-  shared_init(&c->shared, a->opts);
+  if (!(c->sh = calloc(1, sizeof *c->sh))) {
+    rt_actor_release(c->sink);
+    return RT_ENOMEM;
+  }
+  atomic_init(&c->sh->refs, 1);
+  shared_init(c->sh, a->opts);
   msgpack_sbuffer_init(&c->files_sb);
   msgpack_packer_init(&c->files_pk, &c->files_sb, msgpack_sbuffer_write);
   return 0;
@@ -925,10 +950,7 @@ static void coord_stop(rt_ctx_t *ctx, void *state)
     rt_actor_stop(c->shards[i]);
     rt_actor_release(c->shards[i]);
   }
-  if (c->shared.rootfd >= 0)
-    close(c->shared.rootfd);
-  scan_dupes_free(c->shared.dupes);
-  pthread_mutex_destroy(&c->shared.dupes_lock);
+  scanner__shared_release(c->sh); /* shards may still be in a chunk */
   rt_actor_release(c->sink);
   free(c->walk_error);
   msgpack_sbuffer_destroy(&c->files_sb);
@@ -937,7 +959,7 @@ static void coord_stop(rt_ctx_t *ctx, void *state)
 /* The first message: shards, the walker, the progress timer. */
 static void on_begin(coord_t *c)
 {
-  unsigned every = c->shared.opts->progress_ms;
+  unsigned every = c->sh->opts->progress_ms;
   int rc = spawn_shards(c);
   if (rc == 0)
     rc = start_walk(c);

@@ -18,6 +18,8 @@
 #include <msgpack.h>
 #include <pthread.h>
 
+#include <stdatomic.h>
+
 #include "actors/scanner/scanner.h"
 #include "scan/dupes.h"
 #include "scan/markers.h"
@@ -25,8 +27,13 @@
 #define SCANNER_CHUNK_PATHS 128
 #define SCANNER_MAX_FILE_DEFAULT (1u << 20)
 
-/* Read-only settings shared by the coordinator and its shards. */
+/* Read-only settings shared by the coordinator, its shards and their
+ * blame jobs. Counted: each of them holds a reference, so a shard still
+ * in a chunk, or a blame job still in git, when the coordinator stops
+ * (a scan stopped at shutdown) keeps using it safely; the last release
+ * closes the root and frees the duplicate accumulator. */
 typedef struct scanner_shared {
+  atomic_uint refs;
   const scanner_opts_t *opts; /* = &opts_copy */
   /* The caller's options, copied at start: a scan may outlive the struct
    * it was started with (the scan service's slot, at shutdown). */
@@ -47,6 +54,14 @@ typedef struct scanner_shared {
   char base[41];        /* the last scanned commit, "" */
   char settings[17];    /* digest of the settings (scanner.c) */
 } scanner_shared_t;
+
+/* Take another reference to @p sh (any thread). */
+scanner_shared_t *scanner__shared_retain(scanner_shared_t *sh);
+/* Drop one (any thread); the last frees @p sh. NULL is a no-op. */
+void scanner__shared_release(scanner_shared_t *sh);
+
+/* Tests only: called by a shard before it reads each file (NULL: not). */
+extern void (*scanner__file_hook)(const char *path);
 
 /* A file's mtime this close to the time it was read may hide a later
  * write in the same timestamp tick (file systems stamp with a coarse

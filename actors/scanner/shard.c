@@ -23,7 +23,7 @@
 #include "scan/lexer.h"
 
 typedef struct shard {
-  const scanner_shared_t *sh;
+  scanner_shared_t *sh; /* a reference of this shard's */
   scan_buf_t file;
   char *blank;
   size_t blank_cap;
@@ -54,7 +54,7 @@ typedef struct shard {
 static int shard_start(rt_ctx_t *ctx, void *state, const void *arg)
 {
   shard_t *s = state;
-  s->sh = arg;
+  s->sh = scanner__shared_retain((scanner_shared_t *)arg);
   return 0;
 }
 
@@ -65,6 +65,7 @@ static void shard_stop(rt_ctx_t *ctx, void *state)
   free(s->blank);
   scan_occurrences_free(&s->occ);
   scan_dupes_prep_free(s->dupes_prep);
+  scanner__shared_release(s->sh);
 }
 
 /* ---- building findings ---- */
@@ -250,8 +251,8 @@ static void scan_refactor(shard_t *s, const struct scan_lang *lang)
   s->blank[len] = '\0';
   scan_functions(lang->family, s->blank, len, on_function, s);
   check_file_size(s, len);
-  scanner_shared_t *sh = (scanner_shared_t *)s->sh;
-  if (!sh->dupes)
+  scanner_shared_t *sh = s->sh;
+  if (!sh->dupes) /* off, or reported already: looked at again below */
     return;
   /* The hashing happens here, beside the other shards; only the append
    * of the file's windows is shared. */
@@ -260,14 +261,15 @@ static void scan_refactor(shard_t *s, const struct scan_lang *lang)
   if (!s->dupes_prep || scan_dupes_prepare(s->dupes_prep, s->blank, len) != 0)
     return;
   pthread_mutex_lock(&sh->dupes_lock);
-  scan_dupes_add_prepared(sh->dupes, s->path, s->dupes_prep);
+  if (sh->dupes)
+    scan_dupes_add_prepared(sh->dupes, s->path, s->dupes_prep);
   pthread_mutex_unlock(&sh->dupes_lock);
 }
 
 /* ---- authors from git blame, on a blocking thread ---- */
 
 typedef struct blame_job {
-  const scanner_shared_t *sh; /* lives as long as the scan */
+  scanner_shared_t *sh; /* a reference of this job's */
   char *path;
   char *bins;            /* the file's encoded findings, back to back */
   size_t len;
@@ -426,6 +428,7 @@ static void blame_run(void *arg, rt_msg_t **result)
   free(bl);
   free(j->bins);
   free(j->path);
+  scanner__shared_release(j->sh);
   free(j);
 }
 
@@ -450,7 +453,7 @@ static bool blame_later(shard_t *s, size_t mark, uint32_t nmark,
   memcpy(j->bins, s->findings_sb.data + mark, len);
   j->len = len;
   j->n = s->nfindings - nmark;
-  j->sh = s->sh;
+  j->sh = scanner__shared_retain(s->sh);
   if (rec) {
     j->record = true;
     j->rec = *rec;
@@ -463,6 +466,7 @@ static bool blame_later(shard_t *s, size_t mark, uint32_t nmark,
     s->blame_jobs++;
     taken = true;
   } else {
+    scanner__shared_release(j->sh);
     free(j->bins);
     free(j->path);
     free(j);
@@ -522,8 +526,12 @@ static void record_unread(shard_t *s, const char *path, scan_read_t r,
   s->nrecords++;
 }
 
+void (*scanner__file_hook)(const char *path);
+
 static void scan_one(shard_t *s, const char *path)
 {
+  if (scanner__file_hook)
+    scanner__file_hook(path);
   const scanner_opts_t *o = s->sh->opts;
   scan_file_info_t info;
   scan_read_t r = scan_read_file(s->sh->rootfd, path, s->sh->max_file_size,

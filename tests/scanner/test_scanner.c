@@ -4,15 +4,22 @@
  * holds the scan at SCANNER_CREDITS batches (memory stays bounded), a
  * root that does not exist ends with PROTO_SCAN_DONE carrying the error,
  * and a block copied into more files than a duplicate group holds gives
- * the same group (the smallest paths) with one shard or several.
+ * the same group (the smallest paths) with one shard or several; a shard
+ * still in a chunk when its coordinator stops (a scan stopped at
+ * shutdown) reads nothing the coordinator freed (ASan and TSan see it).
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "actors/scanner/scanner.h"
+#include "actors/scanner/scanner_int.h"
 #include "protocol/proto.h"
 #include "runtime/rt.h"
 #include "tests/scanner/scan_fixture.h"
@@ -240,6 +247,102 @@ Test(scanner, a_block_in_more_files_than_a_group_holds_gives_the_same_group_with
   cr_assert_str_eq(three, one, "3 shards: %s", three);
   cr_assert_str_eq(fp3, fp1, "the same task");
   tst_runtime_free(rt);
+  tst_rmrf(d);
+  free(d);
+}
+
+/* ---- a shard outliving its coordinator ---- */
+
+static sem_t hook_entered, hook_go;
+static atomic_bool hook_once;
+
+/* Holds the shard in its first file until the test says go. */
+static void hold_first_file(const char *path)
+{
+  (void)path;
+  if (atomic_exchange(&hook_once, true))
+    return;
+  sem_post(&hook_entered);
+  while (sem_wait(&hook_go) != 0)
+    ;
+}
+
+static void sem_wait_30s(sem_t *sem)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += 30;
+  cr_assert_eq(sem_timedwait(sem, &ts), 0, "the shard never reached a file");
+}
+
+/* The coordinator's id, from its first progress message. */
+static uint64_t coordinator_of(rt_port_t *port)
+{
+  for (;;) {
+    rt_msg_t *m = NULL;
+    TST_OK(rt_port_recv(port, 30000, &m));
+    uint32_t type = rt_msg_type(m);
+    uint64_t id = rt_msg_sender(m);
+    rt_msg_free(m);
+    if (type == PROTO_SCAN_PROGRESS)
+      return id;
+  }
+}
+
+/* Until actor @p id is gone from the registry: its on_stop has run and
+ * its state is freed (runtime/actor.c actor_finish). */
+static void await_gone(rt_runtime_t *rt, uint64_t id)
+{
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    rt_actor_t *a = NULL;
+    if (rt_actor_lookup_id(rt, id, &a) == RT_ENOTFOUND)
+      return;
+    rt_actor_release(a);
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    cr_assert_lt(t.tv_sec - t0.tv_sec, 30, "the coordinator did not stop");
+    sched_yield();
+  }
+}
+
+Test(scanner, a_shard_in_a_chunk_outlives_its_stopped_coordinator,
+     .timeout = 60)
+{
+  char *d = tst_tmpdir();
+  for (int i = 0; i < 8; i++) { /* markers, functions, duplicated blocks */
+    char rel[32];
+    snprintf(rel, sizeof rel, "f%d.c", i);
+    fx_write(d, rel, "int f(int x)\n{\n  // TODO: one\n  x += 1;\n  x *= 2;\n"
+                     "  x -= 3;\n  x /= 4;\n  x %= 5;\n  return x;\n}\n");
+  }
+  cr_assert_eq(sem_init(&hook_entered, 0, 0), 0);
+  cr_assert_eq(sem_init(&hook_go, 0, 0), 0);
+  atomic_store(&hook_once, false);
+  scanner__file_hook = hold_first_file;
+  rt_runtime_t *rt = tst_runtime(2); /* the shard holds one worker */
+  rt_port_t *port = NULL;
+  TST_OK(rt_port_new(rt, 0, &port));
+  scanner_opts_t o = {.repo = "fx", .root = d, .no_git = true, .shards = 1,
+                      .progress_ms = 1};
+  TST_OK(scanner_start(rt, &o, rt_port_actor(port)));
+  sem_wait_30s(&hook_entered);
+
+  uint64_t coord = coordinator_of(port);
+  rt_actor_t *c = NULL;
+  TST_OK(rt_actor_lookup_id(rt, coord, &c));
+  TST_OK(rt_actor_stop(c));
+  rt_actor_release(c);
+  await_gone(rt, coord);
+
+  /* The shard reads its files, the duplicate windows, the settings: all
+   * the coordinator's once, freed with it before the fix. */
+  sem_post(&hook_go);
+  rt_port_free(port);
+  tst_runtime_free(rt); /* joins the shard's worker */
+  scanner__file_hook = NULL;
+  sem_destroy(&hook_entered);
+  sem_destroy(&hook_go);
   tst_rmrf(d);
   free(d);
 }

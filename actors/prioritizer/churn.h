@@ -4,8 +4,12 @@
  * One `git -C REPO log --since=N.days --max-count=M --name-only --format=
  * --no-renames` per repository per cycle; each path it prints counts one
  * commit. It blocks (a child process), so the prioritizer runs it on a
- * runtime blocking thread, never on a worker. The result is an immutable
- * table sorted by path (binary search), freed by its owner.
+ * runtime blocking thread, never on a worker. git runs through
+ * scan/gitcmd.h like every other git of ccm: within the run deadline
+ * (scan.git_timeout), never prompting, and killed when the daemon stops
+ * (gitcmd_cancel_all), so a hung git holds neither a cycle nor the
+ * shutdown. The result is an immutable table sorted by path (binary
+ * search), freed by its owner.
  *
  * Bounds: at most PRIO_CHURN_MAX_COMMITS commits are read (git stops
  * there) and PRIO_CHURN_MAX_OUTPUT bytes of output: a repository with more
@@ -29,8 +33,9 @@ typedef struct prio_churn prio_churn_t;
 /**
  * Count the commits of the last @p window_days days touching each file of
  * the git repository at @p repo_path.
- * @return 0, -errno (the child could not start), or -EIO (git failed:
- *         not a repository, ...); *out always written (NULL on failure).
+ * @return 0, -ENOMEM (parsing), or -EIO (git failed, could not start,
+ *         timed out or was cancelled; not a repository, ...); *out always
+ *         written (NULL on failure).
  */
 int prio_churn_read(const char *repo_path, unsigned window_days,
                     prio_churn_t **out);

@@ -3,15 +3,23 @@
  *
  * Contract: each path git prints counts one commit; lookups by exact
  * path; a real repository with commits gives the counts git log gives;
- * a directory that is not a repository is an error.
+ * a directory that is not a repository is an error; a git that hangs is
+ * killed when the daemon stops (gitcmd_cancel_all), so it holds neither
+ * the prioritizer's cycle nor the shutdown.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actors/prioritizer/churn.h"
+#include "scan/gitcmd.h"
+#include "tests/scanner/fake_git.h"
 #include "tests/support/store_test.h"
 
 Test(churn, parse_counts_paths)
@@ -66,4 +74,34 @@ Test(churn, not_a_repository_is_an_error, .timeout = 60)
   cr_assert_null(c);
   tst_rmrf(dir);
   free(dir);
+}
+
+static char fifo_path[600];
+
+static void *cancel_when_hung(void *arg)
+{
+  (void)arg;
+  int fd = open(fifo_path, O_WRONLY); /* returns once git hangs */
+  gitcmd_cancel_all();
+  return (void *)(intptr_t)fd;
+}
+
+Test(churn, a_hung_git_is_killed_when_the_daemon_stops, .timeout = 60)
+{
+  char *state = fake_git_on(fifo_path, sizeof fifo_path);
+  setenv("CCM_FAKE_GIT_HANG", "log", 1);
+  gitcmd_cancel_reset();
+  pthread_t th;
+  cr_assert_eq(pthread_create(&th, NULL, cancel_when_hung, NULL), 0);
+  prio_churn_t *c = (prio_churn_t *)1;
+  int rc = prio_churn_read(state, 30, &c);
+  void *fd;
+  pthread_join(th, &fd);
+  close((int)(intptr_t)fd);
+  cr_assert_eq(rc, -EIO);
+  cr_assert_null(c);
+  gitcmd_cancel_reset();
+  unsetenv("CCM_FAKE_GIT_HANG");
+  tst_rmrf(state);
+  free(state);
 }

@@ -281,6 +281,32 @@ Test(webhook, oversized_and_malformed_deliveries)
   tst_check_leaks();
 }
 
+/* Valid JSON with a number past jansson's limits (an integer past int64,
+ * a real past a double: the fuzzer found the second) passes the check,
+ * fails the parse, and is acknowledged as an ignored event. */
+Test(webhook, numbers_past_janssons_limits_are_acknowledged_as_ignored)
+{
+  gh_webhook_t *w = hook(0, 0);
+  static const char *const bodies[] = {
+      "{\"action\":\"opened\",\"n\":99999999999999999999}",
+      "{\"action\":\"opened\",\"n\":-0.5e+100000000000000}",
+  };
+  for (size_t i = 0; i < 2; i++) {
+    gh_event_t e;
+    char id[16];
+    snprintf(id, sizeof id, "big-%zu", i);
+    cr_assert_eq(deliver(w, "issues", id, bodies[i], &e), 202, "%s",
+                 bodies[i]);
+    cr_assert_eq(e.kind, GH_EVENT_IGNORED, "%s", bodies[i]);
+    gh_event_fini(&e);
+  }
+  gh_webhook_stats_t st;
+  gh_webhook_stats(w, &st);
+  cr_assert_eq(st.malformed, 0);
+  gh_webhook_free(w);
+  tst_check_leaks();
+}
+
 Test(webhook, redelivery_is_a_duplicate)
 {
   gh_webhook_t *w = hook(0, 0);

@@ -363,6 +363,10 @@ static int on_request(web_t *w, http_req_t *r, struct lws *wsi,
   int ulen = 0;
   r->method = lws_http_get_uri_and_method(wsi, &uri, &ulen);
   r->route = WEB_R_OTHER;
+  /* lws hands the path decoded, as a C string: a %00 in it would cut it
+   * short and name another resource (/api/v1/tasks/%00 the task list). */
+  if (uri && ulen > 0 && memchr(uri, '\0', (size_t)ulen))
+    return early_error(r, 400, "bad_request", "the path holds a NUL byte");
   if (!path || strlen(path) >= sizeof(r->path))
     return early_error(r, 404, "not_found", "no such path");
   strcpy(r->path, path);

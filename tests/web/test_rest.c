@@ -501,6 +501,11 @@ Test(rest, task_detail_has_history_and_score)
   get("/api/v1/tasks/bad%20id", &r);
   wt_assert_error(&r, 404, "not_found");
   wt_resp_free(&r);
+  /* lws decodes the path into a C string: a NUL inside would cut it to
+   * another resource (here the panel's index at "/") */
+  get("/%00api/v1/tasks/t2", &r);
+  wt_assert_error(&r, 400, "bad_request");
+  wt_resp_free(&r);
   wt_stop(&srv);
 }
 

@@ -4,15 +4,34 @@
 #ifndef APP_APP_H
 #define APP_APP_H
 
+#include <stdbool.h>
+
 enum { APP_EXIT_OK = 0, APP_EXIT_FAIL = 1, APP_EXIT_USAGE = 2 };
 
 /* Print "ccm: <what> '<arg>'" and a hint; returns APP_EXIT_USAGE. */
 int app_usage_error(const char *what, const char *arg);
 
+/* One option of a command: "--name VALUE" into *value, or, with value
+ * NULL, the flag "--name" into *flag. value and flag both NULL: the
+ * option is accepted and its value ignored. */
+typedef struct app_opt {
+  const char *name;
+  const char **value;
+  bool *flag;
+} app_opt_t;
+
+/* Parse argv[first..] against @p opts (ended by a NULL name); the first
+ * word that is not an option goes to *positional when it is not NULL.
+ * 0, or APP_EXIT_USAGE after saying what is wrong. */
+int app_parse_opts(int argc, char **argv, int first, const app_opt_t *opts,
+                   const char **positional);
+
 int app_cmd_tasks(int argc, char **argv);
 int app_cmd_show(int argc, char **argv);
 int app_cmd_status(int argc, char **argv);
 int app_cmd_scan(int argc, char **argv);
+/* `ccm run TASK`: the running daemon runs it (cmd_run.c, through REST). */
+int app_cmd_run(int argc, char **argv);
 /* `ccm config check [FILE]` (cmd_config.c); argv[0] is "config". */
 int app_cmd_config(int argc, char **argv);
 
@@ -25,8 +44,12 @@ int app_cmd_config(int argc, char **argv);
 /* The id of the repository at @p dir: its directory name, lower case,
  * anything outside [a-z0-9._-] turned into '-' ("repo" when empty). */
 void app_repo_id_of(const char *dir, char *id, size_t cap);
-/* ccm serve: load the configuration (app_config.c); prints its errors. */
+/* ccm serve: load the configuration (app_config.c); prints its errors.
+ * NULL: ./ccm.yaml when present, else the embedded default. */
 int app_config_load(const char *path, cfg_t *out);
+/* The same for a command that is not the daemon (scan, run): its errors
+ * do not say "not starting". */
+int app_config_read(const char *path, cfg_t *out);
 /* ccm serve: scan the configured repositories at start, every
  * scan_interval and on request (app_scan.c). */
 int app_scan_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,

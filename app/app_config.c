@@ -13,7 +13,7 @@
 #include "app/app_reload.h"
 #include "app/log.h"
 
-int app_config_load(const char *path, cfg_t *out)
+static int load(const char *path, cfg_t *out, const char *refusal)
 {
   struct stat st;
   cfg_errors_t errs;
@@ -26,10 +26,20 @@ int app_config_load(const char *path, cfg_t *out)
   int rc = cfg_load_file(path, out, &errs);
   if (rc != 0) {
     app_log_config_errors(path, rc, &errs);
-    app_log_kv(APP_LOG_ERROR, "config.invalid",
-               "not starting: the configuration is invalid (check it with: "
-               "ccm config check FILE)", "file", path, NULL);
+    app_log_kv(APP_LOG_ERROR, "config.invalid", refusal, "file", path, NULL);
   }
   cfg_errors_fini(&errs);
   return rc;
+}
+
+int app_config_load(const char *path, cfg_t *out)
+{
+  return load(path, out, "not starting: the configuration is invalid "
+                         "(check it with: ccm config check FILE)");
+}
+
+int app_config_read(const char *path, cfg_t *out)
+{
+  return load(path, out, "the configuration is invalid (check it with: "
+                         "ccm config check FILE)");
 }

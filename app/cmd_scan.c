@@ -34,6 +34,7 @@
 #include "protocol/proto.h"
 #include "runtime/rt.h"
 #include "actors/prioritizer/wsjf.h"
+#include "scan/gitcmd.h"
 #include "scan/walk.h"
 #include "store/store_actor.h"
 
@@ -54,6 +55,8 @@ typedef struct scan_cli {
   const char *excludes[MAX_EXCLUDES];
   size_t nexcludes;
   scanner_opts_t opts;
+  cfg_t cfg;                   /* --config FILE, else ./ccm.yaml if present */
+  bool configured;             /* a file was read: its scan section counts */
   const char *data;            /* --data DIR: incremental, with state */
   store_t *store;
   rt_actor_t *store_actor, *analyzer;
@@ -101,6 +104,9 @@ static const char *const scan_help =
     "                        findings become tasks in DIR's store and the\n"
     "                        repository's open tasks are printed\n"
     "  --full                with --data: read every file anyway\n"
+    "  --config FILE         take the scan section's settings (markers,\n"
+    "                        excludes, thresholds, ...) from FILE (default\n"
+    "                        ./ccm.yaml when present); options above win\n"
     "exit codes: 0 ok, 1 a PATH could not be scanned, 2 usage\n";
 
 static uint64_t now_ms(void)
@@ -117,6 +123,7 @@ static int split_markers(scan_cli_t *c, const char *list)
   free(c->markers_buf);
   c->markers_buf = strdup(list);
   c->nmarkers = 0;
+  c->opts.no_markers = false; /* over a config without markers */
   for (char *save = NULL, *t = strtok_r(c->markers_buf, ",", &save); t;
        t = strtok_r(NULL, ",", &save)) {
     if (!*t || c->nmarkers == MAX_MARKERS)
@@ -148,6 +155,8 @@ static int parse_value_opt(scan_cli_t *c, const char *name, const char *v)
     c->data = v;
     return 0;
   }
+  if (!strcmp(name, "--config"))
+    return 0; /* read before the other options (load_config) */
   if (!strcmp(name, "--exclude")) {
     if (c->nexcludes == MAX_EXCLUDES)
       return app_usage_error("too many --exclude rules at", v);
@@ -166,7 +175,7 @@ static int parse_value_opt(scan_cli_t *c, const char *name, const char *v)
 static bool takes_value(const char *a)
 {
   return !strcmp(a, "--markers") || !strcmp(a, "--exclude") ||
-         !strcmp(a, "--data") ||
+         !strcmp(a, "--data") || !strcmp(a, "--config") ||
          !strcmp(a, "--max-file-size") || !strcmp(a, "--shards");
 }
 
@@ -220,12 +229,67 @@ static int parse_args(scan_cli_t *c, int argc, char **argv)
   return 0;
 }
 
-/* Defaults plus --exclude rules, or only the latter. */
+/* The scan section of @p c->cfg as the scanner's settings, before the
+ * options (which win): what `ccm serve` would scan with. */
+static void apply_config(scan_cli_t *c)
+{
+  const cfg_scan_t *sc = &c->cfg.scan;
+  c->nmarkers = 0;
+  for (size_t i = 0; i < sc->markers.n && c->nmarkers < MAX_MARKERS; i++)
+    c->markers[c->nmarkers++] = sc->markers.v[i];
+  c->opts.no_markers = sc->markers.n == 0;
+  c->opts.any_case = sc->markers_any_case;
+  c->opts.no_git = !sc->use_git;
+  c->opts.max_file_size = (size_t)sc->max_file_size;
+  c->opts.no_refactor = !sc->refactor;
+  c->opts.no_secrets = !sc->secrets;
+  c->opts.thresholds = (scan_thresholds_t){
+      sc->thresholds.max_function_lines, sc->thresholds.max_nesting,
+      sc->thresholds.max_complexity, sc->thresholds.max_params,
+      sc->thresholds.max_file_lines};
+  uint64_t run = sc->git_timeout_ms ? sc->git_timeout_ms
+                                    : GITCMD_RUN_TIMEOUT_MS;
+  gitcmd_set_timeouts(run, run < GITCMD_QUERY_TIMEOUT_MS
+                               ? run : GITCMD_QUERY_TIMEOUT_MS);
+}
+
+/* --config FILE (else ./ccm.yaml when present): read and applied before
+ * the other options. 0, or an exit status. */
+static int load_config(scan_cli_t *c, int argc, char **argv)
+{
+  const char *path = NULL;
+  struct stat st;
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--config")) {
+      if (i + 1 >= argc)
+        return app_usage_error("missing value for", argv[i]);
+      path = argv[++i];
+    }
+  if (!path && stat("ccm.yaml", &st) == 0)
+    path = "ccm.yaml";
+  if (!path) {
+    cfg_defaults(&c->cfg);
+    return 0;
+  }
+  if (app_config_read(path, &c->cfg) != 0)
+    return APP_EXIT_FAIL;
+  c->configured = true;
+  apply_config(c);
+  return 0;
+}
+
+/* Defaults (the config's excludes, when one was read) plus --exclude
+ * rules, or only the latter. */
 static void settle_excludes(scan_cli_t *c)
 {
   static const char *all[MAX_EXCLUDES * 2];
   size_t n = 0, ndef = 0;
   const char *const *def = scan_walk_default_excludes(&ndef);
+  if (c->configured) {
+    def = (const char *const *)c->cfg.scan.exclude.v;
+    ndef = c->cfg.scan.exclude.n < MAX_EXCLUDES ? c->cfg.scan.exclude.n
+                                                : MAX_EXCLUDES;
+  }
   if (!c->no_default_excludes) {
     for (size_t i = 0; i < ndef; i++)
       all[n++] = def[i];
@@ -616,9 +680,12 @@ int app_cmd_scan(int argc, char **argv)
       return APP_EXIT_OK;
     }
   }
-  int rc = parse_args(&c, argc, argv);
+  int rc = load_config(&c, argc, argv);
+  if (!rc)
+    rc = parse_args(&c, argc, argv);
   if (rc) {
     free(c.markers_buf);
+    cfg_fini(&c.cfg);
     return rc;
   }
   settle_excludes(&c);
@@ -637,5 +704,6 @@ int app_cmd_scan(int argc, char **argv)
   }
   results_free(&r);
   free(c.markers_buf);
+  cfg_fini(&c.cfg);
   return rc;
 }

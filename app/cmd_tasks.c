@@ -24,38 +24,16 @@ static int parse_tasks(int argc, char **argv, bool want_id, tasks_opts_t *o)
 {
   memset(o, 0, sizeof(*o));
   o->data = "./.ccm";
-  for (int i = 2; i < argc; i++) {
-    const char **slot = NULL;
-    if (!strcmp(argv[i], "--json")) {
-      o->json = true;
-      continue;
-    }
-    if (!strcmp(argv[i], "--data"))
-      slot = &o->data;
-    else if (!strcmp(argv[i], "--state"))
-      slot = &o->state;
-    else if (!strcmp(argv[i], "--repo"))
-      slot = &o->repo;
-    else if (!strcmp(argv[i], "--kind"))
-      slot = &o->kind;
-    else if (!strcmp(argv[i], "--config")) {
-      if (i + 1 >= argc)
-        return app_usage_error("this option needs a value:", argv[i]);
-      i++; /* accepted for symmetry; the data dir is all a reader needs */
-      continue;
-    } else if (want_id && !o->id && argv[i][0] != '-') {
-      o->id = argv[i];
-      continue;
-    } else {
-      return app_usage_error("unknown option", argv[i]);
-    }
-    if (i + 1 >= argc)
-      return app_usage_error("this option needs a value:", argv[i]);
-    *slot = argv[++i];
-  }
-  if (want_id && !o->id)
+  /* --config is accepted for symmetry; the data dir is all a reader needs */
+  const app_opt_t opts[] = {
+      {"--json", NULL, &o->json},   {"--data", &o->data, NULL},
+      {"--state", &o->state, NULL}, {"--repo", &o->repo, NULL},
+      {"--kind", &o->kind, NULL},   {"--config", NULL, NULL},
+      {NULL, NULL, NULL}};
+  int rc = app_parse_opts(argc, argv, 2, opts, want_id ? &o->id : NULL);
+  if (!rc && want_id && !o->id)
     return app_usage_error("show: which task?", "TASK");
-  return 0;
+  return rc;
 }
 
 static store_t *open_reader(const char *data)

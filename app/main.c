@@ -62,6 +62,8 @@ static const char *const usage_text =
     "                 one task with its score and history\n"
     "  status [--data DIR]\n"
     "                 store counts by state\n"
+    "  run TASK [--listen ADDR:PORT] [--config FILE] [--json]\n"
+    "                 ask the running daemon to run a task now\n"
     "  scan [PATH...] [--json] [options]\n"
     "                 scan once and print the ranked tasks (no state)\n"
     "  config check [FILE] [--env]\n"
@@ -69,7 +71,6 @@ static const char *const usage_text =
     "  version        print the version\n"
     "  help [COMMAND] print this help, or a command's\n"
     "\n"
-    "coming with the next issues: run\n"
     "exit codes: 0 ok, 1 failure, 2 usage\n";
 
 static const char *const serve_help =
@@ -93,6 +94,38 @@ int app_usage_error(const char *what, const char *arg)
 {
   fprintf(stderr, "ccm: %s '%s'\nTry 'ccm help'.\n", what, arg);
   return EXIT_USAGE;
+}
+
+static const app_opt_t *opt_named(const app_opt_t *opts, const char *a)
+{
+  for (; opts->name; opts++)
+    if (!strcmp(opts->name, a))
+      return opts;
+  return NULL;
+}
+
+int app_parse_opts(int argc, char **argv, int first, const app_opt_t *opts,
+                   const char **positional)
+{
+  for (int i = first; i < argc; i++) {
+    const app_opt_t *o = opt_named(opts, argv[i]);
+    if (!o && positional && !*positional && argv[i][0] != '-') {
+      *positional = argv[i];
+      continue;
+    }
+    if (!o)
+      return app_usage_error("unknown option", argv[i]);
+    if (o->flag) {
+      *o->flag = true;
+      continue;
+    }
+    if (i + 1 >= argc)
+      return app_usage_error("this option needs a value:", argv[i]);
+    i++;
+    if (o->value)
+      *o->value = argv[i];
+  }
+  return 0;
 }
 
 /* Take the value of an option like --listen; NULL when it is missing. */
@@ -404,6 +437,10 @@ static int cmd_help(int argc, char **argv)
     char *config_argv[] = {argv[2], (char *)"--help", NULL};
     return app_cmd_config(2, config_argv);
   }
+  if (argc > 2 && !strcmp(argv[2], "run")) {
+    char *run_argv[] = {argv[0], argv[2], (char *)"--help", NULL};
+    return app_cmd_run(3, run_argv);
+  }
   if (argc > 2 && !strcmp(argv[2], "scan")) {
     char *scan_argv[] = {argv[2], (char *)"--help", NULL};
     return app_cmd_scan(2, scan_argv);
@@ -436,6 +473,8 @@ int main(int argc, char **argv)
     return app_cmd_status(argc, argv);
   if (!strcmp(cmd, "scan"))
     return app_cmd_scan(argc - 1, argv + 1);
+  if (!strcmp(cmd, "run"))
+    return app_cmd_run(argc, argv);
   if (!strcmp(cmd, "config"))
     return app_cmd_config(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

@@ -597,3 +597,77 @@ Test(daemon, stop_is_prompt_while_git_hangs)
   tst_rmrf(state);
   free(state);
 }
+
+/* ---- ccm run: a client of the running daemon ---- */
+
+/* `ccm run ID --listen 127.0.0.1:PORT --config CFG` with CCM_TOKEN set to
+ * @p token (NULL: unset); its exit status, stdout and stderr. */
+static int ccm_run(daemon_proc_t *d, const char *id, const char *token,
+                   char **out, char **err)
+{
+  char listen[32];
+  snprintf(listen, sizeof listen, "127.0.0.1:%d", d->http.port);
+  char *argv[] = {(char *)tst_prog("CCM_BIN"), "run", (char *)id, "--listen",
+                  listen, "--config", d->cfg_path, NULL};
+  if (token)
+    setenv("CCM_TOKEN", token, 1);
+  else
+    unsetenv("CCM_TOKEN");
+  int rc = tst_run(argv, WAIT_MS, out, err);
+  unsetenv("CCM_TOKEN");
+  return rc;
+}
+
+/* The id of the one task the daemon's scan made. */
+static char *the_task(daemon_proc_t *d)
+{
+  free(await_log(d, "scan.done"));
+  wt_resp_t r;
+  http_get(d, "/api/v1/tasks", &r);
+  cr_assert_eq(r.status, 200, "%s", r.body);
+  json_t *t = json_array_get(json_object_get(r.json, "tasks"), 0);
+  const char *id = json_string_value(json_object_get(t, "id"));
+  cr_assert_not_null(id, "%s", r.body);
+  char *copy = strdup(id);
+  wt_resp_free(&r);
+  return copy;
+}
+
+Test(daemon, ccm_run_asks_the_daemon_with_its_token_and_says_why_not)
+{
+  daemon_proc_t d;
+  start(&d, NULL);
+  await_ready(&d);
+  char *id = the_task(&d);
+  char *out, *err;
+
+  /* no token: the daemon wants one */
+  cr_assert_eq(ccm_run(&d, id, NULL, &out, &err), 1, "%s%s", out, err);
+  cr_assert(strstr(err, "HTTP 401"), "%s", err);
+  free(out), free(err);
+
+  /* with it: the new task is approved and handed to the executor */
+  cr_assert_eq(ccm_run(&d, id, TOKEN, &out, &err), 0, "%s%s", out, err);
+  cr_assert(strstr(out, id) && strstr(out, "ready"), "%s", out);
+  cr_assert_null(strstr(out, TOKEN));
+  cr_assert_null(strstr(err, TOKEN));
+  free(out), free(err);
+  char path[256];
+  snprintf(path, sizeof path, "/api/v1/tasks/%s", id);
+  wt_resp_t r;
+  http_get(&d, path, &r);
+  cr_assert(strstr(r.body, "run requested"), "%s", r.body);
+  wt_resp_free(&r);
+
+  cr_assert_eq(ccm_run(&d, "no-such-task", TOKEN, &out, &err), 1);
+  cr_assert(strstr(err, "HTTP 404"), "%s", err);
+  free(out), free(err);
+  char *log = stop(&d);
+
+  /* nobody listening any more */
+  cr_assert_eq(ccm_run(&d, id, TOKEN, &out, &err), 1);
+  cr_assert(strstr(err, "no daemon answered"), "%s", err);
+  free(out), free(err);
+  free(id);
+  cleanup(&d, log);
+}

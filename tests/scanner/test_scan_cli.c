@@ -198,6 +198,62 @@ Test(scan_cli, custom_markers_and_kinds_left_out)
   free(d);
 }
 
+/* The kinds of @p out's JSON lines, comma-separated, in order. */
+static void kinds_of(const char *out, char *buf, size_t cap)
+{
+  json_t *arr = lines(out);
+  buf[0] = '\0';
+  for (size_t i = 0; i < json_array_size(arr); i++) {
+    const char *k = json_string_value(
+        json_object_get(json_array_get(arr, i), "kind"));
+    size_t used = strlen(buf);
+    snprintf(buf + used, cap - used, "%s%s", used ? "," : "", k ? k : "?");
+  }
+  json_decref(arr);
+}
+
+/* --config FILE (and ./ccm.yaml without it) gives the scan section's
+ * settings, the options winning over them; a broken file is an error. */
+Test(scan_cli, config_file_settings_and_options_over_them)
+{
+  char *d = tst_tmpdir(), *out, *err, kinds[256], cfg[600], cmd[1400];
+  fx_write(d, "src/a.c", "// TODO: one\n// NOTE: two\n");
+  fx_write(d, "gen/b.c", "// NOTE: generated\n");
+  fx_write(d, "scan.yaml", "scan:\n  markers: [NOTE]\n  exclude: [gen/]\n"
+                           "  refactor: false\n");
+  fx_write(d, "bad.yaml", "scan:\n  markers: 5\n");
+  snprintf(cfg, sizeof cfg, "%s/scan.yaml", d);
+
+  cr_assert_eq(ccm(&out, &err, "--json", "--config", cfg, d), 0, "%s", err);
+  kinds_of(out, kinds, sizeof kinds);
+  cr_assert_str_eq(kinds, "note", "NOTE only, gen/ left out: %s", out);
+  free(out), free(err);
+
+  char *argv[] = {(char *)tst_prog("CCM_BIN"), "scan", "--json", "--config",
+                  cfg, "--markers", "TODO", d, NULL};
+  cr_assert_eq(tst_run(argv, 60000, &out, &err), 0, "%s", err);
+  kinds_of(out, kinds, sizeof kinds);
+  cr_assert_str_eq(kinds, "todo", "--markers wins: %s", out);
+  free(out), free(err);
+
+  /* ./ccm.yaml when no --config: the daemon's own default */
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s/ccm.yaml' && cd '%s' && exec '%s' "
+           "scan --json src", cfg, d, d, tst_prog("CCM_BIN"));
+  char *sh[] = {"/bin/sh", "-c", cmd, NULL};
+  cr_assert_eq(tst_run(sh, 60000, &out, &err), 0, "%s", err);
+  kinds_of(out, kinds, sizeof kinds);
+  cr_assert_str_eq(kinds, "note", "./ccm.yaml read: %s", out);
+  free(out), free(err);
+
+  snprintf(cfg, sizeof cfg, "%s/bad.yaml", d);
+  cr_assert_eq(ccm(&out, &err, "--config", cfg, d, NULL), 1);
+  cr_assert(strstr(err, "bad.yaml:2:12: scan.markers"), "%s", err);
+  cr_assert_null(strstr(err, "not starting"), "%s", err);
+  free(out), free(err);
+  tst_rmrf(d);
+  free(d);
+}
+
 /* A function of @p n statements. */
 static void long_function(char *buf, size_t cap, const char *name, int n)
 {

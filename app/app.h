@@ -5,6 +5,7 @@
 #define APP_APP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum { APP_EXIT_OK = 0, APP_EXIT_FAIL = 1, APP_EXIT_USAGE = 2 };
 
@@ -32,6 +33,14 @@ int app_cmd_status(int argc, char **argv);
 int app_cmd_scan(int argc, char **argv);
 /* `ccm run TASK`: the running daemon runs it (cmd_run.c, through REST). */
 int app_cmd_run(int argc, char **argv);
+
+/* Where a running daemon serves (app_url.c): `ccm serve` publishes its
+ * URL in <data dir>/serve.url once it answers and withdraws it when it
+ * stops; app_url_read gives it as --listen takes it (HOST:PORT). 0 or
+ * -errno. */
+int app_url_publish(const char *data_dir, const char *url);
+void app_url_withdraw(const char *data_dir);
+int app_url_read(const char *data_dir, char *listen, size_t cap);
 /* `ccm config check [FILE]` (cmd_config.c); argv[0] is "config". */
 int app_cmd_config(int argc, char **argv);
 

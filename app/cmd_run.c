@@ -8,10 +8,12 @@
  * POST /api/v1/tasks/{id}/actions {"action":"run"} (the panel's "run"
  * button, the same state checks: a new or triaged task is approved to
  * ready and handed over, a ready one is handed over, anything else is a
- * conflict). The daemon is found as the other commands find their
- * settings: --listen ADDR:PORT, else the configuration's `listen`
- * (--config FILE, else ./ccm.yaml when present, else the embedded
- * default 127.0.0.1:8080); a wildcard address is reached on loopback. The
+ * conflict). The daemon is found at --listen ADDR:PORT, else at the URL
+ * the daemon of the data dir published (<data>/serve.url, app_url.c;
+ * --data DIR, else the configuration's data_dir), else at the
+ * configuration's `listen` (--config FILE, else ./ccm.yaml when present,
+ * else the embedded default 127.0.0.1:8080); a wildcard address is
+ * reached on loopback. The
  * bearer token is read from the variable the configuration names
  * (auth_token_env, CCM_TOKEN by default) and never printed. Bounded: 5 s
  * to connect, 30 s in all.
@@ -33,18 +35,22 @@ typedef struct run_opts {
   const char *id;
   const char *config;
   const char *listen;
+  const char *data;
   bool json;
 } run_opts_t;
 
 static const char *const run_help =
-    "usage: ccm run TASK [--listen ADDR:PORT] [--config FILE] [--json]\n"
+    "usage: ccm run TASK [--listen ADDR:PORT] [--data DIR] [--config FILE]\n"
+    "               [--json]\n"
     "\n"
     "Asks the running daemon (ccm serve) to run task TASK now, as the\n"
     "panel's run button does: a new or triaged task is approved and handed\n"
     "to the executor, a ready one is handed over; a task in another state\n"
     "is refused. Prints the task's state (--json: the daemon's answer).\n"
-    "  --listen ADDR:PORT  the daemon's address (default: the config's\n"
-    "                      listen, 127.0.0.1:8080)\n"
+    "  --listen ADDR:PORT  the daemon's address (default: where the daemon\n"
+    "                      of the data dir serves, from DIR/serve.url, else\n"
+    "                      the config's listen, 127.0.0.1:8080)\n"
+    "  --data DIR          that data dir (default: the config's, ./.ccm)\n"
     "  --config FILE       the daemon's configuration (default ./ccm.yaml\n"
     "                      when present): its listen and auth_token_env\n"
     "The bearer token is read from the variable auth_token_env names\n"
@@ -59,11 +65,10 @@ static int parse_run(int argc, char **argv, run_opts_t *o)
       fputs(run_help, stdout);
       return -1;
     }
-  /* --data is accepted like the other commands': the daemon has its own */
   const app_opt_t opts[] = {{"--json", NULL, &o->json},
                             {"--config", &o->config, NULL},
                             {"--listen", &o->listen, NULL},
-                            {"--data", NULL, NULL},
+                            {"--data", &o->data, NULL},
                             {NULL, NULL, NULL}};
   int rc = app_parse_opts(argc, argv, 2, opts, &o->id);
   if (!rc && !o->id)
@@ -187,7 +192,14 @@ int app_cmd_run(int argc, char **argv)
   cfg_t cfg;
   if (app_config_read(o.config, &cfg) != 0)
     return APP_EXIT_FAIL;
+  /* --listen, else where the daemon of this data dir said it serves,
+   * else the configuration's listen */
+  char published[300];
+  const char *data = o.data ? o.data : cfg.data_dir;
   const char *listen = o.listen ? o.listen : cfg.listen.text;
+  if (!o.listen && data &&
+      app_url_read(data, published, sizeof published) == 0)
+    listen = published;
   char base[300], url[1024];
   if (base_url(listen, base, sizeof base) != 0) {
     fprintf(stderr, "ccm: run: no daemon address in '%s' (give --listen "

@@ -404,6 +404,11 @@ static int cmd_serve(int argc, char **argv)
     return EXIT_FAIL;
   }
   register_reload_hooks(&r.d);
+  int urc = app_url_publish(o.data, r.url); /* for ccm run */
+  if (urc)
+    app_log_kv(APP_LOG_WARN, "serve.url_unpublished",
+               "cannot write serve.url in the data directory: ccm run will "
+               "need --listen", "error", strerror(-urc), NULL);
   char cwd[4096];
   if (!getcwd(cwd, sizeof(cwd)))
     snprintf(cwd, sizeof(cwd), ".");
@@ -420,6 +425,7 @@ static int cmd_serve(int argc, char **argv)
   app_sd_stopping("stopping");
   app_log_kv(APP_LOG_INFO, "serve.stopping", "stop signal received",
              "signal", strsignal(sig), NULL);
+  app_url_withdraw(o.data);
   serve_stop(&r);
   app_log(APP_LOG_INFO, "serve.stopped", "stopped cleanly");
   app_daemon_fini(&r.d);

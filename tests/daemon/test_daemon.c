@@ -600,15 +600,17 @@ Test(daemon, stop_is_prompt_while_git_hangs)
 
 /* ---- ccm run: a client of the running daemon ---- */
 
-/* `ccm run ID --listen 127.0.0.1:PORT --config CFG` with CCM_TOKEN set to
- * @p token (NULL: unset); its exit status, stdout and stderr. */
-static int ccm_run(daemon_proc_t *d, const char *id, const char *token,
-                   char **out, char **err)
+/* `ccm run ID --config CFG [--listen 127.0.0.1:PORT]` (@p listen) with
+ * CCM_TOKEN set to @p token (NULL: unset); its exit status, stdout and
+ * stderr. Without --listen the daemon is found through the serve.url it
+ * published in its data dir (CFG names it; CFG's listen says port 0). */
+static int ccm_run(daemon_proc_t *d, const char *id, bool listen,
+                   const char *token, char **out, char **err)
 {
-  char listen[32];
-  snprintf(listen, sizeof listen, "127.0.0.1:%d", d->http.port);
-  char *argv[] = {(char *)tst_prog("CCM_BIN"), "run", (char *)id, "--listen",
-                  listen, "--config", d->cfg_path, NULL};
+  char addr[32];
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", d->http.port);
+  char *argv[] = {(char *)tst_prog("CCM_BIN"), "run", (char *)id, "--config",
+                  d->cfg_path, listen ? "--listen" : NULL, addr, NULL};
   if (token)
     setenv("CCM_TOKEN", token, 1);
   else
@@ -642,12 +644,14 @@ Test(daemon, ccm_run_asks_the_daemon_with_its_token_and_says_why_not)
   char *out, *err;
 
   /* no token: the daemon wants one */
-  cr_assert_eq(ccm_run(&d, id, NULL, &out, &err), 1, "%s%s", out, err);
+  cr_assert_eq(ccm_run(&d, id, true, NULL, &out, &err), 1, "%s%s", out, err);
   cr_assert(strstr(err, "HTTP 401"), "%s", err);
   free(out), free(err);
 
-  /* with it: the new task is approved and handed to the executor */
-  cr_assert_eq(ccm_run(&d, id, TOKEN, &out, &err), 0, "%s%s", out, err);
+  /* with it: the new task is approved and handed to the executor (the
+   * daemon found through its serve.url) */
+  cr_assert_eq(ccm_run(&d, id, false, TOKEN, &out, &err), 0, "%s%s", out,
+               err);
   cr_assert(strstr(out, id) && strstr(out, "ready"), "%s", out);
   cr_assert_null(strstr(out, TOKEN));
   cr_assert_null(strstr(err, TOKEN));
@@ -659,14 +663,21 @@ Test(daemon, ccm_run_asks_the_daemon_with_its_token_and_says_why_not)
   cr_assert(strstr(r.body, "run requested"), "%s", r.body);
   wt_resp_free(&r);
 
-  cr_assert_eq(ccm_run(&d, "no-such-task", TOKEN, &out, &err), 1);
+  cr_assert_eq(ccm_run(&d, "no-such-task", true, TOKEN, &out, &err), 1);
   cr_assert(strstr(err, "HTTP 404"), "%s", err);
   free(out), free(err);
+  char url_file[600];
+  snprintf(url_file, sizeof url_file, "%s/data/serve.url", d.dir);
+  cr_assert(tst_exists(url_file));
   char *log = stop(&d);
 
-  /* nobody listening any more */
-  cr_assert_eq(ccm_run(&d, id, TOKEN, &out, &err), 1);
+  /* nobody listening any more, and no serve.url left behind */
+  cr_assert_eq(ccm_run(&d, id, true, TOKEN, &out, &err), 1);
   cr_assert(strstr(err, "no daemon answered"), "%s", err);
+  free(out), free(err);
+  cr_assert(!tst_exists(url_file), "a clean stop removes serve.url");
+  cr_assert_eq(ccm_run(&d, id, false, TOKEN, &out, &err), 2);
+  cr_assert(strstr(err, "give --listen"), "%s", err);
   free(out), free(err);
   free(id);
   cleanup(&d, log);

@@ -64,6 +64,9 @@ int app_config_read(const char *path, cfg_t *out);
 int app_scan_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
                    const cfg_t *cfg);
 void app_scan_release(void);
+/* After the runtime stopped: free what the scans read to the end (the
+ * secrets allowlist). */
+void app_scan_fini(void);
 /* ccm serve: the executor, dry run by default (app_exec.c). */
 int app_exec_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
                    const cfg_t *cfg);

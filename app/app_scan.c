@@ -25,6 +25,7 @@
 #include "app/log.h"
 #include "scan/gitcmd.h"
 #include "scan/markers.h"
+#include "scan/secrets.h"
 
 
 void app_repo_id_of(const char *dir, char *id, size_t cap)
@@ -53,6 +54,7 @@ static struct {
   scan_service_opts_t svc;
   analyzer_opts_t an;
   rt_actor_t *service, *analyzer;
+  scan_allowlist_t *allow; /* scan.secrets_allowlist; freed by app_scan_fini */
 } daemon_scan;
 
 /* The scanner's settings from the config's scan section. */
@@ -75,6 +77,7 @@ static void scan_settings(scanner_opts_t *so, const cfg_scan_t *sc)
   so->max_file_size = (size_t)sc->max_file_size;
   so->no_refactor = !sc->refactor;
   so->no_secrets = !sc->secrets;
+  so->allow = daemon_scan.allow;
   so->thresholds = (scan_thresholds_t){
       sc->thresholds.max_function_lines, sc->thresholds.max_nesting,
       sc->thresholds.max_complexity, sc->thresholds.max_params,
@@ -118,6 +121,14 @@ int app_scan_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
   scan_service_opts_t *o = &daemon_scan.svc;
   memset(o, 0, sizeof *o);
   git_deadlines(&cfg->scan);
+  char err[512];
+  if (cfg->scan.secrets_allowlist &&
+      !(daemon_scan.allow = scan_allowlist_load(cfg->scan.secrets_allowlist,
+                                                err, sizeof err))) {
+    app_log_kv(APP_LOG_ERROR, "scan.allowlist_failed",
+               "cannot read scan.secrets_allowlist", "error", err, NULL);
+    return -1;
+  }
   o->log = scan_log;
   for (size_t i = 0; i < cfg->nrepos && o->nrepos < MAX_REPOS; i++) {
     const char *path = cfg->repos[i].path;
@@ -153,6 +164,12 @@ int app_scan_start(rt_runtime_t *rt, store_t *store, rt_actor_t *store_actor,
                               : "scanning now", "repo", daemon_scan.repo[k],
                "root", daemon_scan.root[k], NULL);
   return 0;
+}
+
+void app_scan_fini(void)
+{
+  scan_allowlist_free(daemon_scan.allow); /* the scans have all stopped */
+  daemon_scan.allow = NULL;
 }
 
 void app_scan_release(void)

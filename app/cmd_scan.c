@@ -35,6 +35,7 @@
 #include "runtime/rt.h"
 #include "actors/prioritizer/wsjf.h"
 #include "scan/gitcmd.h"
+#include "scan/secrets.h"
 #include "scan/walk.h"
 #include "store/store_actor.h"
 
@@ -56,6 +57,7 @@ typedef struct scan_cli {
   size_t nexcludes;
   scanner_opts_t opts;
   cfg_t cfg;                   /* --config FILE, else ./ccm.yaml if present */
+  scan_allowlist_t *allow;     /* its scan.secrets_allowlist, or NULL */
   bool configured;             /* a file was read: its scan section counts */
   const char *data;            /* --data DIR: incremental, with state */
   store_t *store;
@@ -105,8 +107,9 @@ static const char *const scan_help =
     "                        repository's open tasks are printed\n"
     "  --full                with --data: read every file anyway\n"
     "  --config FILE         take the scan section's settings (markers,\n"
-    "                        excludes, thresholds, ...) from FILE (default\n"
-    "                        ./ccm.yaml when present); options above win\n"
+    "                        excludes, thresholds, secrets allowlist, ...)\n"
+    "                        from FILE (default ./ccm.yaml when present);\n"
+    "                        the options above win over it\n"
     "exit codes: 0 ok, 1 a PATH could not be scanned, 2 usage\n";
 
 static uint64_t now_ms(void)
@@ -275,6 +278,13 @@ static int load_config(scan_cli_t *c, int argc, char **argv)
     return APP_EXIT_FAIL;
   c->configured = true;
   apply_config(c);
+  char err[512];
+  const char *list = c->cfg.scan.secrets_allowlist;
+  if (list && !(c->allow = scan_allowlist_load(list, err, sizeof err))) {
+    fprintf(stderr, "ccm: scan: scan.secrets_allowlist: %s\n", err);
+    return APP_EXIT_FAIL;
+  }
+  c->opts.allow = c->allow;
   return 0;
 }
 
@@ -685,6 +695,7 @@ int app_cmd_scan(int argc, char **argv)
     rc = parse_args(&c, argc, argv);
   if (rc) {
     free(c.markers_buf);
+    scan_allowlist_free(c.allow);
     cfg_fini(&c.cfg);
     return rc;
   }
@@ -704,6 +715,7 @@ int app_cmd_scan(int argc, char **argv)
   }
   results_free(&r);
   free(c.markers_buf);
+  scan_allowlist_free(c.allow);
   cfg_fini(&c.cfg);
   return rc;
 }

@@ -289,6 +289,7 @@ static int serve_start(serve_run_t *r, const char *listen, const char *data)
   if (rc) {
     rt_actor_release(r->store_actor);
     rt_runtime_free(r->rt);
+    app_scan_fini();
     store_close(r->store);
     return EXIT_FAIL;
   }
@@ -307,6 +308,7 @@ static void serve_stop(serve_run_t *r)
   rt_runtime_shutdown(r->rt, RT_SHUTDOWN_DRAIN);
   rt_runtime_free(r->rt);
   app_monitor_release();
+  app_scan_fini();
   store_close(r->store);
 }
 

@@ -682,3 +682,18 @@ Test(daemon, ccm_run_asks_the_daemon_with_its_token_and_says_why_not)
   free(id);
   cleanup(&d, log);
 }
+
+/* A secrets allowlist the daemon cannot read stops the start (as an
+ * invalid configuration does) instead of scanning without it. */
+Test(daemon, an_unreadable_secrets_allowlist_stops_the_start)
+{
+  daemon_proc_t d;
+  start_with(&d, NULL, "scan:\n  secrets_allowlist: /nonexistent/allow.txt\n");
+  int st = 0;
+  cr_assert_eq(waitpid(d.pid, &st, 0), d.pid);
+  char *log = read_all(d.err_path);
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d:\n%s", st, log);
+  cr_assert(strstr(log, "event=scan.allowlist_failed"), "%s", log);
+  cr_assert(strstr(log, "/nonexistent/allow.txt"), "%s", log);
+  cleanup(&d, log);
+}

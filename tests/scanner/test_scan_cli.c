@@ -254,6 +254,42 @@ Test(scan_cli, config_file_settings_and_options_over_them)
   free(d);
 }
 
+/* The config's scan.secrets_allowlist silences what it lists; a list that
+ * cannot be read is an error, not an empty list. */
+Test(scan_cli, config_secrets_allowlist_is_applied)
+{
+  char *d = tst_tmpdir(), *out, *err, kinds[256], cfg[600], text[256];
+  char secret[64];
+  /* built at run time: the repository holds no token-shaped string */
+  snprintf(secret, sizeof secret, "gh%s_%s%s", "p", "R8kq2LmZ7xTn4Wc9Yv1Bp6Hd",
+           "3Fs0Jg5Qa2Ex");
+  snprintf(text, sizeof text, "token = \"%s\"\n", secret);
+  fx_write(d, "src/deploy.cfg", text);
+  fx_write(d, "src/keep.cfg", text);
+  fx_write(d, "allow.txt", "# fixtures\nsrc/deploy.cfg\n");
+  snprintf(text, sizeof text, "scan:\n  secrets_allowlist: %s/allow.txt\n"
+           "  markers: []\n  refactor: false\n", d);
+  fx_write(d, "scan.yaml", text);
+  snprintf(text, sizeof text, "scan:\n  secrets_allowlist: %s/none.txt\n", d);
+  fx_write(d, "missing.yaml", text);
+  snprintf(cfg, sizeof cfg, "%s/scan.yaml", d);
+
+  cr_assert_eq(ccm(&out, &err, "--json", "--config", cfg, d), 0, "%s", err);
+  kinds_of(out, kinds, sizeof kinds);
+  cr_assert_str_eq(kinds, "secret", "keep.cfg only: %s", out);
+  cr_assert(strstr(out, "keep.cfg") && !strstr(out, "deploy.cfg"), "%s", out);
+  free(out), free(err);
+
+  snprintf(cfg, sizeof cfg, "%s/missing.yaml", d);
+  cr_assert_eq(ccm(&out, &err, "--json", "--config", cfg, d), 1);
+  cr_assert(strstr(err, "secrets_allowlist") && strstr(err, "none.txt"), "%s",
+            err);
+  cr_assert_str_eq(out, "");
+  free(out), free(err);
+  tst_rmrf(d);
+  free(d);
+}
+
 /* A function of @p n statements. */
 static void long_function(char *buf, size_t cap, const char *name, int n)
 {

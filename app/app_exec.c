@@ -37,6 +37,7 @@
 
 #define MAX_REPOS 16
 #define MAX_ARGS 64
+#define MAX_TEMPLATES 64
 
 /* What the executor is given for one configuration (it keeps pointers). */
 typedef struct exec_setup {
@@ -52,6 +53,7 @@ typedef struct exec_setup {
   const char *disallowed_tools[MAX_ARGS + 1];
   exec_preset_t preset;
   exec_repo_t repos[MAX_REPOS];
+  exec_template_t templates[MAX_TEMPLATES]; /* agents.prompts */
   exec_config_t cfg;
 } exec_setup_t;
 
@@ -128,6 +130,19 @@ static void preset_of(const cfg_t *cfg, exec_setup_t *s)
   }
 }
 
+/* agents.prompts (task kind or "*" -> template), in file order. */
+static size_t templates_of(const cfg_t *cfg, exec_setup_t *s)
+{
+  const cfg_kvv_t *p = &cfg->agents.prompts;
+  size_t n = p->n < MAX_TEMPLATES ? p->n : MAX_TEMPLATES;
+  if (p->n > MAX_TEMPLATES)
+    app_log(APP_LOG_WARN, "agents.prompts_dropped", "only the first %d "
+            "agents.prompts are used", MAX_TEMPLATES);
+  for (size_t i = 0; i < n; i++)
+    s->templates[i] = (exec_template_t){p->v[i].key, p->v[i].value};
+  return n;
+}
+
 static size_t repos_of(const cfg_t *cfg, exec_setup_t *s)
 {
   size_t n = 0;
@@ -168,6 +183,8 @@ static exec_setup_t *setup_of(const cfg_t *cfg, bool repos)
   c->concurrency = cfg->agents.concurrency;
   c->presets = &s->preset;
   c->npresets = 1;
+  c->ntemplates = templates_of(cfg, s);
+  c->templates = c->ntemplates ? s->templates : NULL;
   if (repos) {
     c->repos = s->repos;
     c->nrepos = repos_of(cfg, s);

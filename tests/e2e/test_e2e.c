@@ -134,6 +134,19 @@ static char *sh_line(const char *cmd)
   return strdup(buf);
 }
 
+/* The first KiB of file @p path (malloc'd, NUL-terminated). */
+static char *read_text(const char *path)
+{
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f, "%s", path);
+  char *buf = calloc(1, 1025);
+  cr_assert_not_null(buf);
+  size_t n = fread(buf, 1, 1024, f);
+  buf[n] = '\0';
+  fclose(f);
+  return buf;
+}
+
 static void put_file(const char *path, const char *text)
 {
   FILE *f = fopen(path, "w");
@@ -223,9 +236,13 @@ static void write_config(e2e_t *e)
            "  presets:\n"
            "    e2e:\n"
            "      command: [sh, %s, %s]\n"
-           "      env: {E2E_FAKE_AGENT: \"%s\"}\n",
+           "      env: {E2E_FAKE_AGENT: \"%s\"}\n"
+           /* fixme tasks get a prompt of ours; the agent keeps a copy */
+           "  prompts:\n"
+           "    fixme: \"e2e prompt for {id} at {path}:{line}\\n{text}\\n"
+           "fake-agent: --prompt-out %s/prompt-{id}.txt\\n\"\n",
            e->dir, e->repo, github, auto_fixme ? "fixme" : "",
-           script("E2E_AGENT"), e->ctl, script("FAKE_AGENT"));
+           script("E2E_AGENT"), e->ctl, script("FAKE_AGENT"), e->dir);
   put_file(e->cfg, text);
 }
 
@@ -553,6 +570,14 @@ Test(e2e, fixme_is_found_ranked_approved_run_gated_and_branched)
   json_decref(t);
   assert_branch_has_fix(&e, id);
   cr_assert_not(worktree_exists(&e, id), "the worktree is removed");
+  /* the agent was given agents.prompts' template for fixme, filled in */
+  char path[700], want[200];
+  snprintf(path, sizeof path, "%s/prompt-%s.txt", e.dir, id);
+  char *prompt = tst_exists(path) ? read_text(path) : NULL;
+  snprintf(want, sizeof want, "e2e prompt for %s at src/main.c:", id);
+  cr_assert(prompt && !strncmp(prompt, want, strlen(want)),
+            "the agent's prompt: %s", prompt ? prompt : "(none written)");
+  free(prompt);
 
   t = task_of_kind(&e, "todo");
   cr_assert_str_eq(str_of(t, "state"), "new", "not auto-approved: %s",
